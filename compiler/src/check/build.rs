@@ -1,0 +1,788 @@
+//! The second pass: evaluates materials and pipelines into the model, instantiating templates
+//! with typed arguments and expanding static `for` fan-outs. References are kept as written;
+//! [`resolve`](super::resolve) checks them afterwards.
+
+use super::declare::{duplicate, header_span, Decl, Declared};
+use super::fields::{self, Fields};
+use super::values::{quote_list, Binding, Eval, Scope, Use, Value};
+use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::model::{
+    Action, Approval, ArtifactDecl, Discover, EnvValue, EnvVar, FanOutInstance, Fetch, Job, Material, NameRef,
+    OnFailure, Origin, ParamType, Pipeline, Stage, Task, TemplateKind, Upstream, When,
+};
+use crate::schema::Owner;
+use crate::source::{FileId, Span};
+use crate::symbols::Symbols;
+use std::collections::HashMap;
+
+/// How many jobs one `for` may make.
+pub const MAX_FAN_OUT: i64 = 1000;
+/// How deep templates may instantiate templates.
+const MAX_TEMPLATE_DEPTH: usize = 16;
+const DEFAULT_WAIT_LIMIT: u64 = 3600;
+
+pub struct Builder<'a, 's> {
+    pub declared: &'s Declared<'a>,
+    pub symbols: &'s mut Symbols,
+    pub diagnostics: Vec<Diagnostic>,
+    pub uses: Vec<Use>,
+    /// Dotted references as written, by file and the start of the expression.
+    pub paths: HashMap<(FileId, usize), Vec<Ident>>,
+    pub template_uses: HashMap<String, usize>,
+    stack: Vec<String>,
+}
+
+/// A body to evaluate: its members, its file, and the names in scope.
+struct Ctx<'a> {
+    file: FileId,
+    scope: Scope,
+    template: Option<String>,
+    members: &'a [Member],
+}
+
+impl<'a, 's> Builder<'a, 's> {
+    pub fn new(declared: &'s Declared<'a>, symbols: &'s mut Symbols) -> Self {
+        Builder {
+            declared,
+            symbols,
+            diagnostics: Vec::new(),
+            uses: Vec::new(),
+            paths: HashMap::new(),
+            template_uses: HashMap::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    fn eval<'e>(&'e mut self, file: FileId, scope: &'e Scope) -> Eval<'e> {
+        Eval { file, scope, diagnostics: &mut self.diagnostics, uses: &mut self.uses }
+    }
+
+    pub fn material(&mut self, decl: &Decl<'a>) -> Option<Material> {
+        let members = decl.block.body.members();
+        let scope = Scope::default();
+        let field_list = self.only_fields(decl.file, members, "a material");
+        let head = (decl.file, decl.name.span);
+        let mut eval = self.eval(decl.file, &scope);
+        let fields = fields::read(Owner::Material, &field_list, &mut eval, head);
+        let git = fields.string("git", &mut eval);
+        let material = Material {
+            name: decl.name.name.clone(),
+            git: git.clone().unwrap_or_default(),
+            branch: fields.string("branch", &mut eval).unwrap_or_else(|| "main".into()),
+            poll_secs: fields.duration("poll", &mut eval).unwrap_or(60),
+            path: fields.string("path", &mut eval).map_or_else(|| ".".into(), |p| normalise_path(&p)),
+            origin: origin(decl.file, decl.block.span, decl.name.span),
+        };
+        if git.as_deref().is_some_and(|g| g.trim().is_empty()) {
+            let span = fields.span("git").unwrap_or(decl.name.span);
+            self.diagnostics.push(
+                Diagnostic::error("E0202", decl.file, span, "`git` is empty")
+                    .with_label("expected the URL or path of a repository"),
+            );
+        }
+        Some(material)
+    }
+
+    pub fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
+        let at = origin(decl.file, decl.block.span, decl.name.span);
+        let ctx = self.body_of(decl.block, TemplateKind::Pipeline, decl.file, &Scope::default())?;
+        let pipeline = self.pipeline_body(decl.name, at, ctx);
+        self.leave_template(decl.block);
+        Some(pipeline)
+    }
+
+    /// The members of a block, or of the template it instantiates, with the scope to read them in.
+    fn body_of(&mut self, block: &'a Block, kind: TemplateKind, file: FileId, scope: &Scope) -> Option<Ctx<'a>> {
+        match &block.body {
+            Body::Members { members, .. } => Some(Ctx { file, scope: scope.clone(), template: None, members }),
+            Body::Instance(call) => self.instantiate(call, kind, file, scope),
+            Body::Missing => None,
+        }
+    }
+
+    fn leave_template(&mut self, block: &Block) {
+        if matches!(block.body, Body::Instance(_)) {
+            self.stack.pop();
+        }
+    }
+
+    fn pipeline_body(&mut self, name: &Ident, at: Origin, ctx: Ctx<'a>) -> Pipeline {
+        let mut field_list = Vec::new();
+        let mut env = Vec::new();
+        let mut stages: Vec<Stage> = Vec::new();
+        for member in ctx.members {
+            match member {
+                Member::Field(f) => field_list.push(f),
+                Member::Block(b) if b.kind == BlockKind::Env => env.extend(self.env(ctx.file, b, &ctx.scope)),
+                Member::Block(b) if b.kind == BlockKind::Stage => {
+                    if let Some(stage) = self.stage(ctx.file, b, &ctx.scope) {
+                        self.push_unique(&mut stages, stage, "stage", |s| (&s.name, s.origin), &name.name);
+                    }
+                }
+                other => self.misplaced(ctx.file, other, "a pipeline", "stages, `env` and fields"),
+            }
+        }
+        let mut eval = self.eval(ctx.file, &ctx.scope);
+        let fields = fields::read(Owner::Pipeline, &field_list, &mut eval, (at.file, at.name));
+        let max_instances = fields.positive("max_instances", &mut eval);
+        let materials = self.material_refs(&fields, ctx.file, &ctx.scope);
+        let after = self.upstreams(&fields, ctx.file, &ctx.scope);
+        if !ctx.members.iter().any(|m| is_block(m, BlockKind::Stage)) {
+            self.diagnostics.push(
+                Diagnostic::error("E0204", at.file, at.name, format!("pipeline `{}` has no stage", name.name))
+                    .with_label("a pipeline runs its stages in order, and this one has none")
+                    .with_help("add `stage NAME { job NAME { run \"...\" } }`"),
+            );
+        }
+        Pipeline { name: name.name.clone(), materials, after, max_instances, env, stages, origin: at, template: ctx.template }
+    }
+
+    fn material_refs(&mut self, fields: &Fields, file: FileId, scope: &Scope) -> Vec<NameRef> {
+        let mut eval = self.eval(file, scope);
+        let mut out = Vec::new();
+        for (path, span) in fields.paths("materials", &mut eval) {
+            match path.as_slice() {
+                [one] => out.push(NameRef { name: one.name.clone(), file, span: one.span }),
+                _ => self.diagnostics.push(
+                    Diagnostic::error("E0202", file, span, "a material is named by one word")
+                        .with_label("not a material name")
+                        .with_help("write the material's name, as in `materials = [app]`"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn upstreams(&mut self, fields: &Fields, file: FileId, scope: &Scope) -> Vec<Upstream> {
+        let mut eval = self.eval(file, scope);
+        let mut out = Vec::new();
+        for (path, span) in fields.paths("after", &mut eval) {
+            if let [p, s] = path.as_slice() {
+                self.paths.insert((file, span.start), path.clone());
+                out.push(Upstream { pipeline: p.name.clone(), stage: s.name.clone(), file, span });
+            } else {
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", file, span, "`after` takes `pipeline.stage` references")
+                        .with_label(format!("this has {} part{}", path.len(), if path.len() == 1 { "" } else { "s" }))
+                        .with_help("name the upstream pipeline and the stage whose success triggers this one, as in `after = [build.test]`"),
+                );
+            }
+        }
+        out
+    }
+
+    fn stage(&mut self, file: FileId, block: &'a Block, scope: &Scope) -> Option<Stage> {
+        let name = block.name.as_ref()?;
+        let at = origin(file, block.span, name.span);
+        let ctx = self.body_of(block, TemplateKind::Stage, file, scope)?;
+        let stage = self.stage_body(name, at, ctx);
+        self.leave_template(block);
+        Some(stage)
+    }
+
+    fn stage_body(&mut self, name: &Ident, at: Origin, ctx: Ctx<'a>) -> Stage {
+        let mut field_list = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        for member in ctx.members {
+            match member {
+                Member::Field(f) => field_list.push(f),
+                Member::Block(b) if b.kind == BlockKind::Job => {
+                    for job in self.job(ctx.file, b, &ctx.scope) {
+                        self.push_unique(&mut jobs, job, "job", |j| (&j.name, j.origin), &name.name);
+                    }
+                }
+                other => self.misplaced(ctx.file, other, "a stage", "jobs and the fields `approval`, `on_failure`, `fetch_materials`"),
+            }
+        }
+        let mut eval = self.eval(ctx.file, &ctx.scope);
+        let fields = fields::read(Owner::Stage, &field_list, &mut eval, (at.file, at.name));
+        let approval = match fields.word("approval", &mut eval) {
+            Some("manual") => Approval::Manual,
+            _ => Approval::Success,
+        };
+        let on_failure = match fields.word("on_failure", &mut eval) {
+            Some("cancel") => OnFailure::Cancel,
+            _ => OnFailure::Finish,
+        };
+        let fetch_materials = fields.bool("fetch_materials", &mut eval).unwrap_or(true);
+        if !ctx.members.iter().any(|m| is_block(m, BlockKind::Job)) {
+            self.diagnostics.push(
+                Diagnostic::error("E0205", at.file, at.name, format!("stage `{}` has no job", name.name))
+                    .with_label("a stage passes when all its jobs pass, and this one has none")
+                    .with_help("add `job NAME { run \"...\" }`, or remove the stage"),
+            );
+        }
+        Stage { name: name.name.clone(), approval, on_failure, fetch_materials, jobs, origin: at, template: ctx.template }
+    }
+
+    /// A job block: one job, or one per value of its `for`.
+    fn job(&mut self, file: FileId, block: &'a Block, scope: &Scope) -> Vec<Job> {
+        let Some(name) = block.name.as_ref() else { return Vec::new() };
+        let at = origin(file, block.span, name.span);
+        let Some(fan) = &block.fan_out else {
+            return self.job_instance(file, block, scope, name.name.clone(), at).into_iter().collect();
+        };
+        let var_symbol = self.declared.symbol_at(file, fan.var.span);
+        let source = self.eval(file, scope).expr(&fan.source);
+        if let Value::Discover(command) = source {
+            let inner = scope.with(&fan.var.name, Binding::Dynamic, var_symbol);
+            let mut job = self.job_instance(file, block, &inner, name.name.clone(), at);
+            if let Some(j) = job.as_mut() {
+                j.discover = Some(Discover { var: fan.var.name.clone(), command });
+            }
+            return job.into_iter().collect();
+        }
+        let values = self.fan_out_values(file, fan, source);
+        let mut jobs = Vec::new();
+        for value in values {
+            let inner = scope.with(&fan.var.name, Binding::Value(Value::Str(value.clone())), var_symbol);
+            let instance = format!("{}-{}", name.name, name_safe(&value));
+            if let Some(mut job) = self.job_instance(file, block, &inner, instance, at) {
+                job.instance_of = Some(FanOutInstance { base: name.name.clone(), var: fan.var.name.clone(), value });
+                jobs.push(job);
+            }
+        }
+        jobs
+    }
+
+    fn fan_out_values(&mut self, file: FileId, fan: &ast::ForClause, source: Value) -> Vec<String> {
+        let span = fan.source.span;
+        let values: Vec<(String, Span)> = match source {
+            Value::List(items) => {
+                let spans: Vec<Span> = match &fan.source.kind {
+                    ExprKind::List(exprs) => exprs.iter().map(|e| e.span).collect(),
+                    _ => vec![span; items.len()],
+                };
+                let mut out = Vec::new();
+                for (item, item_span) in items.into_iter().zip(spans) {
+                    match item {
+                        Value::Str(s) if !s.is_empty() => out.push((s, item_span)),
+                        Value::Int(i) => out.push((i.to_string(), item_span)),
+                        Value::Error => {}
+                        other => self.diagnostics.push(
+                            Diagnostic::error("E0509", file, item_span, format!("a `for` list holds names, but this is {}", other.describe()))
+                                .with_label("expected a non-empty string or a number")
+                                .with_help("each value names one job, such as `\"web-1\"` or `3`"),
+                        ),
+                    }
+                }
+                out
+            }
+            Value::Range(a, b) if b.saturating_sub(a) > MAX_FAN_OUT => {
+                self.diagnostics.push(
+                    Diagnostic::error("E0509", file, span, format!("this range makes {} jobs", b.saturating_sub(a)))
+                        .with_label(format!("at most {MAX_FAN_OUT} jobs can come from one `for`"))
+                        .with_help("use fewer shards, or `discover(...)` to decide when the stage starts"),
+                );
+                return Vec::new();
+            }
+            Value::Range(a, b) => (a..b).map(|i| (i.to_string(), span)).collect(),
+            Value::Error => return Vec::new(),
+            other => {
+                self.diagnostics.push(
+                    Diagnostic::error("E0509", file, span, format!("`for` takes a list, a range or `discover(...)`, but this is {}", other.describe()))
+                        .with_label("cannot fan out over this")
+                        .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..5` or `for x in discover(\"command\")`"),
+                );
+                return Vec::new();
+            }
+        };
+        if values.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error("E0507", file, span, "this `for` makes no job")
+                    .with_label("empty")
+                    .with_note("a range `a..b` includes `a` and stops before `b`")
+                    .with_help("give at least one value, or remove the job"),
+            );
+        }
+        let mut seen: Vec<(String, Span)> = Vec::new();
+        for (value, item_span) in values {
+            if let Some((_, first)) = seen.iter().find(|(v, _)| v.eq_ignore_ascii_case(&value)) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0508", file, item_span, format!("`{value}` appears twice in this `for`"))
+                        .with_label("repeated here")
+                        .with_secondary(file, *first, "first here")
+                        .with_help("each value makes one job; remove the repeat"),
+                );
+                continue;
+            }
+            seen.push((value, item_span));
+        }
+        seen.into_iter().map(|(v, _)| v).collect()
+    }
+
+    fn job_instance(&mut self, file: FileId, block: &'a Block, scope: &Scope, name: String, at: Origin) -> Option<Job> {
+        let ctx = self.body_of(block, TemplateKind::Job, file, scope)?;
+        let job = self.job_body(name, at, &ctx);
+        self.leave_template(block);
+        Some(job)
+    }
+
+    fn job_body(&mut self, name: String, at: Origin, ctx: &Ctx<'a>) -> Job {
+        let mut field_list = Vec::new();
+        let mut env = Vec::new();
+        let mut tasks = Vec::new();
+        let mut artifacts: Vec<ArtifactDecl> = Vec::new();
+        for member in ctx.members {
+            match member {
+                Member::Field(f) => field_list.push(f),
+                Member::Block(b) if b.kind == BlockKind::Env => env.extend(self.env(ctx.file, b, &ctx.scope)),
+                Member::Task(t) => tasks.extend(self.task(ctx.file, t, &ctx.scope)),
+                Member::Artifact(a) => {
+                    if let Some(artifact) = self.artifact(ctx.file, a, &ctx.scope) {
+                        self.push_unique(&mut artifacts, artifact, "artifact", |a| (&a.name, a.origin), &name);
+                    }
+                }
+                other => self.misplaced(ctx.file, other, "a job", "tasks (`run`, `fetch`), `artifact`, `env` and fields"),
+            }
+        }
+        let mut eval = self.eval(ctx.file, &ctx.scope);
+        let fields = fields::read(Owner::Job, &field_list, &mut eval, (at.file, at.name));
+        let resources = fields.strings("resources", &mut eval).unwrap_or_default();
+        let timeout_secs = fields.duration("timeout", &mut eval);
+        let wait_limit_secs = fields.duration("wait_limit", &mut eval).unwrap_or(DEFAULT_WAIT_LIMIT);
+        let estimate_secs = fields.duration("estimate", &mut eval);
+        if !ctx.members.iter().any(|m| matches!(m, Member::Task(_))) {
+            self.diagnostics.push(
+                Diagnostic::error("E0206", at.file, at.name, format!("job `{name}` has no task"))
+                    .with_label("a job runs its tasks in order, and this one has none")
+                    .with_help("add `run \"command\"`"),
+            );
+        }
+        Job {
+            name,
+            resources,
+            timeout_secs,
+            wait_limit_secs,
+            estimate_secs,
+            env,
+            tasks,
+            artifacts,
+            discover: None,
+            instance_of: None,
+            origin: at,
+            template: ctx.template.clone(),
+        }
+    }
+
+    fn task(&mut self, file: FileId, task: &'a ast::Task, scope: &Scope) -> Option<Task> {
+        let at = origin(file, task.span, task.kind_span);
+        let action = match &task.kind {
+            TaskKind::Run(expr) => self.run(file, expr, scope)?,
+            TaskKind::Fetch { source, into } => self.fetch(file, source, into.as_ref(), scope, task.span.start)?,
+        };
+        let option_fields: Vec<&ast::Field> = task.options.iter().collect();
+        let mut eval = self.eval(file, scope);
+        let fields = fields::read(Owner::Task, &option_fields, &mut eval, (file, task.kind_span));
+        let when = match fields.word("when", &mut eval) {
+            Some("failed") => When::Failed,
+            Some("always") => When::Always,
+            _ => When::Passed,
+        };
+        let estimate_secs = fields.duration("estimate", &mut eval);
+        Some(Task { action, when, estimate_secs, origin: at })
+    }
+
+    fn run(&mut self, file: FileId, expr: &Expr, scope: &Scope) -> Option<Action> {
+        match self.eval(file, scope).expr(expr) {
+            Value::Str(s) if s.trim().is_empty() => {
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", file, expr.span, "`run` has an empty command")
+                        .with_label("nothing to run")
+                        .with_help("write the command, or remove the task"),
+                );
+                None
+            }
+            Value::Str(s) => Some(Action::Shell(s)),
+            Value::List(items) if !items.is_empty() && items.iter().all(|v| matches!(v, Value::Str(_))) => {
+                Some(Action::Exec(items.iter().map(Value::to_text).collect()))
+            }
+            Value::Error => None,
+            other => {
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", file, expr.span, format!("`run` takes a script or a list of strings, but this is {}", other.describe()))
+                        .with_label("cannot run this")
+                        .with_help("write `run \"script\"` to run through a shell, or `run [\"program\", \"arg\"]` to run without one"),
+                );
+                None
+            }
+        }
+    }
+
+    fn fetch(&mut self, file: FileId, source: &Expr, into: Option<&Expr>, scope: &Scope, key: usize) -> Option<Action> {
+        let into = match into {
+            None => ".".to_string(),
+            Some(expr) => match self.eval(file, scope).expr(expr) {
+                Value::Str(s) => normalise_path(&s),
+                Value::Error => ".".to_string(),
+                other => {
+                    self.diagnostics.push(
+                        Diagnostic::error("E0202", file, expr.span, format!("`into` takes a folder as a string, but this is {}", other.describe()))
+                            .with_label("expected a string")
+                            .with_help("write `into \"folder\"`"),
+                    );
+                    ".".to_string()
+                }
+            },
+        };
+        let ExprKind::Path(path) = &source.kind else {
+            if source.kind != ExprKind::Error {
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", file, source.span, format!("`fetch` takes a reference to an artifact, but this is {}", source.kind.describe()))
+                        .with_label("expected `stage.job.artifact` or `pipeline.stage.job.artifact`")
+                        .with_help("write the reference without quotes, as in `fetch compile.linux.webapp`"),
+                );
+            }
+            return None;
+        };
+        let names: Vec<String> = path.iter().map(|i| i.name.clone()).collect();
+        let (pipeline, rest) = match names.as_slice() {
+            [s, j, a] => (String::new(), [s, j, a]),
+            [p, s, j, a] => (p.clone(), [s, j, a]),
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", file, source.span, format!("this reference has {} parts", names.len()))
+                        .with_label("expected `stage.job.artifact` or `pipeline.stage.job.artifact`")
+                        .with_help("name the stage, the job and the artifact it publishes; add the pipeline first to fetch from an upstream pipeline"),
+                );
+                return None;
+            }
+        };
+        self.paths.insert((file, key), path.clone());
+        Some(Action::Fetch(Fetch {
+            pipeline,
+            stage: rest[0].clone(),
+            job: rest[1].clone(),
+            artifact: rest[2].clone(),
+            into,
+        }))
+    }
+
+    fn artifact(&mut self, file: FileId, a: &'a ast::Artifact, scope: &Scope) -> Option<ArtifactDecl> {
+        let at = origin(file, a.span, a.name.span);
+        match self.eval(file, scope).expr(&a.path) {
+            Value::Str(p) if !p.trim().is_empty() => Some(ArtifactDecl { name: a.name.name.clone(), path: normalise_path(&p), origin: at }),
+            Value::Error => None,
+            other => {
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", file, a.path.span, format!("an artifact's path is a non-empty string, but this is {}", other.describe()))
+                        .with_label("expected a path in the job's workspace")
+                        .with_help("write `artifact NAME = \"path/to/file\"`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn env(&mut self, file: FileId, block: &'a Block, scope: &Scope) -> Vec<EnvVar> {
+        let mut vars: Vec<EnvVar> = Vec::new();
+        for member in block.body.members() {
+            let Member::Field(f) = member else {
+                self.misplaced(file, member, "an `env` block", "`NAME = \"value\"` lines");
+                continue;
+            };
+            let value = match self.eval(file, scope).expr(&f.value) {
+                Value::Str(s) => EnvValue::Literal(s),
+                Value::Secret(s) => EnvValue::Secret(s),
+                Value::Int(i) => EnvValue::Literal(i.to_string()),
+                Value::Bool(b) => EnvValue::Literal(b.to_string()),
+                Value::Error => continue,
+                other => {
+                    self.diagnostics.push(
+                        Diagnostic::error("E0202", file, f.value.span, format!("an environment variable takes a string or `secret(...)`, but this is {}", other.describe()))
+                            .with_label("expected a string")
+                            .with_help("put the value in double quotes, or read it with `secret(\"name\")`"),
+                    );
+                    continue;
+                }
+            };
+            let var = EnvVar { name: f.name.name.clone(), value, origin: origin(file, f.span, f.name.span), value_span: f.value.span };
+            self.push_unique(&mut vars, var, "environment variable", |v| (&v.name, v.origin), "this `env` block");
+        }
+        vars
+    }
+
+    /// Pushes `item` unless its name is taken in `list`, which is reported.
+    fn push_unique<T>(&mut self, list: &mut Vec<T>, item: T, what: &str, key: impl Fn(&T) -> (&String, Origin), within: &str) {
+        let (name, at) = key(&item);
+        if let Some(first) = list.iter().find(|x| key(x).0.eq_ignore_ascii_case(name)) {
+            let first = key(first).1;
+            let ident = Ident { name: name.clone(), span: at.name };
+            let within = if what == "environment variable" { within.to_string() } else { format!("`{within}`") };
+            let mut d = duplicate(what, at.file, &ident, first.file, first.name, &within);
+            if first.name == at.name && first.file == at.file {
+                d = d.with_note("both come from the same definition: a `for` value or a template argument makes the same name twice");
+            }
+            self.diagnostics.push(d);
+            return;
+        }
+        list.push(item);
+    }
+
+    fn only_fields<'m>(&mut self, file: FileId, members: &'m [Member], within: &str) -> Vec<&'m ast::Field> {
+        let mut out = Vec::new();
+        for member in members {
+            match member {
+                Member::Field(f) => out.push(f),
+                other => self.misplaced(file, other, within, "fields"),
+            }
+        }
+        out
+    }
+
+    fn misplaced(&mut self, file: FileId, member: &Member, within: &str, allowed: &str) {
+        let what = match member {
+            Member::Error(_) => return,
+            Member::Field(_) => "a field".to_string(),
+            Member::Task(_) => "a task".to_string(),
+            Member::Artifact(_) => "an artifact".to_string(),
+            Member::Block(b) if b.kind == BlockKind::Env => "an `env` block".to_string(),
+            Member::Block(b) if b.kind == BlockKind::Template => "a template".to_string(),
+            Member::Block(b) => format!("a {}", b.kind.keyword()),
+        };
+        let help = match member {
+            Member::Task(_) | Member::Artifact(_) => "tasks and artifacts belong inside a job: `job NAME { ... }`",
+            Member::Block(b) if b.kind == BlockKind::Job => "jobs belong inside a stage: `stage NAME { job ... }`",
+            Member::Block(b) if b.kind == BlockKind::Stage => "stages belong inside a pipeline",
+            Member::Block(b) if matches!(b.kind, BlockKind::Template | BlockKind::Material | BlockKind::Pipeline) => {
+                "define it at the top level of a file"
+            }
+            _ => "move it to where it belongs, or remove it",
+        };
+        self.diagnostics.push(
+            Diagnostic::error("E0207", file, header_span(member), format!("{what} cannot stand in {within}"))
+                .with_label("misplaced")
+                .with_note(format!("{within} holds {allowed}"))
+                .with_help(help),
+        );
+    }
+
+    /// Looks up the template a call names, checks its arguments, and returns its body in a scope of them.
+    fn instantiate(&mut self, call: &'a TemplateCall, kind: TemplateKind, file: FileId, scope: &Scope) -> Option<Ctx<'a>> {
+        let decl = *self.find_template(call, kind, file)?;
+        let template_kind = template_kind(decl.block);
+        if template_kind != Some(kind) {
+            let made = template_kind.map_or("something else", TemplateKind::keyword);
+            self.diagnostics.push(
+                Diagnostic::error("E0501", file, call.template.span, format!("`{}` is a {made} template, not a {} template", decl.name.name, kind.keyword()))
+                    .with_label(format!("used to make a {}", kind.keyword()))
+                    .with_secondary(decl.file, decl.name.span, format!("defined as `template {made}`"))
+                    .with_help(format!("use a `template {}`, or use `{}` where a {made} belongs", kind.keyword(), decl.name.name)),
+            );
+            return None;
+        }
+        self.symbols.refer(file, call.template.span, decl.symbol);
+        let key = decl.name.name.to_ascii_lowercase();
+        if self.stack.len() >= MAX_TEMPLATE_DEPTH || self.stack.contains(&key) {
+            let chain = self.stack.iter().chain(std::iter::once(&key)).cloned().collect::<Vec<_>>().join(" → ");
+            self.diagnostics.push(
+                Diagnostic::error("E0505", file, call.template.span, format!("template `{}` instantiates itself", decl.name.name))
+                    .with_label("recursive use")
+                    .with_note(format!("the chain of templates is {chain}"))
+                    .with_help("a template cannot use itself, directly or through another template"),
+            );
+            return None;
+        }
+        let args = self.arguments(call, &decl, file, scope)?;
+        *self.template_uses.entry(key.clone()).or_default() += 1;
+        self.stack.push(key);
+        let members = decl.block.body.members();
+        Some(Ctx { file: decl.file, scope: args, template: Some(decl.name.name.clone()), members })
+    }
+
+    fn find_template(&mut self, call: &TemplateCall, kind: TemplateKind, file: FileId) -> Option<&'s Decl<'a>> {
+        let found = self.declared.template(&call.template.name);
+        if found.is_none() {
+            let names: Vec<&str> = self.declared.templates.iter().map(|d| d.name.name.as_str()).collect();
+            let mut d = Diagnostic::error("E0301", file, call.template.span, format!("no template named `{}`", call.template.name))
+                .with_label(format!("expected a {} template", kind.keyword()));
+            if let Some(s) = did_you_mean(&call.template.name, names.iter().copied()) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            } else {
+                d = d.with_help(format!("define it with `template {} {}(...) {{ ... }}`", kind.keyword(), call.template.name));
+            }
+            self.diagnostics.push(d);
+        }
+        found
+    }
+
+    /// The template's parameters bound to the call's arguments (or their defaults).
+    fn arguments(&mut self, call: &TemplateCall, decl: &Decl<'a>, file: FileId, scope: &Scope) -> Option<Scope> {
+        let params = &decl.block.params;
+        let mut bound = Scope::default();
+        let mut ok = true;
+        let mut given: Vec<&ast::Arg> = Vec::new();
+        for arg in &call.args {
+            let Some(param) = params.iter().find(|p| p.name.name.eq_ignore_ascii_case(&arg.name.name)) else {
+                let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
+                let mut d = Diagnostic::error("E0503", file, arg.name.span, format!("template `{}` has no parameter `{}`", decl.name.name, arg.name.name))
+                    .with_label("unknown argument")
+                    .with_note(format!("its parameters are {}", quote_list(&names)));
+                if let Some(s) = did_you_mean(&arg.name.name, names.iter().copied()) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                self.diagnostics.push(d);
+                ok = false;
+                continue;
+            };
+            if let Some(first) = given.iter().find(|a| a.name.name.eq_ignore_ascii_case(&arg.name.name)) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0209", file, arg.name.span, format!("argument `{}` is given twice", arg.name.name))
+                        .with_label("given again here")
+                        .with_secondary(file, first.name.span, "first given here")
+                        .with_help("remove one of them"),
+                );
+                continue;
+            }
+            given.push(arg);
+            let param_symbol = self.declared.symbol_at(decl.file, param.name.span);
+            if let Some(sym) = param_symbol {
+                self.symbols.refer(file, arg.name.span, sym);
+            }
+            let value = self.eval(file, scope).expr(&arg.value);
+            let ty = param_type(&param.ty)?;
+            if !value.has_type(ty) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0504", file, arg.value.span, format!("`{}` is a {} parameter, but this argument is {}", param.name.name, ty.name(), value.describe()))
+                        .with_label(format!("expected {} {}", article(ty), ty.name()))
+                        .with_secondary(decl.file, param.span, "declared here"),
+                );
+                ok = false;
+                continue;
+            }
+            bound = bound.with(&param.name.name, Binding::Value(value), param_symbol);
+        }
+        for param in params {
+            if given.iter().any(|a| a.name.name.eq_ignore_ascii_case(&param.name.name)) {
+                continue;
+            }
+            let symbol = self.declared.symbol_at(decl.file, param.name.span);
+            match &param.default {
+                Some(default) => {
+                    let value = self.eval(decl.file, &Scope::default()).expr(default);
+                    bound = bound.with(&param.name.name, Binding::Value(value), symbol);
+                }
+                None => {
+                    self.diagnostics.push(
+                        Diagnostic::error("E0502", file, call.template.span, format!("template `{}` needs the argument `{}`", decl.name.name, param.name.name))
+                            .with_label(format!("`{}` is missing", param.name.name))
+                            .with_secondary(decl.file, param.span, "declared here without a default")
+                            .with_help(format!("add `{} = ...` to the arguments", param.name.name)),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(bound)
+    }
+
+    /// Checks a template's own definition: parameter types and defaults, and its body with a
+    /// placeholder for each parameter, so that a template nobody uses is checked too.
+    pub fn template(&mut self, decl: &Decl<'a>) {
+        let mut scope = Scope::default();
+        let mut seen: Vec<&Ident> = Vec::new();
+        for param in &decl.block.params {
+            if let Some(first) = seen.iter().find(|p| p.name.eq_ignore_ascii_case(&param.name.name)) {
+                self.diagnostics.push(duplicate("parameter", decl.file, &param.name, decl.file, first.span, &format!("template `{}`", decl.name.name)));
+                continue;
+            }
+            seen.push(&param.name);
+            let symbol = self.declared.symbol_at(decl.file, param.name.span);
+            let Some(ty) = self.checked_param_type(decl.file, param) else { continue };
+            scope = scope.with(&param.name.name, Binding::Value(Value::placeholder(ty, &param.name.name)), symbol);
+        }
+        let Some(kind) = template_kind(decl.block) else { return };
+        let name = decl.name;
+        let at = origin(decl.file, decl.block.span, name.span);
+        let members = decl.block.body.members();
+        let ctx = Ctx { file: decl.file, scope, template: Some(name.name.clone()), members };
+        self.stack.push(name.name.to_ascii_lowercase());
+        match kind {
+            TemplateKind::Pipeline => {
+                self.pipeline_body(name, at, ctx);
+            }
+            TemplateKind::Stage => {
+                self.stage_body(name, at, ctx);
+            }
+            TemplateKind::Job => {
+                self.job_body(name.name.clone(), at, &ctx);
+            }
+        }
+        self.stack.pop();
+    }
+
+    fn checked_param_type(&mut self, file: FileId, param: &ast::Param) -> Option<ParamType> {
+        let Some(ty) = param_type(&param.ty) else {
+            let names = ["string", "int", "bool", "duration", "list"];
+            let mut d = Diagnostic::error("E0202", file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
+                .with_label("not a type")
+                .with_note(format!("the types are {}", quote_list(&names)));
+            if let Some(s) = did_you_mean(&param.ty.name, names) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            self.diagnostics.push(d);
+            return None;
+        };
+        if let Some(default) = &param.default {
+            let value = self.eval(file, &Scope::default()).expr(default);
+            if !value.has_type(ty) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0504", file, default.span, format!("the default of `{}` is {}, but its type is {}", param.name.name, value.describe(), ty.name()))
+                        .with_label(format!("expected {} {}", article(ty), ty.name())),
+                );
+            }
+        }
+        Some(ty)
+    }
+}
+
+fn is_block(member: &Member, kind: BlockKind) -> bool {
+    matches!(member, Member::Block(b) if b.kind == kind)
+}
+
+fn article(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::Int => "an",
+        _ => "a",
+    }
+}
+
+pub fn param_type(ty: &Ident) -> Option<ParamType> {
+    match ty.name.to_ascii_lowercase().as_str() {
+        "string" => Some(ParamType::String),
+        "int" => Some(ParamType::Int),
+        "bool" => Some(ParamType::Bool),
+        "duration" => Some(ParamType::Duration),
+        "list" => Some(ParamType::List),
+        _ => None,
+    }
+}
+
+pub fn template_kind(block: &Block) -> Option<TemplateKind> {
+    match block.template_of.map(|(k, _)| k) {
+        Some(BlockKind::Pipeline) => Some(TemplateKind::Pipeline),
+        Some(BlockKind::Stage) => Some(TemplateKind::Stage),
+        Some(BlockKind::Job) => Some(TemplateKind::Job),
+        _ => None,
+    }
+}
+
+pub fn origin(file: FileId, span: Span, name: Span) -> Origin {
+    Origin { file, span, name }
+}
+
+/// `web-1.example.com` as part of a job name: `web-1-example-com`.
+pub fn name_safe(value: &str) -> String {
+    value.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+}
+
+/// `./bin/` → `bin`; the empty path and `./` → `.`.
+pub fn normalise_path(path: &str) -> String {
+    let trimmed = path.trim().trim_start_matches("./").trim_end_matches('/');
+    if trimmed.is_empty() {
+        ".".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}

@@ -1,0 +1,395 @@
+//! The third pass: resolves the references the model keeps as written (materials, `after`,
+//! fetches) and checks what they connect: cycles among pipelines, fetches that could not work.
+
+use super::declare::Declared;
+use super::values::quote_list;
+use crate::ast::Ident;
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::model::{Action, Fetch, Pipeline, Program};
+use crate::source::{FileId, Span};
+use crate::symbols::Symbols;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{HashMap, HashSet};
+
+pub struct Resolver<'d, 'a> {
+    pub declared: &'d Declared<'a>,
+    pub paths: &'d HashMap<(FileId, usize), Vec<Ident>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolver<'_, '_> {
+    pub fn resolve(&mut self, program: &mut Program) {
+        let pipelines = std::mem::take(&mut program.pipelines);
+        let mut symbols = std::mem::take(&mut program.symbols);
+        for p in &pipelines {
+            self.materials(p, program, &mut symbols);
+            self.upstreams(p, &pipelines, &mut symbols);
+        }
+        self.cycles(&pipelines);
+        let ancestors = ancestors(&pipelines);
+        let mut resolved = pipelines.clone();
+        for (pi, p) in pipelines.iter().enumerate() {
+            for (si, s) in p.stages.iter().enumerate() {
+                for (ji, j) in s.jobs.iter().enumerate() {
+                    for (ti, t) in j.tasks.iter().enumerate() {
+                        if let Action::Fetch(f) = &t.action {
+                            let at = Site { pipeline: pi, stage: si, file: t.origin.file, task: t.origin.span };
+                            if let Some(fetch) = self.fetch(f, at, &pipelines, &ancestors, &mut symbols) {
+                                resolved[pi].stages[si].jobs[ji].tasks[ti].action = Action::Fetch(fetch);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        program.pipelines = resolved;
+        program.symbols = symbols;
+    }
+
+    fn materials(&mut self, p: &Pipeline, program: &Program, symbols: &mut Symbols) {
+        let mut seen: Vec<(&str, Span, String)> = Vec::new();
+        for r in &p.materials {
+            let Some(decl) = self.declared.material(&r.name) else {
+                let names: Vec<&str> = program.materials.iter().map(|m| m.name.as_str()).collect();
+                self.diagnostics.push(unresolved("material", &r.name, r.file, r.span, &names, "define it with `material NAME { git = \"...\" }`"));
+                continue;
+            };
+            symbols.refer(r.file, r.span, decl.symbol);
+            if let Some((_, first, _)) = seen.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&r.name)) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0406", r.file, r.span, format!("material `{}` is listed twice", r.name))
+                        .with_label("listed again here")
+                        .with_secondary(r.file, *first, "first listed here")
+                        .with_help("remove the repeat"),
+                );
+                continue;
+            }
+            let path = program.material(&r.name).map_or(".".to_string(), |m| m.path.clone());
+            if let Some((other, other_span, _)) = seen.iter().find(|(_, _, q)| *q == path) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0407", r.file, r.span, format!("materials `{other}` and `{}` are both checked out at `{path}`", r.name))
+                        .with_label("checked out over the other")
+                        .with_secondary(r.file, *other_span, "also checked out there")
+                        .with_note("each material of a pipeline is checked out into the same workspace, so each needs its own folder")
+                        .with_help(format!("give each material a distinct `path`, such as `path = \"{}\"`", r.name)),
+                );
+            }
+            seen.push((&r.name, r.span, path));
+        }
+    }
+
+    fn upstreams(&mut self, p: &Pipeline, all: &[Pipeline], symbols: &mut Symbols) {
+        let mut seen: Vec<(&str, Span)> = Vec::new();
+        for up in &p.after {
+            let segments = self.paths.get(&(up.file, up.span.start));
+            let (p_span, s_span) = match segments.map(Vec::as_slice) {
+                Some([a, b]) => (a.span, b.span),
+                _ => (up.span, up.span),
+            };
+            let Some(target) = all.iter().find(|q| q.name.eq_ignore_ascii_case(&up.pipeline)) else {
+                let names: Vec<&str> = all.iter().map(|q| q.name.as_str()).collect();
+                self.diagnostics.push(unresolved("pipeline", &up.pipeline, up.file, p_span, &names, "`after` names an upstream pipeline and one of its stages"));
+                continue;
+            };
+            self.refer(symbols, up.file, p_span, target.origin.file, target.origin.name);
+            match target.stage(&up.stage) {
+                Some(stage) => self.refer(symbols, up.file, s_span, stage.origin.file, stage.origin.name),
+                None => {
+                    let names: Vec<&str> = target.stages.iter().map(|s| s.name.as_str()).collect();
+                    self.diagnostics.push(unresolved(&format!("stage named `{}` in pipeline `{}`", up.stage, target.name), "", up.file, s_span, &names, "name one of its stages"));
+                }
+            }
+            if let Some((_, first)) = seen.iter().find(|(n, _)| n.eq_ignore_ascii_case(&up.pipeline)) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0406", up.file, up.span, format!("upstream pipeline `{}` is named twice", target.name))
+                        .with_label("named again here")
+                        .with_secondary(up.file, *first, "first named here")
+                        .with_note("a pipeline is triggered by one stage of each upstream")
+                        .with_help("keep one `after` entry for this pipeline"),
+                );
+            }
+            seen.push((&up.pipeline, up.span));
+        }
+    }
+
+    fn refer(&self, symbols: &mut Symbols, file: FileId, span: Span, def_file: FileId, def_name: Span) {
+        if let Some(id) = self.declared.symbol_at(def_file, def_name) {
+            symbols.refer(file, span, id);
+        }
+    }
+
+    /// Reports each cycle of `after` edges once, with the whole cycle.
+    fn cycles(&mut self, pipelines: &[Pipeline]) {
+        let (graph, _) = after_graph(pipelines);
+        for component in tarjan_scc(&graph) {
+            let first = component[0];
+            let is_cycle = component.len() > 1 || graph.contains_edge(first, first);
+            if !is_cycle {
+                continue;
+            }
+            let members: HashSet<usize> = component.iter().map(|n| graph[*n]).collect();
+            let start = *members.iter().min().unwrap_or(&graph[first]);
+            let order = cycle_order(pipelines, &members, start);
+            let downstream = std::iter::once(order[0]).chain(order[1..].iter().rev().copied());
+            let names: Vec<String> = downstream.map(|i| format!("`{}`", pipelines[i].name)).collect();
+            let edge = |from: usize, to: usize| {
+                pipelines[from].after.iter().find(|u| u.pipeline.eq_ignore_ascii_case(&pipelines[to].name))
+            };
+            let Some(first_edge) = edge(order[0], order[(1) % order.len()]) else { continue };
+            let mut d = Diagnostic::error(
+                "E0405",
+                first_edge.file,
+                first_edge.span,
+                format!("pipelines trigger each other in a cycle: {} → {}", names.join(" → "), names[0]),
+            )
+            .with_label(format!("`{}` runs after `{}`", pipelines[order[0]].name, first_edge.pipeline));
+            for w in 1..order.len() {
+                if let Some(e) = edge(order[w], order[(w + 1) % order.len()]) {
+                    d = d.with_secondary(e.file, e.span, format!("`{}` runs after `{}`", pipelines[order[w]].name, e.pipeline));
+                }
+            }
+            self.diagnostics.push(
+                d.with_note("each pipeline would wait for another in the cycle, so none of them could ever be triggered")
+                    .with_help("remove one of these `after` entries"),
+            );
+        }
+    }
+
+    fn fetch(
+        &mut self,
+        f: &Fetch,
+        at: Site,
+        pipelines: &[Pipeline],
+        ancestors: &[HashSet<usize>],
+        symbols: &mut Symbols,
+    ) -> Option<Fetch> {
+        let segments = self.paths.get(&(at.file, at.task.start))?.clone();
+        let spans: Vec<Span> = segments.iter().map(|i| i.span).collect();
+        let whole = spans[0].to(*spans.last()?);
+        let explicit = !f.pipeline.is_empty();
+        let [s_span, j_span, a_span] = [spans[spans.len() - 3], spans[spans.len() - 2], spans[spans.len() - 1]];
+        let here = &pipelines[at.pipeline];
+        let target_index = if explicit {
+            let Some(i) = pipelines.iter().position(|q| q.name.eq_ignore_ascii_case(&f.pipeline)) else {
+                let names: Vec<&str> = pipelines.iter().map(|q| q.name.as_str()).collect();
+                self.diagnostics.push(unresolved("pipeline", &f.pipeline, at.file, spans[0], &names, "fetch from an upstream pipeline named in `after`"));
+                return None;
+            };
+            i
+        } else {
+            at.pipeline
+        };
+        let target = &pipelines[target_index];
+        if explicit {
+            self.refer(symbols, at.file, spans[0], target.origin.file, target.origin.name);
+        }
+        let Some((stage_index, stage)) = target.stages.iter().enumerate().find(|(_, s)| s.name.eq_ignore_ascii_case(&f.stage)) else {
+            let names: Vec<&str> = target.stages.iter().map(|s| s.name.as_str()).collect();
+            self.diagnostics.push(unresolved(&format!("stage named `{}` in pipeline `{}`", f.stage, target.name), "", at.file, s_span, &names, "name a stage that runs before this one"));
+            return None;
+        };
+        self.refer(symbols, at.file, s_span, stage.origin.file, stage.origin.name);
+        let Some(job) = stage.job(&f.job) else {
+            let base: Vec<&str> = stage.jobs.iter().filter_map(|j| j.instance_of.as_ref()).filter(|i| i.base.eq_ignore_ascii_case(&f.job)).map(|_| f.job.as_str()).collect();
+            if !base.is_empty() {
+                self.diagnostics.push(fanned_out(f, stage, at.file, j_span));
+                return None;
+            }
+            let names: Vec<&str> = stage.jobs.iter().map(|j| j.name.as_str()).collect();
+            self.diagnostics.push(unresolved(&format!("job named `{}` in stage `{}`", f.job, stage.name), "", at.file, j_span, &names, "name the job that publishes the artifact"));
+            return None;
+        };
+        self.refer(symbols, at.file, j_span, job.origin.file, job.origin.name);
+        if job.discover.is_some() {
+            self.diagnostics.push(fanned_out(f, stage, at.file, j_span));
+            return None;
+        }
+        let Some(artifact) = job.artifacts.iter().find(|a| a.name.eq_ignore_ascii_case(&f.artifact)) else {
+            let names: Vec<&str> = job.artifacts.iter().map(|a| a.name.as_str()).collect();
+            let mut d = Diagnostic::error("E0403", at.file, a_span, format!("job `{}` publishes no artifact `{}`", job.name, f.artifact))
+                .with_label("not published by that job")
+                .with_secondary(job.origin.file, job.origin.name, format!("job `{}` is defined here", job.name));
+            d = match did_you_mean(&f.artifact, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None if names.is_empty() => d.with_help(format!("declare it in job `{}`: `artifact {} = \"path\"`", job.name, f.artifact)),
+                None => d.with_note(format!("it publishes {}", quote_list(&names))),
+            };
+            self.diagnostics.push(d);
+            return None;
+        };
+        self.refer(symbols, at.file, a_span, artifact.origin.file, artifact.origin.name);
+        let resolved = Fetch {
+            pipeline: target.name.clone(),
+            stage: stage.name.clone(),
+            job: job.name.clone(),
+            artifact: artifact.name.clone(),
+            into: f.into.clone(),
+        };
+        if target_index == at.pipeline {
+            self.local_order(here, stage_index, at, whole, job)?;
+        } else {
+            self.upstream_order(here, target, stage_index, at, whole, &ancestors[at.pipeline], target_index)?;
+        }
+        Some(resolved)
+    }
+
+    /// A fetch within a pipeline must come from an earlier stage.
+    fn local_order(&mut self, here: &Pipeline, from: usize, at: Site, whole: Span, job: &crate::model::Job) -> Option<()> {
+        let stage = &here.stages[at.stage];
+        if from == at.stage {
+            self.diagnostics.push(
+                Diagnostic::error("E0401", at.file, whole, format!("this fetches from job `{}` of the same stage `{}`", job.name, stage.name))
+                    .with_label("fetched from a job that runs at the same time")
+                    .with_secondary(job.origin.file, job.origin.name, "this job runs in parallel, on another agent")
+                    .with_note("the jobs of a stage run in parallel on different agents with different workspaces: the artifact does not exist yet when this job starts, so this is sequential work split across jobs")
+                    .with_help(format!("make the two jobs tasks of one job, in order, or move this job to a new stage after `{}`", stage.name)),
+            );
+            return None;
+        }
+        if from > at.stage {
+            let later = &here.stages[from];
+            self.diagnostics.push(
+                Diagnostic::error("E0402", at.file, whole, format!("stage `{}` runs after stage `{}`", later.name, stage.name))
+                    .with_label("fetched from a later stage")
+                    .with_secondary(later.origin.file, later.origin.name, "this stage runs later")
+                    .with_note("stages run in order, so the artifact is made after this job has run")
+                    .with_help(format!("move this job to a stage after `{}`, or the producing job to a stage before `{}`", later.name, stage.name)),
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    /// A fetch from another pipeline must come from an upstream, from a stage that has passed.
+    #[allow(clippy::too_many_arguments)]
+    fn upstream_order(&mut self, here: &Pipeline, target: &Pipeline, from: usize, at: Site, whole: Span, ancestors: &HashSet<usize>, target_index: usize) -> Option<()> {
+        if !ancestors.contains(&target_index) {
+            self.diagnostics.push(
+                Diagnostic::error("E0404", at.file, whole, format!("pipeline `{}` is not upstream of `{}`", target.name, here.name))
+                    .with_label("fetched from a pipeline this one does not run after")
+                    .with_note("an artifact comes from the upstream instance that triggered this one; without an `after` edge there is none")
+                    .with_help(format!("add `after = [{}.{}]` to pipeline `{}`", target.name, target.stages[from].name, here.name)),
+            );
+            return None;
+        }
+        let direct = here.after.iter().find(|u| u.pipeline.eq_ignore_ascii_case(&target.name));
+        if let Some(up) = direct {
+            let trigger = target.stages.iter().position(|s| s.name.eq_ignore_ascii_case(&up.stage));
+            if let Some(trigger) = trigger.filter(|&t| from > t) {
+                self.diagnostics.push(
+                    Diagnostic::error("E0402", at.file, whole, format!("stage `{}` of `{}` runs after `{}`, the stage that triggers this pipeline", target.stages[from].name, target.name, target.stages[trigger].name))
+                        .with_label("may not have run when this job starts")
+                        .with_secondary(up.file, up.span, "this pipeline starts when this stage passes")
+                        .with_help(format!("run after `{}.{}` instead, or fetch from a stage up to `{}`", target.name, target.stages[from].name, target.stages[trigger].name)),
+                );
+                return None;
+            }
+        }
+        Some(())
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Site {
+    pipeline: usize,
+    stage: usize,
+    file: FileId,
+    task: Span,
+}
+
+fn fanned_out(f: &Fetch, stage: &crate::model::Stage, file: FileId, span: Span) -> Diagnostic {
+    let instances: Vec<&str> = stage
+        .jobs
+        .iter()
+        .filter(|j| j.instance_of.as_ref().is_some_and(|i| i.base.eq_ignore_ascii_case(&f.job)))
+        .map(|j| j.name.as_str())
+        .collect();
+    let mut d = Diagnostic::error("E0408", file, span, format!("job `{}` is fanned out into several jobs", f.job))
+        .with_label("which of its jobs?");
+    d = match instances.first() {
+        Some(first) => d
+            .with_note(format!("it runs as {}", quote_list(&instances)))
+            .with_help(format!("fetch from one of them, as in `{}.{first}.{}`", stage.name, f.artifact)),
+        None => d
+            .with_note("its jobs are made by `discover(...)` when the stage starts, so their names are not known")
+            .with_help("publish the artifact from a job that is not fanned out"),
+    };
+    d
+}
+
+/// `no pipeline named `x``; with an empty `name`, `what` says it all.
+fn unresolved(what: &str, name: &str, file: FileId, span: Span, candidates: &[&str], hint: &str) -> Diagnostic {
+    let message = if name.is_empty() { format!("no {what}") } else { format!("no {what} named `{name}`") };
+    let written = file_text_name(what, name);
+    let mut d = Diagnostic::error("E0301", file, span, message).with_label("not found");
+    d = match did_you_mean(written, candidates.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None if candidates.is_empty() => d.with_help(hint.to_string()),
+        None => d.with_note(format!("the candidates are {}", quote_list(candidates))).with_help(hint.to_string()),
+    };
+    d
+}
+
+fn after_graph(pipelines: &[Pipeline]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
+    let mut graph = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..pipelines.len()).map(|i| graph.add_node(i)).collect();
+    let index: HashMap<String, usize> = pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
+    for (i, p) in pipelines.iter().enumerate() {
+        for up in &p.after {
+            if let Some(&u) = index.get(&up.pipeline.to_ascii_lowercase()) {
+                graph.add_edge(nodes[u], nodes[i], ());
+            }
+        }
+    }
+    (graph, nodes)
+}
+
+/// The members of a cycle in order, following `after` edges from `start` back to it.
+fn cycle_order(pipelines: &[Pipeline], members: &HashSet<usize>, start: usize) -> Vec<usize> {
+    let mut order = vec![start];
+    let mut current = start;
+    while order.len() < members.len() {
+        let next = pipelines[current]
+            .after
+            .iter()
+            .filter_map(|u| pipelines.iter().position(|q| q.name.eq_ignore_ascii_case(&u.pipeline)))
+            .find(|n| members.contains(n) && !order.contains(n));
+        match next {
+            Some(n) => {
+                order.push(n);
+                current = n;
+            }
+            None => break,
+        }
+    }
+    order
+}
+
+/// For each pipeline, every pipeline it runs after, directly or not.
+fn ancestors(pipelines: &[Pipeline]) -> Vec<HashSet<usize>> {
+    let (graph, nodes) = after_graph(pipelines);
+    nodes
+        .iter()
+        .map(|&n| {
+            let mut seen = HashSet::new();
+            let mut stack = vec![n];
+            while let Some(x) = stack.pop() {
+                for up in graph.neighbors_directed(x, petgraph::Direction::Incoming) {
+                    if seen.insert(graph[up]) {
+                        stack.push(up);
+                    }
+                }
+            }
+            seen
+        })
+        .collect()
+}
+
+/// The name as written: `name`, or the first back-quoted word of `what`.
+fn file_text_name<'a>(what: &'a str, name: &'a str) -> &'a str {
+    if !name.is_empty() {
+        return name;
+    }
+    what.split('`').nth(1).unwrap_or_default()
+}

@@ -1,0 +1,282 @@
+//! Values of expressions: evaluation under a scope of template parameters and `for` variables,
+//! string interpolation, and the checks that a value has the type a field wants.
+
+use crate::ast::{Expr, ExprKind, Ident, StrLit, StrPart};
+use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::model::ParamType;
+use crate::source::{FileId, Span};
+use crate::symbols::SymbolId;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    /// Seconds.
+    Duration(u64),
+    List(Vec<Value>),
+    /// A dotted path or a single word, as written.
+    Path(Vec<Ident>),
+    Secret(String),
+    Discover(String),
+    Range(i64, i64),
+    /// Already reported.
+    Error,
+}
+
+impl Value {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "a string",
+            Value::Int(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Duration(_) => "a duration",
+            Value::List(_) => "a list",
+            Value::Path(p) if p.len() == 1 => "a word",
+            Value::Path(_) => "a reference",
+            Value::Secret(_) => "a secret",
+            Value::Discover(_) => "a `discover(...)`",
+            Value::Range(..) => "a range",
+            Value::Error => "an invalid value",
+        }
+    }
+
+    /// The value as text for interpolation.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Duration(d) => format!("{d}s"),
+            Value::List(items) => items.iter().map(Value::to_text).collect::<Vec<_>>().join(" "),
+            Value::Path(p) => p.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("."),
+            Value::Secret(_) | Value::Discover(_) | Value::Range(..) | Value::Error => String::new(),
+        }
+    }
+
+    pub fn has_type(&self, ty: ParamType) -> bool {
+        matches!(
+            (self, ty),
+            (Value::Str(_), ParamType::String)
+                | (Value::Int(_), ParamType::Int)
+                | (Value::Bool(_), ParamType::Bool)
+                | (Value::Duration(_), ParamType::Duration)
+                | (Value::List(_), ParamType::List)
+                | (Value::Error, _)
+        )
+    }
+
+    /// A value of the type, standing for any argument when a template is checked on its own.
+    pub fn placeholder(ty: ParamType, name: &str) -> Value {
+        match ty {
+            ParamType::String => Value::Str(name.to_string()),
+            ParamType::Int => Value::Int(1),
+            ParamType::Bool => Value::Bool(true),
+            ParamType::Duration => Value::Duration(60),
+            ParamType::List => Value::List(vec![Value::Str(name.to_string())]),
+        }
+    }
+}
+
+/// What a name in scope stands for.
+#[derive(Clone, Debug)]
+pub enum Binding {
+    Value(Value),
+    /// A `discover(...)` variable: known only when the stage starts, so kept as `#{name}`.
+    Dynamic,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub name: String,
+    pub binding: Binding,
+    pub symbol: Option<SymbolId>,
+}
+
+/// Template parameters and `for` variables visible at a point of the source.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub entries: Vec<Entry>,
+}
+
+impl Scope {
+    pub fn with(&self, name: &str, binding: Binding, symbol: Option<SymbolId>) -> Scope {
+        let mut next = self.clone();
+        next.entries.push(Entry { name: name.to_string(), binding, symbol });
+        next
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| e.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A use of a scope entry, for references and for counting parameter uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Use {
+    pub file: FileId,
+    pub span: Span,
+    pub symbol: SymbolId,
+}
+
+/// Evaluates expressions of one file under one scope, collecting diagnostics and uses.
+pub struct Eval<'a> {
+    pub file: FileId,
+    pub scope: &'a Scope,
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+    pub uses: &'a mut Vec<Use>,
+}
+
+impl Eval<'_> {
+    pub fn expr(&mut self, expr: &Expr) -> Value {
+        match &expr.kind {
+            ExprKind::Str(lit) => Value::Str(self.string(lit)),
+            ExprKind::Int(i) => Value::Int(*i),
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Duration(d) => Value::Duration(*d),
+            ExprKind::List(items) => Value::List(items.iter().map(|e| self.expr(e)).collect()),
+            ExprKind::Path(path) => self.path(path),
+            ExprKind::Call { name, args } => self.call(name, args, expr.span),
+            ExprKind::Range(a, b) => Value::Range(*a, *b),
+            ExprKind::Error => Value::Error,
+        }
+    }
+
+    /// A single word naming a parameter or `for` variable stands for its value.
+    fn path(&mut self, path: &[Ident]) -> Value {
+        if let [word] = path {
+            if let Some(entry) = self.scope.get(&word.name) {
+                self.record(entry.symbol, word.span);
+                if let Binding::Value(v) = &entry.binding {
+                    return v.clone();
+                }
+                return Value::Str(format!("#{{{}}}", entry.name));
+            }
+        }
+        Value::Path(path.to_vec())
+    }
+
+    fn call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Value {
+        let known = ["secret", "discover"];
+        let lower = name.name.to_ascii_lowercase();
+        if !known.contains(&lower.as_str()) {
+            let mut d = Diagnostic::error("E0301", self.file, name.span, format!("unknown function `{}`", name.name))
+                .with_label("not a function")
+                .with_note("the functions are `secret(\"name\")` and `discover(\"command\")`");
+            if let Some(s) = did_you_mean(&name.name, known) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            self.diagnostics.push(d);
+            return Value::Error;
+        }
+        let values: Vec<Value> = args.iter().map(|a| self.expr(a)).collect();
+        match values.as_slice() {
+            [Value::Str(s)] if !s.trim().is_empty() => {
+                if lower == "secret" {
+                    Value::Secret(s.clone())
+                } else {
+                    Value::Discover(s.clone())
+                }
+            }
+            [Value::Error] => Value::Error,
+            _ => {
+                let what = if lower == "secret" { "the secret's name" } else { "the command to run" };
+                self.diagnostics.push(
+                    Diagnostic::error("E0202", self.file, span, format!("`{lower}` takes one non-empty string"))
+                        .with_label(format!("expected {what} as one string"))
+                        .with_help(format!("write `{lower}(\"...\")`")),
+                );
+                Value::Error
+            }
+        }
+    }
+
+    /// The text of a string with its interpolations resolved.
+    pub fn string(&mut self, lit: &StrLit) -> String {
+        let mut out = String::new();
+        for part in &lit.parts {
+            match part {
+                StrPart::Text(t) => out.push_str(t),
+                StrPart::Interp(id) => out.push_str(&self.interpolate(id)),
+            }
+        }
+        out
+    }
+
+    fn interpolate(&mut self, id: &Ident) -> String {
+        let Some(entry) = self.scope.get(&id.name) else {
+            self.unknown_interpolation(id);
+            return String::new();
+        };
+        self.record(entry.symbol, id.span);
+        match &entry.binding {
+            Binding::Value(v) => v.to_text(),
+            Binding::Dynamic => format!("#{{{}}}", entry.name),
+        }
+    }
+
+    fn unknown_interpolation(&mut self, id: &Ident) {
+        let names: Vec<&str> = self.scope.entries.iter().map(|e| e.name.as_str()).collect();
+        let mut d = Diagnostic::error("E0506", self.file, id.span, format!("unknown name `{}` in `#{{...}}`", id.name))
+            .with_label("no template parameter or `for` variable has this name");
+        d = match did_you_mean(&id.name, names.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None if names.is_empty() => d.with_help(format!(
+                "`#{{...}}` reads template parameters and `for` variables; for a shell variable write `${{{}}}`",
+                id.name
+            )),
+            None => d.with_help(format!("the names in scope here are {}", quote_list(&names))),
+        };
+        self.diagnostics.push(d);
+    }
+
+    fn record(&mut self, symbol: Option<SymbolId>, span: Span) {
+        if let Some(symbol) = symbol {
+            self.uses.push(Use { file: self.file, span, symbol });
+        }
+    }
+}
+
+/// `` `a`, `b` and `c` ``
+pub fn quote_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [] => "none".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Formats seconds the way durations are written: `1h30m`, `45s`.
+pub fn format_duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_format_like_source() {
+        assert_eq!(format_duration(5400), "1h30m");
+        assert_eq!(format_duration(45), "45s");
+        assert_eq!(format_duration(0), "0s");
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        assert_eq!(quote_list(&["a", "b", "c"]), "`a`, `b` and `c`");
+        assert_eq!(quote_list(&["a"]), "`a`");
+    }
+}

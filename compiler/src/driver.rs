@@ -1,0 +1,117 @@
+//! Loading the workspace a command names: the files given, and every `*.pw` file below the
+//! folders given. Reading problems are errors of the command, not diagnostics.
+
+use crate::source::Workspace;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How deep folders are searched for `.pw` files.
+const MAX_DEPTH: usize = 32;
+
+#[derive(Debug)]
+pub enum LoadError {
+    NotFound(PathBuf),
+    Unreadable(PathBuf, std::io::Error),
+    NotUtf8(PathBuf),
+    NoFiles(Vec<PathBuf>),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::NotFound(p) => write!(f, "`{}` does not exist", p.display()),
+            LoadError::Unreadable(p, e) => write!(f, "cannot read `{}`: {e}", p.display()),
+            LoadError::NotUtf8(p) => write!(f, "`{}` is not UTF-8 text", p.display()),
+            LoadError::NoFiles(paths) => {
+                let names: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+                write!(f, "no `.pw` files in {}", names.join(", "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl LoadError {
+    /// What the user can do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            LoadError::NotFound(_) => "check the path; folders are searched for `*.pw` files",
+            LoadError::Unreadable(..) => "check the file's permissions",
+            LoadError::NotUtf8(_) => "save the file as UTF-8",
+            LoadError::NoFiles(_) => "name `.pw` files, or folders that contain some",
+        }
+    }
+}
+
+/// The `.pw` files the paths name, in a stable order, without repeats.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|_| LoadError::NotFound(path.clone()))?;
+        if meta.is_dir() {
+            walk(path, 0, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+    if files.is_empty() {
+        return Err(LoadError::NoFiles(paths.to_vec()));
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Unreadable(dir.to_path_buf(), e))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, depth + 1, out)?;
+        } else if path.extension().is_some_and(|e| e == "pw") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads the `.pw` files the paths name into one workspace.
+pub fn load(paths: &[PathBuf]) -> Result<Workspace, LoadError> {
+    let mut workspace = Workspace::new();
+    for file in discover(paths)? {
+        let bytes = std::fs::read(&file).map_err(|e| LoadError::Unreadable(file.clone(), e))?;
+        let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8(file.clone()))?;
+        workspace.add(display_path(&file), text);
+    }
+    Ok(workspace)
+}
+
+/// The path as users see it: relative, with `/` separators.
+pub fn display_path(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    text.strip_prefix("./").map(str::to_string).unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_paths_and_empty_folders_are_errors() {
+        let missing = load(&[PathBuf::from("/nonexistent/x.pw")]);
+        assert!(matches!(missing, Err(LoadError::NotFound(_))));
+        let empty = std::env::temp_dir().join(format!("pw-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).ok();
+        assert!(matches!(load(std::slice::from_ref(&empty)), Err(LoadError::NoFiles(_))));
+        std::fs::remove_dir_all(&empty).ok();
+    }
+}

@@ -1,0 +1,98 @@
+//! Pipewright's compiler. A workspace of `.pw` files goes through these stages, each a module
+//! with one public entry:
+//!
+//! 1. [`lexer::lex`]: source text to tokens (comments kept apart);
+//! 2. [`parser::parse`]: tokens to a syntax tree ([`ast`]) with recovery;
+//! 3. [`check::check`]: syntax trees to a checked [`model::Program`] and its [`symbols`];
+//! 4. [`plan::build`]: the program to the serialisable [`plan::Plan`] the runtime executes.
+//!
+//! [`analyze`] runs stages 1 to 3 over a workspace; everything that reports problems reports
+//! them as [`diagnostic::Diagnostic`]s.
+
+pub mod ast;
+pub mod check;
+pub mod codes;
+pub mod diagnostic;
+pub mod driver;
+pub mod graph;
+pub mod format;
+pub mod lexer;
+pub mod lint;
+pub mod model;
+pub mod parser;
+pub mod plan;
+pub mod render;
+pub mod schema;
+pub mod source;
+pub mod symbols;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use source::{FileId, Span, Workspace};
+
+/// One file after lexing and parsing.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedFile {
+    pub ast: ast::File,
+    /// Spans of the comments, `#` included.
+    pub comments: Vec<Span>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Lexes and parses one file.
+pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
+    let lexed = lexer::lex(file, text);
+    let (ast, mut diagnostics) = parser::parse(file, text, &lexed.tokens);
+    let mut all = lexed.diagnostics;
+    all.append(&mut diagnostics);
+    ParsedFile { ast, comments: lexed.comments.iter().map(|(_, s)| *s).collect(), diagnostics: all }
+}
+
+/// A workspace after parsing and checking.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// In the order of the workspace's files.
+    pub files: Vec<ParsedFile>,
+    pub program: model::Program,
+    /// Every file's, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Analysis {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The plan, when the workspace has no error.
+    pub fn plan(&self, workspace: &Workspace) -> Option<plan::Plan> {
+        (!self.has_errors()).then(|| plan::build(workspace, &self.program))
+    }
+}
+
+/// Parses every file of the workspace (on all cores) and checks them together.
+pub fn analyze(workspace: &Workspace) -> Analysis {
+    let files = parse_all(workspace);
+    let trees: Vec<&ast::File> = files.iter().map(|f| &f.ast).collect();
+    let (program, mut diagnostics) = check::check(workspace, &trees);
+    let mut all: Vec<Diagnostic> = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
+    all.append(&mut diagnostics);
+    diagnostic::sort(&mut all);
+    Analysis { files, program, diagnostics: all }
+}
+
+fn parse_all(workspace: &Workspace) -> Vec<ParsedFile> {
+    let ids: Vec<FileId> = workspace.ids().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len().max(1));
+    if threads <= 1 || ids.len() < 8 {
+        return ids.iter().map(|&id| parse_file(id, &workspace.file(id).text)).collect();
+    }
+    let chunk = ids.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|&id| parse_file(id, &workspace.file(id).text)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}

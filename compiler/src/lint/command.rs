@@ -1,0 +1,119 @@
+//! The `pw lint` command without its argument parsing: load the workspace and the
+//! configuration, check, lint, apply fixes, and decide the exit status.
+
+use super::config::{ConfigError, LintConfig};
+use super::fix;
+use super::history::History;
+use crate::diagnostic::{Applicability, Diagnostic, Severity};
+use crate::driver::{self, LoadError};
+use crate::source::Workspace;
+use crate::Analysis;
+use std::path::PathBuf;
+
+/// Exit statuses: nothing at or above the failing level, something, or the command could not run.
+pub const CLEAN: u8 = 0;
+pub const FOUND: u8 = 1;
+pub const FAILED: u8 = 2;
+
+/// What `pw lint` was asked to do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub paths: Vec<PathBuf>,
+    /// Findings at or above this severity make the exit status 1 (`--deny warnings`: warning).
+    pub fail_at: Severity,
+    pub fix: bool,
+    pub unsafe_fixes: bool,
+    pub history: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+/// Why the command could not run.
+#[derive(Debug)]
+pub enum Failure {
+    Load(LoadError),
+    Config(ConfigError),
+    History(String),
+    Write(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Load(e) => write!(f, "{e}"),
+            Failure::Config(e) => write!(f, "invalid configuration: {e}"),
+            Failure::History(e) => write!(f, "{e}"),
+            Failure::Write(p, e) => write!(f, "cannot write the fixed `{}`: {e}", p.display()),
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct Report {
+    /// The workspace as linted last (with fixes applied).
+    pub workspace: Workspace,
+    /// The checker's diagnostics, then the linter's, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Fixes applied: file, code, what the fix did.
+    pub fixed: Vec<(String, &'static str, String)>,
+    /// Fixes not applied because the result would fail `pw check`: the finding and the error.
+    pub refused: Vec<(Diagnostic, String)>,
+    /// The configuration file used.
+    pub config_file: Option<PathBuf>,
+    pub exit: u8,
+}
+
+impl Report {
+    /// How many findings have a fix of each kind.
+    pub fn fixable(&self) -> (usize, usize) {
+        let count = |a| self.diagnostics.iter().filter(|d| d.fix.as_ref().is_some_and(|f| f.applicability == a)).count();
+        (count(Applicability::Safe), count(Applicability::Unsafe))
+    }
+}
+
+/// The configuration for the paths: `--config`, else `pipewright.toml` found above them.
+pub fn configuration(opts: &Options) -> Result<LintConfig, ConfigError> {
+    match opts.config.clone().or_else(|| LintConfig::discover(&opts.paths)) {
+        Some(file) => LintConfig::load(&file),
+        None => Ok(LintConfig::default()),
+    }
+}
+
+/// Checks and lints a workspace: the checker's diagnostics, and the linter's when the checker
+/// found no error (a program with errors is incomplete, and its findings would mislead).
+pub fn check_and_lint(workspace: &Workspace, config: &LintConfig, history: &History) -> (Analysis, Vec<Diagnostic>) {
+    let analysis = crate::analyze(workspace);
+    let mut all = analysis.diagnostics.clone();
+    if !analysis.has_errors() {
+        all.extend(super::lint_with_history(workspace, &analysis, config, history));
+        crate::diagnostic::sort(&mut all);
+    }
+    (analysis, all)
+}
+
+/// Runs `pw lint`.
+pub fn run(opts: &Options) -> Result<Report, Failure> {
+    let config = configuration(opts).map_err(Failure::Config)?;
+    let history = match &opts.history {
+        Some(dir) => History::load(dir).map_err(Failure::History)?,
+        None => History::default(),
+    };
+    let mut workspace = driver::load(&opts.paths).map_err(Failure::Load)?;
+    let mut fixed = Vec::new();
+    let mut refused = Vec::new();
+    if opts.fix {
+        let before = workspace.clone();
+        let lint = |ws: &Workspace| check_and_lint(ws, &config, &history);
+        let outcome = fix::apply(&workspace, opts.unsafe_fixes, &lint);
+        for id in outcome.changed(&before).collect::<Vec<_>>() {
+            let file = outcome.workspace.file(id);
+            std::fs::write(&file.path, &file.text).map_err(|e| Failure::Write(PathBuf::from(&file.path), e))?;
+        }
+        fixed = outcome.applied;
+        refused = outcome.refused;
+        workspace = outcome.workspace;
+    }
+    let (_, diagnostics) = check_and_lint(&workspace, &config, &history);
+    let exit = if diagnostics.iter().any(|d| d.severity >= opts.fail_at) { FOUND } else { CLEAN };
+    Ok(Report { workspace, diagnostics, fixed, refused, config_file: config.file.clone(), exit })
+}

@@ -1,0 +1,137 @@
+//! L0005 `independent-stages-in-sequence`.
+
+use super::super::cost::format_secs;
+use super::super::edit;
+use super::super::{Context, Sink};
+use super::long_stage_chain::{dependencies, triggers_downstream};
+use crate::ast::{BlockKind, Member};
+use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::model::{Approval, Pipeline, Stage};
+
+declare_rule! {
+    /// ## What it does
+    /// Finds consecutive stages with no data dependency between them (none fetches from or
+    /// uses files of another) and no approval gate, which could be jobs of one stage.
+    ///
+    /// ## Why is this bad?
+    /// Stages run one after another; jobs of a stage run in parallel. Independent work in
+    /// separate stages waits for no reason, and pays a transition and a job setup at each
+    /// boundary. This is information, not a warning: an order can be deliberate, such as fast
+    /// checks first so that a broken commit fails in seconds.
+    ///
+    /// ## Example
+    /// ```pw
+    /// pipeline build {
+    ///   stage lint {
+    ///     job clippy { timeout = 10m run "cargo clippy" }
+    ///   }
+    ///   stage test {
+    ///     job unit { timeout = 20m run "cargo test" }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```pw
+    /// pipeline build {
+    ///   stage check {
+    ///     job clippy { timeout = 10m run "cargo clippy" }
+    ///     job unit { timeout = 20m run "cargo test" }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// ## Fix
+    /// An unsafe fix moves the later stages' jobs into the first stage and removes the emptied
+    /// stages, when they set no field of their own and nothing refers to them.
+    code: "L0005",
+    name: "independent-stages-in-sequence",
+    category: Cost,
+    severity: Info,
+    fix: Unsafe,
+    summary: "consecutive stages that do not depend on each other",
+    check: Some(check),
+}
+
+fn check(ctx: &Context, sink: &mut Sink) {
+    for p in &ctx.program.pipelines {
+        let deps = dependencies(p);
+        let mut i = 0;
+        while i < p.stages.len() {
+            let mut end = i + 1;
+            while end < p.stages.len()
+                && p.stages[end].approval == Approval::Success
+                && !deps[end].iter().any(|&d| d >= i)
+                && !triggers_downstream(ctx.program, &p.name, &p.stages[end - 1].name)
+                && !triggers_downstream(ctx.program, &p.name, &p.stages[end].name)
+            {
+                end += 1;
+            }
+            if end - i >= 2 {
+                report(ctx, p, &p.stages[i..end], sink);
+            }
+            i = end;
+        }
+    }
+}
+
+fn report(ctx: &Context, p: &Pipeline, group: &[Stage], sink: &mut Sink) {
+    let model = ctx.costs.model;
+    let k = group.len() as u64;
+    let names: Vec<&str> = group.iter().map(|s| s.name.as_str()).collect();
+    let mut saving = (k - 1) * (model.transition_secs + model.setup_secs);
+    let durations: Option<Vec<u64>> = group.iter().map(|s| ctx.costs.stage(p, s)).collect();
+    let detail = match &durations {
+        Some(d) => {
+            saving += d.iter().sum::<u64>() - d.iter().copied().max().unwrap_or(0);
+            format!("about {} a run, waiting included", format_secs(saving))
+        }
+        None => format!("about {} of transitions and setups a run", format_secs(saving)),
+    };
+    let o = group[1].origin;
+    let mut d = RULE
+        .at(
+            o.file,
+            o.name,
+            format!(
+                "stages {} use nothing each other makes and no approval separates them: as jobs of one stage they would run in parallel and save {detail}",
+                super::list(&names)
+            ),
+        )
+        .with_label(format!("waits for `{}` but needs nothing from it", group[0].name))
+        .with_secondary(group[0].origin.file, group[0].origin.name, "independent of the stages after it")
+        .with_help(format!("move their jobs into stage `{}`, unless the order is deliberate (fast checks first)", group[0].name));
+    if let Some(fix) = fix(ctx, group) {
+        d = d.with_fix(fix);
+    }
+    sink.add_about(o.span, d);
+}
+
+/// Moves the later stages' job blocks into the first stage.
+fn fix(ctx: &Context, group: &[Stage]) -> Option<Fix> {
+    let file = group[0].origin.file;
+    let tree = ctx.ast(file)?;
+    let source = ctx.workspace.file(file);
+    if group.iter().any(|s| s.template.is_some() || s.origin.file != file) {
+        return None;
+    }
+    let first = edit::find_block(tree, group[0].origin.span)?;
+    let mut moved = Vec::new();
+    let mut edits = Vec::new();
+    for s in &group[1..] {
+        let block = edit::find_block(tree, s.origin.span)?;
+        for m in block.body.members() {
+            match m {
+                Member::Block(b) if b.kind == BlockKind::Job => moved.push(source.text.get(m.span().range())?.to_string()),
+                _ => return None,
+            }
+        }
+        edits.push(Edit { file, span: edit::removal(source, s.origin.span), replacement: String::new() });
+    }
+    edits.push(edit::append_members(source, file, first, &moved)?);
+    Some(Fix {
+        message: format!("move the jobs of {} into `{}`", super::list(&group[1..].iter().map(|s| s.name.as_str()).collect::<Vec<_>>()), group[0].name),
+        applicability: Applicability::Unsafe,
+        edits,
+    })
+}

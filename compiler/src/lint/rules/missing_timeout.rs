@@ -1,0 +1,102 @@
+//! L0008 `missing-timeout`.
+
+use super::super::cost::format_secs;
+use super::super::edit;
+use super::super::{Context, Sink};
+use crate::diagnostic::{Applicability, Fix};
+
+declare_rule! {
+    /// ## What it does
+    /// Finds jobs without a `timeout`.
+    ///
+    /// ## Why is this bad?
+    /// A job without a timeout can hang forever: a test waiting on a socket, a prompt no one
+    /// answers, a deadlock. It keeps its agent busy all that time, the stage never finishes,
+    /// and with `max_instances` the pipeline stops starting new runs. A timeout a little above
+    /// the job's longest normal run turns a hang into a failure someone sees.
+    ///
+    /// ## Example
+    /// ```pw
+    /// pipeline build {
+    ///   stage test {
+    ///     job unit {
+    ///       run "cargo test"
+    ///     }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```pw
+    /// pipeline build {
+    ///   stage test {
+    ///     job unit {
+    ///       timeout = 20m
+    ///       run "cargo test"
+    ///     }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// ## Fix
+    /// When the job's duration is known (from `estimate` or `--history`), an unsafe fix adds a
+    /// timeout of three times that duration, rounded up to whole minutes and at least 10
+    /// minutes.
+    code: "L0008",
+    name: "missing-timeout",
+    category: Reliability,
+    severity: Warning,
+    fix: Unsafe,
+    summary: "job without a timeout",
+    check: Some(check),
+}
+
+fn check(ctx: &Context, sink: &mut Sink) {
+    for (pipeline, stage, job) in super::jobs(ctx.program) {
+        if job.timeout_secs.is_some() {
+            continue;
+        }
+        let o = job.origin;
+        let mut d = RULE
+            .at(o.file, o.name, format!("job `{}` has no timeout", job.name))
+            .with_label("this job can run forever")
+            .with_note("a hung job keeps its agent busy and its stage unfinished until someone cancels it");
+        match ctx.costs.job(pipeline, stage, job) {
+            Some(secs) => {
+                let suggested = suggest(secs.secs);
+                d = d.with_help(format!(
+                    "add `timeout = {}`: three times its {} run",
+                    format_secs(suggested),
+                    super::super::cost::about(secs).trim_start_matches("about ")
+                ));
+                if let Some(fix) = fix(ctx, job, suggested) {
+                    d = d.with_fix(fix);
+                }
+            }
+            None => d = d.with_help("add a `timeout`, a little above its longest normal run, such as `timeout = 30m`"),
+        }
+        sink.add(d);
+    }
+}
+
+/// Three times the run, in whole minutes, at least ten.
+fn suggest(secs: u64) -> u64 {
+    (secs * 3).div_ceil(60).max(10) * 60
+}
+
+fn fix(ctx: &Context, job: &crate::model::Job, secs: u64) -> Option<Fix> {
+    let block = edit::plain_job(ctx, job)?;
+    let source = ctx.workspace.file(job.origin.file);
+    let e = edit::prepend_member(source, job.origin.file, block, &format!("timeout = {}", format_secs(secs)))?;
+    Some(Fix { message: format!("add `timeout = {}`", format_secs(secs)), applicability: Applicability::Unsafe, edits: vec![e] })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn suggests_three_times_rounded_up() {
+        assert_eq!(super::suggest(100), 600);
+        assert_eq!(super::suggest(600), 1800);
+        assert_eq!(super::suggest(601), 1860);
+    }
+}

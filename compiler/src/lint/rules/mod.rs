@@ -1,0 +1,129 @@
+//! The lint rules, one a module. Each declares its [`Rule`](super::registry::Rule) with
+//! [`declare_rule!`], whose doc comment is the rule's documentation, and a `check` function.
+
+/// Declares a module's `RULE`; the doc comment becomes the rule's documentation.
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:literal])*
+        code: $code:literal,
+        name: $name:literal,
+        category: $cat:ident,
+        severity: $sev:ident,
+        fix: $fix:ident,
+        summary: $summary:literal,
+        check: $check:expr $(,)?
+    ) => {
+        $(#[doc = $doc])*
+        pub static RULE: $crate::lint::registry::Rule = $crate::lint::registry::Rule {
+            code: $code,
+            name: $name,
+            category: $crate::lint::registry::Category::$cat,
+            severity: $crate::diagnostic::Severity::$sev,
+            fix: $crate::lint::registry::FixKind::$fix,
+            summary: $summary,
+            doc: concat!($($doc, "\n"),*),
+            check: $check,
+        };
+    };
+}
+
+pub mod hand_written_fan_out;
+pub mod independent_stages;
+pub mod invalid_suppression;
+pub mod long_stage_chain;
+pub mod missing_timeout;
+pub mod plaintext_secret;
+pub mod sequential_jobs;
+pub mod serial_independent_work;
+pub mod split_not_worth_it;
+pub mod unfetched_artifact;
+pub mod unsafe_download;
+pub mod unused_definition;
+pub mod unused_suppression;
+pub mod workspace_shared_by_luck;
+
+use super::shell;
+use crate::model::{Action, Job, Pipeline, Stage};
+use crate::source::Span;
+
+/// Every job of the program with its pipeline and stage.
+pub(crate) fn jobs(program: &crate::model::Program) -> impl Iterator<Item = (&Pipeline, &Stage, &Job)> {
+    program.pipelines.iter().flat_map(|p| p.stages.iter().flat_map(move |s| s.jobs.iter().map(move |j| (p, s, j))))
+}
+
+/// The text of a task as a shell would see it: the script, or the argv joined.
+pub(crate) fn task_script(action: &Action) -> Option<String> {
+    match action {
+        Action::Shell(s) => Some(s.clone()),
+        Action::Exec(argv) => Some(
+            argv.iter()
+                .map(|a| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a.clone() })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Action::Fetch(_) => None,
+    }
+}
+
+/// A path a job makes, and where: an artifact declaration or the task that writes it.
+#[derive(Clone, Debug)]
+pub(crate) struct Produced {
+    pub path: String,
+    pub span: Span,
+    /// The artifact that publishes it, if it is one.
+    pub artifact: Option<String>,
+}
+
+/// The paths a job makes: its artifacts' paths and what its scripts write.
+pub(crate) fn produced(job: &Job) -> Vec<Produced> {
+    let mut out: Vec<Produced> = job
+        .artifacts
+        .iter()
+        .filter_map(|a| {
+            shell::normalize(&a.path).map(|path| Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) })
+        })
+        .collect();
+    for task in &job.tasks {
+        if let Some(script) = task_script(&task.action) {
+            for path in shell::writes(&script) {
+                if !out.iter().any(|p| p.path == path) {
+                    out.push(Produced { path, span: task.origin.span, artifact: None });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The paths a job's scripts name, and those it polls for.
+pub(crate) fn mentioned(job: &Job) -> (Vec<String>, Vec<String>) {
+    let mut mentions = Vec::new();
+    let mut waits = Vec::new();
+    for task in &job.tasks {
+        if let Some(script) = task_script(&task.action) {
+            mentions.extend(shell::mentions(&script));
+            waits.extend(shell::waits_for(&script));
+        }
+    }
+    (mentions, waits)
+}
+
+/// Whether a job makes `path` itself (so reading it needs nobody else).
+pub(crate) fn makes_itself(own: &[Produced], path: &str) -> bool {
+    own.iter().any(|p| shell::refers_to(path, &p.path) || shell::refers_to(&p.path, path))
+}
+
+/// `a`, `a` and `b`, `a`, `b` and `c`, each in backticks.
+pub(crate) fn list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.len() {
+        0 => String::new(),
+        1 => quoted[0].clone(),
+        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+/// `1 transition`, `3 transitions`.
+pub(crate) fn plural(n: u64, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}

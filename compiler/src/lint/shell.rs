@@ -1,0 +1,332 @@
+//! A rough reading of shell scripts, enough to see which paths a job's scripts write and read,
+//! what they wait for, and which commands they run. It never fails: what it cannot read, it
+//! leaves out, so rules built on it miss findings rather than invent them.
+
+/// One simple command: its words and the files its redirections name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Command {
+    pub words: Vec<String>,
+    /// `> file`, `>> file`
+    pub writes: Vec<String>,
+    /// `< file`
+    pub reads: Vec<String>,
+}
+
+impl Command {
+    /// The program's file name (`./ci/x.sh` → `x.sh`), after `sudo`, `env` and `VAR=value`.
+    pub fn program(&self) -> Option<&str> {
+        let mut words = self.words.iter().map(String::as_str).skip_while(|w| is_assignment(w));
+        let mut first = words.next()?;
+        while matches!(first, "sudo" | "env" | "exec" | "time" | "nice" | "command") {
+            first = words.find(|w| !w.starts_with('-') && !is_assignment(w))?;
+        }
+        Some(first.rsplit('/').next().unwrap_or(first))
+    }
+
+    /// The words after the program.
+    pub fn args(&self) -> &[String] {
+        let skip = self.words.iter().take_while(|w| is_assignment(w)).count();
+        self.words.get(skip + 1..).unwrap_or(&[])
+    }
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.starts_with('-')
+    })
+}
+
+/// Splits a script into simple commands at `;`, `|`, `&&`, `||`, `&`, newlines and `(`/`)`.
+pub fn commands(script: &str) -> Vec<Command> {
+    let mut out = Vec::new();
+    let mut current = Command::default();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut redirect: Option<char> = None;
+    let mut chars = script.chars().peekable();
+    let finish_word = |word: &mut String, in_word: &mut bool, current: &mut Command, redirect: &mut Option<char>| {
+        if *in_word {
+            let w = std::mem::take(word);
+            match redirect.take() {
+                Some('>') => current.writes.push(w),
+                Some('<') => current.reads.push(w),
+                _ => current.words.push(w),
+            }
+            *in_word = false;
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    if n != '\n' {
+                        word.push(n);
+                        in_word = true;
+                    }
+                }
+            }
+            '\'' => {
+                in_word = true;
+                for n in chars.by_ref() {
+                    if n == '\'' {
+                        break;
+                    }
+                    word.push(n);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(n) = chars.next() {
+                    match n {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(e) = chars.next() {
+                                word.push(e);
+                            }
+                        }
+                        _ => word.push(n),
+                    }
+                }
+            }
+            '#' if !in_word => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
+                out.push(std::mem::take(&mut current));
+            }
+            '>' | '<' => {
+                // `2>` and `&>`: the digit is part of the operator, not a word.
+                if in_word && (word.chars().all(|c| c.is_ascii_digit()) || word == "&") {
+                    word.clear();
+                    in_word = false;
+                }
+                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
+                if chars.peek() == Some(&'>') || chars.peek() == Some(&'&') {
+                    chars.next();
+                }
+                // `>&2` and `2>&1` name no file.
+                if chars.peek().is_some_and(|n| n.is_ascii_digit()) && c == '>' {
+                    chars.next();
+                    continue;
+                }
+                redirect = Some(c);
+            }
+            ';' | '|' | '&' | '\n' | '(' | ')' | '`' => {
+                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
+                if !current.words.is_empty() || !current.writes.is_empty() || !current.reads.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+            }
+            '$' if chars.peek() == Some(&'(') => {
+                chars.next();
+                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
+                if !current.words.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+            }
+            c if c.is_whitespace() => finish_word(&mut word, &mut in_word, &mut current, &mut redirect),
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
+    if !current.words.is_empty() || !current.writes.is_empty() || !current.reads.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// A path as a job's workspace knows it: `./` and a trailing `/` removed. `None` for what is
+/// not a workspace path (flags, URLs, variables, `/dev/null`, `.`).
+pub fn normalize(word: &str) -> Option<String> {
+    let w = word.trim();
+    if w.is_empty() || w.starts_with('-') || w.contains("://") || w.contains('$') || w.contains('=') {
+        return None;
+    }
+    let mut w = w;
+    while let Some(rest) = w.strip_prefix("./") {
+        w = rest;
+    }
+    let w = w.trim_end_matches('/');
+    if w.is_empty() || w == "." || w == ".." || w.starts_with("/dev/") || w == "/dev" || w == "/" || w == "~" {
+        return None;
+    }
+    // A path names a folder or has an extension; a bare word is more often an argument.
+    (w.contains('/') || w.contains('.')).then(|| w.to_string())
+}
+
+/// The paths a script creates or writes.
+pub fn writes(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for cmd in commands(script) {
+        out.extend(cmd.writes.iter().filter_map(|w| normalize(w)));
+        let args = cmd.args();
+        let plain: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+        match cmd.program() {
+            Some("touch" | "mkdir" | "tee") => out.extend(plain.iter().filter_map(|a| normalize(a))),
+            Some("cp" | "mv" | "ln" | "rsync" | "install") => out.extend(plain.last().and_then(|a| normalize(a))),
+            Some("tar") => {
+                if let Some(i) = args.iter().position(|a| a.starts_with('-') && a.contains('f') || a == "-f") {
+                    out.extend(args.get(i + 1).and_then(|a| normalize(a)));
+                } else if args.first().is_some_and(|a| a.contains('c') && a.contains('f')) {
+                    out.extend(args.get(1).and_then(|a| normalize(a)));
+                }
+            }
+            Some("zip") => out.extend(plain.first().and_then(|a| normalize(a))),
+            _ => {}
+        }
+        let mut i = 0;
+        while i < args.len() {
+            let a = &args[i];
+            if matches!(a.as_str(), "-o" | "--output" | "--out" | "--out-dir" | "--output-dir" | "--outdir") {
+                out.extend(args.get(i + 1).and_then(|n| normalize(n)));
+                i += 1;
+            } else if let Some(v) = ["--output=", "--out=", "--out-dir=", "--output-dir=", "--outdir="]
+                .iter()
+                .find_map(|p| a.strip_prefix(p))
+            {
+                out.extend(normalize(v));
+            }
+            i += 1;
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every path a script names (what it reads, writes or runs).
+pub fn mentions(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for cmd in commands(script) {
+        out.extend(cmd.reads.iter().filter_map(|w| normalize(w)));
+        for w in &cmd.words {
+            if let Some((_, value)) = w.split_once('=').filter(|_| w.starts_with("--") || is_assignment(w)) {
+                out.extend(normalize(value));
+            } else {
+                out.extend(normalize(w));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The paths a script polls for in a `while`/`until` loop or waits for with a tool.
+pub fn waits_for(script: &str) -> Vec<String> {
+    let cmds = commands(script);
+    let mut out = Vec::new();
+    let mut in_loop = false;
+    for cmd in &cmds {
+        let words: Vec<&str> = cmd.words.iter().map(String::as_str).collect();
+        if matches!(words.first(), Some(&"while") | Some(&"until")) {
+            in_loop = true;
+        }
+        if matches!(words.first(), Some(&"done")) {
+            in_loop = false;
+        }
+        if in_loop || matches!(cmd.program(), Some("inotifywait" | "wait-for-file" | "wait-for")) {
+            for pair in words.windows(2) {
+                if matches!(pair[0], "-f" | "-e" | "-d" | "-s") || !in_loop {
+                    out.extend(normalize(pair[1]));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a path a script names is `produced` or inside it, or matches it as a glob.
+pub fn refers_to(mentioned: &str, produced: &str) -> bool {
+    if mentioned.eq_ignore_ascii_case(produced) {
+        return true;
+    }
+    if mentioned.len() > produced.len() && mentioned.starts_with(produced) && mentioned.as_bytes()[produced.len()] == b'/'
+    {
+        return true;
+    }
+    (mentioned.contains('*') || mentioned.contains('?'))
+        && mentioned.matches('/').count() == produced.matches('/').count()
+        && mentioned.split('/').zip(produced.split('/')).all(|(m, p)| super::glob::match_segment(m, p))
+}
+
+/// Where a download is piped into an interpreter (`curl ... | sh`): the text of the pipeline.
+pub fn piped_downloads(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in script.lines() {
+        let parts: Vec<&str> = line.split('|').collect();
+        for pair in parts.windows(2) {
+            let fetch = commands(pair[0]);
+            let run = commands(pair[1]);
+            let downloads = fetch.last().and_then(|c| c.program()).is_some_and(|p| matches!(p, "curl" | "wget" | "fetch"));
+            let interprets = run.first().and_then(|c| c.program()).is_some_and(is_interpreter);
+            if downloads && interprets && !pair[1].trim_start().starts_with('|') {
+                out.push(format!("{}|{}", pair[0].trim_start(), pair[1].trim_end()).trim().to_string());
+            }
+        }
+        // `sh -c "$(curl ...)"` and `bash <(curl ...)`
+        for cmd in commands(line) {
+            if cmd.program().is_some_and(is_interpreter)
+                && (line.contains("$(curl") || line.contains("$(wget") || line.contains("<(curl") || line.contains("<(wget"))
+            {
+                out.push(line.trim().to_string());
+                break;
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn is_interpreter(program: &str) -> bool {
+    matches!(program, "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "python" | "python3" | "perl" | "ruby" | "node" | "pwsh")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_commands_and_redirections() {
+        let cmds = commands("cd app && make > build.log 2>&1; echo 'a b' | tee out/x.txt");
+        assert_eq!(cmds.len(), 4);
+        assert_eq!(cmds[1].words, vec!["make"]);
+        assert_eq!(cmds[1].writes, vec!["build.log"]);
+        assert_eq!(cmds[2].words, vec!["echo", "a b"]);
+        assert_eq!(cmds[3].program(), Some("tee"));
+    }
+
+    #[test]
+    fn finds_written_paths() {
+        let w = writes("go build -o bin/app ./cmd\nmkdir -p dist && tar czf dist/app.tgz bin\ncp bin/app /srv/app\necho hi > ./report.txt");
+        assert_eq!(w, vec!["/srv/app", "bin/app", "dist/app.tgz", "report.txt"]);
+        assert!(writes("cargo build --release 2>&1 | tee /dev/null").is_empty());
+    }
+
+    #[test]
+    fn finds_mentioned_and_polled_paths() {
+        assert_eq!(mentions("./bin/app --config=conf/app.toml < input.txt"), vec!["bin/app", "conf/app.toml", "input.txt"]);
+        assert_eq!(waits_for("while [ ! -f dist/ready.flag ]; do sleep 1; done"), vec!["dist/ready.flag"]);
+        assert!(waits_for("test -f x.txt").is_empty());
+        assert!(refers_to("target/release/app/bin", "target/release/app"));
+        assert!(refers_to("dist/*.tgz", "dist/app.tgz"));
+        assert!(!refers_to("target/release", "target/release/app"));
+    }
+
+    #[test]
+    fn finds_piped_downloads() {
+        assert_eq!(piped_downloads("curl -fsSL https://x.sh/install | sh -s -- -y"), vec!["curl -fsSL https://x.sh/install | sh -s -- -y"]);
+        assert_eq!(piped_downloads("wget -qO- https://x | sudo bash").len(), 1);
+        assert_eq!(piped_downloads("bash -c \"$(curl -fsSL https://x)\"").len(), 1);
+        assert!(piped_downloads("curl -o install.sh https://x && sha256sum -c sums && sh install.sh").is_empty());
+        assert!(piped_downloads("curl https://x | tar xz").is_empty());
+    }
+}

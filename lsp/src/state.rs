@@ -1,0 +1,274 @@
+//! The server's state: the open documents, the workspace's other `.pw` files, the settings, and
+//! the latest analysis of all of them as an immutable [`Snapshot`] that requests read.
+
+use crate::position::Encoding;
+use crate::settings::Settings;
+use pw_compiler::source::SourceFile;
+use pw_compiler::{Analysis, Diagnostic, FileId, ParsedFile, Span, Workspace};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower_lsp_server::ls_types::{Location, Position, Range, TextDocumentContentChangeEvent, Uri};
+
+/// An open document: the editor's text, not the disk's.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub text: String,
+    pub version: i32,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub open: BTreeMap<Uri, Document>,
+    /// The `.pw` files of the workspace folders that are not open, as read from disk.
+    pub disk: BTreeMap<Uri, String>,
+    pub roots: Vec<PathBuf>,
+    pub settings: Settings,
+    pub encoding: Encoding,
+    revision: u64,
+    cache: Option<Arc<Snapshot>>,
+}
+
+impl State {
+    pub fn new(roots: Vec<PathBuf>, encoding: Encoding) -> Self {
+        State { roots, encoding, ..State::default() }
+    }
+
+    fn changed(&mut self) {
+        self.revision += 1;
+        self.cache = None;
+    }
+
+    pub fn open(&mut self, uri: Uri, text: String, version: i32) {
+        self.open.insert(uri, Document { text, version });
+        self.changed();
+    }
+
+    /// Applies an editor's changes, in order. A change for a document that is not open is ignored.
+    pub fn change(&mut self, uri: &Uri, version: i32, changes: Vec<TextDocumentContentChangeEvent>) {
+        let encoding = self.encoding;
+        let Some(doc) = self.open.get_mut(uri) else { return };
+        for change in changes {
+            apply_change(&mut doc.text, change.range, &change.text, encoding);
+        }
+        doc.version = version;
+        self.changed();
+    }
+
+    /// Closes a document: from now on the workspace holds its text on disk, if it is a `.pw` file
+    /// under a workspace folder.
+    pub fn close(&mut self, uri: &Uri) {
+        self.open.remove(uri);
+        self.reload_from_disk(uri);
+    }
+
+    /// Reads a `.pw` file of the workspace again (after a change on disk), or forgets it.
+    pub fn reload_from_disk(&mut self, uri: &Uri) {
+        let path = uri.to_file_path().map(|p| p.into_owned());
+        let text = path
+            .filter(|p| is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        match text {
+            Some(text) => self.disk.insert(uri.clone(), text),
+            None => self.disk.remove(uri),
+        };
+        self.changed();
+    }
+
+    /// Reads every `.pw` file below the workspace folders.
+    pub fn scan_roots(&mut self) {
+        self.disk.clear();
+        let mut files = Vec::new();
+        for root in &self.roots {
+            collect_pw_files(root, &mut files, 0);
+        }
+        for path in files {
+            if let (Some(uri), Ok(text)) = (Uri::from_file_path(&path), std::fs::read_to_string(&path)) {
+                self.disk.insert(uri, text);
+            }
+        }
+        self.changed();
+    }
+
+    /// Reads `pipewright.toml` again; returns why it could not be used, if so.
+    pub fn reload_settings(&mut self) -> Option<String> {
+        let (settings, problem) = Settings::load(&self.roots);
+        self.settings = settings;
+        self.changed();
+        problem
+    }
+
+    pub fn version(&self, uri: &Uri) -> Option<i32> {
+        self.open.get(uri).map(|d| d.version)
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The analysis of the current texts, computed once per change.
+    pub fn snapshot(&mut self) -> Arc<Snapshot> {
+        if let Some(cached) = &self.cache {
+            return cached.clone();
+        }
+        let snapshot = Arc::new(Snapshot::build(self));
+        self.cache = Some(snapshot.clone());
+        snapshot
+    }
+}
+
+/// Applies one change: the whole text when `range` is absent.
+pub fn apply_change(text: &mut String, range: Option<Range>, new_text: &str, encoding: Encoding) {
+    let Some(range) = range else {
+        *text = new_text.to_string();
+        return;
+    };
+    let file = SourceFile::new("", std::mem::take(text));
+    let span = encoding.span(&file, range);
+    let mut updated = file.text;
+    updated.replace_range(span.range(), new_text);
+    *text = updated;
+}
+
+fn is_pw_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pw")
+}
+
+/// Folders never searched for `.pw` files.
+const SKIPPED: &[&str] = &["target", "node_modules"];
+
+fn collect_pw_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            if depth < 32 && !name.starts_with('.') && !SKIPPED.contains(&name) {
+                collect_pw_files(&path, out, depth + 1);
+            }
+        } else if is_pw_file(&path) {
+            out.push(path);
+        }
+    }
+}
+
+/// The workspace as it was at one revision, analysed. Requests read it without locking.
+pub struct Snapshot {
+    pub revision: u64,
+    pub workspace: Workspace,
+    pub analysis: Analysis,
+    /// The checker's and the linter's diagnostics, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The document of each file, by [`FileId`].
+    pub uris: Vec<Uri>,
+    /// The editor's version of each file that is open.
+    pub versions: Vec<Option<i32>>,
+    pub encoding: Encoding,
+    pub settings: Settings,
+}
+
+impl Snapshot {
+    fn build(state: &State) -> Self {
+        let mut workspace = Workspace::new();
+        let mut uris = Vec::new();
+        let mut versions = Vec::new();
+        let disk = state.disk.iter().filter(|(uri, _)| !state.open.contains_key(*uri));
+        let mut all: Vec<(&Uri, &str, Option<i32>)> = disk.map(|(u, t)| (u, t.as_str(), None)).collect();
+        all.extend(state.open.iter().map(|(u, d)| (u, d.text.as_str(), Some(d.version))));
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        for (uri, text, version) in all {
+            workspace.add(display_path(uri, &state.roots), text);
+            uris.push(uri.clone());
+            versions.push(version);
+        }
+        let analysis = pw_compiler::analyze(&workspace);
+        let mut diagnostics = analysis.diagnostics.clone();
+        if state.settings.lint {
+            diagnostics.extend(crate::lints::lint(&workspace, &analysis));
+        }
+        pw_compiler::diagnostic::sort(&mut diagnostics);
+        Snapshot {
+            revision: state.revision,
+            workspace,
+            analysis,
+            diagnostics,
+            uris,
+            versions,
+            encoding: state.encoding,
+            settings: state.settings.clone(),
+        }
+    }
+
+    pub fn file_id(&self, uri: &Uri) -> Option<FileId> {
+        self.uris.iter().position(|u| u == uri).map(|i| FileId(i as u32))
+    }
+
+    pub fn source(&self, file: FileId) -> &SourceFile {
+        self.workspace.file(file)
+    }
+
+    pub fn parsed(&self, file: FileId) -> &ParsedFile {
+        &self.analysis.files[file.0 as usize]
+    }
+
+    pub fn uri(&self, file: FileId) -> &Uri {
+        &self.uris[file.0 as usize]
+    }
+
+    pub fn offset(&self, file: FileId, position: Position) -> usize {
+        self.encoding.offset(self.source(file), position)
+    }
+
+    pub fn range(&self, file: FileId, span: Span) -> Range {
+        self.encoding.range(self.source(file), span)
+    }
+
+    pub fn location(&self, file: FileId, span: Span) -> Location {
+        Location::new(self.uri(file).clone(), self.range(file, span))
+    }
+
+    pub fn text(&self, file: FileId) -> &str {
+        &self.source(file).text
+    }
+}
+
+/// The path shown in messages: relative to the workspace folder that holds it.
+fn display_path(uri: &Uri, roots: &[PathBuf]) -> String {
+    let Some(path) = uri.to_file_path() else { return uri.as_str().to_string() };
+    for root in roots {
+        if let Ok(relative) = path.strip_prefix(root) {
+            return relative.display().to_string();
+        }
+    }
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_incremental_changes_in_utf16_units() {
+        let mut text = "run \"🚀 x\"\n".to_string();
+        // Replace `x` (UTF-16 column 8: the rocket takes two units).
+        let range = Range::new(Position::new(0, 8), Position::new(0, 9));
+        apply_change(&mut text, Some(range), "yz", Encoding::Utf16);
+        assert_eq!(text, "run \"🚀 yz\"\n");
+        apply_change(&mut text, None, "all new", Encoding::Utf16);
+        assert_eq!(text, "all new");
+    }
+
+    #[test]
+    fn a_snapshot_is_reused_until_a_change() {
+        let mut state = State::default();
+        let uri: Uri = "file:///w/a.pw".parse().expect("uri");
+        state.open(uri.clone(), "material m { git = \"x\" }\n".into(), 1);
+        let first = state.snapshot();
+        assert!(Arc::ptr_eq(&first, &state.snapshot()));
+        state.change(&uri, 2, vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: String::new() }]);
+        let second = state.snapshot();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(second.versions, vec![Some(2)]);
+    }
+}

@@ -1,0 +1,543 @@
+//! The agent: registers with the server, long-polls it for a job, runs the job's tasks in a
+//! fresh workspace (materials checked out at the instance's revisions, artifacts fetched and
+//! verified), streams its log in numbered chunks, uploads its artifacts, and reports the end.
+//! Every call is retried while the server is away, so a restarted server gets every report.
+
+use crate::artifacts;
+use crate::exec::{self, Outcome};
+use crate::git;
+use crate::protocol::*;
+use crate::scheduler::task_label;
+use crate::secrets::mask;
+use crate::state::TaskState;
+use crate::{now_us, statedir};
+use pw_compiler::plan::{TaskAction, TaskWhen};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// How long an agent keeps retrying a report while the server is unreachable.
+const REPORT_PATIENCE: Duration = Duration::from_secs(3600);
+
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    pub server: String,
+    pub token: String,
+    pub name: String,
+    pub resources: Vec<String>,
+    pub workdir: PathBuf,
+    /// Between SIGTERM and SIGKILL when a task is stopped.
+    pub kill_grace: Duration,
+}
+
+#[derive(Debug)]
+pub enum CallError {
+    /// The server answered with this status and message.
+    Status(u16, String),
+    /// The server could not be reached (in time).
+    Network(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Status(s, m) => write!(f, "server answered {s}: {m}"),
+            CallError::Network(m) => write!(f, "cannot reach the server: {m}"),
+        }
+    }
+}
+
+/// The agent's side of the protocol.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    pub agent_id: String,
+}
+
+impl Api {
+    pub fn new(server: &str, token: &str) -> Self {
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        Api { http, base: format!("{}{API}", server.trim_end_matches('/')), token: token.to_string(), agent_id: String::new() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, CallError> {
+        let resp = req.bearer_auth(&self.token).send().await.map_err(|e| CallError::Network(e.to_string()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let msg = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or(text);
+        Err(CallError::Status(status.as_u16(), msg))
+    }
+
+    /// Sends until the server answers (not with a 5xx), for up to `patience`.
+    async fn send_retry(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        patience: Duration,
+    ) -> Result<reqwest::Response, CallError> {
+        let start = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.send(build()).await {
+                Err(CallError::Network(m)) if start.elapsed() < patience => {
+                    let _ = m;
+                }
+                Err(CallError::Status(s, _)) if s >= 500 && start.elapsed() < patience => {}
+                other => return other,
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    async fn post_json<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B, patience: Duration) -> Result<R, CallError> {
+        let url = self.url(path);
+        let resp = self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await?;
+        resp.json().await.map_err(|e| CallError::Network(e.to_string()))
+    }
+
+    async fn post_empty<B: Serialize>(&self, path: &str, body: &B, patience: Duration) -> Result<(), CallError> {
+        let url = self.url(path);
+        self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await.map(|_| ())
+    }
+
+    pub async fn register(&mut self, name: &str, resources: &[String], id: Option<String>) -> Result<RegisterResponse, CallError> {
+        let req = RegisterRequest { name: name.to_string(), resources: resources.to_vec(), id };
+        let r: RegisterResponse = self.post_json("/agents/register", &req, Duration::from_secs(30)).await?;
+        self.agent_id = r.agent_id.clone();
+        Ok(r)
+    }
+
+    /// Waits for a job; `None` when the server had none within the wait.
+    pub async fn work(&self, wait: Duration) -> Result<Option<Assignment>, CallError> {
+        let url = self.url(&format!("/agents/{}/work?wait_ms={}", self.agent_id, wait.as_millis()));
+        let req = self.http.post(&url).timeout(wait + Duration::from_secs(10));
+        let resp = self.send(req).await?;
+        if resp.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        resp.json().await.map(Some).map_err(|e| CallError::Network(e.to_string()))
+    }
+
+    pub async fn heartbeat(&self, attempt: u64, wait: Duration) -> Result<bool, CallError> {
+        let url = self.url(&format!("/agents/{}/heartbeat", self.agent_id));
+        let body = HeartbeatRequest { attempt_id: Some(attempt), wait_ms: wait.as_millis() as u64 };
+        let resp = self.send(self.http.post(&url).json(&body).timeout(wait + Duration::from_secs(10))).await?;
+        let r: HeartbeatResponse = resp.json().await.map_err(|e| CallError::Network(e.to_string()))?;
+        Ok(r.cancel)
+    }
+
+    async fn task(&self, attempt: u64, index: usize, state: TaskState, exit_code: Option<i32>) -> Result<(), CallError> {
+        let body = TaskReport { agent_id: self.agent_id.clone(), index, state, exit_code, at_us: now_us() };
+        self.post_empty(&format!("/attempts/{attempt}/tasks"), &body, REPORT_PATIENCE).await
+    }
+
+    async fn log(&self, attempt: u64, seq: u64, data: String) -> Result<(), CallError> {
+        let body = LogChunk { agent_id: self.agent_id.clone(), seq, data };
+        self.post_empty(&format!("/attempts/{attempt}/logs"), &body, REPORT_PATIENCE).await
+    }
+
+    async fn complete(&self, attempt: u64, result: JobResult, reason: Option<String>, at_us: u64) -> Result<(), CallError> {
+        let body = CompleteRequest { agent_id: self.agent_id.clone(), result, reason, at_us };
+        self.post_empty(&format!("/attempts/{attempt}/complete"), &body, REPORT_PATIENCE).await
+    }
+
+    async fn upload(&self, attempt: u64, name: &str, file: &Path, r: &ArtifactRef) -> Result<(), CallError> {
+        let url = self.url(&format!("/attempts/{attempt}/artifacts/{name}?agent_id={}&sha256={}", self.agent_id, r.sha256));
+        let start = tokio::time::Instant::now();
+        loop {
+            let f = tokio::fs::File::open(file).await.map_err(|e| CallError::Network(e.to_string()))?;
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
+            let req = self.http.put(&url).header(reqwest::header::CONTENT_LENGTH, r.size).body(body);
+            match self.send(req).await {
+                Err(CallError::Network(_)) if start.elapsed() < REPORT_PATIENCE => {}
+                Err(CallError::Status(s, _)) if s >= 500 && start.elapsed() < REPORT_PATIENCE => {}
+                other => return other.map(|_| ()),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn resolve_fetch(&self, attempt: u64, q: &FetchQuery) -> Result<ArtifactRef, CallError> {
+        let url = self.url(&format!("/attempts/{attempt}/fetch"));
+        let query = [
+            ("agent_id", self.agent_id.as_str()),
+            ("pipeline", &q.pipeline),
+            ("stage", &q.stage),
+            ("job", &q.job),
+            ("artifact", &q.artifact),
+        ];
+        let resp = self.send_retry(|| self.http.get(&url).query(&query), Duration::from_secs(300)).await?;
+        resp.json().await.map_err(|e| CallError::Network(e.to_string()))
+    }
+
+    /// Downloads an archive into `dest`, checking its SHA-256 and size.
+    async fn download(&self, r: &ArtifactRef, dest: &Path) -> Result<(), String> {
+        use futures_util::StreamExt;
+        let url = self.url(&format!("/artifacts/{}", r.sha256));
+        let resp = self.send_retry(|| self.http.get(&url), Duration::from_secs(300)).await.map_err(|e| e.to_string())?;
+        let mut w = artifacts::HashingWriter::create(dest, u64::MAX).await.map_err(|e| e.to_string())?;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("download interrupted: {e}"))?;
+            w.write(&chunk).await.map_err(|e| e.to_string())?;
+        }
+        let got = w.finish().await.map_err(|e| e.to_string())?;
+        if got != *r {
+            return Err(format!(
+                "artifact corrupted in transit: expected SHA-256 {} ({} bytes), got {} ({} bytes)",
+                r.sha256, r.size, got.sha256, got.size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs an agent until `shutdown` turns true (or forever).
+pub async fn run(opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
+    std::fs::create_dir_all(&opts.workdir).map_err(|e| format!("cannot create {}: {e}", opts.workdir.display()))?;
+    let mut api = Api::new(&opts.server, &opts.token);
+    let mut heartbeat = Duration::from_secs(10);
+    let mut registered = false;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        if !registered {
+            let id_file = opts.workdir.join("agent-id");
+            let id = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string());
+            match api.register(&opts.name, &opts.resources, id).await {
+                Ok(r) => {
+                    let _ = statedir::write_private(&id_file, &r.agent_id);
+                    heartbeat = Duration::from_millis(r.heartbeat_ms.max(100));
+                    registered = true;
+                }
+                Err(CallError::Status(401, m)) => return Err(format!("the server refused the agent token: {m}")),
+                Err(e) => {
+                    eprintln!("pw agent {}: {e}; retrying", opts.name);
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+            }
+        }
+        let polled = tokio::select! {
+            r = api.work(Duration::from_millis(MAX_WAIT_MS)) => r,
+            _ = shutdown.changed() => continue,
+        };
+        match polled {
+            Ok(Some(job)) => {
+                pause = Duration::from_millis(50);
+                run_job(&api, &opts, job, heartbeat).await;
+            }
+            Ok(None) => {}
+            Err(CallError::Status(404, _)) => registered = false,
+            Err(CallError::Status(401, m)) => return Err(format!("the server refused the agent token: {m}")),
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// The log of one job: lines are masked, gathered, and sent in numbered chunks every second or
+/// every 64 KiB.
+fn start_log(api: &Api, attempt: u64, secrets: Vec<String>) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let api = api.clone();
+    let handle = tokio::spawn(async move {
+        let mut buf = String::new();
+        let mut seq = 0u64;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let flush = tokio::select! {
+                line = rx.recv() => match line {
+                    Some(l) => {
+                        buf.push_str(&mask(&l, &secrets));
+                        buf.len() >= 64 * 1024
+                    }
+                    None => {
+                        if !buf.is_empty() {
+                            let _ = api.log(attempt, seq, std::mem::take(&mut buf)).await;
+                        }
+                        return;
+                    }
+                },
+                _ = tick.tick() => !buf.is_empty(),
+            };
+            if flush {
+                let data = std::mem::take(&mut buf);
+                if let Err(CallError::Status(s, _)) = api.log(attempt, seq, data).await {
+                    if s == 410 || s == 404 {
+                        // The attempt is gone: keep draining so the job can end, send nothing.
+                        while rx.recv().await.is_some() {}
+                        return;
+                    }
+                }
+                seq += 1;
+            }
+        }
+    });
+    (tx, handle)
+}
+
+/// Renews the lease while the job runs; turns `stop` true when the server says to stop.
+fn start_heartbeat(api: &Api, attempt: u64, every: Duration, stop: watch::Sender<bool>) -> tokio::task::JoinHandle<()> {
+    let api = api.clone();
+    tokio::spawn(async move {
+        loop {
+            match api.heartbeat(attempt, every).await {
+                Ok(true) => {
+                    let _ = stop.send(true);
+                    return;
+                }
+                Ok(false) => {}
+                Err(CallError::Status(s, _)) if s == 404 || s == 410 => {
+                    let _ = stop.send(true);
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    })
+}
+
+fn workspace_dir(opts: &AgentOptions, job: &Assignment) -> PathBuf {
+    let parts = [&job.pipeline, &job.stage, &job.job];
+    if parts.iter().all(|p| artifacts::valid_name(p)) {
+        opts.workdir.join("pipelines").join(&job.pipeline).join(&job.stage).join(&job.job)
+    } else {
+        opts.workdir.join("pipelines").join(format!("attempt-{}", job.attempt_id))
+    }
+}
+
+struct JobRun<'a> {
+    api: &'a Api,
+    opts: &'a AgentOptions,
+    job: &'a Assignment,
+    ws: PathBuf,
+    log: mpsc::UnboundedSender<String>,
+    stop: watch::Receiver<bool>,
+    deadline: Option<tokio::time::Instant>,
+    groups: Vec<u32>,
+}
+
+async fn run_job(api: &Api, opts: &AgentOptions, job: Assignment, heartbeat: Duration) {
+    let deadline = job.timeout_ms.map(|t| tokio::time::Instant::now() + Duration::from_millis(t));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let beat = start_heartbeat(api, job.attempt_id, heartbeat, stop_tx);
+    let (log, log_task) = start_log(api, job.attempt_id, job.secrets.clone());
+    let ws = workspace_dir(opts, &job);
+    let mut run = JobRun { api, opts, job: &job, ws, log, stop: stop_rx, deadline, groups: Vec::new() };
+    let (result, reason) = run.execute().await;
+    for g in std::mem::take(&mut run.groups) {
+        exec::kill_group(g, libc::SIGKILL);
+    }
+    let at = now_us();
+    let JobRun { log, .. } = run;
+    drop(log);
+    let _ = log_task.await;
+    beat.abort();
+    let _ = api.complete(job.attempt_id, result, reason, at).await;
+}
+
+impl JobRun<'_> {
+    fn say(&self, line: String) {
+        let _ = self.log.send(format!("pw: {line}\n"));
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    async fn execute(&mut self) -> (JobResult, Option<String>) {
+        let job = self.job;
+        self.say(format!(
+            "{}/{}/{}/{} attempt {} on agent {}",
+            job.pipeline, job.counter, job.stage, job.job, job.attempt, self.opts.name
+        ));
+        if let Err(e) = self.prepare().await {
+            self.say(e.clone());
+            return (JobResult::Failed, Some(e));
+        }
+        let mut failed: Option<String> = None;
+        let mut stopped_by: Option<(JobResult, String)> = None;
+        for (i, task) in job.tasks.iter().enumerate() {
+            let run = match task.when {
+                TaskWhen::Passed => failed.is_none(),
+                TaskWhen::Failed => failed.is_some(),
+                TaskWhen::Always => true,
+            };
+            if !run || stopped_by.is_some() {
+                let _ = self.api.task(job.attempt_id, i, TaskState::Skipped, None).await;
+                continue;
+            }
+            let label = task_label(task);
+            self.say(format!("task {}/{}: {label}", i + 1, job.tasks.len()));
+            let _ = self.api.task(job.attempt_id, i, TaskState::Running, None).await;
+            let outcome = self.task(&task.action).await;
+            let state = if outcome.passed() { TaskState::Passed } else { TaskState::Failed };
+            let code = match &outcome {
+                Outcome::Exited(c) => Some(*c),
+                _ => None,
+            };
+            let _ = self.api.task(job.attempt_id, i, state, code).await;
+            let what = match &outcome {
+                Outcome::Exited(0) => continue,
+                Outcome::Exited(c) => format!("task {} (`{label}`) exited with code {c}", i + 1),
+                Outcome::Signalled(s) => format!("task {} (`{label}`) was killed by signal {s}", i + 1),
+                Outcome::FailedToStart(m) => format!("task {} (`{label}`): {m}", i + 1),
+                Outcome::TimedOut => {
+                    let secs = job.timeout_ms.unwrap_or(0) / 1000;
+                    stopped_by = Some((JobResult::Failed, format!("timed out after {secs}s")));
+                    format!("task {} (`{label}`) stopped: the job timed out after {secs}s", i + 1)
+                }
+                Outcome::Cancelled => {
+                    stopped_by = Some((JobResult::Cancelled, "cancelled".into()));
+                    format!("task {} (`{label}`) stopped: the job was cancelled", i + 1)
+                }
+            };
+            self.say(what.clone());
+            failed.get_or_insert(what);
+        }
+        if let Some((result, reason)) = stopped_by {
+            return (result, Some(reason));
+        }
+        if let Some(e) = self.upload_artifacts(failed.is_none()).await {
+            failed.get_or_insert(e);
+        }
+        match failed {
+            None => (JobResult::Passed, None),
+            Some(reason) => (JobResult::Failed, Some(reason)),
+        }
+    }
+
+    /// A fresh workspace with the materials checked out.
+    async fn prepare(&mut self) -> Result<(), String> {
+        let _ = std::fs::remove_dir_all(&self.ws);
+        std::fs::create_dir_all(&self.ws).map_err(|e| format!("cannot create workspace {}: {e}", self.ws.display()))?;
+        for m in &self.job.materials {
+            let rel = artifacts::safe_relative(&m.path)?;
+            let cache = self.opts.workdir.join("git").join(&artifacts::hex(&sha2_of(&m.git))[..16]);
+            let log = git::checkout(&m.git, &m.branch, &m.revision, &cache, &self.ws.join(rel))
+                .await
+                .map_err(|e| format!("material `{}`: {e}", m.name))?;
+            for line in log.lines() {
+                self.say(format!("{}: {line}", m.name));
+            }
+        }
+        Ok(())
+    }
+
+    async fn task(&mut self, action: &TaskAction) -> Outcome {
+        let argv = match action {
+            TaskAction::Shell { script } => vec!["sh".to_string(), "-c".to_string(), script.clone()],
+            TaskAction::Exec { argv } => argv.clone(),
+            TaskAction::Fetch { pipeline, stage, job, artifact, into } => {
+                let q = FetchQuery { pipeline: pipeline.clone(), stage: stage.clone(), job: job.clone(), artifact: artifact.clone() };
+                return match self.fetch(&q, into).await {
+                    Ok(()) => Outcome::Exited(0),
+                    Err(e) => Outcome::FailedToStart(e),
+                };
+            }
+        };
+        let mut env = self.job.env.clone();
+        env.insert("PW_WORKSPACE".into(), self.ws.to_string_lossy().into_owned());
+        let (outcome, group) = exec::run(
+            &argv,
+            &self.ws,
+            &env,
+            self.log.clone(),
+            self.stop.clone(),
+            self.deadline,
+            self.opts.kill_grace,
+        )
+        .await;
+        self.groups.extend(group);
+        outcome
+    }
+
+    async fn fetch(&mut self, q: &FetchQuery, into: &str) -> Result<(), String> {
+        let dest = self.ws.join(artifacts::safe_relative(into)?);
+        let r = self.api.resolve_fetch(self.job.attempt_id, q).await.map_err(|e| match e {
+            CallError::Status(_, m) => m,
+            e => e.to_string(),
+        })?;
+        let tmp = self.opts.workdir.join("tmp").join(format!("fetch-{}", r.sha256));
+        self.api.download(&r, &tmp).await?;
+        let unpacked = tokio::task::spawn_blocking({
+            let (tmp, dest) = (tmp.clone(), dest.clone());
+            move || artifacts::unpack(&tmp, &dest)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(&tmp);
+        unpacked?;
+        self.say(format!(
+            "fetched {}.{}.{}.{} ({} bytes, sha256 {}) into {into}",
+            q.pipeline, q.stage, q.job, q.artifact, r.size, &r.sha256[..12]
+        ));
+        Ok(())
+    }
+
+    /// Uploads every declared artifact that exists; a missing one fails a passing job.
+    async fn upload_artifacts(&mut self, passing: bool) -> Option<String> {
+        let mut error = None;
+        for a in &self.job.artifacts {
+            if self.stopped() {
+                break;
+            }
+            let tmp = self.opts.workdir.join("tmp").join(format!("upload-{}-{}", self.job.attempt_id, a.name));
+            let _ = std::fs::create_dir_all(self.opts.workdir.join("tmp"));
+            let packed = tokio::task::spawn_blocking({
+                let (ws, path, tmp) = (self.ws.clone(), a.path.clone(), tmp.clone());
+                move || artifacts::pack(&ws, &path, &tmp)
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            match packed {
+                Ok(r) => {
+                    match self.api.upload(self.job.attempt_id, &a.name, &tmp, &r).await {
+                        Ok(()) => self.say(format!("published artifact {} ({} bytes, sha256 {})", a.name, r.size, &r.sha256[..12])),
+                        Err(e) => {
+                            let msg = format!("cannot upload artifact `{}`: {e}", a.name);
+                            self.say(msg.clone());
+                            error.get_or_insert(msg);
+                        }
+                    }
+                }
+                Err(e) if passing => {
+                    let msg = format!("artifact `{}`: {e}", a.name);
+                    self.say(msg.clone());
+                    error.get_or_insert(msg);
+                }
+                Err(_) => {}
+            }
+            let _ = std::fs::remove_file(&tmp);
+        }
+        error
+    }
+}
+
+fn sha2_of(text: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).to_vec()
+}

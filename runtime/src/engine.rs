@@ -1,0 +1,529 @@
+//! The server's core: the scheduler behind a lock, wired to the store (every change is committed
+//! before the request that caused it is answered), to the requests waiting for work or for a
+//! stop signal (woken through in-process notifications), to the event log, and to the side jobs
+//! the scheduler asks for (discover commands, material revisions).
+
+use crate::artifacts::Blobs;
+use crate::protocol::{AgentView, Assignment, Event, InstanceView, LogChunkView, LogsResponse, StatusResponse};
+use crate::scheduler::{self, Effect, SchedError, Scheduler};
+use crate::secrets::Secrets;
+use crate::state::{Cause, InstanceRef};
+use crate::statedir::{StateDir, Tokens};
+use crate::store::{Store, Write};
+use crate::{git, now_ms};
+use pw_compiler::plan::Plan;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify};
+
+/// How many events the server keeps for `GET /events`.
+const EVENT_LOG: usize = 20_000;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub sched: scheduler::Config,
+    /// Largest artifact upload, in bytes.
+    pub upload_limit: u64,
+    /// How often the clock is applied (timeouts, wait limits, lost agents).
+    pub tick: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { sched: scheduler::Config::default(), upload_limit: 2 << 30, tick: Duration::from_millis(250) }
+    }
+}
+
+struct Inner {
+    sched: Scheduler,
+    events: VecDeque<Event>,
+    next_seq: u64,
+}
+
+pub struct Engine {
+    inner: Mutex<Inner>,
+    store: Store,
+    work: Notify,
+    stop: Notify,
+    new_events: Notify,
+    events: broadcast::Sender<Event>,
+    /// Last polled revision of each material.
+    polled: Mutex<HashMap<String, String>>,
+    pub state: StateDir,
+    pub tokens: Tokens,
+    pub blobs: Blobs,
+    pub secrets: Secrets,
+    pub cfg: EngineConfig,
+}
+
+/// An error of a server operation, with the HTTP status it maps to.
+#[derive(Debug)]
+pub enum EngineError {
+    Sched(SchedError),
+    Internal(String),
+}
+
+impl From<SchedError> for EngineError {
+    fn from(e: SchedError) -> Self {
+        EngineError::Sched(e)
+    }
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Sched(e) => e.fmt(f),
+            EngineError::Internal(e) => f.write_str(e),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+impl Engine {
+    /// Opens the state folder, restores what was running, and starts the clock.
+    pub fn start(state: StateDir, plan: Plan, cfg: EngineConfig) -> std::result::Result<Arc<Engine>, String> {
+        let tokens = state.init()?;
+        let (store, loaded) = Store::open(&state.database())?;
+        let mut sched = Scheduler::new(plan, cfg.sched.clone());
+        let polled: HashMap<String, String> = loaded.revisions.clone().into_iter().collect();
+        sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
+        let (events, _) = broadcast::channel(4096);
+        let engine = Arc::new(Engine {
+            inner: Mutex::new(Inner { sched, events: VecDeque::new(), next_seq: 1 }),
+            store,
+            work: Notify::new(),
+            stop: Notify::new(),
+            new_events: Notify::new(),
+            events,
+            polled: Mutex::new(polled),
+            blobs: Blobs::new(state.blobs()),
+            secrets: Secrets::new(&state.root),
+            state,
+            tokens,
+            cfg,
+        });
+        // Effects the restore asked for (discover commands to run again, waiting jobs).
+        let e = engine.clone();
+        tokio::spawn(async move {
+            let _ = e.apply(Vec::new(), |_, _| ()).await;
+        });
+        let weak = Arc::downgrade(&engine);
+        let tick = engine.cfg.tick;
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let Some(engine) = weak.upgrade() else { return };
+                let _ = engine.apply(Vec::new(), |s, now| s.tick(now)).await;
+            }
+        });
+        Ok(engine)
+    }
+
+    /// Runs a change on the scheduler, commits what it changed (with `extra` writes), and then
+    /// carries out its effects.
+    pub async fn apply<R>(self: &Arc<Self>, extra: Vec<Write>, f: impl FnOnce(&mut Scheduler, u64) -> R) -> Result<R> {
+        let (result, effects, committed) = {
+            let mut inner = self.inner.lock().map_err(|_| EngineError::Internal("scheduler lock poisoned".into()))?;
+            let now = now_ms();
+            let result = f(&mut inner.sched, now);
+            let mut writes = extra;
+            writes.extend(inner.sched.take_dirty().into_iter().map(Write::instance));
+            let effects = inner.sched.take_effects();
+            let mut events = Vec::new();
+            for e in &effects {
+                if let Effect::Event(kind) = e {
+                    let seq = inner.next_seq;
+                    inner.next_seq += 1;
+                    let event = Event { seq, at_ms: now, kind: kind.clone() };
+                    inner.events.push_back(event.clone());
+                    if inner.events.len() > EVENT_LOG {
+                        inner.events.pop_front();
+                    }
+                    events.push(event);
+                }
+            }
+            // Queued under the lock, so that commits follow the order of changes.
+            let committed = self.store.queue(writes);
+            (result, (effects, events), committed)
+        };
+        match committed.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(EngineError::Internal(format!("cannot save state: {e}"))),
+            Err(_) => return Err(EngineError::Internal("the store stopped".into())),
+        }
+        self.carry_out(effects.0, effects.1);
+        Ok(result)
+    }
+
+    fn carry_out(self: &Arc<Self>, effects: Vec<Effect>, events: Vec<Event>) {
+        if !events.is_empty() {
+            for e in events {
+                let _ = self.events.send(e);
+            }
+            self.new_events.notify_waiters();
+        }
+        for effect in effects {
+            match effect {
+                Effect::Event(_) => {}
+                Effect::WorkReady => self.work.notify_waiters(),
+                Effect::StopAttempt { .. } => self.stop.notify_waiters(),
+                Effect::Discover { instance, stage, job, command, env } => {
+                    let engine = self.clone();
+                    tokio::spawn(async move {
+                        let dir = engine.state.discover_dir();
+                        let result = git::discover(&command, &dir, &env).await;
+                        let _ = engine.apply(Vec::new(), |s, now| s.discovered(instance, &stage, &job, result, now)).await;
+                    });
+                }
+                Effect::TriggerLater { pipeline, cause, upstreams, inherited } => {
+                    let engine = self.clone();
+                    tokio::spawn(async move {
+                        let _ = engine.trigger_with(&pipeline, cause, upstreams, inherited).await;
+                    });
+                }
+            }
+        }
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Scheduler) -> R) -> Result<R> {
+        let inner = self.inner.lock().map_err(|_| EngineError::Internal("scheduler lock poisoned".into()))?;
+        Ok(f(&inner.sched))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn set_plan(&self, plan: Plan) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.sched.set_plan(plan);
+        }
+    }
+
+    pub fn plan(&self) -> Plan {
+        self.read(|s| s.plan().clone()).unwrap_or(Plan {
+            plan_version: pw_compiler::plan::PLAN_VERSION,
+            materials: Vec::new(),
+            pipelines: Vec::new(),
+        })
+    }
+
+    // ----- agents -----
+
+    pub async fn register(self: &Arc<Self>, id: Option<String>, name: &str, resources: Vec<String>) -> Result<String> {
+        let id = match id.filter(|i| crate::artifacts::valid_name(i)) {
+            Some(id) => id,
+            None => crate::statedir::random_token().map_err(|e| EngineError::Internal(e.to_string()))?[..16].to_string(),
+        };
+        let write = Write::Agent { id: id.clone(), name: name.to_string(), resources: resources.clone() };
+        self.apply(vec![write], |s, now| s.register_agent(&id, name, resources, now)).await?;
+        Ok(id)
+    }
+
+    /// Waits up to `wait` for a job this agent can run.
+    pub async fn next_work(self: &Arc<Self>, agent: &str, wait: Duration) -> Result<Option<Assignment>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let secrets = self.secrets.clone();
+            let found = self
+                .apply(Vec::new(), |s, now| -> std::result::Result<Option<Assignment>, SchedError> {
+                    while let Some(attempt) = s.assign(agent, now)? {
+                        match s.assignment(attempt, &|name| secrets.get(name)) {
+                            Ok(a) => return Ok(Some(a)),
+                            Err(reason) => s.fail(attempt, reason, now),
+                        }
+                    }
+                    Ok(None)
+                })
+                .await??;
+            if found.is_some() {
+                return Ok(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Renews the lease; waits up to `wait` for the attempt to be stopped.
+    pub async fn heartbeat(self: &Arc<Self>, agent: &str, attempt: Option<u64>, wait: Duration) -> Result<bool> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.stop.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.apply(Vec::new(), |s, now| s.heartbeat(agent, attempt, now)).await?? {
+                return Ok(true);
+            }
+            if attempt.is_none() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(false);
+            }
+        }
+    }
+
+    pub async fn append_log(self: &Arc<Self>, attempt: u64, agent: &str, seq: u64, data: String) -> Result<()> {
+        self.read(|s| s.owns(attempt, agent))??;
+        let committed = self.store.queue(vec![Write::Log { attempt, seq, data }]);
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(EngineError::Internal(e)),
+            Err(_) => Err(EngineError::Internal("the store stopped".into())),
+        }
+    }
+
+    pub fn owns(&self, attempt: u64, agent: &str) -> Result<()> {
+        Ok(self.read(|s| s.owns(attempt, agent))??)
+    }
+
+    // ----- instances -----
+
+    /// Triggers a pipeline with the current revisions of its materials.
+    pub async fn trigger(self: &Arc<Self>, pipeline: &str, cause: Cause) -> Result<(String, u32)> {
+        self.trigger_with(pipeline, cause, Vec::new(), Vec::new()).await
+    }
+
+    async fn trigger_with(
+        self: &Arc<Self>,
+        pipeline: &str,
+        cause: Cause,
+        upstreams: Vec<InstanceRef>,
+        inherited: Vec<crate::protocol::MaterialCheckout>,
+    ) -> Result<(String, u32)> {
+        let materials = self.read(|s| s.materials_of(pipeline))?;
+        if self.read(|s| s.plan().pipeline(pipeline).is_none())? {
+            return Err(SchedError::NotFound(format!("no pipeline named `{pipeline}`")).into());
+        }
+        let mut revisions: BTreeMap<String, String> =
+            inherited.iter().map(|m| (m.name.to_ascii_lowercase(), m.revision.clone())).collect();
+        if let Cause::Material { name, revision } = &cause {
+            revisions.insert(name.to_ascii_lowercase(), revision.clone());
+        }
+        for m in &materials {
+            if revisions.contains_key(&m.name.to_ascii_lowercase()) {
+                continue;
+            }
+            let rev = git::resolve(&m.git, &m.branch)
+                .await
+                .map_err(|e| SchedError::Conflict(format!("material `{}`: {e}", m.name)))?;
+            revisions.insert(m.name.to_ascii_lowercase(), rev);
+        }
+        let checkouts = scheduler::checkouts(&materials, &revisions);
+        Ok(self.apply(Vec::new(), |s, now| s.trigger(pipeline, cause, upstreams, checkouts, now)).await??)
+    }
+
+    pub async fn approve(self: &Arc<Self>, pipeline: &str, counter: u32, stage: &str, by: &str) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, now| s.approve(pipeline, counter, stage, by, now)).await??)
+    }
+
+    pub async fn rerun(
+        self: &Arc<Self>,
+        pipeline: &str,
+        counter: u32,
+        stage: &str,
+        job: Option<&str>,
+        failed_only: bool,
+    ) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, now| s.rerun(pipeline, counter, stage, job, failed_only, now)).await??)
+    }
+
+    pub async fn cancel(self: &Arc<Self>, pipeline: &str, counter: u32) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, now| s.cancel(pipeline, counter, now)).await??)
+    }
+
+    pub fn status(&self, pipeline: Option<&str>) -> Result<StatusResponse> {
+        let now = now_ms();
+        self.read(|s| StatusResponse {
+            instances: s
+                .instances()
+                .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
+                .map(|i| i.view())
+                .collect(),
+            agents: s
+                .agents()
+                .map(|a| AgentView {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    resources: a.resources.clone(),
+                    state: if a.lost || now.saturating_sub(a.last_seen_ms) > s.config().lease_ms + crate::protocol::MAX_WAIT_MS {
+                        "lost".into()
+                    } else if a.attempt.is_some() {
+                        "building".into()
+                    } else {
+                        "idle".into()
+                    },
+                    job: a.attempt.and_then(|at| s.job_key(at)).map(|k| k.to_string()),
+                })
+                .collect(),
+        })
+    }
+
+    pub fn instance(&self, pipeline: &str, counter: u32) -> Result<InstanceView> {
+        self.read(|s| s.instance(pipeline, counter).map(|i| i.view()))?
+            .ok_or_else(|| SchedError::NotFound(format!("no instance {pipeline}/{counter}")).into())
+    }
+
+    /// The log of a job's attempt (the latest when `attempt` is `None`), after chunk `after`.
+    pub fn logs(
+        &self,
+        pipeline: &str,
+        counter: u32,
+        stage: &str,
+        job: &str,
+        attempt: Option<u32>,
+        after: Option<u64>,
+    ) -> Result<LogsResponse> {
+        let (id, number, finished) = self.read(|s| -> std::result::Result<(u64, u32, bool), SchedError> {
+            let inst = s.instance(pipeline, counter).ok_or_else(|| SchedError::NotFound(format!("no instance {pipeline}/{counter}")))?;
+            let st = inst
+                .stages
+                .iter()
+                .find(|x| x.name.eq_ignore_ascii_case(stage))
+                .ok_or_else(|| SchedError::NotFound(format!("{pipeline}/{counter} has no stage `{stage}`")))?;
+            let j = st.jobs.iter().find(|x| x.name.eq_ignore_ascii_case(job)).ok_or_else(|| {
+                let names: Vec<&str> = st.jobs.iter().map(|j| j.name.as_str()).collect();
+                SchedError::NotFound(format!("stage `{}` has no job `{job}` (jobs: {})", st.name, names.join(", ")))
+            })?;
+            let a = match attempt {
+                Some(n) => j.attempts.iter().find(|a| a.number == n),
+                None => j.attempts.last(),
+            }
+            .ok_or_else(|| SchedError::NotFound(format!("job `{}` has no attempt {}", j.name, attempt.unwrap_or(1))))?;
+            Ok((a.id, a.number, a.state.is_finished()))
+        })??;
+        let chunks = self.store.logs(id, after).map_err(EngineError::Internal)?;
+        Ok(LogsResponse {
+            attempt: number,
+            chunks: chunks.into_iter().map(|(seq, data)| LogChunkView { seq, data }).collect(),
+            finished,
+        })
+    }
+
+    /// Events after `after`, waiting up to `wait` for one when there is none yet.
+    pub async fn events_after(&self, after: u64, wait: Duration) -> Result<(Vec<Event>, u64)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.new_events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (events, next) = {
+                let inner = self.inner.lock().map_err(|_| EngineError::Internal("lock poisoned".into()))?;
+                let events: Vec<Event> = inner.events.iter().filter(|e| e.seq > after).take(1000).cloned().collect();
+                let next = events.last().map_or(after, |e| e.seq);
+                (events, next)
+            };
+            if !events.is_empty() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok((events, next));
+            }
+        }
+    }
+
+    pub fn resolve_fetch(
+        &self,
+        attempt: u64,
+        agent: &str,
+        q: &crate::protocol::FetchQuery,
+    ) -> Result<crate::protocol::ArtifactRef> {
+        Ok(self.read(|s| {
+            s.owns(attempt, agent)?;
+            s.resolve_fetch(attempt, &q.pipeline, &q.stage, &q.job, &q.artifact)
+        })??)
+    }
+
+    pub async fn artifact_stored(
+        self: &Arc<Self>,
+        attempt: u64,
+        agent: &str,
+        name: &str,
+        r: crate::protocol::ArtifactRef,
+    ) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, _| s.artifact_stored(attempt, agent, name, r)).await??)
+    }
+
+    pub async fn task_report(self: &Arc<Self>, attempt: u64, r: crate::protocol::TaskReport) -> Result<()> {
+        Ok(self
+            .apply(Vec::new(), |s, now| s.task_report(attempt, &r.agent_id, r.index, r.state, r.exit_code, r.at_us, now))
+            .await??)
+    }
+
+    pub async fn complete(self: &Arc<Self>, attempt: u64, r: crate::protocol::CompleteRequest) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, now| s.complete(attempt, &r.agent_id, r.result, r.reason, r.at_us, now)).await??)
+    }
+
+    /// Whether every instance in `roots`, and every instance they caused downstream, is over;
+    /// with the failed ones.
+    pub fn settled(&self, roots: &[(String, u32)]) -> Option<(bool, Vec<InstanceView>)> {
+        self.read(|s| {
+            let mut all: Vec<&crate::state::Instance> = roots.iter().filter_map(|(p, c)| s.instance(p, *c)).collect();
+            let mut i = 0;
+            while i < all.len() {
+                let cur = all[i];
+                for inst in s.instances() {
+                    let caused = inst.upstreams.iter().any(|u| u.pipeline == cur.pipeline && u.counter == cur.counter);
+                    if caused && !all.iter().any(|x| x.id == inst.id) {
+                        all.push(inst);
+                    }
+                }
+                i += 1;
+            }
+            let done = all.iter().all(|i| i.state.is_finished());
+            let failed: Vec<InstanceView> =
+                all.iter().filter(|i| i.state != crate::state::InstanceState::Passed).map(|i| i.view()).collect();
+            (done, failed)
+        })
+        .ok()
+    }
+
+    /// Looks for new commits on every material whose poll interval has passed, and triggers the
+    /// pipelines that use a material with a new revision. Runs until the engine is dropped.
+    pub async fn poll_materials(self: Arc<Self>) {
+        let mut due: HashMap<String, tokio::time::Instant> = HashMap::new();
+        loop {
+            let plan = self.plan();
+            for m in &plan.materials {
+                let key = m.name.to_ascii_lowercase();
+                let now = tokio::time::Instant::now();
+                if due.get(&key).is_some_and(|d| *d > now) {
+                    continue;
+                }
+                due.insert(key.clone(), now + Duration::from_secs(m.poll_seconds.max(1)));
+                let revision = match git::resolve(&m.git, &m.branch).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("pw server: material `{}`: {e}", m.name);
+                        continue;
+                    }
+                };
+                let known = self.polled.lock().ok().and_then(|p| p.get(&m.name).cloned());
+                if known.as_deref() == Some(revision.as_str()) {
+                    continue;
+                }
+                if let Ok(mut p) = self.polled.lock() {
+                    p.insert(m.name.clone(), revision.clone());
+                }
+                let write = Write::Material { name: m.name.clone(), revision: revision.clone() };
+                let _ = self.apply(vec![write], |s, _| s.set_revision(&m.name, &revision)).await;
+                for p in plan.pipelines.iter().filter(|p| p.after.is_empty()) {
+                    if p.materials.iter().any(|x| x.eq_ignore_ascii_case(&m.name)) {
+                        let cause = Cause::Material { name: m.name.clone(), revision: revision.clone() };
+                        match self.trigger(&p.name, cause).await {
+                            Ok((name, counter)) => eprintln!(
+                                "pw server: {name}/{counter} triggered by commit {} on {}",
+                                &revision[..revision.len().min(12)],
+                                m.name
+                            ),
+                            Err(e) => eprintln!("pw server: cannot trigger `{}`: {e}", p.name),
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Pipewright's runtime: a server that schedules and records pipeline instances, and agents that
+//! long-poll it for jobs, run their tasks, stream logs and publish artifacts.
+//!
+//! - [`scheduler`]: the pure state machine (stages, jobs, attempts, agents);
+//! - [`state`]: the recorded instances; [`store`]: SQLite persistence with one writer;
+//! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
+//! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
+//! - [`agent`], [`exec`], [`git`], [`artifacts`]: the agent side;
+//! - [`client`], [`progress`], [`cli`]: the `pw` commands.
+
+pub mod agent;
+pub mod artifacts;
+pub mod cli;
+pub mod client;
+pub mod engine;
+pub mod exec;
+pub mod git;
+pub mod load;
+pub mod progress;
+pub mod protocol;
+pub mod scheduler;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod statedir;
+pub mod store;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}

@@ -1,0 +1,129 @@
+//! From `.pw` files (or a plan saved by `pw plan -o`) to the plan the runtime runs, with
+//! materials given as relative paths made absolute against the file that declares them.
+
+use pw_compiler::plan::{Plan, PLAN_VERSION};
+use pw_compiler::{analyze, driver, render};
+use std::path::{Path, PathBuf};
+
+/// Why a workspace could not be turned into a plan.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The files have errors; the text shows them as `pw check` does.
+    Diagnostics(String),
+    /// The files could not be read, or the plan file is unusable.
+    Usage(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Diagnostics(t) | LoadError::Usage(t) => f.write_str(t),
+        }
+    }
+}
+
+/// Compiles the `.pw` files below `paths`.
+pub fn compile(paths: &[PathBuf], color: bool) -> Result<Plan, LoadError> {
+    let ws = driver::load(paths).map_err(|e| LoadError::Usage(format!("{e}\nhelp: {}", e.help())))?;
+    let analysis = analyze(&ws);
+    match analysis.plan(&ws) {
+        Some(mut plan) => {
+            absolutize(&mut plan);
+            Ok(plan)
+        }
+        None => Err(LoadError::Diagnostics(render::human::render_all(&analysis.diagnostics, &ws, color))),
+    }
+}
+
+/// Reads a plan saved as JSON.
+pub fn read_plan(path: &Path) -> Result<Plan, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
+    let version = value.get("plan_version").and_then(|v| v.as_u64());
+    if version != Some(PLAN_VERSION as u64) {
+        return Err(LoadError::Usage(format!(
+            "`{}` has plan_version {}, but this pw runs plan_version {PLAN_VERSION}",
+            path.display(),
+            version.map_or("(none)".to_string(), |v| v.to_string())
+        )));
+    }
+    let mut plan: Plan =
+        serde_json::from_value(value).map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    for m in &mut plan.materials {
+        if is_local(&m.git) && Path::new(&m.git).is_relative() {
+            m.git = absolute(&base.join(&m.git));
+        }
+    }
+    Ok(plan)
+}
+
+/// Whether a material's `git` is a path on this machine rather than a URL.
+pub fn is_local(git: &str) -> bool {
+    if git.contains("://") {
+        return false;
+    }
+    // `host:path` and `user@host:path` are scp-style remote URLs.
+    match git.find(':') {
+        Some(colon) => git[..colon].contains('/'),
+        None => true,
+    }
+}
+
+fn absolute(p: &Path) -> String {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).to_string_lossy().into_owned()
+}
+
+/// Makes relative material paths absolute against the folder of the file declaring them.
+pub fn absolutize(plan: &mut Plan) {
+    for m in &mut plan.materials {
+        if is_local(&m.git) && Path::new(&m.git).is_relative() {
+            let base = Path::new(&m.source.file).parent().unwrap_or(Path::new("."));
+            m.git = absolute(&base.join(&m.git));
+        }
+    }
+}
+
+/// The folder a workspace's state goes in by default: `.pw` beside the first path.
+pub fn default_state(paths: &[PathBuf]) -> PathBuf {
+    let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+    let dir = if first.is_dir() { first } else { first.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    dir.join(".pw")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_and_urls() {
+        assert!(is_local("../app"));
+        assert!(is_local("/srv/git/app.git"));
+        assert!(is_local("./a:b/c"));
+        assert!(!is_local("https://example.com/a.git"));
+        assert!(!is_local("git@example.com:acme/a.git"));
+        assert!(!is_local("example.com:a.git"));
+    }
+
+    #[test]
+    fn default_state_is_beside_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.pw");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(default_state(std::slice::from_ref(&file)), dir.path().join(".pw"));
+        assert_eq!(default_state(&[dir.path().to_path_buf()]), dir.path().join(".pw"));
+    }
+
+    #[test]
+    fn plans_of_another_version_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.json");
+        std::fs::write(&p, r#"{"plan_version": 2, "materials": [], "pipelines": []}"#).unwrap();
+        let err = read_plan(&p).unwrap_err().to_string();
+        assert!(err.contains("has plan_version 2, but this pw runs plan_version 1"), "{err}");
+        std::fs::write(&p, "{").unwrap();
+        assert!(read_plan(&p).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! The live view of `pw run`: on a terminal, a spinner per running job showing its agent and
+//! task, with finished jobs, stages and instances printed above; elsewhere, one plain line per
+//! event.
+
+use crate::protocol::{Event, EventKind};
+use crate::state::{JobState, StageState, TaskState};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub struct Progress {
+    start: Instant,
+    bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
+    agents: HashMap<String, String>,
+}
+
+fn job_state(s: JobState) -> &'static str {
+    match s {
+        JobState::Scheduled => "scheduled",
+        JobState::Assigned => "running",
+        JobState::Passed => "passed",
+        JobState::Failed => "FAILED",
+        JobState::Cancelled => "cancelled",
+    }
+}
+
+fn stage_state(s: StageState) -> &'static str {
+    match s {
+        StageState::Passed => "passed",
+        StageState::Failed => "FAILED",
+        StageState::Cancelled => "cancelled",
+        StageState::AwaitingApproval => "awaiting approval",
+        StageState::Discovering => "discovering",
+        StageState::Running => "running",
+        StageState::Pending => "pending",
+    }
+}
+
+/// The plain line of an event, or `None` for events not worth a line.
+pub fn line(kind: &EventKind) -> String {
+    match kind {
+        EventKind::InstanceQueued { pipeline, counter } => format!("{pipeline}/{counter} queued (max_instances reached)"),
+        EventKind::InstanceStarted { pipeline, counter, cause } => format!("{pipeline}/{counter} started ({cause})"),
+        EventKind::InstanceFinished { pipeline, counter, result } => {
+            let result = if result == "failed" { "FAILED" } else { result.as_str() };
+            format!("{pipeline}/{counter} {result}")
+        }
+        EventKind::StageStarted { pipeline, counter, stage } => format!("{pipeline}/{counter}/{stage} started"),
+        EventKind::StageAwaitingApproval { pipeline, counter, stage } => {
+            format!("{pipeline}/{counter}/{stage} awaits approval: run `pw approve {pipeline}/{counter}/{stage}`")
+        }
+        EventKind::StageFinished { pipeline, counter, stage, result, reason } => {
+            let reason = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            format!("{pipeline}/{counter}/{stage} {}{reason}", stage_state(*result))
+        }
+        EventKind::JobScheduled { job } => format!("{job} waiting for an agent"),
+        EventKind::JobAssigned { job, agent } => format!("{job} assigned to {agent}"),
+        EventKind::TaskStarted { job, index, total, label, .. } => format!("{job} task {}/{total}: {label}", index + 1),
+        EventKind::TaskFinished { job, index, state, exit_code, .. } => {
+            let state = match state {
+                TaskState::Passed => "passed",
+                TaskState::Failed => "failed",
+                TaskState::Skipped => "skipped",
+                TaskState::Running => "running",
+                TaskState::Pending => "pending",
+            };
+            let code = exit_code.filter(|c| *c != 0).map(|c| format!(" (exit code {c})")).unwrap_or_default();
+            format!("{job} task {} {state}{code}", index + 1)
+        }
+        EventKind::JobFinished { job, state, reason, .. } => {
+            let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            format!("{job} {}{reason}", job_state(*state))
+        }
+    }
+}
+
+impl Progress {
+    /// `live`: draw spinners (on a terminal).
+    pub fn new(live: bool) -> Self {
+        let bars = live.then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), HashMap::new()));
+        Progress { start: Instant::now(), bars, agents: HashMap::new() }
+    }
+
+    /// Prints a line above the spinners (or plainly).
+    pub fn println(&self, text: &str) {
+        match &self.bars {
+            Some((mp, _)) => {
+                let _ = mp.println(text);
+            }
+            None => println!("{text}"),
+        }
+    }
+
+    pub fn event(&mut self, e: &Event) {
+        let Some((mp, bars)) = &mut self.bars else {
+            println!("{:>7.2}s  {}", self.start.elapsed().as_secs_f64(), line(&e.kind));
+            return;
+        };
+        match &e.kind {
+            EventKind::JobScheduled { .. } | EventKind::TaskFinished { .. } | EventKind::StageStarted { .. } => {}
+            EventKind::JobAssigned { job, agent } => {
+                let bar = mp.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar.set_message(format!("{job} on {agent}"));
+                self.agents.insert(job.to_string(), agent.clone());
+                bars.insert(job.to_string(), bar);
+            }
+            EventKind::TaskStarted { job, index, total, label, .. } => {
+                if let Some(bar) = bars.get(&job.to_string()) {
+                    let agent = self.agents.get(&job.to_string()).cloned().unwrap_or_default();
+                    bar.set_message(format!("{job} on {agent} · task {}/{total}: {label}", index + 1));
+                }
+            }
+            EventKind::JobFinished { job, state, .. } => {
+                if let Some(bar) = bars.remove(&job.to_string()) {
+                    bar.finish_and_clear();
+                    mp.remove(&bar);
+                }
+                let mark = if *state == JobState::Passed { "✓" } else { "✗" };
+                let _ = mp.println(format!("{mark} {}", line(&e.kind)));
+            }
+            other => {
+                let _ = mp.println(format!("  {}", line(other)));
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some((mp, bars)) = &mut self.bars {
+            for (_, bar) in bars.drain() {
+                bar.finish_and_clear();
+            }
+            let _ = mp.clear();
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The HTTP protocol between the server, its agents and the `pw` client commands: request and
+//! response bodies, events and the views the status endpoints return. Everything is JSON.
+
+use crate::state::{JobState, StageState, TaskState};
+use pw_compiler::plan;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version prefix of every endpoint.
+pub const API: &str = "/api/v1";
+/// How long the server holds a work request at most.
+pub const MAX_WAIT_MS: u64 = 30_000;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub name: String,
+    pub resources: Vec<String>,
+    /// The id the agent had before, kept in its work folder.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub agent_id: String,
+    /// How often an agent running a job renews its lease.
+    pub heartbeat_ms: u64,
+    /// How long the server waits for a silent agent before it is lost.
+    pub lease_ms: u64,
+}
+
+/// One job given to an agent: everything it needs, with secrets resolved.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Assignment {
+    pub attempt_id: u64,
+    pub pipeline: String,
+    pub counter: u32,
+    pub stage: String,
+    pub job: String,
+    pub attempt: u32,
+    pub env: BTreeMap<String, String>,
+    /// Values to mask in logs.
+    pub secrets: Vec<String>,
+    pub materials: Vec<MaterialCheckout>,
+    pub tasks: Vec<plan::Task>,
+    pub artifacts: Vec<plan::Artifact>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialCheckout {
+    pub name: String,
+    pub git: String,
+    pub branch: String,
+    pub path: String,
+    pub revision: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    #[serde(default)]
+    pub attempt_id: Option<u64>,
+    /// How long the server may hold the request when there is nothing to say.
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// Stop the job: it was cancelled or timed out on the server.
+    pub cancel: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub agent_id: String,
+    pub index: usize,
+    pub state: TaskState,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Microseconds since the Unix epoch, on the agent's clock.
+    pub at_us: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogChunk {
+    pub agent_id: String,
+    /// Chunks of an attempt are numbered from 0; a chunk sent twice is stored once.
+    pub seq: u64,
+    pub data: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobResult {
+    Passed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompleteRequest {
+    pub agent_id: String,
+    pub result: JobResult,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub at_us: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FetchQuery {
+    pub pipeline: String,
+    pub stage: String,
+    pub job: String,
+    pub artifact: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TriggerResponse {
+    pub pipeline: String,
+    pub counter: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RerunRequest {
+    #[serde(default)]
+    pub job: Option<String>,
+    #[serde(default)]
+    pub failed_only: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogsResponse {
+    pub attempt: u32,
+    pub chunks: Vec<LogChunkView>,
+    /// The attempt is over: no more chunks will come.
+    pub finished: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogChunkView {
+    pub seq: u64,
+    pub data: String,
+}
+
+/// Every error the server returns has this body.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// What happened, for progress displays, `pw status` and benchmarks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch, on the server's clock.
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// A job attempt within an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JobKey {
+    pub pipeline: String,
+    pub counter: u32,
+    pub stage: String,
+    pub job: String,
+    pub attempt: u32,
+}
+
+impl std::fmt::Display for JobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}/{}", self.pipeline, self.counter, self.stage, self.job)?;
+        if self.attempt > 1 {
+            write!(f, " (attempt {})", self.attempt)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    InstanceQueued { pipeline: String, counter: u32 },
+    InstanceStarted { pipeline: String, counter: u32, cause: String },
+    InstanceFinished { pipeline: String, counter: u32, result: String },
+    StageStarted { pipeline: String, counter: u32, stage: String },
+    StageAwaitingApproval { pipeline: String, counter: u32, stage: String },
+    StageFinished { pipeline: String, counter: u32, stage: String, result: StageState, reason: Option<String> },
+    JobScheduled { job: JobKey },
+    JobAssigned { job: JobKey, agent: String },
+    TaskStarted { job: JobKey, index: usize, total: usize, label: String, agent_at_us: u64 },
+    TaskFinished { job: JobKey, index: usize, state: TaskState, exit_code: Option<i32>, agent_at_us: u64 },
+    JobFinished { job: JobKey, state: JobState, reason: Option<String>, agent: Option<String>, agent_at_us: Option<u64> },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventsResponse {
+    pub events: Vec<Event>,
+    /// The sequence number to ask after next time.
+    pub next: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+    pub resources: Vec<String>,
+    pub state: String,
+    pub job: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusResponse {
+    pub instances: Vec<InstanceView>,
+    pub agents: Vec<AgentView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InstanceView {
+    pub pipeline: String,
+    pub counter: u32,
+    pub state: String,
+    pub cause: String,
+    pub revisions: BTreeMap<String, String>,
+    pub stages: Vec<StageView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageView {
+    pub name: String,
+    pub state: StageState,
+    pub reason: Option<String>,
+    pub jobs: Vec<JobView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobView {
+    pub name: String,
+    pub attempts: Vec<AttemptView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub number: u32,
+    pub state: JobState,
+    pub agent: Option<String>,
+    pub reason: Option<String>,
+    pub artifacts: BTreeMap<String, ArtifactRef>,
+}

@@ -1,0 +1,230 @@
+//! The recorded state of pipeline instances: stages, jobs and their attempts. The scheduler
+//! changes it; the store saves each instance as one JSON document.
+
+use crate::protocol::{ArtifactRef, AttemptView, InstanceView, JobView, MaterialCheckout, StageView};
+use pw_compiler::plan;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceState {
+    /// Waiting for a slot under `max_instances`.
+    Queued,
+    Running,
+    /// A stage waits for `pw approve`.
+    AwaitingApproval,
+    Passed,
+    Failed,
+    Cancelled,
+}
+
+impl InstanceState {
+    pub fn is_finished(self) -> bool {
+        matches!(self, InstanceState::Passed | InstanceState::Failed | InstanceState::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Queued => "queued",
+            InstanceState::Running => "running",
+            InstanceState::AwaitingApproval => "awaiting_approval",
+            InstanceState::Passed => "passed",
+            InstanceState::Failed => "failed",
+            InstanceState::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageState {
+    Pending,
+    AwaitingApproval,
+    /// Running its `discover` commands before its jobs exist.
+    Discovering,
+    Running,
+    Passed,
+    Failed,
+    Cancelled,
+}
+
+impl StageState {
+    pub fn is_active(self) -> bool {
+        matches!(self, StageState::Discovering | StageState::Running)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, StageState::Passed | StageState::Failed | StageState::Cancelled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for an agent.
+    Scheduled,
+    /// Given to an agent, which is running it.
+    Assigned,
+    Passed,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Passed | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// Why an instance exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    Manual { by: String },
+    Material { name: String, revision: String },
+    Upstream { pipeline: String, counter: u32, stage: String },
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Manual { by } => write!(f, "triggered by {by}"),
+            Cause::Material { name, revision } => {
+                write!(f, "new commit {} on {name}", &revision[..revision.len().min(12)])
+            }
+            Cause::Upstream { pipeline, counter, stage } => write!(f, "after {pipeline}/{counter}/{stage}"),
+        }
+    }
+}
+
+/// An upstream instance this one was triggered by (directly or through fan-in).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRef {
+    pub pipeline: String,
+    pub counter: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Unique over all pipelines; also the store's key.
+    pub id: u64,
+    pub pipeline: String,
+    pub counter: u32,
+    /// The pipeline as it was when the instance was created.
+    pub definition: plan::Pipeline,
+    pub materials: Vec<MaterialCheckout>,
+    pub cause: Cause,
+    pub upstreams: Vec<InstanceRef>,
+    pub state: InstanceState,
+    pub cancelled: bool,
+    pub stages: Vec<StageRun>,
+    pub created_ms: u64,
+    pub finished_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageRun {
+    pub name: String,
+    pub state: StageState,
+    pub reason: Option<String>,
+    pub jobs: Vec<JobRun>,
+    /// Discover jobs still waiting for their command's output.
+    pub discovering: Vec<String>,
+    pub approved_by: Option<String>,
+    /// How many times the stage was started (re-runs included).
+    pub runs: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRun {
+    pub name: String,
+    pub definition: plan::Job,
+    pub attempts: Vec<Attempt>,
+}
+
+impl JobRun {
+    pub fn current(&self) -> Option<&Attempt> {
+        self.attempts.last()
+    }
+
+    pub fn current_mut(&mut self) -> Option<&mut Attempt> {
+        self.attempts.last_mut()
+    }
+
+    pub fn state(&self) -> JobState {
+        self.current().map_or(JobState::Scheduled, |a| a.state)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub id: u64,
+    pub number: u32,
+    pub state: JobState,
+    pub agent: Option<String>,
+    pub reason: Option<String>,
+    pub scheduled_ms: u64,
+    pub assigned_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    /// Agents this attempt must not go to (an agent that was lost running the job).
+    pub excluded_agents: Vec<String>,
+    /// This attempt is the automatic retry after a lost agent.
+    pub is_retry: bool,
+    pub cancel_requested: bool,
+    pub tasks: Vec<TaskState>,
+    pub artifacts: BTreeMap<String, ArtifactRef>,
+}
+
+impl Instance {
+    pub fn view(&self) -> InstanceView {
+        InstanceView {
+            pipeline: self.pipeline.clone(),
+            counter: self.counter,
+            state: self.state.as_str().to_string(),
+            cause: self.cause.to_string(),
+            revisions: self.materials.iter().map(|m| (m.name.clone(), m.revision.clone())).collect(),
+            stages: self
+                .stages
+                .iter()
+                .map(|s| StageView {
+                    name: s.name.clone(),
+                    state: s.state,
+                    reason: s.reason.clone(),
+                    jobs: s
+                        .jobs
+                        .iter()
+                        .map(|j| JobView {
+                            name: j.name.clone(),
+                            attempts: j
+                                .attempts
+                                .iter()
+                                .map(|a| AttemptView {
+                                    number: a.number,
+                                    state: a.state,
+                                    agent: a.agent.clone(),
+                                    reason: a.reason.clone(),
+                                    artifacts: a.artifacts.clone(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn stage_index(&self, name: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}

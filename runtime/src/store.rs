@@ -1,0 +1,278 @@
+//! SQLite persistence. One writer thread owns the writing connection and commits whatever is
+//! queued in one transaction (group commit), acknowledging each batch once it is on disk; reads use
+//! their own connection. The database runs in WAL mode, read back to confirm it took, and its
+//! schema is brought up to date by numbered migrations.
+
+use crate::scheduler::AgentInfo;
+use crate::state::Instance;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Mutex;
+use tokio::sync::oneshot;
+
+/// The schema, one step per version. Never edit a released step: add one.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE instances (
+        id INTEGER PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (pipeline, counter)
+    );
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        resources TEXT NOT NULL
+    );
+    CREATE TABLE logs (
+        attempt INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (attempt, seq)
+    );
+    CREATE TABLE materials (
+        name TEXT PRIMARY KEY,
+        revision TEXT NOT NULL
+    );",
+];
+
+#[derive(Debug)]
+pub enum Write {
+    Instance { id: u64, pipeline: String, counter: u32, data: String },
+    Agent { id: String, name: String, resources: Vec<String> },
+    Log { attempt: u64, seq: u64, data: String },
+    Material { name: String, revision: String },
+}
+
+impl Write {
+    pub fn instance(inst: &Instance) -> Write {
+        Write::Instance {
+            id: inst.id,
+            pipeline: inst.pipeline.clone(),
+            counter: inst.counter,
+            data: serde_json::to_string(inst).unwrap_or_default(),
+        }
+    }
+}
+
+struct Batch {
+    writes: Vec<Write>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// What was saved, read back at start.
+#[derive(Default)]
+pub struct Loaded {
+    pub instances: Vec<Instance>,
+    pub agents: Vec<AgentInfo>,
+    pub revisions: BTreeMap<String, String>,
+}
+
+pub struct Store {
+    writer: mpsc::Sender<Batch>,
+    reader: Mutex<Connection>,
+}
+
+fn open(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mode: String =
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| format!("cannot set WAL mode: {e}"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("{} does not support WAL mode (journal mode is {mode})", path.display()));
+    }
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(format!(
+            "the state database has schema version {version}, newer than this pw knows ({}); use a newer pw",
+            MIGRATIONS.len()
+        ));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(step).map_err(|e| format!("migration {}: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database and starts its writer thread.
+    pub fn open(path: &Path) -> Result<(Store, Loaded), String> {
+        let mut conn = open(path)?;
+        migrate(&mut conn)?;
+        let loaded = load(&conn)?;
+        let reader = open(path)?;
+        let (tx, rx) = mpsc::channel::<Batch>();
+        std::thread::Builder::new()
+            .name("pw-store".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(|e| e.to_string())?;
+        Ok((Store { writer: tx, reader: Mutex::new(reader) }, loaded))
+    }
+
+    /// Queues writes; the returned receiver resolves when they are committed. Batches are
+    /// committed in the order they were queued.
+    pub fn queue(&self, writes: Vec<Write>) -> oneshot::Receiver<Result<(), String>> {
+        let (done, wait) = oneshot::channel();
+        if writes.is_empty() {
+            let _ = done.send(Ok(()));
+            return wait;
+        }
+        if let Err(mpsc::SendError(batch)) = self.writer.send(Batch { writes, done: Some(done) }) {
+            if let Some(done) = batch.done {
+                let _ = done.send(Err("the store is closed".into()));
+            }
+        }
+        wait
+    }
+
+    /// Log chunks of an attempt after `after` (exclusive), in order.
+    pub fn logs(&self, attempt: u64, after: Option<u64>) -> Result<Vec<(u64, String)>, String> {
+        let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT seq, data FROM logs WHERE attempt = ?1 AND seq > ?2 ORDER BY seq")
+            .map_err(|e| e.to_string())?;
+        let after = after.map_or(-1, |a| a as i64);
+        let rows = stmt
+            .query_map(params![attempt as i64, after], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    /// Whether a log chunk is already stored.
+    pub fn has_log(&self, attempt: u64, seq: u64) -> bool {
+        let Ok(conn) = self.reader.lock() else { return false };
+        conn.query_row("SELECT 1 FROM logs WHERE attempt = ?1 AND seq = ?2", params![attempt as i64, seq as i64], |_| Ok(()))
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
+    }
+}
+
+fn load(conn: &Connection) -> Result<Loaded, String> {
+    let mut out = Loaded::default();
+    let mut stmt = conn.prepare("SELECT data FROM instances ORDER BY id").map_err(|e| e.to_string())?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
+    for row in rows {
+        let data = row.map_err(|e| e.to_string())?;
+        let inst: Instance = serde_json::from_str(&data).map_err(|e| format!("a stored instance is unreadable: {e}"))?;
+        out.instances.push(inst);
+    }
+    let mut stmt = conn.prepare("SELECT id, name, resources FROM agents").map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .map_err(|e| e.to_string())?;
+    for row in rows {
+        let (id, name, resources) = row.map_err(|e| e.to_string())?;
+        let resources = serde_json::from_str(&resources).unwrap_or_default();
+        out.agents.push(AgentInfo { id, name, resources, last_seen_ms: 0, attempt: None, lost: false });
+    }
+    let mut stmt = conn.prepare("SELECT name, revision FROM materials").map_err(|e| e.to_string())?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| e.to_string())?;
+    for row in rows {
+        let (name, revision) = row.map_err(|e| e.to_string())?;
+        out.revisions.insert(name, revision);
+    }
+    Ok(out)
+}
+
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Batch>) {
+    while let Ok(first) = rx.recv() {
+        let mut batches = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batches.push(more);
+            if batches.len() >= 256 {
+                break;
+            }
+        }
+        let result = commit(&mut conn, &batches);
+        for b in batches {
+            if let Some(done) = b.done {
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    for w in batches.iter().flat_map(|b| &b.writes) {
+        let r = match w {
+            Write::Instance { id, pipeline, counter, data } => tx.execute(
+                "INSERT INTO instances (id, pipeline, counter, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+                params![*id as i64, pipeline, counter, data],
+            ),
+            Write::Agent { id, name, resources } => tx.execute(
+                "INSERT INTO agents (id, name, resources) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, resources = excluded.resources",
+                params![id, name, serde_json::to_string(resources).unwrap_or_default()],
+            ),
+            Write::Log { attempt, seq, data } => tx.execute(
+                "INSERT OR IGNORE INTO logs (attempt, seq, data) VALUES (?1, ?2, ?3)",
+                params![*attempt as i64, *seq as i64, data],
+            ),
+            Write::Material { name, revision } => tx.execute(
+                "INSERT INTO materials (name, revision) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET revision = excluded.revision",
+                params![name, revision],
+            ),
+        };
+        r.map_err(|e| e.to_string())?;
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_survive_reopening_and_logs_are_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        {
+            let (store, loaded) = Store::open(&path).unwrap();
+            assert!(loaded.instances.is_empty());
+            let w = vec![
+                Write::Agent { id: "a".into(), name: "agent-a".into(), resources: vec!["linux".into()] },
+                Write::Log { attempt: 1, seq: 0, data: "one\n".into() },
+                Write::Log { attempt: 1, seq: 0, data: "dup\n".into() },
+                Write::Log { attempt: 1, seq: 1, data: "two\n".into() },
+                Write::Material { name: "app".into(), revision: "abc".into() },
+            ];
+            store.queue(w).await.unwrap().unwrap();
+            assert_eq!(store.logs(1, None).unwrap(), vec![(0, "one\n".to_string()), (1, "two\n".to_string())]);
+            assert_eq!(store.logs(1, Some(0)).unwrap(), vec![(1, "two\n".to_string())]);
+            assert!(store.has_log(1, 1));
+            assert!(!store.has_log(1, 2));
+        }
+        let (_store, loaded) = Store::open(&path).unwrap();
+        assert_eq!(loaded.agents[0].resources, vec!["linux".to_string()]);
+        assert_eq!(loaded.revisions["app"], "abc");
+        let conn = Connection::open(&path).unwrap();
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.contains("newer than this pw knows"), "{err}");
+    }
+}

@@ -1,0 +1,170 @@
+//! Arguments and dispatch of the compiler's commands: `check`, `plan`, `graph`, `explain`.
+
+use clap::{Args, ValueEnum};
+use miette::{miette, IntoDiagnostic};
+use pw_compiler::render::{self, Format};
+use pw_compiler::{driver, Analysis, Workspace};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Exit codes: 0 clean, 1 problems found, 2 the command could not run.
+pub const OK: u8 = 0;
+pub const FOUND: u8 = 1;
+pub const FAILED: u8 = 2;
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Files, or folders to search for `*.pw` files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format of the diagnostics.
+    #[arg(long, default_value = "human", value_parser = format_name)]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Write the plan to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Output format of the diagnostics when the check fails.
+    #[arg(long, default_value = "human", value_parser = format_name)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Args)]
+pub struct GraphArgs {
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// A diagnostic code, such as `E0401`.
+    pub code: String,
+}
+
+pub fn format_name(name: &str) -> Result<Format, String> {
+    Format::from_name(name).ok_or_else(|| format!("expected one of: {}", Format::NAMES.join(", ")))
+}
+
+/// Whether to colour output on this stream: a terminal, and no `NO_COLOR`.
+pub fn color(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Loads and analyses the workspace, or reports why it could not.
+pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), u8> {
+    match driver::load(paths) {
+        Ok(workspace) => {
+            let analysis = pw_compiler::analyze(&workspace);
+            Ok((workspace, analysis))
+        }
+        Err(e) => {
+            let help = e.help();
+            eprintln!("{:?}", miette!(help = help, "{e}"));
+            Err(FAILED)
+        }
+    }
+}
+
+/// Prints diagnostics: the human format on stderr, the others on stdout.
+pub fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
+    let diagnostics = &analysis.diagnostics;
+    match format {
+        Format::Human => {
+            if !diagnostics.is_empty() {
+                eprint!("{}", render::render(format, diagnostics, workspace, color(&std::io::stderr())));
+            }
+        }
+        _ => print!("{}", render::render(format, diagnostics, workspace, false)),
+    }
+}
+
+pub fn check(args: CheckArgs) -> u8 {
+    let (workspace, analysis) = match analyze(&args.paths) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    report(args.format, &analysis, &workspace);
+    if args.format == Format::Human && analysis.diagnostics.is_empty() {
+        let n = workspace.files.len();
+        eprintln!("checked {n} file{}: no problems", if n == 1 { "" } else { "s" });
+    }
+    if analysis.has_errors() {
+        FOUND
+    } else {
+        OK
+    }
+}
+
+pub fn plan(args: PlanArgs) -> u8 {
+    let (workspace, analysis) = match analyze(&args.paths) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let Some(plan) = analysis.plan(&workspace) else {
+        report(args.format, &analysis, &workspace);
+        return FOUND;
+    };
+    if args.format == Format::Human && !analysis.diagnostics.is_empty() {
+        report(args.format, &analysis, &workspace);
+    }
+    let json = plan.to_json() + "\n";
+    let written = match &args.output {
+        Some(path) => std::fs::write(path, json).into_diagnostic(),
+        None => std::io::stdout().write_all(json.as_bytes()).into_diagnostic(),
+    };
+    match written {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("{e:?}");
+            FAILED
+        }
+    }
+}
+
+pub fn graph(args: GraphArgs) -> u8 {
+    let (workspace, analysis) = match analyze(&args.paths) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if analysis.has_errors() {
+        report(Format::Human, &analysis, &workspace);
+        return FOUND;
+    }
+    let text = match args.format {
+        GraphFormat::Dot => pw_compiler::graph::dot(&analysis.program),
+        GraphFormat::Mermaid => pw_compiler::graph::mermaid(&analysis.program),
+    };
+    print!("{text}");
+    OK
+}
+
+pub fn explain(args: ExplainArgs) -> u8 {
+    match pw_compiler::codes::explain(&args.code) {
+        Some(text) => {
+            print!("{text}");
+            OK
+        }
+        None => {
+            let e = miette!(
+                help = "codes look like `E0401` (checker) or `L0001` (linter); `pw check` prints them",
+                "unknown code `{}`",
+                args.code
+            );
+            eprintln!("{e:?}");
+            FAILED
+        }
+    }
+}
