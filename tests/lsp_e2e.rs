@@ -2,7 +2,7 @@
 //! the published diagnostics, a definition across files, completion, rename and formatting.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
@@ -226,10 +226,10 @@ fn an_editing_session_over_stdio() {
     );
     let broken = editor.diagnostics(&deploy, |p| p["version"] == 2 && p["diagnostics"] != json!([]));
     let first = &broken["diagnostics"][0];
-    assert_eq!(first["code"], "E0301", "{broken}");
+    assert_eq!(first["code"], "E0403", "{broken}");
     assert_eq!(first["range"]["start"], at, "{broken}");
     assert!(first["message"].as_str().unwrap_or_default().contains("webap"), "{first}");
-    assert!(first["codeDescription"]["href"].as_str().unwrap_or_default().contains("e0301"), "{first}");
+    assert!(first["codeDescription"]["href"].as_str().unwrap_or_default().contains("e0403"), "{first}");
 
     // Fix it again, then jump from the reference to the artifact in the other file.
     editor.notify(

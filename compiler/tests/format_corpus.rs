@@ -94,19 +94,3 @@ fn formatting_is_idempotent_and_keeps_the_meaning() {
     }
     assert!(formatted_files >= 5, "only {formatted_files} files were formatted");
 }
-
-#[test]
-fn every_example_is_formatted() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut files = Vec::new();
-    pw_files(&root, &mut files);
-    let unformatted: Vec<String> = files
-        .iter()
-        .filter(|p| {
-            let text = std::fs::read_to_string(p).unwrap_or_default();
-            format(&text).is_ok_and(|f| f != text)
-        })
-        .map(|p| p.display().to_string())
-        .collect();
-    assert!(unformatted.is_empty(), "run `pw fmt examples/`: {unformatted:?}");
-}

@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(Encoding::Utf8.position(&file, run), Position::new(1, 9));
         let after_rocket = file.text.rfind('"').unwrap_or_default();
         assert_eq!(Encoding::Utf16.position(&file, after_rocket), Position::new(1, 15));
-        assert_eq!(Encoding::Utf8.position(&file, after_rocket), Position::new(1, 17));
+        assert_eq!(Encoding::Utf8.position(&file, after_rocket), Position::new(1, 18));
     }
 
     #[test]

@@ -145,7 +145,10 @@ async fn publish(
             continue;
         }
         let any = !items.is_empty();
-        if !any && published.get(&uri).is_none_or(|p| !p.any) {
+        // An open document always hears that it was checked; a file on disk only when it has
+        // diagnostics or had some.
+        let unchanged = published.get(&uri).is_some_and(|p| p.version == version && !p.any);
+        if !any && (unchanged || (version.is_none() && published.get(&uri).is_none_or(|p| !p.any))) {
             published.insert(uri, Published { version, any });
             continue;
         }

@@ -24,6 +24,7 @@ pub struct State {
     pub disk: BTreeMap<Uri, String>,
     pub roots: Vec<PathBuf>,
     pub settings: Settings,
+    pub lint_config: pw_compiler::lint::LintConfig,
     pub encoding: Encoding,
     revision: u64,
     cache: Option<Arc<Snapshot>>,
@@ -93,9 +94,11 @@ impl State {
     /// Reads `pipewright.toml` again; returns why it could not be used, if so.
     pub fn reload_settings(&mut self) -> Option<String> {
         let (settings, problem) = Settings::load(&self.roots);
+        let (lint_config, lint_problem) = crate::lints::load_config(&self.roots);
         self.settings = settings;
+        self.lint_config = lint_config;
         self.changed();
-        problem
+        problem.or(lint_problem)
     }
 
     pub fn version(&self, uri: &Uri) -> Option<i32> {
@@ -185,7 +188,7 @@ impl Snapshot {
         let analysis = pw_compiler::analyze(&workspace);
         let mut diagnostics = analysis.diagnostics.clone();
         if state.settings.lint {
-            diagnostics.extend(crate::lints::lint(&workspace, &analysis));
+            diagnostics.extend(crate::lints::lint(&workspace, &analysis, &state.lint_config));
         }
         pw_compiler::diagnostic::sort(&mut diagnostics);
         Snapshot {

@@ -61,7 +61,12 @@ pub struct Api {
 impl Api {
     pub fn new(server: &str, token: &str) -> Self {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Api { http, base: format!("{}{API}", server.trim_end_matches('/')), token: token.to_string(), agent_id: String::new() }
+        Api {
+            http,
+            base: format!("{}{API}", server.trim_end_matches('/')),
+            token: token.to_string(),
+            agent_id: String::new(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -100,9 +105,15 @@ impl Api {
         }
     }
 
-    async fn post_json<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B, patience: Duration) -> Result<R, CallError> {
+    async fn post_json<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        patience: Duration,
+    ) -> Result<R, CallError> {
         let url = self.url(path);
-        let resp = self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await?;
+        let resp =
+            self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await?;
         resp.json().await.map_err(|e| CallError::Network(e.to_string()))
     }
 
@@ -111,7 +122,12 @@ impl Api {
         self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await.map(|_| ())
     }
 
-    pub async fn register(&mut self, name: &str, resources: &[String], id: Option<String>) -> Result<RegisterResponse, CallError> {
+    pub async fn register(
+        &mut self,
+        name: &str,
+        resources: &[String],
+        id: Option<String>,
+    ) -> Result<RegisterResponse, CallError> {
         let req = RegisterRequest { name: name.to_string(), resources: resources.to_vec(), id };
         let r: RegisterResponse = self.post_json("/agents/register", &req, Duration::from_secs(30)).await?;
         self.agent_id = r.agent_id.clone();
@@ -137,7 +153,13 @@ impl Api {
         Ok(r.cancel)
     }
 
-    async fn task(&self, attempt: u64, index: usize, state: TaskState, exit_code: Option<i32>) -> Result<(), CallError> {
+    async fn task(
+        &self,
+        attempt: u64,
+        index: usize,
+        state: TaskState,
+        exit_code: Option<i32>,
+    ) -> Result<(), CallError> {
         let body = TaskReport { agent_id: self.agent_id.clone(), index, state, exit_code, at_us: now_us() };
         self.post_empty(&format!("/attempts/{attempt}/tasks"), &body, REPORT_PATIENCE).await
     }
@@ -147,13 +169,20 @@ impl Api {
         self.post_empty(&format!("/attempts/{attempt}/logs"), &body, REPORT_PATIENCE).await
     }
 
-    async fn complete(&self, attempt: u64, result: JobResult, reason: Option<String>, at_us: u64) -> Result<(), CallError> {
+    async fn complete(
+        &self,
+        attempt: u64,
+        result: JobResult,
+        reason: Option<String>,
+        at_us: u64,
+    ) -> Result<(), CallError> {
         let body = CompleteRequest { agent_id: self.agent_id.clone(), result, reason, at_us };
         self.post_empty(&format!("/attempts/{attempt}/complete"), &body, REPORT_PATIENCE).await
     }
 
     async fn upload(&self, attempt: u64, name: &str, file: &Path, r: &ArtifactRef) -> Result<(), CallError> {
-        let url = self.url(&format!("/attempts/{attempt}/artifacts/{name}?agent_id={}&sha256={}", self.agent_id, r.sha256));
+        let url =
+            self.url(&format!("/attempts/{attempt}/artifacts/{name}?agent_id={}&sha256={}", self.agent_id, r.sha256));
         let start = tokio::time::Instant::now();
         loop {
             let f = tokio::fs::File::open(file).await.map_err(|e| CallError::Network(e.to_string()))?;
@@ -185,7 +214,8 @@ impl Api {
     async fn download(&self, r: &ArtifactRef, dest: &Path) -> Result<(), String> {
         use futures_util::StreamExt;
         let url = self.url(&format!("/artifacts/{}", r.sha256));
-        let resp = self.send_retry(|| self.http.get(&url), Duration::from_secs(300)).await.map_err(|e| e.to_string())?;
+        let resp =
+            self.send_retry(|| self.http.get(&url), Duration::from_secs(300)).await.map_err(|e| e.to_string())?;
         let mut w = artifacts::HashingWriter::create(dest, u64::MAX).await.map_err(|e| e.to_string())?;
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -259,7 +289,11 @@ pub async fn run(opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Res
 
 /// The log of one job: lines are masked, gathered, and sent in numbered chunks every second or
 /// every 64 KiB.
-fn start_log(api: &Api, attempt: u64, secrets: Vec<String>) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
+fn start_log(
+    api: &Api,
+    attempt: u64,
+    secrets: Vec<String>,
+) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let api = api.clone();
     let handle = tokio::spawn(async move {
@@ -452,7 +486,12 @@ impl JobRun<'_> {
             TaskAction::Shell { script } => vec!["sh".to_string(), "-c".to_string(), script.clone()],
             TaskAction::Exec { argv } => argv.clone(),
             TaskAction::Fetch { pipeline, stage, job, artifact, into } => {
-                let q = FetchQuery { pipeline: pipeline.clone(), stage: stage.clone(), job: job.clone(), artifact: artifact.clone() };
+                let q = FetchQuery {
+                    pipeline: pipeline.clone(),
+                    stage: stage.clone(),
+                    job: job.clone(),
+                    artifact: artifact.clone(),
+                };
                 return match self.fetch(&q, into).await {
                     Ok(()) => Outcome::Exited(0),
                     Err(e) => Outcome::FailedToStart(e),
@@ -461,16 +500,9 @@ impl JobRun<'_> {
         };
         let mut env = self.job.env.clone();
         env.insert("PW_WORKSPACE".into(), self.ws.to_string_lossy().into_owned());
-        let (outcome, group) = exec::run(
-            &argv,
-            &self.ws,
-            &env,
-            self.log.clone(),
-            self.stop.clone(),
-            self.deadline,
-            self.opts.kill_grace,
-        )
-        .await;
+        let (outcome, group) =
+            exec::run(&argv, &self.ws, &env, self.log.clone(), self.stop.clone(), self.deadline, self.opts.kill_grace)
+                .await;
         self.groups.extend(group);
         outcome
     }
@@ -493,7 +525,12 @@ impl JobRun<'_> {
         unpacked?;
         self.say(format!(
             "fetched {}.{}.{}.{} ({} bytes, sha256 {}) into {into}",
-            q.pipeline, q.stage, q.job, q.artifact, r.size, &r.sha256[..12]
+            q.pipeline,
+            q.stage,
+            q.job,
+            q.artifact,
+            r.size,
+            &r.sha256[..12]
         ));
         Ok(())
     }
@@ -514,16 +551,19 @@ impl JobRun<'_> {
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
             match packed {
-                Ok(r) => {
-                    match self.api.upload(self.job.attempt_id, &a.name, &tmp, &r).await {
-                        Ok(()) => self.say(format!("published artifact {} ({} bytes, sha256 {})", a.name, r.size, &r.sha256[..12])),
-                        Err(e) => {
-                            let msg = format!("cannot upload artifact `{}`: {e}", a.name);
-                            self.say(msg.clone());
-                            error.get_or_insert(msg);
-                        }
+                Ok(r) => match self.api.upload(self.job.attempt_id, &a.name, &tmp, &r).await {
+                    Ok(()) => self.say(format!(
+                        "published artifact {} ({} bytes, sha256 {})",
+                        a.name,
+                        r.size,
+                        &r.sha256[..12]
+                    )),
+                    Err(e) => {
+                        let msg = format!("cannot upload artifact `{}`: {e}", a.name);
+                        self.say(msg.clone());
+                        error.get_or_insert(msg);
                     }
-                }
+                },
                 Err(e) if passing => {
                     let msg = format!("artifact `{}`: {e}", a.name);
                     self.say(msg.clone());

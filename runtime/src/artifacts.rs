@@ -66,7 +66,8 @@ pub fn pack(workspace: &Path, path: &str, archive: &Path) -> Result<ArtifactRef,
     let file = std::fs::File::create(archive).map_err(|e| format!("cannot write {}: {e}", archive.display()))?;
     let mut builder = tar::Builder::new(file);
     builder.follow_symlinks(false);
-    let r = if meta.is_dir() { builder.append_dir_all(&name, &src) } else { builder.append_path_with_name(&src, &name) };
+    let r =
+        if meta.is_dir() { builder.append_dir_all(&name, &src) } else { builder.append_path_with_name(&src, &name) };
     r.map_err(|e| format!("cannot pack `{path}`: {e}"))?;
     let mut file = builder.into_inner().map_err(|e| format!("cannot pack `{path}`: {e}"))?;
     file.flush().map_err(|e| e.to_string())?;
@@ -217,9 +218,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, "abc").unwrap();
-        assert_eq!(
-            sha256_file(&p).unwrap().sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_file(&p).unwrap().sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -121,8 +121,13 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         return client::CANNOT_RUN;
     }
     let resources = opts.resources.clone().unwrap_or_else(|| {
-        let mut all: Vec<String> =
-            plan.pipelines.iter().flat_map(|p| &p.stages).flat_map(|s| &s.jobs).flat_map(|j| j.resources.clone()).collect();
+        let mut all: Vec<String> = plan
+            .pipelines
+            .iter()
+            .flat_map(|p| &p.stages)
+            .flat_map(|s| &s.jobs)
+            .flat_map(|j| j.resources.clone())
+            .collect();
         all.sort();
         all.dedup();
         all
@@ -165,7 +170,8 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
     }
     let names: Vec<String> = (1..=count).map(|i| format!("local-{i}")).collect();
     for _ in 0..200 {
-        let registered = engine.status(None).map(|s| s.agents.iter().filter(|a| names.contains(&a.name)).count()).unwrap_or(0);
+        let registered =
+            engine.status(None).map(|s| s.agents.iter().filter(|a| names.contains(&a.name)).count()).unwrap_or(0);
         if registered >= count {
             break;
         }
@@ -231,7 +237,9 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
 
 /// The last lines of a failed job's log.
 fn print_tail(engine: &Arc<Engine>, job: &crate::protocol::JobKey) {
-    let Ok(logs) = engine.logs(&job.pipeline, job.counter, &job.stage, &job.job, Some(job.attempt), None) else { return };
+    let Ok(logs) = engine.logs(&job.pipeline, job.counter, &job.stage, &job.job, Some(job.attempt), None) else {
+        return;
+    };
     let text: String = logs.chunks.iter().map(|c| c.data.as_str()).collect();
     let lines: Vec<&str> = text.lines().collect();
     let tail = &lines[lines.len().saturating_sub(20)..];
@@ -374,7 +382,8 @@ pub fn agent(opts: AgentCliOptions) -> u8 {
         },
     };
     let name = opts.name.clone().unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "agent".into());
+        let host =
+            std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "agent".into());
         format!("{host}-{}", std::process::id())
     });
     let o = AgentOptions {

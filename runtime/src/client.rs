@@ -87,7 +87,10 @@ impl Client {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| ClientError::Failed(format!("cannot reach the server at {}: {e}", self.base)))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Failed(format!("cannot reach the server at {}: {e}", self.base)))?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| ClientError::Failed(e.to_string()))?;
         if !status.is_success() {
@@ -105,7 +108,8 @@ impl Client {
     }
 
     pub async fn trigger(&self, pipeline: &str) -> Result<TriggerResponse, ClientError> {
-        let r: Option<TriggerResponse> = self.call(self.http.post(self.url(&format!("/pipelines/{pipeline}/trigger")))).await?;
+        let r: Option<TriggerResponse> =
+            self.call(self.http.post(self.url(&format!("/pipelines/{pipeline}/trigger")))).await?;
         r.ok_or_else(|| ClientError::Failed("empty answer".into()))
     }
 
@@ -125,9 +129,15 @@ impl Client {
         self.call::<serde_json::Value>(req).await.map(|_| ())
     }
 
-    pub async fn logs(&self, t: &Target, attempt: Option<u32>, after: Option<u64>) -> Result<LogsResponse, ClientError> {
+    pub async fn logs(
+        &self,
+        t: &Target,
+        attempt: Option<u32>,
+        after: Option<u64>,
+    ) -> Result<LogsResponse, ClientError> {
         let (stage, job) = (t.stage.as_deref().unwrap_or(""), t.job.as_deref().unwrap_or(""));
-        let mut req = self.http.get(self.url(&format!("/instances/{}/{}/stages/{stage}/jobs/{job}/logs", t.pipeline, t.counter)));
+        let mut req =
+            self.http.get(self.url(&format!("/instances/{}/{}/stages/{stage}/jobs/{job}/logs", t.pipeline, t.counter)));
         if let Some(a) = attempt {
             req = req.query(&[("attempt", a)]);
         }
@@ -217,7 +227,8 @@ pub async fn rerun(opts: &ClientOptions, target: &str, failed_only: bool) -> u8 
     };
     let path = format!("/instances/{}/{}/stages/{}/rerun", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
     let body = serde_json::json!({ "job": t.job, "failed_only": failed_only });
-    simple(opts, &path, Some(body), format!("re-running {target}{}", if failed_only { " (failed jobs)" } else { "" })).await
+    simple(opts, &path, Some(body), format!("re-running {target}{}", if failed_only { " (failed jobs)" } else { "" }))
+        .await
 }
 
 pub async fn cancel(opts: &ClientOptions, target: &str) -> u8 {
@@ -280,12 +291,14 @@ pub fn render_status(s: &StatusResponse) -> String {
             out.push_str(&format!("  material {m} at {}\n", &r[..r.len().min(12)]));
         }
         for st in &i.stages {
-            let state = serde_json::to_value(st.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            let state =
+                serde_json::to_value(st.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
             let reason = st.reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
             out.push_str(&format!("  {:<14} {state}{reason}\n", st.name));
             for j in &st.jobs {
                 let Some(a) = j.attempts.last() else { continue };
-                let state = serde_json::to_value(a.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                let state =
+                    serde_json::to_value(a.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
                 let mut line = format!("    {:<16} {state}", j.name);
                 if let Some(agent) = &a.agent {
                     line.push_str(&format!("  on {agent}"));

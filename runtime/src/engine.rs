@@ -176,7 +176,8 @@ impl Engine {
                     tokio::spawn(async move {
                         let dir = engine.state.discover_dir();
                         let result = git::discover(&command, &dir, &env).await;
-                        let _ = engine.apply(Vec::new(), |s, now| s.discovered(instance, &stage, &job, result, now)).await;
+                        let _ =
+                            engine.apply(Vec::new(), |s, now| s.discovered(instance, &stage, &job, result, now)).await;
                     });
                 }
                 Effect::TriggerLater { pipeline, cause, upstreams, inherited } => {
@@ -217,7 +218,9 @@ impl Engine {
     pub async fn register(self: &Arc<Self>, id: Option<String>, name: &str, resources: Vec<String>) -> Result<String> {
         let id = match id.filter(|i| crate::artifacts::valid_name(i)) {
             Some(id) => id,
-            None => crate::statedir::random_token().map_err(|e| EngineError::Internal(e.to_string()))?[..16].to_string(),
+            None => {
+                crate::statedir::random_token().map_err(|e| EngineError::Internal(e.to_string()))?[..16].to_string()
+            }
         };
         let write = Write::Agent { id: id.clone(), name: name.to_string(), resources: resources.clone() };
         self.apply(vec![write], |s, now| s.register_agent(&id, name, resources, now)).await?;
@@ -351,7 +354,9 @@ impl Engine {
                     id: a.id.clone(),
                     name: a.name.clone(),
                     resources: a.resources.clone(),
-                    state: if a.lost || now.saturating_sub(a.last_seen_ms) > s.config().lease_ms + crate::protocol::MAX_WAIT_MS {
+                    state: if a.lost
+                        || now.saturating_sub(a.last_seen_ms) > s.config().lease_ms + crate::protocol::MAX_WAIT_MS
+                    {
                         "lost".into()
                     } else if a.attempt.is_some() {
                         "building".into()
@@ -380,7 +385,9 @@ impl Engine {
         after: Option<u64>,
     ) -> Result<LogsResponse> {
         let (id, number, finished) = self.read(|s| -> std::result::Result<(u64, u32, bool), SchedError> {
-            let inst = s.instance(pipeline, counter).ok_or_else(|| SchedError::NotFound(format!("no instance {pipeline}/{counter}")))?;
+            let inst = s
+                .instance(pipeline, counter)
+                .ok_or_else(|| SchedError::NotFound(format!("no instance {pipeline}/{counter}")))?;
             let st = inst
                 .stages
                 .iter()
@@ -448,12 +455,16 @@ impl Engine {
 
     pub async fn task_report(self: &Arc<Self>, attempt: u64, r: crate::protocol::TaskReport) -> Result<()> {
         Ok(self
-            .apply(Vec::new(), |s, now| s.task_report(attempt, &r.agent_id, r.index, r.state, r.exit_code, r.at_us, now))
+            .apply(Vec::new(), |s, now| {
+                s.task_report(attempt, &r.agent_id, r.index, r.state, r.exit_code, r.at_us, now)
+            })
             .await??)
     }
 
     pub async fn complete(self: &Arc<Self>, attempt: u64, r: crate::protocol::CompleteRequest) -> Result<()> {
-        Ok(self.apply(Vec::new(), |s, now| s.complete(attempt, &r.agent_id, r.result, r.reason, r.at_us, now)).await??)
+        Ok(self
+            .apply(Vec::new(), |s, now| s.complete(attempt, &r.agent_id, r.result, r.reason, r.at_us, now))
+            .await??)
     }
 
     /// Whether every instance in `roots`, and every instance they caused downstream, is over;

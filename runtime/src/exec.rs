@@ -198,7 +198,8 @@ mod tests {
     async fn a_timeout_kills_the_whole_group_even_when_sigterm_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("pid");
-        let script = format!("trap '' TERM; sh -c 'trap \"\" TERM; echo $$ > {}; sleep 30' & sleep 30", pidfile.display());
+        let script =
+            format!("trap '' TERM; sh -c 'trap \"\" TERM; echo $$ > {}; sleep 30' & sleep 30", pidfile.display());
         let (o, _) = go(&script, Some(Instant::now() + Duration::from_millis(300)), None).await;
         assert_eq!(o, Outcome::TimedOut);
         let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();

@@ -31,10 +31,7 @@ pub async fn resolve(url: &str, branch: &str) -> Result<String, String> {
     let mut cmd = git();
     cmd.args(["ls-remote", "--", url, &format!("refs/heads/{branch}")]);
     let text = output(cmd, &format!("git ls-remote {url}")).await?;
-    text.split_whitespace()
-        .next()
-        .map(str::to_string)
-        .ok_or_else(|| format!("branch `{branch}` not found in {url}"))
+    text.split_whitespace().next().map(str::to_string).ok_or_else(|| format!("branch `{branch}` not found in {url}"))
 }
 
 /// Checks `url` out at `revision` into `dest`, through a bare cache clone under `cache` that is
@@ -60,7 +57,13 @@ pub async fn checkout(url: &str, branch: &str, revision: &str, cache: &Path, des
     };
     if !has(cache).status().await.is_ok_and(|s| s.success()) {
         let mut cmd = git();
-        cmd.arg("-C").arg(cache).args(["fetch", "--quiet", "--", url, &format!("+refs/heads/{branch}:refs/heads/{branch}")]);
+        cmd.arg("-C").arg(cache).args([
+            "fetch",
+            "--quiet",
+            "--",
+            url,
+            &format!("+refs/heads/{branch}:refs/heads/{branch}"),
+        ]);
         output(cmd, &format!("git fetch {url}")).await?;
         if !has(cache).status().await.is_ok_and(|s| s.success()) {
             let mut cmd = git();

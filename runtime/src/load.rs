@@ -37,9 +37,10 @@ pub fn compile(paths: &[PathBuf], color: bool) -> Result<Plan, LoadError> {
 
 /// Reads a plan saved as JSON.
 pub fn read_plan(path: &Path) -> Result<Plan, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
     let version = value.get("plan_version").and_then(|v| v.as_u64());
     if version != Some(PLAN_VERSION as u64) {
         return Err(LoadError::Usage(format!(
@@ -48,8 +49,8 @@ pub fn read_plan(path: &Path) -> Result<Plan, LoadError> {
             version.map_or("(none)".to_string(), |v| v.to_string())
         )));
     }
-    let mut plan: Plan =
-        serde_json::from_value(value).map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
+    let mut plan: Plan = serde_json::from_value(value)
+        .map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
     let base = path.parent().unwrap_or(Path::new("."));
     for m in &mut plan.materials {
         if is_local(&m.git) && Path::new(&m.git).is_relative() {

@@ -39,7 +39,9 @@ fn stage_state(s: StageState) -> &'static str {
 /// The plain line of an event, or `None` for events not worth a line.
 pub fn line(kind: &EventKind) -> String {
     match kind {
-        EventKind::InstanceQueued { pipeline, counter } => format!("{pipeline}/{counter} queued (max_instances reached)"),
+        EventKind::InstanceQueued { pipeline, counter } => {
+            format!("{pipeline}/{counter} queued (max_instances reached)")
+        }
         EventKind::InstanceStarted { pipeline, counter, cause } => format!("{pipeline}/{counter} started ({cause})"),
         EventKind::InstanceFinished { pipeline, counter, result } => {
             let result = if result == "failed" { "FAILED" } else { result.as_str() };

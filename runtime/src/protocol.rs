@@ -188,17 +188,65 @@ impl std::fmt::Display for JobKey {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    InstanceQueued { pipeline: String, counter: u32 },
-    InstanceStarted { pipeline: String, counter: u32, cause: String },
-    InstanceFinished { pipeline: String, counter: u32, result: String },
-    StageStarted { pipeline: String, counter: u32, stage: String },
-    StageAwaitingApproval { pipeline: String, counter: u32, stage: String },
-    StageFinished { pipeline: String, counter: u32, stage: String, result: StageState, reason: Option<String> },
-    JobScheduled { job: JobKey },
-    JobAssigned { job: JobKey, agent: String },
-    TaskStarted { job: JobKey, index: usize, total: usize, label: String, agent_at_us: u64 },
-    TaskFinished { job: JobKey, index: usize, state: TaskState, exit_code: Option<i32>, agent_at_us: u64 },
-    JobFinished { job: JobKey, state: JobState, reason: Option<String>, agent: Option<String>, agent_at_us: Option<u64> },
+    InstanceQueued {
+        pipeline: String,
+        counter: u32,
+    },
+    InstanceStarted {
+        pipeline: String,
+        counter: u32,
+        cause: String,
+    },
+    InstanceFinished {
+        pipeline: String,
+        counter: u32,
+        result: String,
+    },
+    StageStarted {
+        pipeline: String,
+        counter: u32,
+        stage: String,
+    },
+    StageAwaitingApproval {
+        pipeline: String,
+        counter: u32,
+        stage: String,
+    },
+    StageFinished {
+        pipeline: String,
+        counter: u32,
+        stage: String,
+        result: StageState,
+        reason: Option<String>,
+    },
+    JobScheduled {
+        job: JobKey,
+    },
+    JobAssigned {
+        job: JobKey,
+        agent: String,
+    },
+    TaskStarted {
+        job: JobKey,
+        index: usize,
+        total: usize,
+        label: String,
+        agent_at_us: u64,
+    },
+    TaskFinished {
+        job: JobKey,
+        index: usize,
+        state: TaskState,
+        exit_code: Option<i32>,
+        agent_at_us: u64,
+    },
+    JobFinished {
+        job: JobKey,
+        state: JobState,
+        reason: Option<String>,
+        agent: Option<String>,
+        agent_at_us: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -32,13 +32,26 @@ impl Default for Config {
 pub enum Effect {
     Event(EventKind),
     /// Run a `discover` command and report its lines with [`Scheduler::discovered`].
-    Discover { instance: u64, stage: String, job: String, command: String, env: BTreeMap<String, String> },
+    Discover {
+        instance: u64,
+        stage: String,
+        job: String,
+        command: String,
+        env: BTreeMap<String, String>,
+    },
     /// An attempt ended on the server while an agent runs it: tell the agent.
-    StopAttempt { attempt: u64 },
+    StopAttempt {
+        attempt: u64,
+    },
     /// A job became assignable: wake the agents waiting for work.
     WorkReady,
     /// A downstream pipeline must start, once the revisions of `missing` materials are known.
-    TriggerLater { pipeline: String, cause: Cause, upstreams: Vec<InstanceRef>, inherited: Vec<MaterialCheckout> },
+    TriggerLater {
+        pipeline: String,
+        cause: Cause,
+        upstreams: Vec<InstanceRef>,
+        inherited: Vec<MaterialCheckout>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,7 +182,13 @@ impl Scheduler {
 
     /// Rebuilds the scheduler from stored instances and agents, after a restart. Every agent gets
     /// a fresh lease, so that agents running jobs have time to come back.
-    pub fn restore(&mut self, instances: Vec<Instance>, agents: Vec<AgentInfo>, revisions: BTreeMap<String, String>, now: u64) {
+    pub fn restore(
+        &mut self,
+        instances: Vec<Instance>,
+        agents: Vec<AgentInfo>,
+        revisions: BTreeMap<String, String>,
+        now: u64,
+    ) {
         self.revisions = revisions;
         for mut agent in agents {
             agent.last_seen_ms = now;
@@ -278,7 +297,15 @@ impl Scheduler {
 
     pub fn attempt(&self, attempt: u64) -> Option<&Attempt> {
         let slot = self.slots.get(&attempt)?;
-        self.instances.get(&slot.instance)?.stages.get(slot.stage)?.jobs.get(slot.job)?.attempts.iter().find(|a| a.id == attempt)
+        self.instances
+            .get(&slot.instance)?
+            .stages
+            .get(slot.stage)?
+            .jobs
+            .get(slot.job)?
+            .attempts
+            .iter()
+            .find(|a| a.id == attempt)
     }
 
     fn attempt_mut(&mut self, attempt: u64) -> Option<&mut Attempt> {
@@ -319,7 +346,9 @@ impl Scheduler {
         info.last_seen_ms = now;
         info.lost = false;
         Ok(match attempt {
-            Some(a) => !self.attempt(a).is_some_and(|a| a.state == JobState::Assigned && a.agent.as_deref() == Some(agent)),
+            Some(a) => {
+                !self.attempt(a).is_some_and(|a| a.state == JobState::Assigned && a.agent.as_deref() == Some(agent))
+            }
             None => false,
         })
     }
@@ -345,9 +374,11 @@ impl Scheduler {
         let Some(id) = chosen else { return Ok(None) };
         self.queue.remove(&id);
         self.running.insert(id);
+        let name = self.agents.get(agent).map(|a| a.name.clone());
         if let Some(a) = self.attempt_mut(id) {
             a.state = JobState::Assigned;
             a.agent = Some(agent.to_string());
+            a.agent_name = name;
             a.assigned_ms = Some(now);
         }
         if let Some(info) = self.agents.get_mut(agent) {
@@ -463,7 +494,13 @@ impl Scheduler {
     }
 
     /// Records an artifact an agent uploaded.
-    pub fn artifact_stored(&mut self, attempt: u64, agent: &str, name: &str, art: ArtifactRef) -> Result<(), SchedError> {
+    pub fn artifact_stored(
+        &mut self,
+        attempt: u64,
+        agent: &str,
+        name: &str,
+        art: ArtifactRef,
+    ) -> Result<(), SchedError> {
         self.check_owner(attempt, agent)?;
         if let Some(a) = self.attempt_mut(attempt) {
             a.artifacts.insert(name.to_string(), art);
@@ -526,7 +563,8 @@ impl Scheduler {
         for m in &materials {
             self.revisions.insert(key(&m.name), m.revision.clone());
         }
-        let counter = self.instances.values().filter(|i| i.pipeline == def.name).map(|i| i.counter).max().unwrap_or(0) + 1;
+        let counter =
+            self.instances.values().filter(|i| i.pipeline == def.name).map(|i| i.counter).max().unwrap_or(0) + 1;
         let id = self.next_instance;
         self.next_instance += 1;
         let stages = def
@@ -580,8 +618,11 @@ impl Scheduler {
     fn start_instance(&mut self, id: u64, now: u64) {
         let Some(inst) = self.instances.get_mut(&id) else { return };
         inst.state = InstanceState::Running;
-        let event =
-            EventKind::InstanceStarted { pipeline: inst.pipeline.clone(), counter: inst.counter, cause: inst.cause.to_string() };
+        let event = EventKind::InstanceStarted {
+            pipeline: inst.pipeline.clone(),
+            counter: inst.counter,
+            cause: inst.cause.to_string(),
+        };
         self.effects.push(Effect::Event(event));
         self.enter_stage(id, 0, now);
         self.refresh_instance(id, now);
@@ -658,6 +699,7 @@ impl Scheduler {
             number: job.attempts.len() as u32 + 1,
             state: JobState::Scheduled,
             agent: None,
+            agent_name: None,
             reason: None,
             scheduled_ms: now,
             assigned_ms: None,
@@ -700,14 +742,11 @@ impl Scheduler {
             .map(String::as_str)
             .collect();
         let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
-        let agents: Vec<String> =
+        let mut agents: Vec<String> =
             candidates.iter().map(|a| format!("{} [{}]", a.name, list(&a.resources))).collect();
+        agents.sort();
         Some(if missing.is_empty() {
-            format!(
-                "no agent has all of the resources [{}] (agents: {})",
-                resources.join(", "),
-                agents.join("; ")
-            )
+            format!("no agent has all of the resources [{}] (agents: {})", resources.join(", "), agents.join("; "))
         } else {
             format!(
                 "no agent has the resources [{}] (agents: {})",
@@ -752,7 +791,8 @@ impl Scheduler {
         }
         self.dirty.insert(slot.instance);
         if let Some(job) = self.job_key(attempt) {
-            let agent_name = agent.as_ref().map(|id| self.agents.get(id).map_or_else(|| id.clone(), |a| a.name.clone()));
+            let agent_name =
+                agent.as_ref().map(|id| self.agents.get(id).map_or_else(|| id.clone(), |a| a.name.clone()));
             self.effects.push(Effect::Event(EventKind::JobFinished {
                 job,
                 state,
@@ -899,7 +939,11 @@ impl Scheduler {
             .plan()
             .pipelines
             .iter()
-            .filter(|p| p.after.iter().any(|u| u.pipeline.eq_ignore_ascii_case(&pipeline) && u.stage.eq_ignore_ascii_case(stage)))
+            .filter(|p| {
+                p.after
+                    .iter()
+                    .any(|u| u.pipeline.eq_ignore_ascii_case(&pipeline) && u.stage.eq_ignore_ascii_case(stage))
+            })
             .cloned()
             .collect();
         for down in downstream {
@@ -923,8 +967,11 @@ impl Scheduler {
             let mut inherited = Vec::new();
             let mut missing = false;
             for m in self.materials_of(&down.name) {
-                let from_upstream = upstreams.iter().flat_map(|i| &i.materials).find(|x| x.name.eq_ignore_ascii_case(&m.name));
-                let revision = from_upstream.map(|x| x.revision.clone()).or_else(|| self.known_revision(&m.name).map(String::from));
+                let from_upstream =
+                    upstreams.iter().flat_map(|i| &i.materials).find(|x| x.name.eq_ignore_ascii_case(&m.name));
+                let revision = from_upstream
+                    .map(|x| x.revision.clone())
+                    .or_else(|| self.known_revision(&m.name).map(String::from));
                 match revision {
                     Some(revision) => inherited.push(checkout(&m, revision)),
                     None => missing = true,
@@ -932,7 +979,12 @@ impl Scheduler {
             }
             let cause = Cause::Upstream { pipeline: pipeline.clone(), counter, stage: stage.to_string() };
             if missing {
-                self.effects.push(Effect::TriggerLater { pipeline: down.name.clone(), cause, upstreams: refs, inherited });
+                self.effects.push(Effect::TriggerLater {
+                    pipeline: down.name.clone(),
+                    cause,
+                    upstreams: refs,
+                    inherited,
+                });
             } else {
                 let _ = self.trigger(&down.name, cause, refs, inherited, now);
             }
@@ -1014,7 +1066,11 @@ impl Scheduler {
             Some(name) => {
                 let ji = st.jobs.iter().position(|j| j.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
                     let names: Vec<&str> = st.jobs.iter().map(|j| j.name.as_str()).collect();
-                    SchedError::NotFound(format!("stage `{}` has no job `{name}` (jobs: {})", st.name, names.join(", ")))
+                    SchedError::NotFound(format!(
+                        "stage `{}` has no job `{name}` (jobs: {})",
+                        st.name,
+                        names.join(", ")
+                    ))
                 })?;
                 vec![ji]
             }
@@ -1027,7 +1083,11 @@ impl Scheduler {
         let inst = self.instances.get_mut(&id).ok_or_else(|| SchedError::NotFound("instance".into()))?;
         inst.cancelled = false;
         let stage_name = inst.stages[si].name.clone();
-        let event = EventKind::StageStarted { pipeline: inst.pipeline.clone(), counter: inst.counter, stage: stage_name.clone() };
+        let event = EventKind::StageStarted {
+            pipeline: inst.pipeline.clone(),
+            counter: inst.counter,
+            stage: stage_name.clone(),
+        };
         let st = &mut inst.stages[si];
         st.state = StageState::Running;
         st.reason = None;
@@ -1044,7 +1104,13 @@ impl Scheduler {
         for (ji, name, command) in rediscover.iter().rev() {
             st.jobs.remove(*ji);
             st.discovering.push(name.clone());
-            self.effects.push(Effect::Discover { instance: id, stage: stage_name.clone(), job: name.clone(), command: command.clone(), env: env.clone() });
+            self.effects.push(Effect::Discover {
+                instance: id,
+                stage: stage_name.clone(),
+                job: name.clone(),
+                command: command.clone(),
+                env: env.clone(),
+            });
             plain.iter_mut().for_each(|p| {
                 if *p > *ji {
                     *p -= 1;
@@ -1175,6 +1241,7 @@ impl Scheduler {
             number: job.attempts.len() as u32 + 1,
             state: JobState::Scheduled,
             agent: None,
+            agent_name: None,
             reason: None,
             scheduled_ms: now,
             assigned_ms: None,
@@ -1218,19 +1285,14 @@ impl Scheduler {
                 }
             }
         }
-        let inst = source.ok_or_else(|| {
-            SchedError::NotFound(format!("no instance of `{pipeline}` is upstream of this one"))
+        let inst = source
+            .ok_or_else(|| SchedError::NotFound(format!("no instance of `{pipeline}` is upstream of this one")))?;
+        let st = inst.stages.iter().find(|s| s.name.eq_ignore_ascii_case(stage)).ok_or_else(|| {
+            SchedError::NotFound(format!("{}/{} has no stage `{stage}`", inst.pipeline, inst.counter))
         })?;
-        let st = inst
-            .stages
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(stage))
-            .ok_or_else(|| SchedError::NotFound(format!("{}/{} has no stage `{stage}`", inst.pipeline, inst.counter)))?;
-        let j = st
-            .jobs
-            .iter()
-            .find(|j| j.name.eq_ignore_ascii_case(job))
-            .ok_or_else(|| SchedError::NotFound(format!("{}/{}/{} has no job `{job}`", inst.pipeline, inst.counter, st.name)))?;
+        let j = st.jobs.iter().find(|j| j.name.eq_ignore_ascii_case(job)).ok_or_else(|| {
+            SchedError::NotFound(format!("{}/{}/{} has no job `{job}`", inst.pipeline, inst.counter, st.name))
+        })?;
         let best = j
             .attempts
             .iter()
@@ -1363,15 +1425,18 @@ fn find_job<'a>(jobs: &'a [plan::Job], name: &str) -> Option<&'a plan::Job> {
 }
 
 fn checkout(m: &plan::Material, revision: String) -> MaterialCheckout {
-    MaterialCheckout { name: m.name.clone(), git: m.git.clone(), branch: m.branch.clone(), path: m.path.clone(), revision }
+    MaterialCheckout {
+        name: m.name.clone(),
+        git: m.git.clone(),
+        branch: m.branch.clone(),
+        path: m.path.clone(),
+        revision,
+    }
 }
 
 /// Builds the checkouts of a pipeline's materials from resolved revisions.
 pub fn checkouts(materials: &[plan::Material], revisions: &BTreeMap<String, String>) -> Vec<MaterialCheckout> {
-    materials
-        .iter()
-        .filter_map(|m| revisions.get(&key(&m.name)).map(|r| checkout(m, r.clone())))
-        .collect()
+    materials.iter().filter_map(|m| revisions.get(&key(&m.name)).map(|r| checkout(m, r.clone()))).collect()
 }
 
 /// Whether upstream instances agree on the revisions of the materials they share.

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 /// The environment variable holding secret `name`: upper case, other characters as `_`.
 pub fn env_var(name: &str) -> String {
-    let tail: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let tail: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     format!("PW_SECRET_{tail}")
 }
 

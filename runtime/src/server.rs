@@ -141,7 +141,12 @@ async fn work(State(e): App, headers: HeaderMap, Path(id): Path<String>, uri: Ur
     }
 }
 
-async fn heartbeat(State(e): App, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Res<Json<HeartbeatResponse>> {
+async fn heartbeat(
+    State(e): App,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Res<Json<HeartbeatResponse>> {
     authorize(&e, &headers, &[Role::Agent])?;
     let req: HeartbeatRequest = parse(&body)?;
     let wait = Duration::from_millis(req.wait_ms.min(MAX_WAIT_MS));
@@ -215,7 +220,8 @@ async fn drain(body: Body) {
 /// Streams an upload into the store, checking its size and hash.
 async fn receive(e: &Engine, body: Body, expected: &str) -> Res<ArtifactRef> {
     let temp = e.blobs.temp_path();
-    let internal = |err: std::io::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot store artifact: {err}"));
+    let internal =
+        |err: std::io::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot store artifact: {err}"));
     let mut w = HashingWriter::create(&temp, e.cfg.upload_limit).await.map_err(internal)?;
     let mut stream = body.into_data_stream();
     let result = async {
@@ -264,7 +270,8 @@ async fn download(State(e): App, headers: HeaderMap, Path(sha): Path<String>) ->
         .map_err(|_| ApiError(StatusCode::NOT_FOUND, format!("no artifact with SHA-256 {sha}")))?;
     let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok(([(header::CONTENT_LENGTH, len.to_string()), (header::CONTENT_TYPE, "application/x-tar".into())], body).into_response())
+    Ok(([(header::CONTENT_LENGTH, len.to_string()), (header::CONTENT_TYPE, "application/x-tar".into())], body)
+        .into_response())
 }
 
 async fn trigger(State(e): App, headers: HeaderMap, Path(name): Path<String>) -> Res<Json<TriggerResponse>> {
@@ -294,7 +301,11 @@ async fn cancel(State(e): App, headers: HeaderMap, Path((p, c)): Path<(String, S
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn approve(State(e): App, headers: HeaderMap, Path((p, c, s)): Path<(String, String, String)>) -> Res<StatusCode> {
+async fn approve(
+    State(e): App,
+    headers: HeaderMap,
+    Path((p, c, s)): Path<(String, String, String)>,
+) -> Res<StatusCode> {
     authorize(&e, &headers, &[Role::Api])?;
     e.approve(&p, number(&c, "counter")?, &s, "api").await?;
     Ok(StatusCode::NO_CONTENT)

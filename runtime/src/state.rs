@@ -172,7 +172,11 @@ pub struct Attempt {
     pub id: u64,
     pub number: u32,
     pub state: JobState,
+    /// The agent's id.
     pub agent: Option<String>,
+    /// The agent's name, as shown to people.
+    #[serde(default)]
+    pub agent_name: Option<String>,
     pub reason: Option<String>,
     pub scheduled_ms: u64,
     pub assigned_ms: Option<u64>,
@@ -212,7 +216,7 @@ impl Instance {
                                 .map(|a| AttemptView {
                                     number: a.number,
                                     state: a.state,
-                                    agent: a.agent.clone(),
+                                    agent: a.agent_name.clone().or_else(|| a.agent.clone()),
                                     reason: a.reason.clone(),
                                     artifacts: a.artifacts.clone(),
                                 })

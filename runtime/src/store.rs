@@ -13,8 +13,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 /// The schema, one step per version. Never edit a released step: add one.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE instances (
+const MIGRATIONS: &[&str] = &["CREATE TABLE instances (
         id INTEGER PRIMARY KEY,
         pipeline TEXT NOT NULL,
         counter INTEGER NOT NULL,
@@ -35,8 +34,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE materials (
         name TEXT PRIMARY KEY,
         revision TEXT NOT NULL
-    );",
-];
+    );"];
 
 #[derive(Debug)]
 pub enum Write {
@@ -151,11 +149,15 @@ impl Store {
     /// Whether a log chunk is already stored.
     pub fn has_log(&self, attempt: u64, seq: u64) -> bool {
         let Ok(conn) = self.reader.lock() else { return false };
-        conn.query_row("SELECT 1 FROM logs WHERE attempt = ?1 AND seq = ?2", params![attempt as i64, seq as i64], |_| Ok(()))
-            .optional()
-            .ok()
-            .flatten()
-            .is_some()
+        conn.query_row(
+            "SELECT 1 FROM logs WHERE attempt = ?1 AND seq = ?2",
+            params![attempt as i64, seq as i64],
+            |_| Ok(()),
+        )
+        .optional()
+        .ok()
+        .flatten()
+        .is_some()
     }
 }
 
@@ -165,7 +167,8 @@ fn load(conn: &Connection) -> Result<Loaded, String> {
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
     for row in rows {
         let data = row.map_err(|e| e.to_string())?;
-        let inst: Instance = serde_json::from_str(&data).map_err(|e| format!("a stored instance is unreadable: {e}"))?;
+        let inst: Instance =
+            serde_json::from_str(&data).map_err(|e| format!("a stored instance is unreadable: {e}"))?;
         out.instances.push(inst);
     }
     let mut stmt = conn.prepare("SELECT id, name, resources FROM agents").map_err(|e| e.to_string())?;
@@ -178,7 +181,8 @@ fn load(conn: &Connection) -> Result<Loaded, String> {
         out.agents.push(AgentInfo { id, name, resources, last_seen_ms: 0, attempt: None, lost: false });
     }
     let mut stmt = conn.prepare("SELECT name, revision FROM materials").map_err(|e| e.to_string())?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| e.to_string())?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| e.to_string())?;
     for row in rows {
         let (name, revision) = row.map_err(|e| e.to_string())?;
         out.revisions.insert(name, revision);

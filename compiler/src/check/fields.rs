@@ -194,12 +194,14 @@ impl<'f> Fields<'f> {
     }
 }
 
+/// The span of each item of a list field: the item's own, or the whole value's where the list
+/// came from a template parameter.
 fn list_items(field: &Field) -> impl Iterator<Item = Span> + '_ {
     let items: &[crate::ast::Expr] = match &field.value.kind {
         crate::ast::ExprKind::List(items) => items,
         _ => &[],
     };
-    items.iter().map(|e| e.span)
+    items.iter().map(|e| e.span).chain(std::iter::repeat(field.value.span))
 }
 
 fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) -> Option<T> {

@@ -9,21 +9,65 @@ const INDENT: &str = "  ";
 
 /// Prints `file` (parsed from `text`, with comments at `comments`).
 pub fn print(text: &str, file: &crate::ast::File, comments: &[Span]) -> String {
-    let mut p = Printer { src: text, out: String::with_capacity(text.len() + text.len() / 4), indent: 0 };
+    let mut p = Printer {
+        src: text,
+        out: String::with_capacity(text.len() + text.len() / 4),
+        indent: 0,
+        trailing: Vec::new(),
+    };
     let mut queue = Comments::new(text, comments);
     p.members(&mut queue, &file.members, true, 0, text.len());
-    let trimmed = p.out.trim_end().len();
-    p.out.truncate(trimmed);
-    if !p.out.is_empty() {
-        p.out.push('\n');
+    let mut out = align_trailing_comments(&p.out, &p.trailing);
+    out.truncate(out.trim_end().len());
+    if !out.is_empty() {
+        out.push('\n');
     }
-    p.out
+    out
+}
+
+/// Spaces between code and a trailing comment; comments on consecutive lines line up.
+const COMMENT_GAP: usize = 2;
+
+/// Lines up the trailing comments (starting at byte `marks` of `out`) of each run of consecutive
+/// lines of one indentation, two spaces after the longest code.
+fn align_trailing_comments(out: &str, marks: &[usize]) -> String {
+    // (line number, indentation, where the code ends, where the comment starts, the code's width)
+    let mut found = Vec::with_capacity(marks.len());
+    let (mut line, mut counted) = (0, 0);
+    for &mark in marks {
+        line += out[counted..mark].matches('\n').count();
+        counted = mark;
+        let line_start = out[..mark].rfind('\n').map_or(0, |i| i + 1);
+        let code = out[line_start..mark].trim_end();
+        let indent = code.len() - code.trim_start().len();
+        found.push((line, indent, line_start + code.len(), mark, code.chars().count()));
+    }
+    let mut result = String::with_capacity(out.len() + marks.len() * 8);
+    let mut copied = 0;
+    let mut i = 0;
+    while i < found.len() {
+        let mut end = i + 1;
+        while end < found.len() && found[end].0 == found[end - 1].0 + 1 && found[end].1 == found[i].1 {
+            end += 1;
+        }
+        let column = found[i..end].iter().map(|f| f.4).max().unwrap_or(0) + COMMENT_GAP;
+        for &(_, _, code_end, mark, width) in &found[i..end] {
+            result.push_str(&out[copied..code_end]);
+            result.extend(std::iter::repeat_n(' ', column - width));
+            copied = mark;
+        }
+        i = end;
+    }
+    result.push_str(&out[copied..]);
+    result
 }
 
 struct Printer<'a> {
     src: &'a str,
     out: String,
     indent: usize,
+    /// Where each trailing comment starts in `out`.
+    trailing: Vec<usize>,
 }
 
 type Queue<'a> = Comments<'a>;
@@ -55,6 +99,7 @@ impl<'a> Printer<'a> {
     /// Appends `c` at the end of the current line.
     fn trailing_comment(&mut self, q: &Queue<'a>, c: Span) {
         self.out.push(' ');
+        self.trailing.push(self.out.len());
         self.comment(q, c);
     }
 
@@ -133,6 +178,9 @@ impl<'a> Printer<'a> {
             Member::Artifact(a) => {
                 self.out.push_str("artifact ");
                 self.out.push_str(&a.name.name);
+                for _ in a.name.name.chars().count()..width {
+                    self.out.push(' ');
+                }
                 self.out.push_str(" = ");
                 self.expr(q, &a.path, 0);
             }
@@ -171,7 +219,11 @@ impl<'a> Printer<'a> {
             self.out.push_str(" for ");
             self.out.push_str(&f.var.name);
             self.out.push_str(" in ");
-            self.expr(q, &f.source, 2);
+            let after = match &b.body {
+                Body::Instance(call) => 3 + self.flat_call(call).chars().count(),
+                _ => 2,
+            };
+            self.expr(q, &f.source, after);
         }
         match &b.body {
             Body::Members { members, span } => {
@@ -218,32 +270,37 @@ impl<'a> Printer<'a> {
     }
 
     fn task(&mut self, q: &mut Queue<'a>, t: &Task) {
+        let options_span = Span::new(command_end(t), t.span.end);
+        // A single option stays on the command's line: ` { when = failed }`.
+        let inline = match t.options.as_slice() {
+            [f] if !q.any_within(options_span) => Some(format!(" {{ {} = {} }}", f.name.name, self.flat(&f.value))),
+            _ => None,
+        }
+        .filter(|line| !line.contains('\n'));
+        let reserve = inline.as_ref().map_or(0, |line| line.chars().count());
         match &t.kind {
             TaskKind::Run(e) => {
                 self.out.push_str("run ");
-                self.expr(q, e, 0);
+                self.expr(q, e, reserve);
             }
             TaskKind::Fetch { source, into } => {
                 self.out.push_str("fetch ");
-                self.expr(q, source, 0);
+                let into_width = into.as_ref().map_or(0, |i| 6 + self.flat(i).chars().count());
+                self.expr(q, source, reserve + into_width);
                 if let Some(into) = into {
                     self.out.push_str(" into ");
-                    self.expr(q, into, 0);
+                    self.expr(q, into, reserve);
                 }
             }
         }
         if t.options.is_empty() {
             return;
         }
-        let last = command_end(t);
-        let span = Span::new(last, t.span.end);
-        if let [f] = t.options.as_slice() {
-            let line = format!(" {{ {} = {} }}", f.name.name, self.flat(&f.value));
-            if !q.any_within(span) && !line.contains('\n') && self.column() + line.chars().count() <= MAX_WIDTH {
-                self.out.push_str(&line);
-                return;
-            }
+        if let Some(line) = inline.filter(|line| self.column() + line.chars().count() <= MAX_WIDTH) {
+            self.out.push_str(&line);
+            return;
         }
+        let last = options_span.start;
         let options: Vec<Member> = t.options.iter().cloned().map(Member::Field).collect();
         let open = self.src[last..t.span.end].find('{').map_or(last, |i| last + i);
         self.out.push_str(" {");
@@ -283,10 +340,15 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// `t(a = 1, b = "x")` on one line.
+    fn flat_call(&self, call: &TemplateCall) -> String {
+        let args: Vec<String> = call.args.iter().map(|a| format!("{} = {}", a.name.name, self.flat(&a.value))).collect();
+        format!("{}({})", call.template.name, args.join(", "))
+    }
+
     fn template_call(&mut self, q: &mut Queue<'a>, call: &TemplateCall) {
         self.out.push_str(&call.template.name);
-        let flat: Vec<String> = call.args.iter().map(|a| format!("{} = {}", a.name.name, self.flat(&a.value))).collect();
-        let line = format!("({})", flat.join(", "));
+        let line = self.flat_call(call)[call.template.name.len()..].to_string();
         let fits = line.contains('\n') || self.column() + line.chars().count() <= MAX_WIDTH;
         let inner = Span::new(call.template.span.end, call.span.end);
         if call.args.is_empty() || (fits && !q.any_within(inner)) {
@@ -425,43 +487,39 @@ fn command_end(t: &Task) -> usize {
     }
 }
 
-/// Whether a blank line always separates these two members: around every top-level entity, and
-/// around stages and jobs.
+/// Whether a blank line always separates these two members: two entities (at the top level,
+/// any blocks; in a body, stages and jobs).
 fn separated(prev: &Member, next: &Member, top: bool) -> bool {
-    let spaced = |m: &Member| match m {
+    let entity = |m: &Member| match m {
         Member::Block(b) => top || b.kind != BlockKind::Env,
         _ => false,
     };
-    spaced(prev) || spaced(next)
+    entity(prev) && entity(next)
 }
 
-/// For each member, the width its field name is padded to: the longest name in its run of
-/// consecutive fields (a blank line or another member ends a run).
+/// For each member, the width its name is padded to: the longest name in its run of
+/// consecutive fields, or of consecutive artifacts (a blank line or another member ends a run).
 fn alignment(q: &Queue<'_>, members: &[Member]) -> Vec<usize> {
+    let key = |m: &Member| match m {
+        Member::Field(f) => Some((false, f.name.name.chars().count())),
+        Member::Artifact(a) => Some((true, a.name.name.chars().count())),
+        _ => None,
+    };
     let mut widths = vec![0; members.len()];
     let mut i = 0;
     while i < members.len() {
-        let Member::Field(first) = &members[i] else {
+        let Some((artifact, _)) = key(&members[i]) else {
             i += 1;
             continue;
         };
         let mut end = i + 1;
-        let mut last = first.span.end;
-        while let Some(Member::Field(f)) = members.get(end) {
-            if q.blank_between(last, f.span.start) {
-                break;
-            }
-            last = f.span.end;
+        while end < members.len()
+            && key(&members[end]).is_some_and(|(a, _)| a == artifact)
+            && !q.blank_between(members[end - 1].span().end, members[end].span().start)
+        {
             end += 1;
         }
-        let width = members[i..end]
-            .iter()
-            .map(|m| match m {
-                Member::Field(f) => f.name.name.chars().count(),
-                _ => 0,
-            })
-            .max()
-            .unwrap_or(0);
+        let width = members[i..end].iter().filter_map(|m| key(m).map(|k| k.1)).max().unwrap_or(0);
         widths[i..end].fill(width);
         i = end;
     }

@@ -66,7 +66,8 @@ pub struct Report {
 impl Report {
     /// How many findings have a fix of each kind.
     pub fn fixable(&self) -> (usize, usize) {
-        let count = |a| self.diagnostics.iter().filter(|d| d.fix.as_ref().is_some_and(|f| f.applicability == a)).count();
+        let count =
+            |a| self.diagnostics.iter().filter(|d| d.fix.as_ref().is_some_and(|f| f.applicability == a)).count();
         (count(Applicability::Safe), count(Applicability::Unsafe))
     }
 }

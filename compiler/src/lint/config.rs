@@ -205,7 +205,8 @@ impl LintConfig {
             help: None,
         })?;
         let mut config = Self::parse(file, &text)?;
-        config.root = file.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
+        config.root =
+            file.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
         Ok(config)
     }
 
@@ -278,7 +279,9 @@ impl LintConfig {
             config.per_path.push((pattern.clone(), codes));
         }
         if let Some(cost) = &section.cost {
-            let d = |v: &Option<Spanned<toml::Value>>, default: u64| duration(v, default).map_err(|(s, m)| err(Some(s), m, None));
+            let d = |v: &Option<Spanned<toml::Value>>, default: u64| {
+                duration(v, default).map_err(|(s, m)| err(Some(s), m, None))
+            };
             config.cost.transition_secs = d(&cost.transition, config.cost.transition_secs)?;
             config.cost.setup_secs = d(&cost.job_setup, config.cost.setup_secs)?;
             config.cost.not_worth_splitting_secs = d(&cost.not_worth_splitting, config.cost.not_worth_splitting_secs)?;
@@ -287,7 +290,11 @@ impl LintConfig {
             match v {
                 None => Ok(default),
                 Some(n) if *n.get_ref() >= min && *n.get_ref() <= 1000 => Ok(*n.get_ref() as usize),
-                Some(n) => Err(err(Some(n.span()), format!("expected a number from {min} to 1000, found {}", n.get_ref()), None)),
+                Some(n) => Err(err(
+                    Some(n.span()),
+                    format!("expected a number from {min} to 1000, found {}", n.get_ref()),
+                    None,
+                )),
             }
         };
         if let Some(chain) = &section.long_stage_chain {
@@ -317,8 +324,7 @@ pub fn selector(text: &str) -> Option<Vec<&'static str>> {
 }
 
 fn selector_help(text: &str) -> String {
-    let names = registry::RULES.iter().map(|r| r.name).chain(Category::ALL.iter().map(|c| c.name()));
-    match crate::diagnostic::did_you_mean(text, names) {
+    match registry::suggest(text) {
         Some(close) => format!("did you mean `{close}`? `pw explain {close}` describes it"),
         None => "name a rule by code (`L0008`) or name (`missing-timeout`), a category (`cost`), or `all`".into(),
     }

@@ -37,7 +37,10 @@ fn index() -> String {
         if rules.is_empty() {
             continue;
         }
-        out.push_str(&format!("\n## {}\n\n| Code | Name | Severity | Fix | Finds |\n|---|---|---|---|---|\n", capitalise(category.name())));
+        out.push_str(&format!(
+            "\n## {}\n\n| Code | Name | Severity | Fix | Finds |\n|---|---|---|---|---|\n",
+            capitalise(category.name())
+        ));
         for r in rules {
             let fix = match r.fix {
                 super::registry::FixKind::None => "",

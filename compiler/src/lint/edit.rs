@@ -9,7 +9,7 @@ use crate::source::{FileId, SourceFile, Span};
 
 /// The block written at `span`, searched through the whole tree.
 pub fn find_block(file: &ast::File, span: Span) -> Option<&Block> {
-    fn walk<'a>(members: &'a [Member], span: Span) -> Option<&'a Block> {
+    fn walk(members: &[Member], span: Span) -> Option<&Block> {
         for m in members {
             if let Member::Block(b) = m {
                 if b.span == span {
@@ -56,8 +56,54 @@ pub fn append_members(source: &SourceFile, file: FileId, block: &Block, lines: &
         Some(last) => (last.span().end, indent_at(source, last.span().start).to_string()),
         None => (span.start + 1, format!("{}  ", indent_at(source, block.span.start))),
     };
-    let text: String = lines.iter().map(|l| format!("\n{indent}{l}")).collect();
+    // A body written on one line stays on one line.
+    let one_line = source.line_index(span.start) == source.line_index(span.end);
+    let text: String = if one_line {
+        lines.iter().map(|l| format!(" {l}")).collect()
+    } else {
+        lines.iter().map(|l| format!("\n{indent}{l}")).collect()
+    };
     Some(Edit { file, span: Span::new(at, at), replacement: text })
+}
+
+/// Inserts `line` before the first task of `block` (after its fields), or at the end.
+pub fn insert_before_tasks(source: &SourceFile, file: FileId, block: &Block, line: &str) -> Option<Edit> {
+    let Body::Members { members, .. } = &block.body else { return None };
+    match members.iter().find(|m| matches!(m, Member::Task(_))) {
+        Some(first) => {
+            let at = first.span().start;
+            let line_start = source.line_start(source.line_index(at));
+            let own_line = source.text[line_start..at].trim().is_empty();
+            let replacement = if own_line { format!("{line}\n{}", indent_at(source, at)) } else { format!("{line} ") };
+            Some(Edit { file, span: Span::new(at, at), replacement })
+        }
+        None => append_members(source, file, block, &[line.to_string()]),
+    }
+}
+
+/// The span to delete to remove an entity: its whole lines, the comment lines right above it
+/// (its documentation and suppressions), and a blank line that would otherwise be doubled.
+pub fn entity_removal(source: &SourceFile, span: Span) -> Span {
+    let mut out = removal(source, span);
+    if out == span {
+        return out;
+    }
+    let mut line = source.line_index(out.start);
+    while line > 0 && source.line_text(line - 1).trim_start().starts_with('#') {
+        line -= 1;
+        out.start = source.line_start(line);
+    }
+    let first = source.line_index(out.start);
+    let before_blank = first == 0 || source.line_text(first - 1).trim().is_empty();
+    let next = source.line_index(out.end);
+    if before_blank
+        && next < source.line_count()
+        && source.line_text(next).trim().is_empty()
+        && out.end < source.text.len()
+    {
+        out.end = source.line_start(next + 1).min(source.text.len());
+    }
+    out
 }
 
 /// Inserts `line` as the first member of `block`'s body.
@@ -76,7 +122,8 @@ pub fn plain_job<'a>(ctx: &'a Context, job: &Job) -> Option<&'a Block> {
         return None;
     }
     let block = find_block(ctx.ast(job.origin.file)?, job.origin.span)?;
-    (block.kind == BlockKind::Job && block.fan_out.is_none() && matches!(block.body, Body::Members { .. })).then_some(block)
+    (block.kind == BlockKind::Job && block.fan_out.is_none() && matches!(block.body, Body::Members { .. }))
+        .then_some(block)
 }
 
 /// Edits that make the tasks and artifacts of `others` tasks of `keep`, after its own, and
@@ -93,7 +140,8 @@ pub fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[Span]) -
             _ => None,
         })
     };
-    let mut sums: Vec<(&str, u64)> = vec![("timeout", keep.timeout_secs.unwrap_or(0)), ("estimate", keep.estimate_secs.unwrap_or(0))];
+    let mut sums: Vec<(&str, u64)> =
+        vec![("timeout", keep.timeout_secs.unwrap_or(0)), ("estimate", keep.estimate_secs.unwrap_or(0))];
     for other in others {
         if other.origin.file != file {
             return None;
@@ -137,7 +185,7 @@ pub fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[Span]) -
     }
     edits.push(append_members(source, file, keep_block, &moved)?);
     for span in remove {
-        edits.push(Edit { file, span: removal(source, *span), replacement: String::new() });
+        edits.push(Edit { file, span: entity_removal(source, *span), replacement: String::new() });
     }
     Some(edits)
 }

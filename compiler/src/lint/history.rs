@@ -70,9 +70,8 @@ impl History {
     /// Reads `durations.json` from a state folder, or the file itself.
     pub fn load(path: &Path) -> Result<History, String> {
         let file: PathBuf = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            format!("cannot read the recorded durations in {}: {e}", file.display())
-        })?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read the recorded durations in {}: {e}", file.display()))?;
         Self::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
     }
 

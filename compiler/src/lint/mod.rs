@@ -94,13 +94,8 @@ pub fn lint_with_history(
     config: &LintConfig,
     history: &History,
 ) -> Vec<Diagnostic> {
-    let ctx = Context {
-        workspace,
-        analysis,
-        program: &analysis.program,
-        config,
-        costs: Costs::new(&config.cost, history),
-    };
+    let ctx =
+        Context { workspace, analysis, program: &analysis.program, config, costs: Costs::new(&config.cost, history) };
     let mut sink = Sink::default();
     for rule in registry::RULES {
         if let Some(check) = rule.check {

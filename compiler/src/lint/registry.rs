@@ -106,12 +106,8 @@ impl Eq for Rule {}
 impl Rule {
     /// The documentation with the one leading space of each doc-comment line removed.
     pub fn documentation(&self) -> String {
-        let mut out: String = self
-            .doc
-            .lines()
-            .map(|line| line.strip_prefix(' ').unwrap_or(line))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let mut out: String =
+            self.doc.lines().map(|line| line.strip_prefix(' ').unwrap_or(line)).collect::<Vec<_>>().join("\n");
         out.truncate(out.trim_end().len());
         out
     }
@@ -137,7 +133,21 @@ pub static RULES: &[&Rule] = &[
 
 /// The rule with this code or name (case-insensitive).
 pub fn lookup(code_or_name: &str) -> Option<&'static Rule> {
-    RULES.iter().copied().find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name.eq_ignore_ascii_case(code_or_name))
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name.eq_ignore_ascii_case(code_or_name))
+}
+
+/// The rule or category name closest to a misspelt one: by edit distance, else the one
+/// holding every word of it (`long-chain` → `long-stage-chain`).
+pub fn suggest(text: &str) -> Option<&'static str> {
+    let names = || RULES.iter().map(|r| r.name).chain(Category::ALL.iter().map(|c| c.name()));
+    crate::diagnostic::did_you_mean(text, names()).or_else(|| {
+        let lower = text.to_ascii_lowercase();
+        let words: Vec<&str> = lower.split(['-', '_']).filter(|w| w.len() > 2).collect();
+        (!words.is_empty()).then(|| names().find(|n| words.iter().all(|w| n.contains(w))))?
+    })
 }
 
 /// The long explanation `pw explain CODE` prints, for a lint code or name.

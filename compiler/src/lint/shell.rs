@@ -152,12 +152,22 @@ pub fn normalize(word: &str) -> Option<String> {
     while let Some(rest) = w.strip_prefix("./") {
         w = rest;
     }
+    // A path names a folder or has an extension; a bare word is more often an argument.
+    let path_like = w.contains('/') || w.contains('.');
     let w = w.trim_end_matches('/');
     if w.is_empty() || w == "." || w == ".." || w.starts_with("/dev/") || w == "/dev" || w == "/" || w == "~" {
         return None;
     }
-    // A path names a folder or has an extension; a bare word is more often an argument.
-    (w.contains('/') || w.contains('.')).then(|| w.to_string())
+    path_like.then(|| w.to_string())
+}
+
+/// Like [`normalize`], for a word that an option says is a path (`--out build`).
+fn normalize_output(word: &str) -> Option<String> {
+    normalize(word).or_else(|| {
+        let w = word.trim();
+        let plain = !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        (plain && !w.starts_with('-')).then(|| w.to_string())
+    })
 }
 
 /// The paths a script creates or writes.
@@ -184,13 +194,13 @@ pub fn writes(script: &str) -> Vec<String> {
         while i < args.len() {
             let a = &args[i];
             if matches!(a.as_str(), "-o" | "--output" | "--out" | "--out-dir" | "--output-dir" | "--outdir") {
-                out.extend(args.get(i + 1).and_then(|n| normalize(n)));
+                out.extend(args.get(i + 1).and_then(|n| normalize_output(n)));
                 i += 1;
             } else if let Some(v) = ["--output=", "--out=", "--out-dir=", "--output-dir=", "--outdir="]
                 .iter()
                 .find_map(|p| a.strip_prefix(p))
             {
-                out.extend(normalize(v));
+                out.extend(normalize_output(v));
             }
             i += 1;
         }
@@ -249,7 +259,9 @@ pub fn refers_to(mentioned: &str, produced: &str) -> bool {
     if mentioned.eq_ignore_ascii_case(produced) {
         return true;
     }
-    if mentioned.len() > produced.len() && mentioned.starts_with(produced) && mentioned.as_bytes()[produced.len()] == b'/'
+    if mentioned.len() > produced.len()
+        && mentioned.starts_with(produced)
+        && mentioned.as_bytes()[produced.len()] == b'/'
     {
         return true;
     }
@@ -266,16 +278,22 @@ pub fn piped_downloads(script: &str) -> Vec<String> {
         for pair in parts.windows(2) {
             let fetch = commands(pair[0]);
             let run = commands(pair[1]);
-            let downloads = fetch.last().and_then(|c| c.program()).is_some_and(|p| matches!(p, "curl" | "wget" | "fetch"));
+            let downloads =
+                fetch.last().and_then(|c| c.program()).is_some_and(|p| matches!(p, "curl" | "wget" | "fetch"));
             let interprets = run.first().and_then(|c| c.program()).is_some_and(is_interpreter);
-            if downloads && interprets && !pair[1].trim_start().starts_with('|') {
-                out.push(format!("{}|{}", pair[0].trim_start(), pair[1].trim_end()).trim().to_string());
+            if downloads && interprets {
+                let run = pair[1].split("&&").next().unwrap_or("").split([';', '&']).next().unwrap_or("");
+                let fetch = pair[0].rsplit("&&").next().unwrap_or("").rsplit([';', '&', '(']).next().unwrap_or("");
+                out.push(format!("{}|{}", fetch.trim_start(), run.trim_end()).trim().to_string());
             }
         }
         // `sh -c "$(curl ...)"` and `bash <(curl ...)`
         for cmd in commands(line) {
             if cmd.program().is_some_and(is_interpreter)
-                && (line.contains("$(curl") || line.contains("$(wget") || line.contains("<(curl") || line.contains("<(wget"))
+                && (line.contains("$(curl")
+                    || line.contains("$(wget")
+                    || line.contains("<(curl")
+                    || line.contains("<(wget"))
             {
                 out.push(line.trim().to_string());
                 break;
@@ -287,7 +305,10 @@ pub fn piped_downloads(script: &str) -> Vec<String> {
 }
 
 fn is_interpreter(program: &str) -> bool {
-    matches!(program, "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "python" | "python3" | "perl" | "ruby" | "node" | "pwsh")
+    matches!(
+        program,
+        "sh" | "bash" | "zsh" | "dash" | "ksh" | "fish" | "python" | "python3" | "perl" | "ruby" | "node" | "pwsh"
+    )
 }
 
 #[cfg(test)]
@@ -309,11 +330,16 @@ mod tests {
         let w = writes("go build -o bin/app ./cmd\nmkdir -p dist && tar czf dist/app.tgz bin\ncp bin/app /srv/app\necho hi > ./report.txt");
         assert_eq!(w, vec!["/srv/app", "bin/app", "dist/app.tgz", "report.txt"]);
         assert!(writes("cargo build --release 2>&1 | tee /dev/null").is_empty());
+        assert_eq!(writes("tool render --out rendered/ && mkdir build"), vec!["rendered"]);
+        assert_eq!(mentions("tool apply rendered/ build"), vec!["rendered"]);
     }
 
     #[test]
     fn finds_mentioned_and_polled_paths() {
-        assert_eq!(mentions("./bin/app --config=conf/app.toml < input.txt"), vec!["bin/app", "conf/app.toml", "input.txt"]);
+        assert_eq!(
+            mentions("./bin/app --config=conf/app.toml < input.txt"),
+            vec!["bin/app", "conf/app.toml", "input.txt"]
+        );
         assert_eq!(waits_for("while [ ! -f dist/ready.flag ]; do sleep 1; done"), vec!["dist/ready.flag"]);
         assert!(waits_for("test -f x.txt").is_empty());
         assert!(refers_to("target/release/app/bin", "target/release/app"));
@@ -323,8 +349,12 @@ mod tests {
 
     #[test]
     fn finds_piped_downloads() {
-        assert_eq!(piped_downloads("curl -fsSL https://x.sh/install | sh -s -- -y"), vec!["curl -fsSL https://x.sh/install | sh -s -- -y"]);
+        assert_eq!(
+            piped_downloads("curl -fsSL https://x.sh/install | sh -s -- -y"),
+            vec!["curl -fsSL https://x.sh/install | sh -s -- -y"]
+        );
         assert_eq!(piped_downloads("wget -qO- https://x | sudo bash").len(), 1);
+        assert_eq!(piped_downloads("cd x && curl -s https://x | sh && make"), vec!["curl -s https://x | sh"]);
         assert_eq!(piped_downloads("bash -c \"$(curl -fsSL https://x)\"").len(), 1);
         assert!(piped_downloads("curl -o install.sh https://x && sha256sum -c sums && sh install.sh").is_empty());
         assert!(piped_downloads("curl https://x | tar xz").is_empty());

@@ -114,8 +114,7 @@ fn parse_comment(file: FileId, text: &str, at: usize) -> Option<Result<(Suppress
         match registry::lookup(name) {
             Some(rule) => rules.push(Allowed { rule, span }),
             None => {
-                let names = registry::RULES.iter().map(|r| r.name);
-                let help = match crate::diagnostic::did_you_mean(name, names) {
+                let help = match registry::suggest(name).filter(|n| registry::lookup(n).is_some()) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => "name a rule by code (`L0008`) or name (`missing-timeout`)".into(),
                 };
@@ -158,7 +157,12 @@ fn target_line(source: &SourceFile, comments: &[Span], comment: Span) -> usize {
 }
 
 /// Drops suppressed findings and adds the findings about the suppressions themselves.
-pub fn apply(workspace: &Workspace, analysis: &Analysis, config: &LintConfig, findings: Vec<Finding>) -> Vec<Diagnostic> {
+pub fn apply(
+    workspace: &Workspace,
+    analysis: &Analysis,
+    config: &LintConfig,
+    findings: Vec<Finding>,
+) -> Vec<Diagnostic> {
     let mut all = Vec::new();
     let mut problems = Vec::new();
     for id in workspace.ids() {
@@ -209,7 +213,8 @@ pub fn apply(workspace: &Workspace, analysis: &Analysis, config: &LintConfig, fi
     if config.enabled(&invalid_suppression::RULE) {
         for p in problems {
             if !config.ignored_in(&workspace.file(p.file).path, invalid_suppression::RULE.code) {
-                out.push(invalid_suppression::RULE.at(p.file, p.span, p.message).with_help(p.help));
+                let label = if p.message.starts_with("unknown rule") { "not a rule" } else { "suppresses nothing" };
+                out.push(invalid_suppression::RULE.at(p.file, p.span, p.message).with_label(label).with_help(p.help));
             }
         }
     }
@@ -221,7 +226,11 @@ fn unused_finding(workspace: &Workspace, s: &Suppression, unused: &[&Allowed]) -
     let (span, message, edit) = if unused.len() == s.rules.len() {
         let what = if s.file_wide { "in this file" } else { "on the line it covers" };
         let message = format!("this suppression of {} suppresses nothing: no such finding {what}", names.join(", "));
-        (s.comment, message, Edit { file: s.file, span: removal_span(workspace.file(s.file), s.comment), replacement: String::new() })
+        (
+            s.comment,
+            message,
+            Edit { file: s.file, span: removal_span(workspace.file(s.file), s.comment), replacement: String::new() },
+        )
     } else {
         let keep: Vec<&str> =
             s.rules.iter().filter(|a| !unused.iter().any(|u| u.span == a.span)).map(|a| a.rule.name).collect();
@@ -233,7 +242,11 @@ fn unused_finding(workspace: &Workspace, s: &Suppression, unused: &[&Allowed]) -
         .at(s.file, span, message)
         .with_label("nothing to suppress")
         .with_help("remove it; the rule no longer finds anything here")
-        .with_fix(Fix { message: "remove the unused suppression".into(), applicability: Applicability::Safe, edits: vec![edit] })
+        .with_fix(Fix {
+            message: "remove the unused suppression".into(),
+            applicability: Applicability::Safe,
+            edits: vec![edit],
+        })
 }
 
 /// The text to delete to remove a comment: its whole line when it stands alone, else the

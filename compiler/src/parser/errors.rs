@@ -1,6 +1,6 @@
 //! Syntax errors: the one place where the parser's errors become [`Diagnostic`]s (E0105).
 
-use super::nesting::{closer_of, Nesting};
+use super::nesting::{closer_of, misindented_pair, Nesting};
 use crate::diagnostic::Diagnostic;
 use crate::lexer::Token;
 use crate::source::{FileId, Span};
@@ -12,6 +12,7 @@ pub(crate) type SyntaxError<'t, 's> = Rich<'t, Token<'s>, Span>;
 /// Names for what the parser expects, shared by the grammar and this module.
 pub(crate) mod expect {
     pub const NAME: &str = "a name";
+    pub const TEMPLATE_NAME: &str = "the name of a template";
     pub const VALUE: &str = "a value";
     pub const NUMBER: &str = "a number";
     pub const FIELD: &str = "a field";
@@ -31,9 +32,10 @@ pub(crate) fn already_reported(token: &Token<'_>) -> bool {
 pub(crate) fn to_diagnostic(
     file: FileId,
     error: &SyntaxError<'_, '_>,
-    eof: usize,
+    text: &str,
     nesting: &Nesting<'_, '_>,
 ) -> Option<Diagnostic> {
+    let eof = text.len();
     let span = *error.span();
     let (expected, found) = match error.reason() {
         RichReason::ExpectedFound { expected, found } => (expected.as_slice(), found.as_deref().copied()),
@@ -71,6 +73,11 @@ pub(crate) fn to_diagnostic(
             if let Some((open, open_span)) = nesting.unclosed {
                 let close = closer_of(open).map_or_else(String::new, |c| c.to_string());
                 diagnostic = diagnostic.with_secondary(file, open_span, format!("this {open} is never closed"));
+                if let Some((inner_open, inner_close)) = misindented_pair(text, &nesting.tokens, open_span.start) {
+                    diagnostic = diagnostic
+                        .with_secondary(file, inner_open, "this `{` might be the one missing its `}`...")
+                        .with_secondary(file, inner_close, "...as it is closed here, by a `}` indented differently");
+                }
                 if diagnostic.help.is_none() {
                     diagnostic = diagnostic.with_help(format!("close it with {close}"));
                 }
@@ -129,11 +136,33 @@ fn join(items: &[String]) -> String {
     }
 }
 
+/// Keywords that start a member: where one is found, a `}` before it is more likely missing than
+/// a name misspelt.
+pub(crate) fn starts_member(token: Token<'_>) -> bool {
+    matches!(
+        token,
+        Token::Material
+            | Token::Template
+            | Token::Pipeline
+            | Token::Stage
+            | Token::Job
+            | Token::Env
+            | Token::Run
+            | Token::Fetch
+            | Token::Artifact
+    )
+}
+
 fn help(found: Option<Token<'_>>, alternatives: &[String]) -> Option<String> {
     let wants = |what: &str| alternatives.iter().any(|a| a == what);
     match found {
-        Some(token) if token.is_keyword() && wants(expect::NAME) => {
+        Some(token)
+            if token.is_keyword() && (wants(expect::NAME) || (wants(expect::FIELD) && !starts_member(token))) =>
+        {
             Some(format!("{token} is a keyword and cannot be used as a name"))
+        }
+        Some(Token::Int(_) | Token::Duration(_)) if wants(expect::NAME) => {
+            Some("a name starts with a letter or `_`".to_string())
         }
         Some(Token::Ident(_)) if alternatives == ["`=`"] => Some("write `name = value`".to_string()),
         Some(Token::Str(_) | Token::TripleStr(_)) if wants(expect::TASK) => {

@@ -10,7 +10,7 @@
 //!   closing delimiter or, when there is none, by the next member boundary.
 
 use super::durations;
-use super::errors::{already_reported, expect, SyntaxError};
+use super::errors::{already_reported, expect, starts_member, SyntaxError};
 use super::nesting::{closer_of, is_closer};
 use super::strings;
 use crate::ast::*;
@@ -86,7 +86,13 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
         let braces = braces(member);
         let body = body_recovery(braces.clone().boxed());
         let body_or_instance = body_recovery(
-            choice((braces.clone(), just(Token::Eq).ignore_then(call(value.clone())).map(Body::Instance))).boxed(),
+            choice((
+                braces.clone(),
+                just(Token::Eq).ignore_then(
+                    call(value.clone()).map(Body::Instance).recover_with(via_parser(empty().to(Body::Missing))),
+                ),
+            ))
+            .boxed(),
         );
         let block = |kind: BlockKind, token: Token<'s>| keyword(token).map(move |span| (kind, span));
         let plain = |kind, token, body: Boxed<'t, 's, Body>| {
@@ -163,13 +169,24 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
     .boxed()
 }
 
+/// Members collected into a vector sized for a typical body, as members are large to move.
+struct Members(Vec<Member>);
+
+impl FromIterator<Member> for Members {
+    fn from_iter<I: IntoIterator<Item = Member>>(iter: I) -> Self {
+        let mut members = Vec::with_capacity(8);
+        members.extend(iter);
+        Members(members)
+    }
+}
+
 /// `{ members }`; the `}` may be missing at the end of the file.
 fn braces<'t, 's: 't>(member: Boxed<'t, 's, Member>) -> Boxed<'t, 's, Body> {
-    let members = choice((member, junk(Level::Body))).repeated().collect::<Vec<_>>();
+    let members = choice((member, junk(Level::Body))).repeated().collect::<Members>();
     just(Token::LBrace)
         .ignore_then(members)
         .then_ignore(expect_token(Token::RBrace))
-        .map_with(|members, e| Body::Members { members, span: e.span() })
+        .map_with(|members, e| Body::Members { members: members.0, span: e.span() })
         .boxed()
 }
 
@@ -197,12 +214,14 @@ fn body_recovery<'t, 's: 't>(body: Boxed<'t, 's, Body>) -> Boxed<'t, 's, Body> {
 
 /// `= template(args)` after the `=`.
 fn call<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, TemplateCall> {
-    let arg = ident()
-        .then_ignore(expect_token(Token::Eq))
-        .then(value)
-        .map_with(|(name, value), e| Arg { name, value, span: e.span() });
+    let arg = ident().then_ignore(expect_token(Token::Eq)).then(value).map_with(|(name, value), e| Arg {
+        name,
+        value,
+        span: e.span(),
+    });
     let args = delimited_list(arg.boxed(), Token::LParen, Token::RParen).recover_with(via_parser(empty().to(None)));
     ident()
+        .labelled(expect::TEMPLATE_NAME)
         .then(args)
         .map_with(|(template, args), e| TemplateCall { template, args: args.unwrap_or_default(), span: e.span() })
         .boxed()
@@ -359,16 +378,17 @@ fn expr<'t, 's: 't>() -> Boxed<'t, 's, Expr> {
                     },
                 }
             });
-        let duration = select! { Token::Duration(s) = e => (s, e.span()) }.map_with(|(literal, span), e| {
-            match durations::seconds(literal) {
-                Ok(seconds) => ExprKind::Duration(seconds),
-                Err(error) => {
-                    let state: &mut Sink = e.state();
-                    state.diags.push(durations::diagnostic(state.file, span, literal, &error));
-                    ExprKind::Error
-                }
-            }
-        });
+        let duration =
+            select! { Token::Duration(s) = e => (s, e.span()) }.map_with(
+                |(literal, span), e| match durations::seconds(literal) {
+                    Ok(seconds) => ExprKind::Duration(seconds),
+                    Err(error) => {
+                        let state: &mut Sink = e.state();
+                        state.diags.push(durations::diagnostic(state.file, span, literal, &error));
+                        ExprKind::Error
+                    }
+                },
+            );
         let boolean = select! { Token::True => ExprKind::Bool(true), Token::False => ExprKind::Bool(false) };
         let list = delimited_list(expr.clone(), Token::LBracket, Token::RBracket)
             .map(|items| items.map_or(ExprKind::Error, ExprKind::List));
@@ -399,7 +419,7 @@ fn expr<'t, 's: 't>() -> Boxed<'t, 's, Expr> {
             Some(Token::LBracket) => inp.parse(&list),
             Some(Token::Ident(_)) => inp.parse(&word),
             Some(token) if already_reported(&token) => {
-                inp.skip();
+                skip_reported(inp);
                 Ok(ExprKind::Error)
             }
             _ => Err(expected_here(inp, &[expect::VALUE])),
@@ -411,8 +431,7 @@ fn expr<'t, 's: 't>() -> Boxed<'t, 's, Expr> {
 
 /// A value, or an error value (reported) where there is none.
 fn expr_or_missing<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Expr> {
-    expr.recover_with(via_parser(empty().map_with(|(), e| Expr { kind: ExprKind::Error, span: gap(e.span()) })))
-        .boxed()
+    expr.recover_with(via_parser(empty().map_with(|(), e| Expr { kind: ExprKind::Error, span: gap(e.span()) }))).boxed()
 }
 
 fn read_int(state: &mut Sink<'_>, (literal, span): (&str, Span)) -> Option<i64> {
@@ -428,43 +447,34 @@ fn read_int(state: &mut Sink<'_>, (literal, span): (&str, Span)) -> Option<i64> 
     }
 }
 
-/// `open item, item, ... close` with a trailing comma allowed. `None` when the list is broken
-/// (reported): the whole balanced group is skipped, or, without a closing delimiter, everything
-/// up to the next member boundary.
-fn delimited_list<'t, 's: 't, O: Clone + 't>(
+/// `open item, item, ... close` with a trailing comma allowed; `None` when broken (reported).
+///
+/// Recovery happens where the list breaks, never by reading it again from its opening delimiter
+/// (which would cost the length of the rest of the file for each level of an unclosed nest): the
+/// text from there to the closing delimiter is skipped, balanced groups whole, or, when there is
+/// no closing delimiter, up to the next member boundary.
+fn delimited_list<'t, 's: 't, O: 't>(
     item: Boxed<'t, 's, O>,
     open: Token<'s>,
     close: Token<'s>,
 ) -> Boxed<'t, 's, Option<Vec<O>>> {
-    let others: [(Token<'s>, Token<'s>); 2] = match open {
-        Token::LParen => [(Token::LBracket, Token::RBracket), (Token::LBrace, Token::RBrace)],
-        Token::LBracket => [(Token::LParen, Token::RParen), (Token::LBrace, Token::RBrace)],
-        _ => [(Token::LParen, Token::RParen), (Token::LBracket, Token::RBracket)],
-    };
-    let list = item
-        .separated_by(just(Token::Comma))
-        .allow_trailing()
-        .collect::<Vec<_>>()
-        .delimited_by(just(open), just(close))
-        .map(Some)
-        .recover_with(via_parser(nested_delimiters(open, close, others, |_| None)))
-        .recover_with(via_parser(unbalanced(open)));
-    // Recovery is only tried once the list has started.
-    just(open).rewind().ignore_then(list).boxed()
-}
-
-/// An opening delimiter that is never closed, and what follows it up to the next member boundary.
-fn unbalanced<'t, 's: 't, O>(open: Token<'s>) -> impl Parser<'t, In<'t, 's>, Option<O>, Ex<'t, 's>> + Clone {
-    custom(move |inp: &mut Ref<'t, '_, 's>| {
-        if inp.peek() != Some(open) {
-            return Err(no_match(inp));
+    // Arguments and parameters are `name = value` and `name: type`; a list holds neither.
+    let names_end_it = open == Token::LBracket;
+    let skip_to_close = custom(move |inp: &mut Ref<'t, '_, 's>| loop {
+        if inp.peek() == Some(close) {
+            inp.skip();
+            return Ok(false);
         }
-        inp.skip();
-        while !at_boundary(inp, Level::Header) {
-            skip_unit(inp);
+        if at_boundary(inp, Level::Header) && (names_end_it || !matches!(inp.peek(), Some(Token::Ident(_)))) {
+            return Ok(false);
         }
-        Ok(None)
-    })
+        skip_unit(inp);
+    });
+    just(open)
+        .ignore_then(item.separated_by(just(Token::Comma)).allow_trailing().collect::<Vec<_>>())
+        .then(just(close).to(true).recover_with(via_parser(skip_to_close)))
+        .map(|(items, closed)| closed.then_some(items))
+        .boxed()
 }
 
 // ----- tokens -----
@@ -473,9 +483,25 @@ fn ident<'t, 's: 't>() -> impl Parser<'t, In<'t, 's>, Ident, Ex<'t, 's>> + Clone
     select! { Token::Ident(name) = e => Ident { name: name.to_string(), span: e.span() } }.labelled(expect::NAME)
 }
 
-/// A name, or `None` where it is missing (reported).
+/// A name, or `None` where it is missing (reported). A keyword written as a name (`stage job {`)
+/// is reported and skipped, so that what follows it reads as intended.
 fn opt_ident<'t, 's: 't>() -> impl Parser<'t, In<'t, 's>, Option<Ident>, Ex<'t, 's>> + Clone {
-    ident().map(Some).recover_with(via_parser(empty().to(None)))
+    let keyword_as_name = custom(|inp: &mut Ref<'t, '_, 's>| {
+        let checkpoint = inp.save();
+        let keyword = inp.next().is_some_and(|t| t.is_keyword());
+        let then = inp.peek();
+        if keyword
+            && matches!(
+                then,
+                Some(Token::LBrace | Token::Eq | Token::LParen | Token::Dot | Token::Colon | Token::In | Token::For)
+            )
+        {
+            return Ok(None);
+        }
+        inp.rewind(checkpoint);
+        Err(no_match(inp))
+    });
+    ident().map(Some).recover_with(via_parser(keyword_as_name)).recover_with(via_parser(empty().to(None)))
 }
 
 fn keyword<'t, 's: 't>(token: Token<'s>) -> impl Parser<'t, In<'t, 's>, Span, Ex<'t, 's>> + Clone {
@@ -525,21 +551,6 @@ impl Level {
     }
 }
 
-fn starts_member(token: Token<'_>) -> bool {
-    matches!(
-        token,
-        Token::Material
-            | Token::Template
-            | Token::Pipeline
-            | Token::Stage
-            | Token::Job
-            | Token::Env
-            | Token::Run
-            | Token::Fetch
-            | Token::Artifact
-    )
-}
-
 fn at_boundary(inp: &mut Ref<'_, '_, '_>, level: Level) -> bool {
     match inp.peek() {
         None => true,
@@ -577,6 +588,26 @@ fn skip_unit(inp: &mut Ref<'_, '_, '_>) {
         }
     }
     inp.rewind(after_open);
+}
+
+/// Skips a token the lexer reported, and the word-like tokens glued to it (`@main`): they are
+/// part of the same mistake.
+fn skip_reported(inp: &mut Ref<'_, '_, '_>) {
+    let (_, mut span) = peek_spanned(inp);
+    inp.skip();
+    loop {
+        let (next, next_span) = peek_spanned(inp);
+        let glued = next_span.start == span.end
+            && matches!(
+                next,
+                Some(Token::Ident(_) | Token::Int(_) | Token::Duration(_) | Token::Str(_) | Token::Error | Token::Dot)
+            );
+        if !glued {
+            return;
+        }
+        inp.skip();
+        span = next_span;
+    }
 }
 
 /// Text that cannot start a member at `level`: skipped, reported once, kept as `Member::Error`.

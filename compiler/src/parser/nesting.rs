@@ -91,6 +91,36 @@ fn region_end(tokens: &[(Token<'_>, Span)], start: usize) -> usize {
     tokens.len() - 1
 }
 
+/// For an unclosed `{` at `after`: the last `{ }` pair after it whose `}` starts a line indented
+/// differently from the line of its `{`. Such a `}` was probably meant for an outer block, and
+/// the `{` it closes is the one missing its `}`.
+pub(crate) fn misindented_pair(text: &str, tokens: &[(Token<'_>, Span)], after: usize) -> Option<(Span, Span)> {
+    let mut open: Vec<Span> = Vec::new();
+    let mut found = None;
+    for &(token, span) in tokens {
+        match token {
+            Token::LBrace => open.push(span),
+            Token::RBrace => {
+                let Some(start) = open.pop() else { continue };
+                let (close_indent, starts_line) = indentation(text, span.start);
+                if start.start > after && starts_line && close_indent != indentation(text, start.start).0 {
+                    found = Some((start, span));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The indentation of the line holding `offset`, and whether `offset` is the line's first text.
+fn indentation(text: &str, offset: usize) -> (usize, bool) {
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..];
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    (indent, line_start + indent == offset)
+}
+
 fn deep_diagnostic(file: FileId, span: Span) -> Diagnostic {
     Diagnostic::error("E0106", file, span, "nesting too deep")
         .with_label(format!("this is more than {MAX_DEPTH} levels of `{{`, `[` and `(` deep"))

@@ -12,14 +12,19 @@ const ESCAPES_NOTE: &str = "the escapes are `\\\\`, `\\\"`, `\\n`, `\\t`, `\\r` 
 /// Decodes the string token at `span` of `text`: `"..."` or, when `multiline`, a closed `"""..."""`.
 pub(crate) fn decode(file: FileId, text: &str, span: Span, multiline: bool, diags: &mut Vec<Diagnostic>) -> StrLit {
     let quote = if multiline { 3 } else { 1 };
-    let mut decoder = Decoder { file, text, parts: Vec::new(), buf: String::new(), diags };
-    if span.end >= span.start + 2 * quote && span.end <= text.len() {
-        let content = Span::new(span.start + quote, span.end - quote);
-        if multiline {
-            decoder.multiline(content);
-        } else {
-            decoder.segment(content.start, content.end);
-        }
+    if span.end < span.start + 2 * quote || span.end > text.len() {
+        return StrLit { parts: vec![StrPart::Text(String::new())], multiline };
+    }
+    let content = Span::new(span.start + quote, span.end - quote);
+    let raw = &text[content.range()];
+    if !multiline && !raw.bytes().any(|b| b == b'\\' || b == b'#') {
+        return StrLit { parts: vec![StrPart::Text(raw.to_string())], multiline };
+    }
+    let mut decoder = Decoder { file, text, parts: Vec::new(), buf: String::with_capacity(raw.len()), diags };
+    if multiline {
+        decoder.multiline(content);
+    } else {
+        decoder.segment(content.start, content.end);
     }
     decoder.finish(multiline)
 }

@@ -127,7 +127,8 @@ fn result(d: &Diagnostic, workspace: &Workspace, rule_index: usize, fingerprint:
     if let Some(fix) = &d.fix {
         let mut by_file: Vec<(FileId, Vec<Value>)> = Vec::new();
         for e in &fix.edits {
-            let replacement = json!({"deletedRegion": region(workspace, e.file, e.span), "insertedContent": {"text": e.replacement}});
+            let replacement =
+                json!({"deletedRegion": region(workspace, e.file, e.span), "insertedContent": {"text": e.replacement}});
             match by_file.iter_mut().find(|(f, _)| *f == e.file) {
                 Some((_, list)) => list.push(replacement),
                 None => by_file.push((e.file, vec![replacement])),

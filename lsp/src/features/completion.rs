@@ -415,7 +415,7 @@ mod tests {
         assert_eq!(at("pipeline p {\n  |"), Context::Member(Frame::Block(BlockKind::Pipeline)));
         assert_eq!(at("pipeline p { stage s { job j { ti|"), Context::Member(Frame::Block(BlockKind::Job)));
         assert_eq!(at("pipeline p { stage s { job j { run \"x\" { |"), Context::Member(Frame::Options));
-        assert_eq!(at("pipeline p { stage s { job j { run \"x\" }\n |"), Context::Member(Frame::Block(BlockKind::Job)));
+        assert_eq!(at("pipeline p { stage s { job j { run \"x\" { when = failed }\n |"), Context::Member(Frame::Block(BlockKind::Job)));
         assert_eq!(
             at("pipeline p { stage s { approval = |"),
             Context::Value { frame: Frame::Block(BlockKind::Stage), field: "approval".into() }

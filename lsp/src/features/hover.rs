@@ -33,19 +33,25 @@ fn symbol(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String, Span)
     Some((format!("refers to {} `{}`, defined at {place}\n\n---\n\n{text}", target.kind.describe(), target.path), reference.span))
 }
 
-/// A diagnostic code written in a comment (such as a suppression): its explanation.
+/// A diagnostic code written in a comment, or a rule named in a suppression comment: its
+/// explanation.
 fn code_in_comment(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String, Span)> {
     let comment = snap.parsed(file).comments.iter().find(|c| c.contains(offset))?;
     let text = &snap.text(file)[comment.range()];
+    let suppression = text.trim_start_matches(['#', ' ']).starts_with("pw:");
     let mut start = 0;
-    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
         let span = Span::new(comment.start + start, comment.start + start + word.len());
         start += word.len() + 1;
-        if !span.contains(offset) || !is_code(word) {
+        if !span.contains(offset) || word.is_empty() {
             continue;
         }
+        let named_rule = suppression && pw_compiler::lint::registry::lookup(word).is_some();
+        if !is_code(word) && !named_rule {
+            return None;
+        }
         let explanation = pw_compiler::codes::explain(word)?;
-        return Some((format!("**{word}**\n\n{explanation}"), span));
+        return Some((explanation, span));
     }
     None
 }

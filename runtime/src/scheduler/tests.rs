@@ -12,7 +12,11 @@ fn job(name: &str, resources: &[&str]) -> Job {
         timeout_seconds: None,
         wait_limit_seconds: 3600,
         env: BTreeMap::new(),
-        tasks: vec![Task { action: TaskAction::Shell { script: "true".into() }, when: TaskWhen::Passed, source: src() }],
+        tasks: vec![Task {
+            action: TaskAction::Shell { script: "true".into() },
+            when: TaskWhen::Passed,
+            source: src(),
+        }],
         artifacts: Vec::new(),
         discover: None,
         source: src(),
@@ -83,7 +87,8 @@ fn events(s: &mut Scheduler) -> Vec<EventKind> {
 
 #[test]
 fn stages_run_in_sequence_and_the_next_starts_in_the_same_step() {
-    let mut s = sched(vec![pipeline("build", vec![stage("compile", vec![job("a", &[])]), stage("test", vec![job("b", &[])])])]);
+    let mut s =
+        sched(vec![pipeline("build", vec![stage("compile", vec![job("a", &[])]), stage("test", vec![job("b", &[])])])]);
     s.register_agent("a2", "agent-2", Vec::new(), 0);
     let c = manual(&mut s, "build");
     assert_eq!(c, 1);
@@ -102,7 +107,10 @@ fn stages_run_in_sequence_and_the_next_starts_in_the_same_step() {
 
 #[test]
 fn a_failed_stage_fails_the_instance_and_stops_it() {
-    let mut s = sched(vec![pipeline("p", vec![stage("one", vec![job("a", &[]), job("b", &[])]), stage("two", vec![job("c", &[])])])]);
+    let mut s = sched(vec![pipeline(
+        "p",
+        vec![stage("one", vec![job("a", &[]), job("b", &[])]), stage("two", vec![job("c", &[])])],
+    )]);
     s.register_agent("a2", "agent-2", Vec::new(), 0);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
@@ -190,10 +198,7 @@ fn a_job_no_agent_can_run_fails_at_once_naming_the_missing_resources() {
     let inst = s.instance("p", 1).unwrap();
     let a = inst.stages[0].jobs[0].current().unwrap();
     assert_eq!(a.state, JobState::Failed);
-    assert_eq!(
-        a.reason.as_deref(),
-        Some("no agent has the resources [gpu] (agents: agent-1 [none]; agent-2 [linux])")
-    );
+    assert_eq!(a.reason.as_deref(), Some("no agent has the resources [gpu] (agents: agent-1 [none]; agent-2 [linux])"));
     assert_eq!(inst.state, InstanceState::Failed);
 }
 
@@ -270,7 +275,10 @@ fn an_agent_asking_for_work_while_running_a_job_lost_it() {
 
 #[test]
 fn rerun_keeps_every_attempt_and_the_other_results() {
-    let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("a", &[]), job("b", &[])]), stage("t", vec![job("c", &[])])])]);
+    let mut s = sched(vec![pipeline(
+        "p",
+        vec![stage("s", vec![job("a", &[]), job("b", &[])]), stage("t", vec![job("c", &[])])],
+    )]);
     s.register_agent("a2", "agent-2", Vec::new(), 0);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
@@ -373,11 +381,24 @@ fn after_triggers_downstream_which_fetches_from_the_exact_upstream_instance() {
 }
 
 fn material(name: &str) -> Material {
-    Material { name: name.into(), git: "/repo".into(), branch: "main".into(), poll_seconds: 60, path: ".".into(), source: src() }
+    Material {
+        name: name.into(),
+        git: "/repo".into(),
+        branch: "main".into(),
+        poll_seconds: 60,
+        path: ".".into(),
+        source: src(),
+    }
 }
 
 fn rev(name: &str, r: &str) -> MaterialCheckout {
-    MaterialCheckout { name: name.into(), git: "/repo".into(), branch: "main".into(), path: ".".into(), revision: r.into() }
+    MaterialCheckout {
+        name: name.into(),
+        git: "/repo".into(),
+        branch: "main".into(),
+        path: ".".into(),
+        revision: r.into(),
+    }
 }
 
 #[test]
@@ -388,7 +409,10 @@ fn fan_in_waits_for_every_upstream_with_consistent_revisions() {
     b.name = "b".into();
     let mut d = pipeline("d", vec![stage("s", vec![job("j", &[])])]);
     d.materials = vec!["m".into()];
-    d.after = vec![Upstream { pipeline: "a".into(), stage: "s".into() }, Upstream { pipeline: "b".into(), stage: "s".into() }];
+    d.after = vec![
+        Upstream { pipeline: "a".into(), stage: "s".into() },
+        Upstream { pipeline: "b".into(), stage: "s".into() },
+    ];
     let mut plan = plan_of(vec![a, b, d]);
     plan.materials = vec![material("m")];
     let mut s = Scheduler::new(plan, Config::default());
@@ -420,7 +444,9 @@ fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
     manual(&mut s, "a");
     pass(&mut s, "a1", 1);
     let later = s.take_effects().into_iter().find(|e| matches!(e, Effect::TriggerLater { .. }));
-    assert!(matches!(later, Some(Effect::TriggerLater { pipeline, inherited, .. }) if pipeline == "d" && inherited.is_empty()));
+    assert!(
+        matches!(later, Some(Effect::TriggerLater { pipeline, inherited, .. }) if pipeline == "d" && inherited.is_empty())
+    );
 }
 
 #[test]
@@ -450,7 +476,10 @@ fn discover_fans_out_with_interpolation_and_fails_on_no_values() {
     pass(&mut s, "a1", 4);
     assert_eq!(inst_state(&s, "p", 2), InstanceState::Failed);
     let st = &s.instance("p", 2).unwrap().stages[0];
-    assert_eq!(st.jobs[1].current().unwrap().reason.as_deref(), Some("discover failed: `list-hosts` printed no values"));
+    assert_eq!(
+        st.jobs[1].current().unwrap().reason.as_deref(),
+        Some("discover failed: `list-hosts` printed no values")
+    );
     s.take_effects();
     s.rerun("p", 2, "s", None, true, 5).unwrap();
     assert_eq!(stage_state(&s, "p", 2, 0), StageState::Discovering);
@@ -476,7 +505,10 @@ fn assignments_resolve_secrets_and_name_a_missing_one() {
     assert_eq!(asg.env["PW_PIPELINE_COUNTER"], "1");
     assert_eq!(asg.secrets, vec!["hunter2".to_string()]);
     let err = s.assignment(a, &|_| None).unwrap_err();
-    assert!(err.starts_with("secret `deploy-token` is not set: set the environment variable PW_SECRET_DEPLOY_TOKEN"), "{err}");
+    assert!(
+        err.starts_with("secret `deploy-token` is not set: set the environment variable PW_SECRET_DEPLOY_TOKEN"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -496,7 +528,10 @@ fn restore_rebuilds_the_queue_and_running_jobs() {
     r.complete(a, "a1", JobResult::Passed, None, 0, 1001).unwrap();
     r.complete(b, "a2", JobResult::Passed, None, 0, 1001).unwrap();
     assert_eq!(inst_state(&r, "p", 1), InstanceState::Passed);
-    assert_eq!(r.trigger("p", Cause::Manual { by: "t".into() }, vec![], vec![], 1002), Err(SchedError::NotFound("no pipeline named `p`".into())));
+    assert_eq!(
+        r.trigger("p", Cause::Manual { by: "t".into() }, vec![], vec![], 1002),
+        Err(SchedError::NotFound("no pipeline named `p`".into()))
+    );
     r.set_plan(plan_of(vec![pipeline("p", vec![stage("s", vec![job("a", &[])])])]));
     assert_eq!(r.trigger("p", Cause::Manual { by: "t".into() }, vec![], vec![], 1002).unwrap().1, 2);
 }
@@ -509,7 +544,9 @@ fn task_reports_make_events_with_labels() {
     s.take_effects();
     s.task_report(a, "a1", 0, TaskState::Running, None, 7, 1).unwrap();
     let ev = events(&mut s);
-    assert!(matches!(&ev[..], [EventKind::TaskStarted { index: 0, total: 1, label, agent_at_us: 7, .. }] if label == "true"));
+    assert!(
+        matches!(&ev[..], [EventKind::TaskStarted { index: 0, total: 1, label, agent_at_us: 7, .. }] if label == "true")
+    );
     assert_eq!(s.attempt(a).unwrap().tasks, vec![TaskState::Running]);
 }
 

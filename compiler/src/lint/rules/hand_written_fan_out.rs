@@ -96,13 +96,15 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
     for (k, sh) in shapes.iter().enumerate() {
         for (i, (_, _, literal)) in sh.tokens.iter().enumerate() {
             if *literal {
-                let key: Vec<&str> = sh.tokens.iter().enumerate().map(|(j, t)| if j == i { "\u{0}" } else { t.0.as_str() }).collect();
+                let key: Vec<&str> =
+                    sh.tokens.iter().enumerate().map(|(j, t)| if j == i { "\u{0}" } else { t.0.as_str() }).collect();
                 groups.entry((i, key.join("\u{1}"))).or_default().push(k);
             }
         }
     }
     let mut taken = vec![false; shapes.len()];
-    let mut candidates: Vec<((usize, String), Vec<usize>)> = groups.into_iter().filter(|(_, v)| v.len() >= min).collect();
+    let mut candidates: Vec<((usize, String), Vec<usize>)> =
+        groups.into_iter().filter(|(_, v)| v.len() >= min).collect();
     candidates.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.1.cmp(&b.1)));
     for ((hole, _), members) in candidates {
         let members: Vec<usize> = members.into_iter().filter(|&k| !taken[k]).collect();
@@ -126,19 +128,15 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
 
 fn report(ctx: &Context, group: &[&Shape], hole: usize, sink: &mut Sink) {
     let names: Vec<&str> = group.iter().map(|s| s.job.name.as_str()).collect();
-    let literals: Vec<&str> = group.iter().map(|s| s.tokens[hole].0.as_str()).collect();
     let first = group[0].job;
     let o = first.origin;
-    let plan = fan_out(group, hole);
-    let list = match &plan {
-        Some(p) => p.list.clone(),
-        None => format!("[{}]", literals.join(", ")),
-    };
+    let Some(plan) = fan_out(group, hole) else { return };
+    let list = plan.list.clone();
     let mut d = RULE
         .at(
             o.file,
             o.name,
-            format!("jobs {} differ only in {}", super::list(&names), literals.join(", ")),
+            format!("jobs {} differ only in one value: {}", super::list(&names), plan.values.join(", ")),
         )
         .with_label(format!("{} copies of one job", group.len()))
         .with_help(format!(
@@ -148,10 +146,8 @@ fn report(ctx: &Context, group: &[&Shape], hole: usize, sink: &mut Sink) {
         let t = &sh.tokens[hole];
         d = d.with_secondary(sh.job.origin.file, t.1, "the only difference");
     }
-    if let Some(plan) = plan {
-        if let Some(fix) = fix(ctx, group, hole, &plan) {
-            d = d.with_fix(fix);
-        }
+    if let Some(fix) = fix(ctx, group, hole, &plan) {
+        d = d.with_fix(fix);
     }
     sink.add_about(o.span, d);
 }
@@ -165,6 +161,8 @@ struct Plan {
     /// The job name before `-VALUE`, and whether every name is `BASE-VALUE`.
     base: String,
     same_names: bool,
+    /// The values, as the message shows them.
+    values: Vec<String>,
 }
 
 fn fan_out(group: &[&Shape], hole: usize) -> Option<Plan> {
@@ -179,14 +177,16 @@ fn fan_out(group: &[&Shape], hole: usize) -> Option<Plan> {
         };
         (raw.iter().map(|r| r.to_string()).collect::<Vec<_>>(), "#{value}".to_string(), list)
     } else {
-        let inner: Vec<&str> = raw.iter().map(|r| r.strip_prefix('"').and_then(|r| r.strip_suffix('"'))).collect::<Option<_>>()?;
+        let inner: Vec<&str> =
+            raw.iter().map(|r| r.strip_prefix('"').and_then(|r| r.strip_suffix('"'))).collect::<Option<_>>()?;
         if inner.iter().any(|s| s.contains('\\') || s.contains("#{")) {
             return None;
         }
         let prefix = common_prefix(&inner);
         let suffix = common_suffix(&inner.iter().map(|s| &s[prefix.len()..]).collect::<Vec<_>>());
         let middles: Vec<String> = inner.iter().map(|s| s[prefix.len()..s.len() - suffix.len()].to_string()).collect();
-        if middles.iter().any(String::is_empty) {
+        // A fan-out varies a short value (a host, a shard), not a whole command.
+        if middles.iter().any(|m| m.is_empty() || m.chars().count() > 32 || m.contains(char::is_whitespace)) {
             return None;
         }
         let list = format!("[{}]", middles.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", "));
@@ -209,7 +209,8 @@ fn fan_out(group: &[&Shape], hole: usize) -> Option<Plan> {
             common
         }
     };
-    Some(Plan { list, literal, base, same_names })
+    let values = values.iter().map(|v| format!("`{v}`")).collect();
+    Some(Plan { list, literal, base, same_names, values })
 }
 
 /// A value as the suffix of a fanned-out job's name.
@@ -221,7 +222,14 @@ fn common_prefix<'a>(items: &[&'a str]) -> &'a str {
     let first = items[0];
     let mut len = first.len();
     for s in &items[1..] {
-        len = first.char_indices().zip(s.chars()).take_while(|((_, a), b)| a == b).map(|((i, a), _)| i + a.len_utf8()).last().unwrap_or(0).min(len);
+        len = first
+            .char_indices()
+            .zip(s.chars())
+            .take_while(|((_, a), b)| a == b)
+            .map(|((i, a), _)| i + a.len_utf8())
+            .last()
+            .unwrap_or(0)
+            .min(len);
     }
     &first[..len]
 }
@@ -230,7 +238,8 @@ fn common_suffix<'a>(items: &[&'a str]) -> &'a str {
     let first = items[0];
     let mut len = first.len();
     for s in &items[1..] {
-        let n: usize = first.chars().rev().zip(s.chars().rev()).take_while(|(a, b)| a == b).map(|(a, _)| a.len_utf8()).sum();
+        let n: usize =
+            first.chars().rev().zip(s.chars().rev()).take_while(|(a, b)| a == b).map(|(a, _)| a.len_utf8()).sum();
         len = len.min(n);
     }
     // Keep at least one character of each item varying.
@@ -265,12 +274,15 @@ fn fix(ctx: &Context, group: &[&Shape], hole: usize, plan: &Plan) -> Option<Fix>
     new.push_str(&source.text[lit.end..first.origin.span.end]);
     let mut edits = vec![Edit { file, span: first.origin.span, replacement: new }];
     for s in &group[1..] {
-        edits.push(Edit { file, span: edit::removal(source, s.job.origin.span), replacement: String::new() });
+        edits.push(Edit { file, span: edit::entity_removal(source, s.job.origin.span), replacement: String::new() });
     }
     let (applicability, message) = if plan.same_names {
         (Applicability::Safe, format!("write one job `{}` with `for value in {}`", plan.base, plan.list))
     } else {
-        (Applicability::Unsafe, format!("write one job `{}` with `for value in {}` (renames the jobs)", plan.base, plan.list))
+        (
+            Applicability::Unsafe,
+            format!("write one job `{}` with `for value in {}` (renames the jobs)", plan.base, plan.list),
+        )
     };
     Some(Fix { message, applicability, edits })
 }

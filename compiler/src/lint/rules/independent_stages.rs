@@ -122,15 +122,21 @@ fn fix(ctx: &Context, group: &[Stage]) -> Option<Fix> {
         let block = edit::find_block(tree, s.origin.span)?;
         for m in block.body.members() {
             match m {
-                Member::Block(b) if b.kind == BlockKind::Job => moved.push(source.text.get(m.span().range())?.to_string()),
+                Member::Block(b) if b.kind == BlockKind::Job => {
+                    moved.push(source.text.get(m.span().range())?.to_string())
+                }
                 _ => return None,
             }
         }
-        edits.push(Edit { file, span: edit::removal(source, s.origin.span), replacement: String::new() });
+        edits.push(Edit { file, span: edit::entity_removal(source, s.origin.span), replacement: String::new() });
     }
     edits.push(edit::append_members(source, file, first, &moved)?);
     Some(Fix {
-        message: format!("move the jobs of {} into `{}`", super::list(&group[1..].iter().map(|s| s.name.as_str()).collect::<Vec<_>>()), group[0].name),
+        message: format!(
+            "move the jobs of {} into `{}`",
+            super::list(&group[1..].iter().map(|s| s.name.as_str()).collect::<Vec<_>>()),
+            group[0].name
+        ),
         applicability: Applicability::Unsafe,
         edits,
     })

@@ -99,7 +99,10 @@ fn check(ctx: &Context, sink: &mut Sink) {
                         format!("depend only on `{}`", p.stages[a].name),
                         format!("a separate pipeline after `{}.{}`", p.name, p.stages[a].name),
                     ),
-                    None => ("depend on no other stage".to_string(), "a separate pipeline on the same materials".to_string()),
+                    None => (
+                        "depend on no other stage".to_string(),
+                        "a separate pipeline on the same materials".to_string(),
+                    ),
                 };
                 let verb = if names.len() == 1 { "stage" } else { "stages" };
                 let subject = if names.len() == 1 { depends.replace("depend ", "depends ") } else { depends };
@@ -116,7 +119,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 }
             }
             None => {
-                d = d.with_note("each stage fetches from the one before it, so the chain cannot be cut by moving stages out");
+                d = d.with_note(
+                    "each stage fetches from the one before it, so the chain cannot be cut by moving stages out",
+                );
                 d = d.with_help("merge stages whose jobs could run in parallel, or suppress this with the reason every gate is needed");
             }
         }
@@ -127,8 +132,11 @@ fn check(ctx: &Context, sink: &mut Sink) {
 /// The stages each stage depends on: what its jobs fetch, and the paths they use that an
 /// earlier stage's jobs make.
 pub(crate) fn dependencies(p: &Pipeline) -> Vec<BTreeSet<usize>> {
-    let made: Vec<Vec<String>> =
-        p.stages.iter().map(|s| s.jobs.iter().flat_map(|j| super::produced(j).into_iter().map(|x| x.path)).collect()).collect();
+    let made: Vec<Vec<String>> = p
+        .stages
+        .iter()
+        .map(|s| s.jobs.iter().flat_map(|j| super::produced(j).into_iter().map(|x| x.path)).collect())
+        .collect();
     p.stages
         .iter()
         .enumerate()

@@ -88,7 +88,11 @@ fn fix(ctx: &Context, job: &crate::model::Job, secs: u64) -> Option<Fix> {
     let block = edit::plain_job(ctx, job)?;
     let source = ctx.workspace.file(job.origin.file);
     let e = edit::prepend_member(source, job.origin.file, block, &format!("timeout = {}", format_secs(secs)))?;
-    Some(Fix { message: format!("add `timeout = {}`", format_secs(secs)), applicability: Applicability::Unsafe, edits: vec![e] })
+    Some(Fix {
+        message: format!("add `timeout = {}`", format_secs(secs)),
+        applicability: Applicability::Unsafe,
+        edits: vec![e],
+    })
 }
 
 #[cfg(test)]

@@ -113,6 +113,24 @@ pub(crate) fn makes_itself(own: &[Produced], path: &str) -> bool {
     own.iter().any(|p| shell::refers_to(path, &p.path) || shell::refers_to(&p.path, path))
 }
 
+/// Whether `job` runs one of the commands `other` runs (other than trivial ones), and so
+/// likely makes the same files itself (`cargo build --release` in both).
+pub(crate) fn repeats_work_of(job: &Job, other: &Job) -> bool {
+    let commands = |j: &Job| -> Vec<String> {
+        j.tasks
+            .iter()
+            .filter_map(|t| task_script(&t.action))
+            .flat_map(|s| shell::commands(&s))
+            .filter(|c| {
+                !matches!(c.program(), None | Some("cd" | "echo" | "mkdir" | "ls" | "cat" | "true" | "set" | "export"))
+            })
+            .map(|c| c.words.join(" "))
+            .collect()
+    };
+    let mine = commands(job);
+    commands(other).iter().any(|c| mine.contains(c))
+}
+
 /// `a`, `a` and `b`, `a`, `b` and `c`, each in backticks.
 pub(crate) fn list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();

@@ -68,7 +68,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
             for (ci, consumer) in stage.jobs.iter().enumerate() {
                 let (mentions, waits) = super::mentioned(consumer);
                 'producers: for (pi, producer) in stage.jobs.iter().enumerate() {
-                    if pi == ci || same_fan_out(consumer, producer) {
+                    if pi == ci || same_fan_out(consumer, producer) || super::repeats_work_of(consumer, producer) {
                         continue;
                     }
                     for p in &made[pi] {
@@ -99,7 +99,10 @@ fn check(ctx: &Context, sink: &mut Sink) {
                             ));
                         if let Some(edits) = edit::merge_jobs(ctx, producer, &[consumer], &[consumer.origin.span]) {
                             d = d.with_fix(Fix {
-                                message: format!("move the tasks of `{}` into `{}`, after its own", consumer.name, producer.name),
+                                message: format!(
+                                    "move the tasks of `{}` into `{}`, after its own",
+                                    consumer.name, producer.name
+                                ),
                                 applicability: Applicability::Unsafe,
                                 edits,
                             });

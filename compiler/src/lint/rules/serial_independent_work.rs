@@ -93,7 +93,14 @@ fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)
         if let Some(h) = hole {
             let run: Vec<Vec<String>> = tasks[i..end].iter().flatten().cloned().collect();
             let distinct = run.iter().map(|w| &w[h]).collect::<std::collections::HashSet<_>>().len() == run.len();
-            if h > 0 && run.len() >= min && distinct && best.as_ref().is_none_or(|b| b.1.len() < run.len()) {
+            // Right after the program, plain words are subcommands (`cargo build`, `make test`): steps, not inputs.
+            let subcommands = h == 1 && run.iter().all(|w| w[1].chars().all(|c| c.is_ascii_lowercase()));
+            if h > 0
+                && !subcommands
+                && run.len() >= min
+                && distinct
+                && best.as_ref().is_none_or(|b| b.1.len() < run.len())
+            {
                 best = Some((i, run, h));
             }
         }
@@ -111,7 +118,16 @@ fn differs_in_one(a: &[String], b: &[String]) -> Option<usize> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn report(ctx: &Context, p: &Pipeline, s: &Stage, job: &Job, start: usize, run: &[Vec<String>], hole: usize, sink: &mut Sink) {
+fn report(
+    ctx: &Context,
+    p: &Pipeline,
+    s: &Stage,
+    job: &Job,
+    start: usize,
+    run: &[Vec<String>],
+    hole: usize,
+    sink: &mut Sink,
+) {
     let model = ctx.costs.model;
     let n = run.len();
     let tasks: Vec<Option<u64>> =

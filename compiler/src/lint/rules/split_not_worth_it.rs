@@ -135,7 +135,10 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
                 format_secs(overhead)
             ),
         )
-        .with_label(format!("a stage boundary for about {} of work", format_secs(ctx.costs.stage(p, second).unwrap_or(0))))
+        .with_label(format!(
+            "a stage boundary for about {} of work",
+            format_secs(ctx.costs.stage(p, second).unwrap_or(0))
+        ))
         .with_secondary(run[0].origin.file, run[0].origin.name, "the run of short stages starts here")
         .with_help(format!(
             "make them tasks of one job: the run would take about {} instead of {}",
@@ -145,11 +148,18 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
     let keep = &run[0].jobs[0];
     let others: Vec<&Job> = run[1..].iter().map(|s| &s.jobs[0]).collect();
     let removed: Vec<_> = run[1..].iter().map(|s| s.origin.span).collect();
-    let no_downstream = run[1..].iter().all(|s| !super::long_stage_chain::triggers_downstream(ctx.program, &p.name, &s.name));
+    let no_downstream =
+        run[1..].iter().all(|s| !super::long_stage_chain::triggers_downstream(ctx.program, &p.name, &s.name));
     if run[1..].iter().all(|s| s.template.is_none() && s.origin.file == keep.origin.file) && no_downstream {
         if let Some(edits) = edit::merge_jobs(ctx, keep, &others, &removed) {
             d = d.with_fix(Fix {
-                message: format!("make the jobs of {} tasks of `{}`", super::list(&names[1..]), keep.name),
+                message: format!(
+                    "move the tasks of {} into `{}` and remove {} {}",
+                    super::list(&others.iter().map(|j| j.name.as_str()).collect::<Vec<_>>()),
+                    keep.name,
+                    if names.len() > 2 { "stages" } else { "stage" },
+                    super::list(&names[1..])
+                ),
                 applicability: Applicability::Unsafe,
                 edits,
             });
@@ -201,7 +211,7 @@ fn jobs(ctx: &Context, p: &Pipeline, s: &Stage, sink: &mut Sink) {
     let removed: Vec<_> = others.iter().map(|j| j.origin.span).collect();
     if let Some(edits) = edit::merge_jobs(ctx, &s.jobs[0], &others, &removed) {
         d = d.with_fix(Fix {
-            message: format!("make {} tasks of `{}`", super::list(&names[1..]), names[0]),
+            message: format!("move the tasks of {} into `{}`", super::list(&names[1..]), names[0]),
             applicability: Applicability::Unsafe,
             edits,
         });

@@ -57,8 +57,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
             let Some(script) = super::task_script(&task.action) else { continue };
             for piped in shell::piped_downloads(&script) {
                 let file = task.origin.file;
-                let span = locate(ctx.text(file, task.origin.span), &piped)
-                    .map_or(task.origin.span, |(s, e)| Span::new(task.origin.span.start + s, task.origin.span.start + e));
+                let span = locate(ctx.text(file, task.origin.span), &piped).map_or(task.origin.span, |(s, e)| {
+                    Span::new(task.origin.span.start + s, task.origin.span.start + e)
+                });
                 sink.add_about(
                     task.origin.span,
                     RULE.at(file, span, format!("job `{}` runs a download without checking it: `{piped}`", job.name))

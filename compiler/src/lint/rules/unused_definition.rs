@@ -60,7 +60,8 @@ declare_rule! {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for m in &ctx.program.materials {
-        let used = ctx.program.pipelines.iter().any(|p| p.materials.iter().any(|r| r.name.eq_ignore_ascii_case(&m.name)));
+        let used =
+            ctx.program.pipelines.iter().any(|p| p.materials.iter().any(|r| r.name.eq_ignore_ascii_case(&m.name)));
         if used {
             continue;
         }
@@ -103,12 +104,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
 
 /// Removes an entity and the comment lines right above it (its documentation).
 fn removal_fix(source: &SourceFile, file: FileId, span: Span, message: String) -> Fix {
-    let mut span = edit::removal(source, span);
-    let mut line = source.line_index(span.start);
-    while line > 0 && source.line_text(line - 1).trim_start().starts_with('#') && span.start == source.line_start(line) {
-        line -= 1;
-        span.start = source.line_start(line);
-    }
+    let span = edit::entity_removal(source, span);
     Fix { message, applicability: Applicability::Unsafe, edits: vec![Edit { file, span, replacement: String::new() }] }
 }
 
@@ -122,7 +118,11 @@ fn param_fix(ctx: &Context, file: FileId, template: &str, param: &crate::model::
         collect_calls(&tree.members, template, &mut calls);
         for call in calls {
             for arg in call.args.iter().filter(|a| a.name.name.eq_ignore_ascii_case(&param.name)) {
-                edits.push(Edit { file: id, span: list_item_removal(&ctx.workspace.file(id).text, arg.span), replacement: String::new() });
+                edits.push(Edit {
+                    file: id,
+                    span: list_item_removal(&ctx.workspace.file(id).text, arg.span),
+                    replacement: String::new(),
+                });
             }
         }
     }

@@ -75,10 +75,10 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 let own = super::produced(consumer);
                 let (mentions, _) = super::mentioned(consumer);
                 'found: for earlier in pipeline.stages[..si].iter().rev() {
-                    for producer in &earlier.jobs {
+                    for producer in earlier.jobs.iter().filter(|p| !super::repeats_work_of(consumer, p)) {
                         for p in super::produced(producer) {
                             if super::makes_itself(&own, &p.path)
-                                || fetched(consumer, &p.path)
+                                || fetched(ctx, consumer, &p.path)
                                 || !mentions.iter().any(|m| shell::refers_to(m, &p.path))
                             {
                                 continue;
@@ -104,7 +104,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
                                     producer.name, p.path, consumer.name
                                 ),
                             });
-                            if let Some(fix) = fix(ctx, &earlier.name, producer, consumer, &p.path, &artifact, p.artifact.is_none()) {
+                            if let Some(fix) =
+                                fix(ctx, &earlier.name, producer, consumer, &p.path, &artifact, p.artifact.is_none())
+                            {
                                 d = d.with_fix(fix);
                             }
                             sink.add(d);
@@ -117,14 +119,24 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
-/// Whether the job fetches something into a folder holding `path`, or fetches an artifact
-/// whose name is the path's file name.
-fn fetched(job: &Job, path: &str) -> bool {
+/// Whether the job fetches something that puts `path` in its workspace: into a folder that
+/// holds it, or an artifact whose path or file name is the path's.
+fn fetched(ctx: &Context, job: &Job, path: &str) -> bool {
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
     job.tasks.iter().any(|t| match &t.action {
         Action::Fetch(f) => {
-            let into = shell::normalize(&f.into);
-            let base = path.rsplit('/').next().unwrap_or(path);
-            into.is_some_and(|i| shell::refers_to(path, &i)) || f.artifact.eq_ignore_ascii_case(base)
+            let into = f.into.trim().trim_start_matches("./").trim_end_matches('/');
+            let into_holds = !into.is_empty() && into != "." && shell::refers_to(path, into);
+            let source = ctx
+                .program
+                .pipeline(&f.pipeline)
+                .and_then(|p| p.stage(&f.stage))
+                .and_then(|s| s.job(&f.job))
+                .and_then(|j| j.artifacts.iter().find(|a| a.name.eq_ignore_ascii_case(&f.artifact)));
+            let same_file = source.is_some_and(|a| {
+                shell::normalize(&a.path).is_some_and(|p| shell::refers_to(path, &p)) || base(&a.path) == base(path)
+            });
+            into_holds || same_file || f.artifact.eq_ignore_ascii_case(&base(path))
         }
         _ => false,
     })
@@ -137,7 +149,15 @@ fn artifact_name(path: &str) -> String {
     edit::name_safe(stem)
 }
 
-fn fix(ctx: &Context, stage: &str, producer: &Job, consumer: &Job, path: &str, artifact: &str, publish: bool) -> Option<Fix> {
+fn fix(
+    ctx: &Context,
+    stage: &str,
+    producer: &Job,
+    consumer: &Job,
+    path: &str,
+    artifact: &str,
+    publish: bool,
+) -> Option<Fix> {
     let consumer_block = edit::plain_job(ctx, consumer)?;
     let file = consumer.origin.file;
     let source = ctx.workspace.file(file);
@@ -146,11 +166,20 @@ fn fix(ctx: &Context, stage: &str, producer: &Job, consumer: &Job, path: &str, a
         Some(d) => format!("fetch {stage}.{}.{artifact} into \"{d}\"", producer.name),
         None => format!("fetch {stage}.{}.{artifact}", producer.name),
     };
-    let mut edits: Vec<Edit> = vec![edit::prepend_member(source, file, consumer_block, &fetch)?];
+    let mut edits: Vec<Edit> = vec![edit::insert_before_tasks(source, file, consumer_block, &fetch)?];
     if publish {
         let producer_block = edit::plain_job(ctx, producer)?;
         let psource = ctx.workspace.file(producer.origin.file);
-        edits.push(edit::append_members(psource, producer.origin.file, producer_block, &[format!("artifact {artifact} = \"{path}\"")])?);
+        edits.push(edit::append_members(
+            psource,
+            producer.origin.file,
+            producer_block,
+            &[format!("artifact {artifact} = \"{path}\"")],
+        )?);
     }
-    Some(Fix { message: format!("fetch `{path}` from `{}`", producer.name), applicability: Applicability::Unsafe, edits })
+    Some(Fix {
+        message: format!("fetch `{path}` from `{}`", producer.name),
+        applicability: Applicability::Unsafe,
+        edits,
+    })
 }

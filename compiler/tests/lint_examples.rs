@@ -1,0 +1,87 @@
+//! `examples/antipatterns/` draws exactly the findings listed here; every other example is free
+//! of lint warnings (a deliberate exception carries a reasoned suppression).
+
+use pw_compiler::lint::command::{self, Options};
+use pw_compiler::Severity;
+use std::path::{Path, PathBuf};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn run(path: PathBuf) -> command::Report {
+    let opts = Options {
+        paths: vec![path],
+        fail_at: Severity::Warning,
+        fix: false,
+        unsafe_fixes: false,
+        history: None,
+        config: None,
+    };
+    command::run(&opts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `(code, line)` of each finding.
+fn findings(report: &command::Report) -> Vec<(&'static str, usize)> {
+    report.diagnostics.iter().map(|d| (d.code, report.workspace.file(d.file).line_col(d.span.start).line)).collect()
+}
+
+#[test]
+fn the_monolith_release_draws_its_findings() {
+    let report = run(examples().join("antipatterns/monolith-release"));
+    assert!(report.config_file.is_some(), "its pipewright.toml is found");
+    assert_eq!(
+        findings(&report),
+        vec![
+            ("L0010", 8),  // material `handbook` unused
+            ("L0003", 13), // 8 stages; format, headers and test could move out
+            ("L0009", 15), // REGISTRY_PASSWORD in plain text
+            ("L0005", 27), // compile, format, headers independent
+            ("L0004", 30), // format + headers: 15s of work, 40s of overhead (20s transitions)
+            ("L0005", 43), // lint, docs, test, package independent
+            ("L0006", 53), // three `./gradlew test --tests` runs in one job
+            ("L0002", 63), // the jar used without a fetch
+            ("L0008", 74), // push has no timeout
+        ]
+    );
+    let chain = report.diagnostics.iter().find(|d| d.code == "L0003").map(|d| d.message.clone()).unwrap_or_default();
+    assert!(chain.contains("7 transitions add about 2m20s"), "the configured 20s transition is used: {chain}");
+    assert_eq!(report.exit, command::FOUND);
+}
+
+#[test]
+fn the_copy_paste_deploy_draws_its_findings() {
+    let report = run(examples().join("antipatterns/copy-paste-deploy"));
+    assert_eq!(
+        findings(&report),
+        vec![
+            ("L0010", 7),  // parameter `emoji` unused
+            ("L0011", 18), // curl | sh
+            ("L0002", 25), // `rendered/` from the prepare stage, not fetched, in each copy
+            ("L0007", 25), // four copies differing in the region
+            ("L0002", 26),
+            ("L0002", 27),
+            ("L0002", 28),
+            ("L0005", 31), // rollout and announce independent
+        ]
+    );
+}
+
+#[test]
+fn the_other_examples_lint_clean() {
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(examples()).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    dirs.retain(|d| d.is_dir() && !d.ends_with("antipatterns"));
+    dirs.sort();
+    assert!(!dirs.is_empty());
+    for dir in dirs {
+        let report = run(dir.clone());
+        let loud: Vec<String> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity >= Severity::Warning)
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect();
+        assert!(loud.is_empty(), "{}: {loud:#?}", dir.display());
+    }
+}

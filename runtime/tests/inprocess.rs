@@ -1,0 +1,414 @@
+//! End-to-end runs with the server in the test process and agents as tasks, talking real HTTP on
+//! loopback, with real git repositories and real processes.
+
+mod common;
+
+use common::*;
+use pw_compiler::plan::{EnvValue, StageApproval, TaskWhen, Upstream};
+use pw_runtime::state::Cause;
+use std::time::Duration;
+
+fn by() -> Cause {
+    Cause::Manual { by: "test".into() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_stage_pipeline_with_parallel_jobs_and_artifacts_between_stages_and_pipelines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = git_repo(tmp.path(), "app", &[("greeting.txt", "hello from git\n")]);
+    let mut build = pipeline(
+        "build",
+        vec![
+            stage(
+                "compile",
+                vec![
+                    artifact(job("bin", vec![task("mkdir -p out && cp greeting.txt out/app && chmod +x out/app")]), "app", "out/app"),
+                    artifact(job("docs", vec![task("mkdir -p site/css && echo doc > site/index.html && echo c > site/css/a.css")]), "site", "site"),
+                ],
+            ),
+            stage(
+                "test",
+                vec![job(
+                    "check",
+                    vec![
+                        fetch("build", "compile", "bin", "app", "got"),
+                        fetch("build", "compile", "docs", "site", "."),
+                        task("grep 'hello from git' got/app && test -x got/app && test -f site/css/a.css && echo checked"),
+                    ],
+                )],
+            ),
+        ],
+    );
+    build.materials = vec!["app".into()];
+    let mut deploy = pipeline(
+        "deploy",
+        vec![stage("ship", vec![job("go", vec![fetch("build", "compile", "bin", "app", "."), task("cat app")])])],
+    );
+    deploy.after = vec![Upstream { pipeline: "build".into(), stage: "test".into() }];
+    let h =
+        Harness::start(plan(vec![material("app", &repo, 60)], vec![build, deploy]), &[("a1", &[]), ("a2", &[])]).await;
+    let (_, counter) = h.engine.trigger("build", by()).await.unwrap();
+    assert_eq!(counter, 1);
+    let b = h.finished("build", 1).await;
+    assert_eq!(b.state, "passed", "{b:#?}");
+    let head = sh(&repo, "git rev-parse HEAD");
+    assert_eq!(b.revisions["app"], head);
+    let d = h.finished("deploy", 1).await;
+    assert_eq!(d.state, "passed", "{d:#?}");
+    assert_eq!(d.cause, "after build/1/test");
+    let log = h.log_containing("deploy", 1, "ship", "go", "hello from git").await;
+    assert!(log.contains("fetched build.compile.bin.app"), "{log}");
+    let log = h.log_containing("build", 1, "test", "check", "checked").await;
+    assert!(log.contains("task 3/3"), "{log}");
+    let arts = &b.stages[0].jobs[0].attempts[0].artifacts;
+    assert_eq!(arts["app"].sha256.len(), 64);
+    assert!(h.engine.blobs.exists(&arts["app"].sha256));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_failed_tasks_run_only_after_a_failure_and_always_tasks_always() {
+    let j = job(
+        "j",
+        vec![
+            task("echo first; exit 3"),
+            when(task("echo cleanup-ran"), TaskWhen::Failed),
+            task("echo never-ran"),
+            when(task("echo always-ran"), TaskWhen::Always),
+        ],
+    );
+    let ok = job("ok", vec![task("true"), when(task("echo failed-only"), TaskWhen::Failed)]);
+    let h = Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j, ok])])]), &[("a1", &[])]).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(i.state, "failed");
+    assert_eq!(job_state(&i, "s", "j"), "failed");
+    assert_eq!(job_reason(&i, "s", "j").as_deref(), Some("task 1 (`echo first; exit 3`) exited with code 3"));
+    assert_eq!(job_state(&i, "s", "ok"), "passed");
+    let log = h.log_containing("p", 1, "s", "j", "always-ran").await;
+    assert!(log.contains("cleanup-ran") && !log.contains("never-ran"), "{log}");
+    let ok_log = h.log_containing("p", 1, "s", "ok", "task 1/2").await;
+    assert!(!ok_log.contains("failed-only"), "{ok_log}");
+    assert_eq!(i.stages[0].reason.as_deref(), Some("failed jobs: j"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_approval_waits_for_approve_over_http_with_the_api_token() {
+    let mut ship = stage("ship", vec![job("go", vec![task("echo shipped")])]);
+    ship.approval = StageApproval::Manual;
+    let h = Harness::start(
+        plan(vec![], vec![pipeline("p", vec![stage("build", vec![job("b", vec![task("true")])]), ship])]),
+        &[("a1", &[])],
+    )
+    .await;
+    h.engine.trigger("p", by()).await.unwrap();
+    h.wait(|s| s.instances.iter().any(|i| i.state == "awaiting_approval")).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/instances/p/1/stages/ship/approve", h.url);
+    let r = http.post(&url).bearer_auth(&h.engine.tokens.agent).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the agent token cannot approve");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid token: this call needs the API token");
+    let r = http.post(&url).bearer_auth(&h.engine.tokens.api).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let i = h.finished("p", 1).await;
+    assert_eq!(i.state, "passed");
+    let r = http.post(&url).bearer_auth(&h.engine.tokens.api).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_of_failed_jobs_keeps_attempts_and_the_passed_jobs_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flag = tmp.path().join("flag");
+    let flaky = job("flaky", vec![task(&format!("test -f {}", flag.display()))]);
+    let steady = artifact(job("steady", vec![task("echo x > x")]), "x", "x");
+    let h =
+        Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![flaky, steady])])]), &[("a1", &[])]).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    assert_eq!(h.finished("p", 1).await.state, "failed");
+    std::fs::write(&flag, "").unwrap();
+    h.engine.rerun("p", 1, "s", None, true).await.unwrap();
+    let i = h.finished("p", 1).await;
+    let i =
+        if i.state == "passed" { i } else { h.wait(|s| s.instances[0].state == "passed").await.instances[0].clone() };
+    let flaky = &i.stages[0].jobs[0];
+    assert_eq!(flaky.attempts.len(), 2);
+    assert_eq!(serde_json::to_value(flaky.attempts[0].state).unwrap(), "failed");
+    assert_eq!(i.stages[0].jobs[1].attempts.len(), 1, "the passed job was not re-run");
+    let first = h.log("p", 1, "s", "flaky", Some(1));
+    assert!(first.contains("attempt 1"), "{first}");
+    let second = h.log("p", 1, "s", "flaky", Some(2));
+    assert!(second.contains("attempt 2"), "{second}");
+    h.engine.rerun("p", 1, "s", Some("steady"), false).await.unwrap();
+    let s = h.wait(|s| s.instances[0].state == "passed" && s.instances[0].stages[0].jobs[1].attempts.len() == 2).await;
+    assert_eq!(s.instances[0].stages[0].jobs[0].attempts.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_the_running_process_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pid = tmp.path().join("pid");
+    let script = format!("sh -c 'echo $$ > {}; sleep 60' & wait", pid.display());
+    let h = Harness::start(
+        plan(vec![], vec![pipeline("p", vec![stage("s", vec![job("long", vec![task(&script)])])])]),
+        &[("a1", &[])],
+    )
+    .await;
+    h.engine.trigger("p", by()).await.unwrap();
+    for _ in 0..500 {
+        if std::fs::read_to_string(&pid).is_ok_and(|s| s.ends_with('\n')) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let child = std::fs::read_to_string(&pid).unwrap().trim().to_string();
+    h.engine.cancel("p", 1).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(i.state, "cancelled");
+    assert_eq!(job_state(&i, "s", "long"), "cancelled");
+    let mut gone = false;
+    for _ in 0..300 {
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.contains(") Z ") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the task's process {child} survived the cancel");
+    // The agent is free again.
+    h.engine.set_plan(plan(vec![], vec![pipeline("p", vec![stage("s", vec![job("quick", vec![task("true")])])])]));
+    h.engine.trigger("p", by()).await.unwrap();
+    assert_eq!(h.finished("p", 2).await.state, "passed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_counts_from_assignment_and_fails_the_job() {
+    let mut j = job("slow", vec![task("sleep 30"), when(task("echo after-timeout"), TaskWhen::Always)]);
+    j.timeout_seconds = Some(1);
+    let h = Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j])])]), &[("a1", &[])]).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(i.state, "failed");
+    assert_eq!(job_reason(&i, "s", "slow").as_deref(), Some("timed out after 1s"));
+    let log = h.log_containing("p", 1, "s", "slow", "timed out").await;
+    assert!(!log.contains("after-timeout"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_no_agent_can_run_is_reported_at_once() {
+    let mut gpu = job("train", vec![task("true")]);
+    gpu.resources = vec!["linux".into(), "gpu".into()];
+    let mut linux = job("build", vec![task("true")]);
+    linux.resources = vec!["linux".into()];
+    let h = Harness::start(
+        plan(vec![], vec![pipeline("p", vec![stage("s", vec![gpu, linux])])]),
+        &[("a1", &["linux"]), ("a2", &[])],
+    )
+    .await;
+    h.engine.trigger("p", by()).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(job_state(&i, "s", "train"), "failed");
+    assert_eq!(
+        job_reason(&i, "s", "train").as_deref(),
+        Some("no agent has the resources [gpu] (agents: a1 [linux]; a2 [none])")
+    );
+    assert_eq!(job_state(&i, "s", "build"), "passed");
+    assert_eq!(i.stages[0].jobs[1].attempts[0].agent.as_deref(), Some("a1"), "only a1 has `linux`");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_reach_the_job_and_are_masked_in_its_log() {
+    let mut j = job("j", vec![task("echo token=$TOKEN; test \"$TOKEN\" = 'hunter2-xyz'")]);
+    j.env.insert("TOKEN".into(), EnvValue::Secret("deploy-token".into()));
+    let mut missing = job("m", vec![task("true")]);
+    missing.env.insert("X".into(), EnvValue::Secret("absent-secret".into()));
+    let h = Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j, missing])])]), &[("a1", &[])]).await;
+    std::fs::write(h.engine.state.root.join("secrets/deploy-token"), "hunter2-xyz\n").unwrap();
+    h.engine.trigger("p", by()).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(job_state(&i, "s", "j"), "passed");
+    let log = h.log_containing("p", 1, "s", "j", "token=").await;
+    assert!(log.contains("token=****") && !log.contains("hunter2"), "{log}");
+    let reason = job_reason(&i, "s", "m").unwrap_or_default();
+    assert!(reason.starts_with("secret `absent-secret` is not set"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_fans_out_on_the_server_when_the_stage_starts() {
+    let mut d = job("ping", vec![task("echo pinging #{host}")]);
+    d.discover = Some(pw_compiler::plan::Discover { var: "host".into(), command: "echo web-1; echo web-2".into() });
+    let h =
+        Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![d])])]), &[("a1", &[]), ("a2", &[])]).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(i.state, "passed");
+    let names: Vec<&str> = i.stages[0].jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["ping-web-1", "ping-web-2"]);
+    h.log_containing("p", 1, "s", "ping-web-2", "pinging web-2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_instances_run_at_once_and_max_instances_queues_the_rest() {
+    let free = pipeline("free", vec![stage("s", vec![job("j", vec![task("sleep 0.3")])])]);
+    let mut one = pipeline("one", vec![stage("s", vec![job("j", vec![task("sleep 0.3")])])]);
+    one.max_instances = Some(1);
+    let h = Harness::start(plan(vec![], vec![free, one]), &[("a1", &[]), ("a2", &[]), ("a3", &[]), ("a4", &[])]).await;
+    for _ in 0..2 {
+        h.engine.trigger("free", by()).await.unwrap();
+        h.engine.trigger("one", by()).await.unwrap();
+    }
+    let s = h.engine.status(None).unwrap();
+    let state = |p: &str, c: u32| s.instances.iter().find(|i| i.pipeline == p && i.counter == c).unwrap().state.clone();
+    assert_eq!(state("free", 2), "running");
+    assert_eq!(state("one", 1), "running");
+    assert_eq!(state("one", 2), "queued");
+    for (p, c) in [("free", 1), ("free", 2), ("one", 1), ("one", 2)] {
+        assert_eq!(h.finished(p, c).await.state, "passed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_commit_on_a_material_triggers_its_pipelines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = git_repo(tmp.path(), "app", &[("v.txt", "1\n")]);
+    let mut p = pipeline("p", vec![stage("s", vec![job("j", vec![task("cat v.txt")])])]);
+    p.materials = vec!["app".into()];
+    let h = Harness::start(plan(vec![material("app", &repo, 1)], vec![p]), &[("a1", &[])]).await;
+    tokio::spawn(h.engine.clone().poll_materials());
+    let first = h.finished("p", 1).await;
+    assert_eq!(first.state, "passed");
+    let rev = commit(&repo, &[("v.txt", "2\n")], "second");
+    let second = h.finished("p", 2).await;
+    assert_eq!(second.revisions["app"], rev);
+    assert!(second.cause.starts_with(&format!("new commit {} on app", &rev[..12])), "{}", second.cause);
+    h.log_containing("p", 2, "s", "j", "2\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_unauthorised_requests_get_json_errors() {
+    let h =
+        Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])])]), &[])
+            .await;
+    let http = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", h.url);
+    let agent = h.engine.tokens.agent.clone();
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (http.post(api("/agents/register")).body("{}"), 401, "missing `Authorization"),
+        (http.post(api("/agents/register")).bearer_auth("wrong").body("{}"), 401, "invalid token"),
+        (http.post(api("/agents/register")).bearer_auth(&agent).body("{not json"), 400, "malformed request body"),
+        (
+            http.post(api("/agents/register"))
+                .bearer_auth(&agent)
+                .json(&serde_json::json!({"name": "", "resources": []})),
+            400,
+            "1 to 255",
+        ),
+        (http.post(api("/agents/x/work?wait_ms=abc")).bearer_auth(&agent), 400, "malformed query"),
+        (http.post(api("/agents/unknown/work?wait_ms=0")).bearer_auth(&agent), 404, "unknown agent"),
+        (http.post(api("/attempts/abc/complete")).bearer_auth(&agent).body("{}"), 400, "not a valid attempt id"),
+        (
+            http.put(api(&format!("/attempts/1/artifacts/..%2Fetc?agent_id=x&sha256={}", "a".repeat(64))))
+                .bearer_auth(&agent),
+            400,
+            "invalid artifact name",
+        ),
+        (
+            http.put(api("/attempts/1/artifacts/ok?agent_id=x&sha256=../../x")).bearer_auth(&agent),
+            400,
+            "sha256 must be",
+        ),
+        (http.get(api("/artifacts/..%2F..%2Fpw.db")).bearer_auth(&agent), 400, "sha256 must be"),
+        (http.post(api("/pipelines/p/trigger")).bearer_auth(&agent), 401, "needs the API token"),
+        (http.post(api("/pipelines/nope/trigger")).bearer_auth(&h.engine.tokens.api), 404, "no pipeline named `nope`"),
+        (http.get(api("/instances/p/x")), 400, "not a valid counter"),
+        (http.get(api("/nowhere")), 404, "no such endpoint"),
+        (http.get(format!("{}/", h.url)), 404, "no such endpoint"),
+    ];
+    for (req, status, needle) in cases {
+        let r = req.send().await.unwrap();
+        let code = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        let msg = body["error"].as_str().unwrap_or_default().to_string();
+        assert_eq!(code, status, "{msg}");
+        assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+    }
+    // The server still works.
+    let r = http.post(api("/pipelines/p/trigger")).bearer_auth(&h.engine.tokens.api).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_with_a_wrong_hash_or_over_the_limit_are_refused() {
+    let mut cfg = pw_runtime::engine::EngineConfig::default();
+    cfg.upload_limit = 1000;
+    let j = job("j", vec![task("sleep 30")]);
+    let h = Harness::start_with(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j])])]), &[], cfg).await;
+    let http = reqwest::Client::new();
+    let agent = h.engine.tokens.agent.clone();
+    let r = http
+        .post(format!("{}/api/v1/agents/register", h.url))
+        .bearer_auth(&agent)
+        .json(&serde_json::json!({"name": "manual", "resources": []}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<serde_json::Value>().await.unwrap()["agent_id"].as_str().unwrap().to_string();
+    h.engine.trigger("p", by()).await.unwrap();
+    let r =
+        http.post(format!("{}/api/v1/agents/{id}/work?wait_ms=5000", h.url)).bearer_auth(&agent).send().await.unwrap();
+    let a: serde_json::Value = r.json().await.unwrap();
+    let aid = a["attempt_id"].as_u64().unwrap();
+    let put = |body: Vec<u8>, sha: String| {
+        http.put(format!("{}/api/v1/attempts/{aid}/artifacts/x?agent_id={id}&sha256={sha}", h.url))
+            .bearer_auth(&agent)
+            .body(body)
+            .send()
+    };
+    let r = put(b"hello".to_vec(), "0".repeat(64)).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("upload corrupted"));
+    let r = put(vec![0u8; 5000], "0".repeat(64)).await.unwrap();
+    assert_eq!(r.status(), 413);
+    let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".to_string();
+    let r = put(b"hello".to_vec(), good.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http.get(format!("{}/api/v1/artifacts/{good}", h.url)).bearer_auth(&agent).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello");
+    let tmp = std::fs::read_dir(h.engine.state.root.join("artifacts/tmp")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(tmp, 0, "refused uploads leave no temporary file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_pw_files_compile_and_run_when_the_checker_accepts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ci.pw");
+    std::fs::write(
+        &file,
+        r#"
+pipeline hello {
+  stage build {
+    job compile {
+      run "mkdir -p out && printf 'int main(void){return 0;}' > out/m.c && echo built > out/result.txt"
+      artifact result = "out/result.txt"
+    }
+  }
+  stage test {
+    job check {
+      fetch build.compile.result into "in"
+      run "grep built in/result.txt"
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let plan = match pw_runtime::load::compile(&[file], false) {
+        Ok(p) if !p.pipelines.is_empty() => p,
+        // The checker does not produce pipelines yet: nothing to run.
+        other => panic!("the workspace did not compile: {:?}", other.err()),
+    };
+    let h = Harness::start(plan, &[("a1", &[])]).await;
+    h.engine.trigger("hello", by()).await.unwrap();
+    assert_eq!(h.finished("hello", 1).await.state, "passed");
+}

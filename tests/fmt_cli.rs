@@ -1,0 +1,47 @@
+//! `pw fmt` as a user runs it: `--check` reports with a diff and changes nothing, a plain run
+//! rewrites, a file with syntax errors is left alone.
+
+use assert_cmd::Command;
+
+const MESSY: &str = "material app { git=\"x\"\n  branch   = \"main\" }\n";
+const FORMATTED: &str = "material app {\n  git    = \"x\"\n  branch = \"main\"\n}\n";
+
+fn pw() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pw"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn check_prints_a_diff_then_fmt_rewrites() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let file = dir.path().join("app.pw");
+    std::fs::write(&file, MESSY).expect("write");
+
+    let check = pw().current_dir(dir.path()).args(["fmt", "--check", "."]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&check.get_output().stdout).into_owned();
+    insta::assert_snapshot!(stdout);
+    assert_eq!(std::fs::read_to_string(&file).ok().as_deref(), Some(MESSY), "--check changes nothing");
+
+    pw().current_dir(dir.path()).args(["fmt", "app.pw"]).assert().code(0);
+    assert_eq!(std::fs::read_to_string(&file).ok().as_deref(), Some(FORMATTED));
+    pw().current_dir(dir.path()).args(["fmt", "--check", "app.pw"]).assert().code(0).stdout("");
+}
+
+#[test]
+fn files_with_syntax_errors_are_left_alone() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let broken = "pipeline p {\n  stage s {\n";
+    std::fs::write(dir.path().join("broken.pw"), broken).expect("write");
+    std::fs::write(dir.path().join("ok.pw"), MESSY).expect("write");
+    let run = pw().current_dir(dir.path()).args(["fmt", "."]).assert().code(1);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("E0105") && stderr.contains("broken.pw: not formatted"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("broken.pw")).ok().as_deref(), Some(broken));
+    assert_eq!(std::fs::read_to_string(dir.path().join("ok.pw")).ok().as_deref(), Some(FORMATTED), "the others are formatted");
+}
+
+#[test]
+fn a_missing_path_is_an_error_of_the_command() {
+    pw().args(["fmt", "/nonexistent/pipelines"]).assert().code(2);
+}

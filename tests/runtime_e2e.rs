@@ -1,0 +1,418 @@
+//! End-to-end tests of the runtime through the `pw` binary: `pw run` on an example that builds C,
+//! and a `pw server` process with `pw agent` processes on loopback, killed with SIGKILL and
+//! restarted, driven by the client commands.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn pw_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pw")
+}
+
+/// A marker in the environment of every process a test starts, so that the processes they start
+/// in turn (tasks of an agent killed with SIGKILL) are found and ended too.
+struct Marker(String);
+
+impl Marker {
+    fn new(name: &str) -> Marker {
+        Marker(format!("PW_TEST_MARKER_{}_{}", name, std::process::id()))
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        let needle = format!("PW_TEST_MARKER={}", self.0);
+        let Ok(dir) = std::fs::read_dir("/proc") else { return };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let env = std::fs::read(format!("/proc/{name}/environ")).unwrap_or_default();
+            if env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+                let _ = Command::new("kill").args(["-9", &name]).status();
+            }
+        }
+    }
+}
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Proc {
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn pw(marker: &Marker, dir: &Path, args: &[&str]) -> Output {
+    Command::new(pw_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("PW_TEST_MARKER", &marker.0)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("pw")
+}
+
+fn spawn(marker: &Marker, dir: &Path, args: &[&str], log: &Path) -> Proc {
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new(pw_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("PW_TEST_MARKER", &marker.0)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("spawn pw");
+    Proc(child)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    proc: Proc,
+    url: String,
+    state: PathBuf,
+}
+
+fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
+    let state = dir.join("state");
+    let _ = std::fs::remove_file(state.join("server-url"));
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "server",
+        "ci.pw",
+        "--listen",
+        &listen,
+        "--state",
+        "state",
+        "--no-poll",
+        "--lease-ms",
+        "1500",
+        "--heartbeat-ms",
+        "300",
+    ];
+    let proc = spawn(marker, dir, &args, &dir.join(log));
+    for _ in 0..500 {
+        if std::fs::read_to_string(state.join("server-url")).is_ok_and(|u| u.starts_with("http")) {
+            return Server { proc, url: format!("http://{listen}"), state };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the server did not start: {}", std::fs::read_to_string(dir.join(log)).unwrap_or_default());
+}
+
+fn start_agent(marker: &Marker, dir: &Path, server: &Server, name: &str) -> Proc {
+    let token = server.state.join("agent-token");
+    let workdir = dir.join("agents").join(name);
+    let args = [
+        "agent",
+        "--server",
+        &server.url,
+        "--token-file",
+        token.to_str().unwrap(),
+        "--workdir",
+        workdir.to_str().unwrap(),
+        "--name",
+        name,
+        "--kill-grace-ms",
+        "300",
+    ];
+    spawn(marker, dir, &args, &dir.join(format!("{name}.log")))
+}
+
+fn json(marker: &Marker, dir: &Path, args: &[&str]) -> Value {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--state", "state", "--format", "json"]);
+    let out = pw(marker, dir, &all);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("pw {args:?}: {e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn instance(marker: &Marker, dir: &Path, target: &str) -> Option<Value> {
+    let s = json(marker, dir, &["status", target]);
+    s["instances"].as_array().and_then(|a| a.first().cloned())
+}
+
+/// Waits (up to a minute) for `cond` on the status of `target`.
+fn wait_for(marker: &Marker, dir: &Path, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        if let Some(i) = instance(marker, dir, target) {
+            if cond(&i) {
+                return i;
+            }
+            last = i;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{target} never {what}: {last:#}");
+}
+
+fn git(dir: &Path, script: &str) {
+    let ok = Command::new("sh").arg("-c").arg(script).current_dir(dir).status().unwrap().success();
+    assert!(ok, "{script}");
+}
+
+#[test]
+fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
+    let marker = Marker::new("run");
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
+    let out = pw(&marker, dir.path(), &["run", example.to_str().unwrap(), "--agents", "2", "--state", "state"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("hello/1/build/compile task 2/2: gcc"), "{stdout}");
+    assert!(stdout.contains("hello/1/test started"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("passed: hello/1"), "{stdout}");
+    assert!(!example.join(".pw").exists(), "--state keeps the example folder clean");
+}
+
+#[test]
+fn pw_run_exits_1_and_prints_the_log_tail_of_a_failed_job() {
+    let marker = Marker::new("runfail");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ci.pw"),
+        r#"
+pipeline broken {
+  stage build {
+    job compile {
+      run "echo compiling; echo 'error: missing semicolon' >&2; exit 2"
+      run "echo collecting logs" { when = failed }
+    }
+  }
+  stage never { job j { run "echo unreachable" } }
+}
+"#,
+    )
+    .unwrap();
+    let out = pw(&marker, dir.path(), &["run", "ci.pw", "--agents", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("broken/1/build/compile FAILED: task 1 (`echo compiling; echo 'error: missing semicolon' >&2; exit 2`) exited with code 2"), "{stdout}");
+    assert!(
+        stderr.contains("--- last")
+            && stderr.contains("error: missing semicolon")
+            && stderr.contains("collecting logs"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("never started"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("failed: broken/1 failed"), "{stdout}");
+    assert!(dir.path().join(".pw/pw.db").exists(), "the state goes beside the workspace");
+}
+
+#[test]
+fn pw_run_reports_compile_errors_without_running() {
+    let marker = Marker::new("runerr");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ci.pw"), "pipeline p { stage s { job j { rnu \"x\" } } }").unwrap();
+    let out = pw(&marker, dir.path(), &["run", "ci.pw"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was run"));
+    let out = pw(&marker, dir.path(), &["run", "missing.pw"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+const TWO_STAGES: &str = r#"
+material app {
+  git = "repo"
+  poll = 1s
+}
+
+pipeline p {
+  materials = [app]
+  stage one {
+    job slow {
+      run "cat v.txt; sleep 2; echo slow-done > out.txt"
+      artifact out = "out.txt"
+    }
+  }
+  stage two {
+    job check {
+      fetch one.slow.out
+      run "grep slow-done out.txt && echo checked"
+    }
+  }
+  stage ship {
+    approval = manual
+    job go { run "echo shipping" }
+  }
+}
+"#;
+
+fn workspace(dir: &Path) {
+    std::fs::create_dir_all(dir.join("repo")).unwrap();
+    git(
+        &dir.join("repo"),
+        "git init -q -b main && echo v1 > v.txt && git add -A && git -c user.name=t -c user.email=t@t commit -q -m one",
+    );
+    std::fs::write(dir.join("ci.pw"), TWO_STAGES).unwrap();
+}
+
+fn job_attempts<'a>(i: &'a Value, stage: &str, job: &str) -> &'a Vec<Value> {
+    let st = i["stages"].as_array().unwrap().iter().find(|s| s["name"] == stage).unwrap();
+    st["jobs"].as_array().unwrap().iter().find(|j| j["name"] == job).unwrap()["attempts"].as_array().unwrap()
+}
+
+#[test]
+fn an_agent_killed_mid_job_is_lost_and_its_job_retried_on_another_agent() {
+    let marker = Marker::new("agentkill");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    workspace(d);
+    let server = start_server(&marker, d, free_port(), "server.log");
+    let mut a = start_agent(&marker, d, &server, "agent-a");
+    let mut b = start_agent(&marker, d, &server, "agent-b");
+    let s = (0..300)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            json(&marker, d, &["status"])
+        })
+        .find(|s| s["agents"].as_array().is_some_and(|a| a.len() == 2))
+        .expect("two agents registered");
+    assert_eq!(s["instances"], serde_json::json!([]));
+    let t = json(&marker, d, &["trigger", "p"]);
+    assert_eq!(t, serde_json::json!({"pipeline": "p", "counter": 1}));
+    let i = wait_for(&marker, d, "p/1", "assigned its job", |i| job_attempts(i, "one", "slow")[0]["agent"].is_string());
+    let victim = job_attempts(&i, "one", "slow")[0]["agent"].as_str().unwrap().to_string();
+    if victim == "agent-a" {
+        a.kill9()
+    } else {
+        b.kill9()
+    }
+    let i = wait_for(&marker, d, "p/1", "reached approval", |i| {
+        i["state"] == "awaiting_approval" || i["state"] == "failed"
+    });
+    assert_eq!(i["state"], "awaiting_approval", "{i:#}");
+    let attempts = job_attempts(&i, "one", "slow");
+    assert_eq!(attempts.len(), 2, "{i:#}");
+    let reason = attempts[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with(&format!("agent `{victim}` lost")), "{reason}");
+    assert!(reason.ends_with("retrying on another agent"), "{reason}");
+    assert_ne!(attempts[1]["agent"].as_str().unwrap(), victim);
+    assert_eq!(attempts[1]["state"], "passed");
+    let agents = json(&marker, d, &["status"])["agents"].clone();
+    let lost = agents.as_array().unwrap().iter().find(|a| a["name"] == victim.as_str()).unwrap();
+    assert_eq!(lost["state"], "lost");
+    drop(server);
+}
+
+#[test]
+fn a_server_killed_mid_run_and_restarted_loses_nothing() {
+    let marker = Marker::new("serverkill");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    workspace(d);
+    let port = free_port();
+    let mut server = start_server(&marker, d, port, "server1.log");
+    let _agent = start_agent(&marker, d, &server, "agent-a");
+    let _agent2 = start_agent(&marker, d, &server, "agent-b");
+    std::thread::sleep(Duration::from_millis(300));
+    json(&marker, d, &["trigger", "p"]);
+    wait_for(&marker, d, "p/1", "started its slow job", |i| job_attempts(i, "one", "slow")[0]["state"] == "assigned");
+    std::thread::sleep(Duration::from_millis(1200));
+    server.proc.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    let _server = start_server(&marker, d, port, "server2.log");
+    let i = wait_for(&marker, d, "p/1", "reached approval", |i| i["state"] != "running");
+    assert_eq!(i["state"], "awaiting_approval", "{i:#}");
+    assert_eq!(job_attempts(&i, "one", "slow").len(), 1, "the job finished on its agent, not re-run: {i:#}");
+    let logs = pw(&marker, d, &["logs", "p/1/one/slow", "--state", "state"]);
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        text.contains("pw: p/1/one/slow attempt 1") && text.contains("v1") && text.contains("published artifact out"),
+        "{text}"
+    );
+    let approve = pw(&marker, d, &["approve", "p/1/ship", "--state", "state"]);
+    assert_eq!(approve.status.code(), Some(0), "{}", String::from_utf8_lossy(&approve.stderr));
+    let i = wait_for(&marker, d, "p/1", "passed", |i| i["state"] == "passed");
+    assert_eq!(job_attempts(&i, "two", "check")[0]["state"], "passed");
+}
+
+#[test]
+fn client_commands_trigger_rerun_cancel_and_follow_logs_with_json_output() {
+    let marker = Marker::new("client");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("ci.pw"),
+        r#"
+pipeline flaky {
+  stage test {
+    job unit { run "test -f ../../../../../flag && echo unit-ok" }
+    job lint { run "echo lint-ok" }
+  }
+}
+pipeline long {
+  stage s { job j { run "echo started; sleep 60" } }
+}
+"#,
+    )
+    .unwrap();
+    let server = start_server(&marker, d, free_port(), "server.log");
+    let _agent = start_agent(&marker, d, &server, "agent-a");
+    let _agent2 = start_agent(&marker, d, &server, "agent-b");
+    std::thread::sleep(Duration::from_millis(300));
+    json(&marker, d, &["trigger", "flaky"]);
+    let i = wait_for(&marker, d, "flaky/1", "failed", |i| i["state"] == "failed");
+    assert_eq!(job_attempts(&i, "test", "lint")[0]["state"], "passed");
+    // The workspace of the job is agents/<name>/pipelines/flaky/test/unit: five levels below `d`.
+    std::fs::write(d.join("agents/flag"), "").unwrap();
+    std::fs::write(d.join("flag"), "").unwrap();
+    let r = json(&marker, d, &["rerun", "flaky/1/test", "--failed"]);
+    assert_eq!(r["ok"], true, "{r}");
+    let i = wait_for(&marker, d, "flaky/1", "passed", |i| i["state"] == "passed");
+    assert_eq!(job_attempts(&i, "test", "unit").len(), 2);
+    assert_eq!(job_attempts(&i, "test", "lint").len(), 1);
+    let r = json(&marker, d, &["rerun", "flaky/1/test/nope"]);
+    assert_eq!(r["error"], "stage `test` has no job `nope` (jobs: unit, lint)");
+    let out = pw(&marker, d, &["rerun", "flaky/x/test", "--state", "state"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`x` is not an instance counter"));
+
+    json(&marker, d, &["trigger", "long"]);
+    let mut follow = spawn(&marker, d, &["logs", "long/1/s/j", "--follow", "--state", "state"], &d.join("follow.log"));
+    let logged = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::read_to_string(d.join("follow.log")).is_ok_and(|t| t.contains("started"))
+    });
+    assert!(logged, "pw logs --follow printed the live log");
+    let r = json(&marker, d, &["cancel", "long/1"]);
+    assert_eq!(r["ok"], true, "{r}");
+    let i = wait_for(&marker, d, "long/1", "cancelled", |i| i["state"] == "cancelled");
+    assert_eq!(job_attempts(&i, "s", "j")[0]["state"], "cancelled");
+    let ended = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        follow.0.try_wait().ok().flatten().is_some()
+    });
+    assert!(ended, "pw logs --follow ends with the job");
+    let r = json(&marker, d, &["cancel", "long/1"]);
+    assert_eq!(r["error"], "long/1 is already cancelled");
+
+    std::fs::write(d.join("bad-token"), "0123").unwrap();
+    let bad = pw(&marker, d, &["trigger", "flaky", "--state", "state", "--token-file", "bad-token"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid token"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let wrong = d.join("wrong-token");
+    std::fs::write(&wrong, "nope").unwrap();
+    let out =
+        pw(&marker, d, &["agent", "--server", &server.url, "--token-file", wrong.to_str().unwrap(), "--workdir", "w"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the server refused the agent token"));
+}
