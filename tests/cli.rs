@@ -108,6 +108,9 @@ fn json_format_has_the_documented_shape() {
     assert_eq!(d["range"]["start"], serde_json::json!({"line": 5, "column": 7}));
     assert_eq!(d["range"]["end"], serde_json::json!({"line": 5, "column": 13}));
     assert_eq!(d["help"], "did you mean `timeout`?");
+    assert_eq!(d["fix"]["applicability"], "unsafe");
+    assert_eq!(d["fix"]["edits"][0]["replacement"], "timeout");
+    assert_eq!(d["fix"]["edits"][0]["range"], d["range"]);
     assert_eq!(doc["summary"]["errors"], 1);
     assert_eq!(doc["summary"]["warnings"], 0);
 }

@@ -120,6 +120,20 @@ impl Diagnostic {
         self
     }
 
+    /// `did you mean `x`?` for the misspelt text under the primary span, with the replacement as
+    /// a fix to review (a close name is a guess, so it is not applied automatically).
+    pub fn with_suggestion(self, suggestion: &str) -> Self {
+        let edit = Edit { file: self.file, span: self.span, replacement: suggestion.to_string() };
+        let fix = Fix { message: format!("replace with `{suggestion}`"), applicability: Applicability::Unsafe, edits: vec![edit] };
+        self.with_help(format!("did you mean `{suggestion}`?")).with_fix(fix)
+    }
+
+    /// A fix that replaces the primary span with `text` and changes nothing else.
+    pub fn with_safe_replacement(self, message: impl Into<String>, text: impl Into<String>) -> Self {
+        let edit = Edit { file: self.file, span: self.span, replacement: text.into() };
+        self.with_fix(Fix { message: message.into(), applicability: Applicability::Safe, edits: vec![edit] })
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

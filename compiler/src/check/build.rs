@@ -598,7 +598,7 @@ impl<'a, 's> Builder<'a, 's> {
             let mut d = Diagnostic::error("E0301", file, call.template.span, format!("no template named `{}`", call.template.name))
                 .with_label(format!("expected a {} template", kind.keyword()));
             if let Some(s) = did_you_mean(&call.template.name, names.iter().copied()) {
-                d = d.with_help(format!("did you mean `{s}`?"));
+                d = d.with_suggestion(s);
             } else {
                 d = d.with_help(format!("define it with `template {} {}(...) {{ ... }}`", kind.keyword(), call.template.name));
             }
@@ -620,7 +620,7 @@ impl<'a, 's> Builder<'a, 's> {
                     .with_label("unknown argument")
                     .with_note(format!("its parameters are {}", quote_list(&names)));
                 if let Some(s) = did_you_mean(&arg.name.name, names.iter().copied()) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
+                    d = d.with_suggestion(s);
                 }
                 self.diagnostics.push(d);
                 ok = false;
@@ -719,7 +719,7 @@ impl<'a, 's> Builder<'a, 's> {
                 .with_label("not a type")
                 .with_note(format!("the types are {}", quote_list(&names)));
             if let Some(s) = did_you_mean(&param.ty.name, names) {
-                d = d.with_help(format!("did you mean `{s}`?"));
+                d = d.with_suggestion(s);
             }
             self.diagnostics.push(d);
             return None;

@@ -50,7 +50,7 @@ fn unknown(owner: Owner, file: FileId, name: &Ident) -> Diagnostic {
     let mut d = Diagnostic::error("E0201", file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
         .with_label("not a field here");
     if let Some(s) = did_you_mean(&name.name, known.iter().copied()) {
-        d = d.with_help(format!("did you mean `{s}`?"));
+        d = d.with_suggestion(s);
     } else if let Some(other) = [Owner::Material, Owner::Pipeline, Owner::Stage, Owner::Job, Owner::Task]
         .into_iter()
         .find(|&o| o != owner && schema::lookup(o, &name.name).is_some())
@@ -128,16 +128,18 @@ impl<'f> Fields<'f> {
                 Value::Str(s) => out.push(s.clone()),
                 Value::Error => {}
                 other => {
-                    eval.diagnostics.push(
-                        Diagnostic::error(
-                            "E0202",
-                            eval.file,
-                            expr,
-                            format!("`{}` takes strings, but this is {}", spec.name, other.describe()),
-                        )
-                        .with_label("expected a string")
-                        .with_help("put the value in double quotes"),
-                    );
+                    let mut d = Diagnostic::error(
+                        "E0202",
+                        eval.file,
+                        expr,
+                        format!("`{}` takes strings, but this is {}", spec.name, other.describe()),
+                    )
+                    .with_label("expected a string")
+                    .with_help("put the value in double quotes");
+                    if let Value::Path(p) = other {
+                        d = d.with_safe_replacement("quote it", format!("\"{}\"", path_text(p)));
+                    }
+                    eval.diagnostics.push(d);
                 }
             }
         }
@@ -157,7 +159,7 @@ impl<'f> Fields<'f> {
                     .with_label(format!("expected {}", spec.ty.describe()))
                     .with_note(spec.doc);
                 if let Some(s) = did_you_mean(&w.name, words.iter().copied()) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
+                    d = d.with_suggestion(s);
                 }
                 eval.diagnostics.push(d);
                 return None;
@@ -214,8 +216,8 @@ fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) 
         )
         .with_label(format!("expected {}", spec.ty.describe()));
         if let (FieldType::String, Value::Path(p)) = (spec.ty, value) {
-            let text: Vec<&str> = p.iter().map(|i| i.name.as_str()).collect();
-            d = d.with_help(format!("put it in double quotes: `\"{}\"`", text.join(".")));
+            let quoted = format!("\"{}\"", path_text(p));
+            d = d.with_help(format!("put it in double quotes: `{quoted}`")).with_safe_replacement("quote it", quoted);
         } else {
             d = d.with_note(spec.doc);
         }
@@ -242,4 +244,8 @@ impl Fields<'_> {
         eval.diagnostics.push(below_one(eval.file, field, "a number of at least 1"));
         None
     }
+}
+
+fn path_text(path: &[Ident]) -> String {
+    path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
 }

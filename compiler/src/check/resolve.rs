@@ -211,7 +211,7 @@ impl Resolver<'_, '_> {
                 .with_label("not published by that job")
                 .with_secondary(job.origin.file, job.origin.name, format!("job `{}` is defined here", job.name));
             d = match did_you_mean(&f.artifact, names.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                Some(s) => d.with_suggestion(s),
                 None if names.is_empty() => d.with_help(format!("declare it in job `{}`: `artifact {} = \"path\"`", job.name, f.artifact)),
                 None => d.with_note(format!("it publishes {}", quote_list(&names))),
             };
@@ -324,7 +324,7 @@ fn unresolved(what: &str, name: &str, file: FileId, span: Span, candidates: &[&s
     let written = file_text_name(what, name);
     let mut d = Diagnostic::error("E0301", file, span, message).with_label("not found");
     d = match did_you_mean(written, candidates.iter().copied()) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        Some(s) => d.with_suggestion(s),
         None if candidates.is_empty() => d.with_help(hint.to_string()),
         None => d.with_note(format!("the candidates are {}", quote_list(candidates))).with_help(hint.to_string()),
     };

@@ -164,7 +164,7 @@ impl Eval<'_> {
                 .with_label("not a function")
                 .with_note("the functions are `secret(\"name\")` and `discover(\"command\")`");
             if let Some(s) = did_you_mean(&name.name, known) {
-                d = d.with_help(format!("did you mean `{s}`?"));
+                d = d.with_suggestion(s);
             }
             self.diagnostics.push(d);
             return Value::Error;
@@ -220,7 +220,7 @@ impl Eval<'_> {
         let mut d = Diagnostic::error("E0506", self.file, id.span, format!("unknown name `{}` in `#{{...}}`", id.name))
             .with_label("no template parameter or `for` variable has this name");
         d = match did_you_mean(&id.name, names.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            Some(s) => d.with_suggestion(s),
             None if names.is_empty() => d.with_help(format!(
                 "`#{{...}}` reads template parameters and `for` variables; for a shell variable write `${{{}}}`",
                 id.name

@@ -39,9 +39,6 @@ pub fn render(diagnostic: &Diagnostic, workspace: &Workspace, color: bool) -> St
     if let Some(help) = &diagnostic.help {
         report = report.with_help(help);
     }
-    if let Some(fix) = &diagnostic.fix {
-        report = report.with_help(format!("fix available: {}", fix.message));
-    }
     let sources = ariadne::sources(workspace.files.iter().map(|f| (f.path.clone(), f.text.clone())));
     let mut out = Vec::new();
     if report.finish().write(sources, &mut out).is_err() {
