@@ -52,7 +52,10 @@ pub fn fmt(args: FmtArgs) -> u8 {
                     eprintln!("formatted {}", file.path);
                 }
                 Err(e) => {
-                    eprintln!("{:?}", miette!(help = "check the file's permissions", "cannot write `{}`: {e}", file.path));
+                    eprintln!(
+                        "{:?}",
+                        miette!(help = "check the file's permissions", "cannot write `{}`: {e}", file.path)
+                    );
                     return FAILED;
                 }
             },

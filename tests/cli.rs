@@ -98,9 +98,14 @@ fn check_of_a_missing_path_is_exit_2() {
 #[test]
 fn json_format_has_the_documented_shape() {
     let dir = workspace(&[("bad.pw", BAD)]);
-    let out = pw().current_dir(dir.path()).args(["check", "--format", "json", "bad.pw"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = pw()
+        .current_dir(dir.path())
+        .args(["check", "--format", "json", "bad.pw"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
     let d = &doc["diagnostics"][0];
     assert_eq!(d["file"], "bad.pw");
     assert_eq!(d["code"], "E0201");
@@ -119,12 +124,19 @@ fn json_format_has_the_documented_shape() {
 fn plan_writes_json_to_a_file_and_refuses_a_failing_workspace() {
     let dir = workspace(&[("app.pw", GOOD), ("bad/bad.pw", BAD)]);
     let plan_file = dir.path().join("plan.json");
-    let out = pw().arg("plan").arg(dir.path().join("app.pw")).arg("-o").arg(&plan_file).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = pw()
+        .arg("plan")
+        .arg(dir.path().join("app.pw"))
+        .arg("-o")
+        .arg(&plan_file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&plan_file).unwrap_or_default();
     let plan: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan["plan_version"], 1);
-    let names: Vec<&str> = plan["pipelines"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+    let names: Vec<&str> =
+        plan["pipelines"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["build", "deploy"]);
 
     let failing = dir.path().join("failing.json");
@@ -163,6 +175,11 @@ fn explain_prints_a_code_and_rejects_unknown_ones() {
 fn a_workspace_split_across_files_is_one_namespace() {
     let (up, down) = GOOD.split_at(GOOD.find("pipeline deploy").unwrap_or(0));
     let dir = workspace(&[("a/build.pw", up), ("b/deploy.pw", down)]);
-    let out = pw().arg("check").arg(dir.path().join("a")).arg(dir.path().join("b")).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = pw()
+        .arg("check")
+        .arg(dir.path().join("a"))
+        .arg(dir.path().join("b"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

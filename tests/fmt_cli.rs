@@ -38,7 +38,11 @@ fn files_with_syntax_errors_are_left_alone() {
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
     assert!(stderr.contains("E0105") && stderr.contains("broken.pw: not formatted"), "{stderr}");
     assert_eq!(std::fs::read_to_string(dir.path().join("broken.pw")).ok().as_deref(), Some(broken));
-    assert_eq!(std::fs::read_to_string(dir.path().join("ok.pw")).ok().as_deref(), Some(FORMATTED), "the others are formatted");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ok.pw")).ok().as_deref(),
+        Some(FORMATTED),
+        "the others are formatted"
+    );
 }
 
 #[test]

@@ -416,3 +416,30 @@ pipeline long {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the server refused the agent token"));
 }
+
+#[test]
+fn the_server_reloads_the_workspace_and_keeps_the_last_good_plan_on_errors() {
+    let marker = Marker::new("reload");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ci.pw"), "pipeline first { stage s { job j { run \"true\" } } }\n").unwrap();
+    let _server = start_server(&marker, d, free_port(), "server.log");
+    let r = json(&marker, d, &["trigger", "second"]);
+    assert_eq!(r["error"], "no pipeline named `second`");
+    std::fs::write(d.join("ci.pw"), "pipeline first { stage s { job j { rnu } } }\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2600));
+    let r = json(&marker, d, &["trigger", "first"]);
+    assert_eq!(r["counter"], 1, "the last good plan stays in force: {r}");
+    std::fs::write(
+        d.join("ci.pw"),
+        "pipeline first { stage s { job j { run \"true\" } } }\npipeline second { stage s { job j { run \"true\" } } }\n",
+    )
+    .unwrap();
+    let reloaded = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        json(&marker, d, &["trigger", "second"])["counter"] == 1
+    });
+    let log = std::fs::read_to_string(d.join("server.log")).unwrap_or_default();
+    assert!(reloaded, "{log}");
+    assert!(log.contains("the workspace has errors; the last good configuration stays in force"), "{log}");
+}

@@ -3,19 +3,23 @@
 //! whole analysis (parsing on all cores, then checking), and planning.
 //!
 //! Each stage is measured twice, once reported in MB/s (group `compile-bytes`) and once in
-//! lines/s (group `compile-lines`). Run with:
+//! lines/s (group `compile-lines`); with `PW_BENCH_CLOCK=cpu` the groups end in `-cpu`. Run with:
 //!
 //! ```text
 //! cargo bench -p pw-compiler --bench compile
 //! ```
 //!
-//! `PW_BENCH_FILES=100` makes a smaller workspace for a quick look.
+//! `PW_BENCH_FILES=100` makes a smaller workspace for a quick look. `PW_BENCH_CLOCK=cpu` measures
+//! the process's CPU time instead of wall-clock time (see `clock/mod.rs`): steadier on a shared
+//! machine, and for `analyze`, which parses on all cores, the sum of the threads' times.
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use pw_compiler::{analyze, check, lexer, parse_file, plan, Workspace};
 use std::hint::black_box;
 use std::time::Duration;
 
+mod clock;
 mod common;
 
 fn shape() -> common::Shape {
@@ -26,7 +30,7 @@ fn shape() -> common::Shape {
     shape
 }
 
-fn stages<M: criterion::measurement::Measurement>(group: &mut BenchmarkGroup<'_, M>, ws: &Workspace) {
+fn stages<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, ws: &Workspace) {
     let analysis = analyze(ws);
     let trees: Vec<&pw_compiler::ast::File> = analysis.files.iter().map(|f| &f.ast).collect();
     group.bench_function("lex", |b| {
@@ -50,7 +54,9 @@ fn stages<M: criterion::measurement::Measurement>(group: &mut BenchmarkGroup<'_,
     group.bench_function("plan-json", |b| b.iter(|| black_box(built.to_json())));
 }
 
-fn compile(c: &mut Criterion) {
+/// `clock` names the measurement in the group names, so that criterion never compares a CPU-time
+/// run with a wall-time baseline.
+fn compile<M: Measurement>(c: &mut Criterion<M>, clock: &str) {
     let files = common::generate(&shape());
     let (lines, bytes) = common::size(&files);
     let ws = common::workspace(&files);
@@ -68,20 +74,29 @@ fn compile(c: &mut Criterion) {
     }
     eprintln!("workspace: {} files, {lines} lines, {:.2} MB", files.len(), bytes as f64 / 1e6);
 
-    let mut by_bytes = c.benchmark_group("compile-bytes");
+    let mut by_bytes = c.benchmark_group(format!("compile-bytes{clock}"));
     by_bytes.throughput(Throughput::BytesDecimal(bytes as u64));
     stages(&mut by_bytes, &ws);
     by_bytes.finish();
 
-    let mut by_lines = c.benchmark_group("compile-lines");
+    let mut by_lines = c.benchmark_group(format!("compile-lines{clock}"));
     by_lines.throughput(Throughput::Elements(lines as u64));
     stages(&mut by_lines, &ws);
     by_lines.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    targets = compile
+fn config() -> Criterion {
+    Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4))
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var("PW_BENCH_CLOCK").is_ok_and(|v| v == "cpu") {
+        let mut c = config().with_measurement(clock::ProcessCpu).configure_from_args();
+        compile(&mut c, "-cpu");
+        c.final_summary();
+    } else {
+        let mut c = config().configure_from_args();
+        compile(&mut c, "");
+        c.final_summary();
+    }
+}

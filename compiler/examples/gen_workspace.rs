@@ -34,7 +34,8 @@ fn main() -> ExitCode {
     let files = common::generate(&shape);
     for (path, text) in &files {
         let target = dir.join(path);
-        let written = target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, text));
+        let written =
+            target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, text));
         if let Err(e) = written {
             eprintln!("cannot write {}: {e}", target.display());
             return ExitCode::from(1);

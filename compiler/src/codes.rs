@@ -131,11 +131,7 @@ Write `#{server}`. For a literal `#{`, escape the `#`: `\#{`. Shell variables ar
 `$NAME` or `${NAME}` and pass through untouched.
 "#,
     },
-    CodeDoc {
-        code: "E0108",
-        title: "number out of range",
-        text: "A number must fit in a signed 64-bit integer.",
-    },
+    CodeDoc { code: "E0108", title: "number out of range", text: "A number must fit in a signed 64-bit integer." },
     CodeDoc {
         code: "E0201",
         title: "unknown field",
@@ -450,7 +446,8 @@ Add `cmd = "..."`.
     CodeDoc {
         code: "E0503",
         title: "unknown template argument",
-        text: "An argument names no parameter of the template. The message lists the parameters and suggests the closest.",
+        text:
+            "An argument names no parameter of the template. The message lists the parameters and suggests the closest.",
     },
     CodeDoc {
         code: "E0504",
@@ -503,7 +500,8 @@ mistake: the stage would lose that job silently. A range `a..b` includes `a` and
     CodeDoc {
         code: "E0508",
         title: "repeated fan-out value",
-        text: "Each value of a `for` makes one job named after it; a repeated value would make two jobs of the same name.",
+        text:
+            "Each value of a `for` makes one job named after it; a repeated value would make two jobs of the same name.",
     },
     CodeDoc {
         code: "E0509",

@@ -124,7 +124,11 @@ impl Diagnostic {
     /// a fix to review (a close name is a guess, so it is not applied automatically).
     pub fn with_suggestion(self, suggestion: &str) -> Self {
         let edit = Edit { file: self.file, span: self.span, replacement: suggestion.to_string() };
-        let fix = Fix { message: format!("replace with `{suggestion}`"), applicability: Applicability::Unsafe, edits: vec![edit] };
+        let fix = Fix {
+            message: format!("replace with `{suggestion}`"),
+            applicability: Applicability::Unsafe,
+            edits: vec![edit],
+        };
         self.with_help(format!("did you mean `{suggestion}`?")).with_fix(fix)
     }
 

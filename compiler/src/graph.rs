@@ -51,7 +51,15 @@ pub fn dot(program: &Program) -> String {
         let _ = writeln!(out, "  subgraph \"cluster_{}\" {{\n    label=\"{}\";", p.name, p.name);
         for s in &p.stages {
             let manual = if s.approval == crate::model::Approval::Manual { "\\n(manual)" } else { "" };
-            let _ = writeln!(out, "    {} [label=\"{}\\n{} job{}{}\"];", id(&p.name, &s.name), s.name, s.jobs.len(), plural(s.jobs.len()), manual);
+            let _ = writeln!(
+                out,
+                "    {} [label=\"{}\\n{} job{}{}\"];",
+                id(&p.name, &s.name),
+                s.name,
+                s.jobs.len(),
+                plural(s.jobs.len()),
+                manual
+            );
         }
         for w in p.stages.windows(2) {
             let _ = writeln!(out, "    {} -> {};", id(&p.name, &w[0].name), id(&p.name, &w[1].name));
@@ -76,7 +84,15 @@ pub fn mermaid(program: &Program) -> String {
         let _ = writeln!(out, "  subgraph {}[\"pipeline {}\"]", id(&p.name, ""), p.name);
         for s in &p.stages {
             let manual = if s.approval == crate::model::Approval::Manual { " (manual)" } else { "" };
-            let _ = writeln!(out, "    {}[\"{}<br/>{} job{}{}\"]", id(&p.name, &s.name), s.name, s.jobs.len(), plural(s.jobs.len()), manual);
+            let _ = writeln!(
+                out,
+                "    {}[\"{}<br/>{} job{}{}\"]",
+                id(&p.name, &s.name),
+                s.name,
+                s.jobs.len(),
+                plural(s.jobs.len()),
+                manual
+            );
         }
         for w in p.stages.windows(2) {
             let _ = writeln!(out, "    {} --> {}", id(&p.name, &w[0].name), id(&p.name, &w[1].name));

@@ -80,7 +80,8 @@ fn formatting_is_idempotent_and_keeps_the_meaning() {
         };
         assert!(!has_syntax_errors, "{name}: formatted although it has syntax errors");
         formatted_files += 1;
-        let twice = format(&once).unwrap_or_else(|e| panic!("{name}: the formatted text does not parse: {e:?}\n{once}"));
+        let twice =
+            format(&once).unwrap_or_else(|e| panic!("{name}: the formatted text does not parse: {e:?}\n{once}"));
         assert_eq!(once, twice, "{name}: formatting is not idempotent");
         assert_eq!(shape(&text), shape(&once), "{name}: formatting changed the syntax tree");
         let comments = |t: &str| pw_compiler::parse_file(FileId(0), t).comments.len();

@@ -11,9 +11,11 @@
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::io::DuplexStream;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 
+/// The compiler's benchmark generator; this bench uses only part of it.
+#[allow(dead_code)]
 #[path = "../../compiler/benches/common/mod.rs"]
 mod common;
 
@@ -95,7 +97,13 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 fn report(name: &str, samples: &mut [Duration]) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (p50, p99, max) = (percentile(samples, 0.5), percentile(samples, 0.99), percentile(samples, 1.0));
-    println!("{name:<44} n={:<5} median {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms", samples.len(), ms(p50), ms(p99), ms(max));
+    println!(
+        "{name:<44} n={:<5} median {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+        samples.len(),
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +141,8 @@ async fn main() {
         .await;
     client.until(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["version"] == 1).await;
 
-    let (mut diagnostics, mut hovers, mut cold_hovers, mut completions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut diagnostics, mut hovers, mut cold_hovers, mut completions) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut text = original.clone();
     for i in 0..EDITS {
         let version = i as i64 + 2;

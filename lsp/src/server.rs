@@ -3,7 +3,9 @@
 //! Diagnostics are published after a quiet period (the debounce), never for a document version
 //! older than one already seen.
 
-use crate::features::{actions, completion, diagnostics, folding, formatting, hover, inlay, navigation, symbols, tokens};
+use crate::features::{
+    actions, completion, diagnostics, folding, formatting, hover, inlay, navigation, symbols, tokens,
+};
 use crate::position::Encoding;
 use crate::state::{Snapshot, State};
 use pw_compiler::FileId;
@@ -198,12 +200,14 @@ fn capabilities(encoding: Encoding) -> ServerCapabilities {
         })),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_range_formatting_provider: Some(OneOf::Left(true)),
-        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {
-            legend: tokens::legend(),
-            full: Some(SemanticTokensFullOptions::Bool(true)),
-            range: Some(true),
-            work_done_progress_options: WorkDoneProgressOptions::default(),
-        })),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: tokens::legend(),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                range: Some(true),
+                work_done_progress_options: WorkDoneProgressOptions::default(),
+            },
+        )),
         folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
         inlay_hint_provider: Some(OneOf::Left(true)),
         workspace: Some(WorkspaceServerCapabilities {
@@ -219,9 +223,8 @@ fn capabilities(encoding: Encoding) -> ServerCapabilities {
 
 fn watchers() -> Registration {
     let watch = |glob: &str| FileSystemWatcher { glob_pattern: GlobPattern::String(glob.into()), kind: None };
-    let options = DidChangeWatchedFilesRegistrationOptions {
-        watchers: vec![watch("**/*.pw"), watch("**/pipewright.toml")],
-    };
+    let options =
+        DidChangeWatchedFilesRegistrationOptions { watchers: vec![watch("**/*.pw"), watch("**/pipewright.toml")] };
     Registration {
         id: "pipewright-files".into(),
         method: "workspace/didChangeWatchedFiles".into(),

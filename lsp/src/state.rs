@@ -269,7 +269,11 @@ mod tests {
         state.open(uri.clone(), "material m { git = \"x\" }\n".into(), 1);
         let first = state.snapshot();
         assert!(Arc::ptr_eq(&first, &state.snapshot()));
-        state.change(&uri, 2, vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: String::new() }]);
+        state.change(
+            &uri,
+            2,
+            vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: String::new() }],
+        );
         let second = state.snapshot();
         assert!(!Arc::ptr_eq(&first, &second));
         assert_eq!(second.versions, vec![Some(2)]);

@@ -44,8 +44,7 @@ pub fn enclosing(file: &File, offset: usize) -> Enclosing<'_> {
     let mut found = Enclosing::default();
     let mut members = file.members.as_slice();
     // Bodies nest at most as deep as the parser allowed; the loop ends when no member holds it.
-    loop {
-        let Some(member) = members.iter().find(|m| m.span().contains(offset)) else { break };
+    while let Some(member) = members.iter().find(|m| m.span().contains(offset)) {
         found.member = Some(member);
         let Member::Block(block) = member else { break };
         match &block.body {

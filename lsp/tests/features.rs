@@ -1,10 +1,10 @@
 //! The server's features tested without JSON-RPC: a workspace of documents held in a `State`,
 //! a cursor written as `$0` in one of them, and snapshots that show what the editor would show.
 
+use pw_compiler::{FileId, Span};
 use pw_lsp::features::{actions, completion, folding, formatting, hover, inlay, navigation, symbols, tokens};
 use pw_lsp::position::Encoding;
 use pw_lsp::state::{Snapshot, State};
-use pw_compiler::{FileId, Span};
 use std::sync::Arc;
 use tower_lsp_server::ls_types::{
     CodeActionOrCommand, CompletionTextEdit, DocumentSymbol, HoverContents, Position, Range, TextEdit, Uri,
@@ -109,7 +109,9 @@ impl Harness {
     }
 
     fn hover(&self) -> String {
-        let Some(h) = hover::hover(&self.snap, self.file, self.offset) else { return format!("{}(no hover)", self.draw(None)) };
+        let Some(h) = hover::hover(&self.snap, self.file, self.offset) else {
+            return format!("{}(no hover)", self.draw(None));
+        };
         let HoverContents::Markup(markup) = h.contents else { panic!("hovers are Markdown") };
         let span = h.range.map(|r| self.span(self.file, r));
         format!("{}---\n{}\n", self.draw(span), markup.value)
@@ -137,7 +139,8 @@ impl Harness {
         for (uri, changes) in edits {
             let file = self.snap.file_id(&uri).expect("an edit of a known file");
             let mut text = self.snap.text(file).to_string();
-            let mut spans: Vec<(Span, String)> = changes.iter().map(|e| (self.span(file, e.range), e.new_text.clone())).collect();
+            let mut spans: Vec<(Span, String)> =
+                changes.iter().map(|e| (self.span(file, e.range), e.new_text.clone())).collect();
             spans.sort_by_key(|(s, _)| std::cmp::Reverse(s.start));
             for (span, new_text) in spans {
                 text.replace_range(span.range(), &new_text);
@@ -156,7 +159,8 @@ fn hover_describes_a_stage_from_the_plan() {
 
 #[test]
 fn hover_on_a_manual_stage_says_it_waits() {
-    let h = Harness::new(&[("build.pw", BUILD), ("deploy.pw", &DEPLOY.replace("stage production", "stage $0production"))]);
+    let h =
+        Harness::new(&[("build.pw", BUILD), ("deploy.pw", &DEPLOY.replace("stage production", "stage $0production"))]);
     let text = h.hover();
     assert!(text.contains("stage 1 of 1 of pipeline `deploy`; 3 jobs run in parallel; waits for approval"), "{text}");
 }
@@ -291,7 +295,13 @@ fn outline_nests_pipeline_stage_job_task() {
     let h = Harness::new(&[("build.pw", BUILD)]);
     fn draw(symbols: &[DocumentSymbol], depth: usize, out: &mut String) {
         for s in symbols {
-            out.push_str(&format!("{}{} ({}) line {}\n", "  ".repeat(depth), s.name, s.detail.clone().unwrap_or_default(), s.range.start.line + 1));
+            out.push_str(&format!(
+                "{}{} ({}) line {}\n",
+                "  ".repeat(depth),
+                s.name,
+                s.detail.clone().unwrap_or_default(),
+                s.range.start.line + 1
+            ));
             draw(s.children.as_deref().unwrap_or_default(), depth + 1, out);
         }
     }
@@ -319,7 +329,13 @@ fn semantic_tokens_classify_names_by_what_they_name() {
         let start = h.snap.offset(h.file, Position::new(line, col));
         let end = h.snap.offset(h.file, Position::new(line, col + t.length));
         let modifier = if t.token_modifiers_bitset & 1 == 1 { " (declaration)" } else { "" };
-        out.push_str(&format!("{}:{} {:?} {}{modifier}\n", line + 1, col + 1, &source.text[start..end], legend.token_types[t.token_type as usize].as_str()));
+        out.push_str(&format!(
+            "{}:{} {:?} {}{modifier}\n",
+            line + 1,
+            col + 1,
+            &source.text[start..end],
+            legend.token_types[t.token_type as usize].as_str()
+        ));
     }
     insta::assert_snapshot!(out);
 }
@@ -378,4 +394,28 @@ fn code_actions_offer_the_fixes_and_suppressions() {
     let findings = h.snap.diagnostics.iter().filter(|d| d.code.starts_with('L')).count();
     let fixes = h.snap.diagnostics.iter().filter(|d| d.fix.is_some()).count();
     assert_eq!(titles.len(), findings + fixes, "{titles:#?}");
+    assert!(findings > 0, "the fixture's jobs have no timeout: the linter reports them");
+    insta::assert_snapshot!("code_action_titles", titles.join("\n"));
+    // The suppression comment goes above the finding, indented like it.
+    let deploy = h.snap.file_id(&uri("deploy.pw")).expect("open");
+    let ship = h.snap.text(deploy).find("job ship").expect("ship");
+    let at = h.snap.range(deploy, Span::new(ship + 4, ship + 8));
+    let suppress = actions::code_actions(&h.snap, deploy, at)
+        .into_iter()
+        .find_map(|a| match a {
+            CodeActionOrCommand::CodeAction(a) if a.title.starts_with("Suppress") => a.edit,
+            _ => None,
+        })
+        .expect("a suppression for the finding on `ship`");
+    let changes: Vec<(Uri, Vec<TextEdit>)> = suppress.changes.expect("changes").into_iter().collect();
+    insta::assert_snapshot!("suppression_edit", h.apply(&changes));
+}
+
+#[test]
+fn hover_on_a_rule_in_a_suppression_explains_it() {
+    let text = DEPLOY.replace("    job ship", "    # pw: allow(missing-time$0out) -- deploys wait for people\n    job ship");
+    let h = Harness::new(&[("build.pw", BUILD), ("deploy.pw", &text)]);
+    let hover = h.hover();
+    assert!(hover.contains("range: `missing-timeout`"), "{hover}");
+    assert!(hover.contains("L0008"), "{hover}");
 }

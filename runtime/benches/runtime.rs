@@ -3,7 +3,8 @@
 //!
 //! The server (with its store thread) and the agents run on separate thread pools in this
 //! process and talk HTTP on loopback, as separate processes would; the server's CPU is read
-//! from its own threads in /proc.
+//! from its own threads in /proc over 45 s, longer than the 30 s an agent's poll is held, so that
+//! every agent polls again within the window.
 //!
 //!     cargo bench -p pw-runtime --bench runtime
 
@@ -28,7 +29,11 @@ fn trivial_job(name: &str) -> Job {
         timeout_seconds: None,
         wait_limit_seconds: 3600,
         env: BTreeMap::new(),
-        tasks: vec![Task { action: TaskAction::Exec { argv: vec!["true".into()] }, when: TaskWhen::Passed, source: src() }],
+        tasks: vec![Task {
+            action: TaskAction::Exec { argv: vec!["true".into()] },
+            when: TaskWhen::Passed,
+            source: src(),
+        }],
         artifacts: Vec::new(),
         discover: None,
         source: src(),
@@ -222,10 +227,15 @@ fn throughput() {
     const JOBS: usize = 1000;
     const AGENTS: usize = 16;
     let jobs = (0..JOBS).map(|i| trivial_job(&format!("j{i}"))).collect();
-    let b = Bench::new(Plan { plan_version: 1, materials: Vec::new(), pipelines: vec![pipeline("wide", vec![stage("s", jobs)])] });
+    let b = Bench::new(Plan {
+        plan_version: 1,
+        materials: Vec::new(),
+        pipelines: vec![pipeline("wide", vec![stage("s", jobs)])],
+    });
     b.agents(AGENTS);
     let (events, wall) = b.run("wide");
-    let passed = events.iter().filter(|e| matches!(e.kind, EventKind::JobFinished { state: JobState::Passed, .. })).count();
+    let passed =
+        events.iter().filter(|e| matches!(e.kind, EventKind::JobFinished { state: JobState::Passed, .. })).count();
     assert_eq!(passed, JOBS, "every job passed");
     println!(
         "throughput: {JOBS} trivial jobs on {AGENTS} agents in {:.2} s = {:.0} jobs/s",
@@ -256,7 +266,7 @@ fn thread_cpu(prefixes: &[&str]) -> f64 {
 
 fn idle_agents() {
     const AGENTS: usize = 200;
-    const SECONDS: u64 = 20;
+    const SECONDS: u64 = 45;
     let b = Bench::new(Plan {
         plan_version: 1,
         materials: Vec::new(),

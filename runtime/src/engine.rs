@@ -131,7 +131,7 @@ impl Engine {
             let now = now_ms();
             let result = f(&mut inner.sched, now);
             let mut writes = extra;
-            writes.extend(inner.sched.take_dirty().into_iter().map(Write::instance));
+            writes.extend(inner.sched.take_dirty());
             let effects = inner.sched.take_effects();
             let mut events = Vec::new();
             for e in &effects {
@@ -454,11 +454,7 @@ impl Engine {
     }
 
     pub async fn task_report(self: &Arc<Self>, attempt: u64, r: crate::protocol::TaskReport) -> Result<()> {
-        Ok(self
-            .apply(Vec::new(), |s, now| {
-                s.task_report(attempt, &r.agent_id, r.index, r.state, r.exit_code, r.at_us, now)
-            })
-            .await??)
+        Ok(self.apply(Vec::new(), |s, now| s.task_report(attempt, &r, now)).await??)
     }
 
     pub async fn complete(self: &Arc<Self>, attempt: u64, r: crate::protocol::CompleteRequest) -> Result<()> {

@@ -3,10 +3,11 @@
 //! wake agents, run a `discover` command, announce an event) comes out as [`Effect`]s and dirty
 //! instances. It does no I/O, so every rule is unit-tested without HTTP or a database.
 
-use crate::protocol::{ArtifactRef, Assignment, EventKind, JobKey, JobResult, MaterialCheckout};
+use crate::protocol::{ArtifactRef, Assignment, EventKind, JobKey, JobResult, MaterialCheckout, TaskReport};
 use crate::state::{
     Attempt, Cause, Instance, InstanceRef, InstanceState, JobRun, JobState, StageRun, StageState, TaskState,
 };
+use crate::store::Write;
 use pw_compiler::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -111,7 +112,12 @@ pub struct Scheduler {
     next_instance: u64,
     next_attempt: u64,
     effects: Vec<Effect>,
+    /// Instances whose own fields (not their jobs) changed.
     dirty: BTreeSet<u64>,
+    /// Jobs whose attempts changed.
+    dirty_jobs: BTreeSet<(u64, usize, usize)>,
+    /// Instances whose list of jobs changed: saved whole.
+    full: BTreeSet<u64>,
 }
 
 fn key(name: &str) -> String {
@@ -245,10 +251,35 @@ impl Scheduler {
         std::mem::take(&mut self.effects)
     }
 
-    /// The instances changed since the last call, to be saved.
-    pub fn take_dirty(&mut self) -> Vec<&Instance> {
-        let dirty = std::mem::take(&mut self.dirty);
-        dirty.into_iter().filter_map(|id| self.instances.get(&id)).collect()
+    /// What changed since the last call, as store writes: an instance's own fields and each
+    /// changed job are saved apart, so a change to one job of a wide stage stays small.
+    pub fn take_dirty(&mut self) -> Vec<Write> {
+        let full = std::mem::take(&mut self.full);
+        let mut heads = std::mem::take(&mut self.dirty);
+        let jobs = std::mem::take(&mut self.dirty_jobs);
+        heads.extend(full.iter().copied());
+        let mut writes = Vec::new();
+        for id in heads {
+            let Some(inst) = self.instances.get_mut(&id) else { continue };
+            writes.push(Write::instance(inst));
+            if full.contains(&id) {
+                writes.push(Write::ClearJobs { instance: id });
+                for (si, stage) in inst.stages.iter().enumerate() {
+                    for (ji, job) in stage.jobs.iter().enumerate() {
+                        writes.push(Write::job(id, si, ji, job));
+                    }
+                }
+            }
+        }
+        for (id, si, ji) in jobs {
+            if full.contains(&id) {
+                continue;
+            }
+            if let Some(job) = self.instances.get(&id).and_then(|i| i.stages.get(si)).and_then(|s| s.jobs.get(ji)) {
+                writes.push(Write::job(id, si, ji, job));
+            }
+        }
+        writes
     }
 
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
@@ -458,16 +489,9 @@ impl Scheduler {
     }
 
     /// An agent reports a task starting or ending.
-    pub fn task_report(
-        &mut self,
-        attempt: u64,
-        agent: &str,
-        index: usize,
-        state: TaskState,
-        exit_code: Option<i32>,
-        at_us: u64,
-        now: u64,
-    ) -> Result<(), SchedError> {
+    pub fn task_report(&mut self, attempt: u64, report: &TaskReport, now: u64) -> Result<(), SchedError> {
+        let TaskReport { agent_id: agent, index, state, exit_code, at_us } = report;
+        let (index, state, exit_code, at_us) = (*index, *state, *exit_code, *at_us);
         self.check_owner(attempt, agent)?;
         if let Some(info) = self.agents.get_mut(agent) {
             info.last_seen_ms = now;
@@ -596,7 +620,7 @@ impl Scheduler {
         };
         self.by_name.insert((key(&def.name), counter), id);
         self.instances.insert(id, inst);
-        self.dirty.insert(id);
+        self.full.insert(id);
         if self.has_slot(&def.name, def.max_instances) {
             self.start_instance(id, now);
         } else {
@@ -679,7 +703,7 @@ impl Scheduler {
         if !stage.discovering.is_empty() {
             stage.state = StageState::Discovering;
         }
-        self.dirty.insert(id);
+        self.full.insert(id);
         for ji in created {
             self.new_attempt(id, si, ji, Vec::new(), false, now);
         }
@@ -712,7 +736,7 @@ impl Scheduler {
         });
         self.slots.insert(attempt_id, Slot { instance: id, stage: si, job: ji });
         self.queue.insert(attempt_id);
-        self.dirty.insert(id);
+        self.dirty_jobs.insert((id, si, ji));
         if let Some(job) = self.job_key(attempt_id) {
             self.effects.push(Effect::Event(EventKind::JobScheduled { job }));
         }
@@ -758,7 +782,7 @@ impl Scheduler {
 
     fn touch_attempt(&mut self, attempt: u64) {
         if let Some(slot) = self.slots.get(&attempt) {
-            self.dirty.insert(slot.instance);
+            self.dirty_jobs.insert((slot.instance, slot.stage, slot.job));
         }
     }
 
@@ -789,7 +813,7 @@ impl Scheduler {
         if was_running && at_us.is_none() {
             self.effects.push(Effect::StopAttempt { attempt });
         }
-        self.dirty.insert(slot.instance);
+        self.dirty_jobs.insert((slot.instance, slot.stage, slot.job));
         if let Some(job) = self.job_key(attempt) {
             let agent_name =
                 agent.as_ref().map(|id| self.agents.get(id).map_or_else(|| id.clone(), |a| a.name.clone()));
@@ -1125,7 +1149,7 @@ impl Scheduler {
         for ji in plain {
             self.new_attempt(id, si, ji, Vec::new(), false, now);
         }
-        self.dirty.insert(id);
+        self.full.insert(id);
         self.refresh_instance(id, now);
         self.check_stage(id, si, now);
         Ok(())
@@ -1213,7 +1237,7 @@ impl Scheduler {
                 if st.discovering.is_empty() {
                     st.state = StageState::Running;
                 }
-                self.dirty.insert(id);
+                self.full.insert(id);
                 self.new_attempt_failed(id, si, ji, reason, now);
                 self.check_stage(id, si, now);
                 return;
@@ -1222,7 +1246,7 @@ impl Scheduler {
         if st.discovering.is_empty() && st.state == StageState::Discovering {
             st.state = StageState::Running;
         }
-        self.dirty.insert(id);
+        self.full.insert(id);
         for ji in created {
             self.new_attempt(id, si, ji, Vec::new(), false, now);
         }
@@ -1382,7 +1406,7 @@ impl Scheduler {
                 info.attempt = None;
             }
         }
-        self.dirty.insert(slot.instance);
+        self.dirty_jobs.insert((slot.instance, slot.stage, slot.job));
         self.effects.push(Effect::StopAttempt { attempt });
         if let Some(job) = self.job_key(attempt) {
             self.effects.push(Effect::Event(EventKind::JobFinished {

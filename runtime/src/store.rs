@@ -4,7 +4,7 @@
 //! schema is brought up to date by numbered migrations.
 
 use crate::scheduler::AgentInfo;
-use crate::state::Instance;
+use crate::state::{Instance, JobRun};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +13,8 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 /// The schema, one step per version. Never edit a released step: add one.
-const MIGRATIONS: &[&str] = &["CREATE TABLE instances (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE instances (
         id INTEGER PRIMARY KEY,
         pipeline TEXT NOT NULL,
         counter INTEGER NOT NULL,
@@ -34,24 +35,65 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE instances (
     CREATE TABLE materials (
         name TEXT PRIMARY KEY,
         revision TEXT NOT NULL
-    );"];
+    );",
+    "CREATE TABLE jobs (
+        instance INTEGER NOT NULL,
+        stage INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (instance, stage, idx)
+    );",
+];
 
 #[derive(Debug)]
 pub enum Write {
-    Instance { id: u64, pipeline: String, counter: u32, data: String },
-    Agent { id: String, name: String, resources: Vec<String> },
-    Log { attempt: u64, seq: u64, data: String },
-    Material { name: String, revision: String },
+    /// An instance without its jobs.
+    Instance {
+        id: u64,
+        pipeline: String,
+        counter: u32,
+        data: String,
+    },
+    /// One job (with its attempts) of an instance.
+    Job {
+        instance: u64,
+        stage: usize,
+        idx: usize,
+        data: String,
+    },
+    /// Forgets an instance's jobs, before they are written again.
+    ClearJobs {
+        instance: u64,
+    },
+    Agent {
+        id: String,
+        name: String,
+        resources: Vec<String>,
+    },
+    Log {
+        attempt: u64,
+        seq: u64,
+        data: String,
+    },
+    Material {
+        name: String,
+        revision: String,
+    },
 }
 
 impl Write {
-    pub fn instance(inst: &Instance) -> Write {
-        Write::Instance {
-            id: inst.id,
-            pipeline: inst.pipeline.clone(),
-            counter: inst.counter,
-            data: serde_json::to_string(inst).unwrap_or_default(),
+    /// The instance without its jobs (taken out for the time of serialising, not copied).
+    pub fn instance(inst: &mut Instance) -> Write {
+        let jobs: Vec<_> = inst.stages.iter_mut().map(|s| std::mem::take(&mut s.jobs)).collect();
+        let data = serde_json::to_string(&*inst).unwrap_or_default();
+        for (s, j) in inst.stages.iter_mut().zip(jobs) {
+            s.jobs = j;
         }
+        Write::Instance { id: inst.id, pipeline: inst.pipeline.clone(), counter: inst.counter, data }
+    }
+
+    pub fn job(instance: u64, stage: usize, idx: usize, job: &JobRun) -> Write {
+        Write::Job { instance, stage, idx, data: serde_json::to_string(job).unwrap_or_default() }
     }
 }
 
@@ -171,6 +213,21 @@ fn load(conn: &Connection) -> Result<Loaded, String> {
             serde_json::from_str(&data).map_err(|e| format!("a stored instance is unreadable: {e}"))?;
         out.instances.push(inst);
     }
+    let mut stmt = conn
+        .prepare("SELECT instance, stage, data FROM jobs ORDER BY instance, stage, idx")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as usize, r.get::<_, String>(2)?)))
+        .map_err(|e| e.to_string())?;
+    let index: std::collections::HashMap<u64, usize> =
+        out.instances.iter().enumerate().map(|(i, x)| (x.id, i)).collect();
+    for row in rows {
+        let (instance, stage, data) = row.map_err(|e| e.to_string())?;
+        let job: JobRun = serde_json::from_str(&data).map_err(|e| format!("a stored job is unreadable: {e}"))?;
+        if let Some(st) = index.get(&instance).and_then(|&i| out.instances[i].stages.get_mut(stage)) {
+            st.jobs.push(job);
+        }
+    }
     let mut stmt = conn.prepare("SELECT id, name, resources FROM agents").map_err(|e| e.to_string())?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
@@ -217,6 +274,14 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
                  ON CONFLICT(id) DO UPDATE SET data = excluded.data",
                 params![*id as i64, pipeline, counter, data],
             ),
+            Write::Job { instance, stage, idx, data } => tx.execute(
+                "INSERT INTO jobs (instance, stage, idx, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(instance, stage, idx) DO UPDATE SET data = excluded.data",
+                params![*instance as i64, *stage as i64, *idx as i64, data],
+            ),
+            Write::ClearJobs { instance } => {
+                tx.execute("DELETE FROM jobs WHERE instance = ?1", params![*instance as i64])
+            }
             Write::Agent { id, name, resources } => tx.execute(
                 "INSERT INTO agents (id, name, resources) VALUES (?1, ?2, ?3)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, resources = excluded.resources",
@@ -269,6 +334,46 @@ mod tests {
         assert_eq!(mode, "wal");
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[tokio::test]
+    async fn instances_are_saved_apart_from_their_jobs_and_reassembled() {
+        use crate::state::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        let job = |name: &str| JobRun {
+            name: name.into(),
+            definition: serde_json::from_value(serde_json::json!({
+                "name": name, "resources": [], "timeout_seconds": null, "wait_limit_seconds": 60, "env": {},
+                "tasks": [], "artifacts": [], "discover": null, "source": {"file": "a.pw", "line": 1, "column": 1}
+            }))
+            .unwrap(),
+            attempts: Vec::new(),
+        };
+        let mut inst: Instance = serde_json::from_value(serde_json::json!({
+            "id": 7, "pipeline": "p", "counter": 1, "materials": [], "cause": {"kind": "manual", "by": "t"},
+            "upstreams": [], "state": "running", "cancelled": false, "created_ms": 0, "finished_ms": null,
+            "definition": {"name": "p", "materials": [], "after": [], "max_instances": null, "env": {}, "stages": [],
+                           "source": {"file": "a.pw", "line": 1, "column": 1}},
+            "stages": [{"name": "s", "state": "running", "reason": null, "jobs": [], "discovering": [],
+                        "approved_by": null, "runs": 1}]
+        }))
+        .unwrap();
+        inst.stages[0].jobs = vec![job("a"), job("b"), job("c")];
+        {
+            let (store, _) = Store::open(&path).unwrap();
+            let mut w = vec![Write::instance(&mut inst), Write::ClearJobs { instance: 7 }];
+            w.extend(inst.stages[0].jobs.iter().enumerate().map(|(i, j)| Write::job(7, 0, i, j)));
+            store.queue(w).await.unwrap().unwrap();
+            assert_eq!(inst.stages[0].jobs.len(), 3, "serialising does not lose the jobs");
+            inst.stages[0].jobs.remove(0);
+            let mut w = vec![Write::ClearJobs { instance: 7 }];
+            w.extend(inst.stages[0].jobs.iter().enumerate().map(|(i, j)| Write::job(7, 0, i, j)));
+            store.queue(w).await.unwrap().unwrap();
+        }
+        let (_, loaded) = Store::open(&path).unwrap();
+        let names: Vec<&str> = loaded.instances[0].stages[0].jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["b", "c"]);
     }
 
     #[test]

@@ -340,8 +340,7 @@ async fn malformed_and_unauthorised_requests_get_json_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_with_a_wrong_hash_or_over_the_limit_are_refused() {
-    let mut cfg = pw_runtime::engine::EngineConfig::default();
-    cfg.upload_limit = 1000;
+    let cfg = pw_runtime::engine::EngineConfig { upload_limit: 1000, ..Default::default() };
     let j = job("j", vec![task("sleep 30")]);
     let h = Harness::start_with(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j])])]), &[], cfg).await;
     let http = reqwest::Client::new();

@@ -7,8 +7,8 @@
 //!
 //! The workspace has one pipeline a file. Each pipeline has the same shape (stages × jobs × tasks);
 //! the first files also declare the materials; every few pipelines run `after` earlier ones and
-//! fetch their artifacts; every later stage fetches from the one before it. The text is laid out
-//! as `pw fmt` lays it out, one member a line.
+//! fetch their artifacts; every later stage fetches from the one before it. The text has one
+//! member a line, as `pw fmt` lays it out, without its blank line between jobs.
 
 use std::fmt::Write;
 
@@ -153,14 +153,23 @@ fn job(out: &mut String, i: usize, s: usize, j: usize, shape: &Shape, ups: &[(us
         tasks.push(format!("fetch {}.{}.out into \"in\"", stage_name(s - 1), job_name(s - 1, 0)));
     } else if j == 0 {
         for &(u, us) in ups {
-            tasks.push(format!("fetch {}.{}.{}.out into \"upstream/{}\"", pipeline_name(u), stage_name(us), job_name(us, 0), u));
+            tasks.push(format!(
+                "fetch {}.{}.{}.out into \"upstream/{}\"",
+                pipeline_name(u),
+                stage_name(us),
+                job_name(us, 0),
+                u
+            ));
         }
     }
     let mut k = 0;
     while tasks.len() < shape.tasks {
         let command = COMMANDS[(i + 3 * s + 5 * j + 7 * k) % COMMANDS.len()];
         let task = match (k + j) % 5 {
-            3 => format!("run [\"./ci/report.sh\", \"--service\", \"{name}\", \"--step\", \"{}\"] {{ when = failed }}", k + 1),
+            3 => format!(
+                "run [\"./ci/report.sh\", \"--service\", \"{name}\", \"--step\", \"{}\"] {{ when = failed }}",
+                k + 1
+            ),
             _ => format!("run \"{command} {name}-{}\"", job_name(s, j)),
         };
         tasks.push(task);

@@ -135,7 +135,16 @@ impl<'a, 's> Builder<'a, 's> {
                     .with_help("add `stage NAME { job NAME { run \"...\" } }`"),
             );
         }
-        Pipeline { name: name.name.clone(), materials, after, max_instances, env, stages, origin: at, template: ctx.template }
+        Pipeline {
+            name: name.name.clone(),
+            materials,
+            after,
+            max_instances,
+            env,
+            stages,
+            origin: at,
+            template: ctx.template,
+        }
     }
 
     fn material_refs(&mut self, fields: &Fields, file: FileId, scope: &Scope) -> Vec<NameRef> {
@@ -192,7 +201,12 @@ impl<'a, 's> Builder<'a, 's> {
                         self.push_unique(&mut jobs, job, "job", |j| (&j.name, j.origin), &name.name);
                     }
                 }
-                other => self.misplaced(ctx.file, other, "a stage", "jobs and the fields `approval`, `on_failure`, `fetch_materials`"),
+                other => self.misplaced(
+                    ctx.file,
+                    other,
+                    "a stage",
+                    "jobs and the fields `approval`, `on_failure`, `fetch_materials`",
+                ),
             }
         }
         let mut eval = self.eval(ctx.file, &ctx.scope);
@@ -213,7 +227,15 @@ impl<'a, 's> Builder<'a, 's> {
                     .with_help("add `job NAME { run \"...\" }`, or remove the stage"),
             );
         }
-        Stage { name: name.name.clone(), approval, on_failure, fetch_materials, jobs, origin: at, template: ctx.template }
+        Stage {
+            name: name.name.clone(),
+            approval,
+            on_failure,
+            fetch_materials,
+            jobs,
+            origin: at,
+            template: ctx.template,
+        }
     }
 
     /// A job block: one job, or one per value of its `for`.
@@ -261,9 +283,14 @@ impl<'a, 's> Builder<'a, 's> {
                         Value::Int(i) => out.push((i.to_string(), item_span)),
                         Value::Error => {}
                         other => self.diagnostics.push(
-                            Diagnostic::error("E0509", file, item_span, format!("a `for` list holds names, but this is {}", other.describe()))
-                                .with_label("expected a non-empty string or a number")
-                                .with_help("each value names one job, such as `\"web-1\"` or `3`"),
+                            Diagnostic::error(
+                                "E0509",
+                                file,
+                                item_span,
+                                format!("a `for` list holds names, but this is {}", other.describe()),
+                            )
+                            .with_label("expected a non-empty string or a number")
+                            .with_help("each value names one job, such as `\"web-1\"` or `3`"),
                         ),
                     }
                 }
@@ -281,9 +308,14 @@ impl<'a, 's> Builder<'a, 's> {
             Value::Error => return Vec::new(),
             other => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0509", file, span, format!("`for` takes a list, a range or `discover(...)`, but this is {}", other.describe()))
-                        .with_label("cannot fan out over this")
-                        .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..5` or `for x in discover(\"command\")`"),
+                    Diagnostic::error(
+                        "E0509",
+                        file,
+                        span,
+                        format!("`for` takes a list, a range or `discover(...)`, but this is {}", other.describe()),
+                    )
+                    .with_label("cannot fan out over this")
+                    .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..5` or `for x in discover(\"command\")`"),
                 );
                 return Vec::new();
             }
@@ -334,7 +366,9 @@ impl<'a, 's> Builder<'a, 's> {
                         self.push_unique(&mut artifacts, artifact, "artifact", |a| (&a.name, a.origin), &name);
                     }
                 }
-                other => self.misplaced(ctx.file, other, "a job", "tasks (`run`, `fetch`), `artifact`, `env` and fields"),
+                other => {
+                    self.misplaced(ctx.file, other, "a job", "tasks (`run`, `fetch`), `artifact`, `env` and fields")
+                }
             }
         }
         let mut eval = self.eval(ctx.file, &ctx.scope);
@@ -418,9 +452,14 @@ impl<'a, 's> Builder<'a, 's> {
                 Value::Error => ".".to_string(),
                 other => {
                     self.diagnostics.push(
-                        Diagnostic::error("E0202", file, expr.span, format!("`into` takes a folder as a string, but this is {}", other.describe()))
-                            .with_label("expected a string")
-                            .with_help("write `into \"folder\"`"),
+                        Diagnostic::error(
+                            "E0202",
+                            file,
+                            expr.span,
+                            format!("`into` takes a folder as a string, but this is {}", other.describe()),
+                        )
+                        .with_label("expected a string")
+                        .with_help("write `into \"folder\"`"),
                     );
                     ".".to_string()
                 }
@@ -429,9 +468,14 @@ impl<'a, 's> Builder<'a, 's> {
         let ExprKind::Path(path) = &source.kind else {
             if source.kind != ExprKind::Error {
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", file, source.span, format!("`fetch` takes a reference to an artifact, but this is {}", source.kind.describe()))
-                        .with_label("expected `stage.job.artifact` or `pipeline.stage.job.artifact`")
-                        .with_help("write the reference without quotes, as in `fetch compile.linux.webapp`"),
+                    Diagnostic::error(
+                        "E0202",
+                        file,
+                        source.span,
+                        format!("`fetch` takes a reference to an artifact, but this is {}", source.kind.describe()),
+                    )
+                    .with_label("expected `stage.job.artifact` or `pipeline.stage.job.artifact`")
+                    .with_help("write the reference without quotes, as in `fetch compile.linux.webapp`"),
                 );
             }
             return None;
@@ -462,13 +506,20 @@ impl<'a, 's> Builder<'a, 's> {
     fn artifact(&mut self, file: FileId, a: &'a ast::Artifact, scope: &Scope) -> Option<ArtifactDecl> {
         let at = origin(file, a.span, a.name.span);
         match self.eval(file, scope).expr(&a.path) {
-            Value::Str(p) if !p.trim().is_empty() => Some(ArtifactDecl { name: a.name.name.clone(), path: normalise_path(&p), origin: at }),
+            Value::Str(p) if !p.trim().is_empty() => {
+                Some(ArtifactDecl { name: a.name.name.clone(), path: normalise_path(&p), origin: at })
+            }
             Value::Error => None,
             other => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", file, a.path.span, format!("an artifact's path is a non-empty string, but this is {}", other.describe()))
-                        .with_label("expected a path in the job's workspace")
-                        .with_help("write `artifact NAME = \"path/to/file\"`"),
+                    Diagnostic::error(
+                        "E0202",
+                        file,
+                        a.path.span,
+                        format!("an artifact's path is a non-empty string, but this is {}", other.describe()),
+                    )
+                    .with_label("expected a path in the job's workspace")
+                    .with_help("write `artifact NAME = \"path/to/file\"`"),
                 );
                 None
             }
@@ -490,21 +541,41 @@ impl<'a, 's> Builder<'a, 's> {
                 Value::Error => continue,
                 other => {
                     self.diagnostics.push(
-                        Diagnostic::error("E0202", file, f.value.span, format!("an environment variable takes a string or `secret(...)`, but this is {}", other.describe()))
-                            .with_label("expected a string")
-                            .with_help("put the value in double quotes, or read it with `secret(\"name\")`"),
+                        Diagnostic::error(
+                            "E0202",
+                            file,
+                            f.value.span,
+                            format!(
+                                "an environment variable takes a string or `secret(...)`, but this is {}",
+                                other.describe()
+                            ),
+                        )
+                        .with_label("expected a string")
+                        .with_help("put the value in double quotes, or read it with `secret(\"name\")`"),
                     );
                     continue;
                 }
             };
-            let var = EnvVar { name: f.name.name.clone(), value, origin: origin(file, f.span, f.name.span), value_span: f.value.span };
+            let var = EnvVar {
+                name: f.name.name.clone(),
+                value,
+                origin: origin(file, f.span, f.name.span),
+                value_span: f.value.span,
+            };
             self.push_unique(&mut vars, var, "environment variable", |v| (&v.name, v.origin), "this `env` block");
         }
         vars
     }
 
     /// Pushes `item` unless its name is taken in `list`, which is reported.
-    fn push_unique<T>(&mut self, list: &mut Vec<T>, item: T, what: &str, key: impl Fn(&T) -> (&String, Origin), within: &str) {
+    fn push_unique<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        item: T,
+        what: &str,
+        key: impl Fn(&T) -> (&String, Origin),
+        within: &str,
+    ) {
         let (name, at) = key(&item);
         if let Some(first) = list.iter().find(|x| key(x).0.eq_ignore_ascii_case(name)) {
             let first = key(first).1;
@@ -559,16 +630,31 @@ impl<'a, 's> Builder<'a, 's> {
     }
 
     /// Looks up the template a call names, checks its arguments, and returns its body in a scope of them.
-    fn instantiate(&mut self, call: &'a TemplateCall, kind: TemplateKind, file: FileId, scope: &Scope) -> Option<Ctx<'a>> {
+    fn instantiate(
+        &mut self,
+        call: &'a TemplateCall,
+        kind: TemplateKind,
+        file: FileId,
+        scope: &Scope,
+    ) -> Option<Ctx<'a>> {
         let decl = *self.find_template(call, kind, file)?;
         let template_kind = template_kind(decl.block);
         if template_kind != Some(kind) {
             let made = template_kind.map_or("something else", TemplateKind::keyword);
             self.diagnostics.push(
-                Diagnostic::error("E0501", file, call.template.span, format!("`{}` is a {made} template, not a {} template", decl.name.name, kind.keyword()))
-                    .with_label(format!("used to make a {}", kind.keyword()))
-                    .with_secondary(decl.file, decl.name.span, format!("defined as `template {made}`"))
-                    .with_help(format!("use a `template {}`, or use `{}` where a {made} belongs", kind.keyword(), decl.name.name)),
+                Diagnostic::error(
+                    "E0501",
+                    file,
+                    call.template.span,
+                    format!("`{}` is a {made} template, not a {} template", decl.name.name, kind.keyword()),
+                )
+                .with_label(format!("used to make a {}", kind.keyword()))
+                .with_secondary(decl.file, decl.name.span, format!("defined as `template {made}`"))
+                .with_help(format!(
+                    "use a `template {}`, or use `{}` where a {made} belongs",
+                    kind.keyword(),
+                    decl.name.name
+                )),
             );
             return None;
         }
@@ -577,10 +663,15 @@ impl<'a, 's> Builder<'a, 's> {
         if self.stack.len() >= MAX_TEMPLATE_DEPTH || self.stack.contains(&key) {
             let chain = self.stack.iter().chain(std::iter::once(&key)).cloned().collect::<Vec<_>>().join(" → ");
             self.diagnostics.push(
-                Diagnostic::error("E0505", file, call.template.span, format!("template `{}` instantiates itself", decl.name.name))
-                    .with_label("recursive use")
-                    .with_note(format!("the chain of templates is {chain}"))
-                    .with_help("a template cannot use itself, directly or through another template"),
+                Diagnostic::error(
+                    "E0505",
+                    file,
+                    call.template.span,
+                    format!("template `{}` instantiates itself", decl.name.name),
+                )
+                .with_label("recursive use")
+                .with_note(format!("the chain of templates is {chain}"))
+                .with_help("a template cannot use itself, directly or through another template"),
             );
             return None;
         }
@@ -595,12 +686,21 @@ impl<'a, 's> Builder<'a, 's> {
         let found = self.declared.template(&call.template.name);
         if found.is_none() {
             let names: Vec<&str> = self.declared.templates.iter().map(|d| d.name.name.as_str()).collect();
-            let mut d = Diagnostic::error("E0301", file, call.template.span, format!("no template named `{}`", call.template.name))
-                .with_label(format!("expected a {} template", kind.keyword()));
+            let mut d = Diagnostic::error(
+                "E0301",
+                file,
+                call.template.span,
+                format!("no template named `{}`", call.template.name),
+            )
+            .with_label(format!("expected a {} template", kind.keyword()));
             if let Some(s) = did_you_mean(&call.template.name, names.iter().copied()) {
                 d = d.with_suggestion(s);
             } else {
-                d = d.with_help(format!("define it with `template {} {}(...) {{ ... }}`", kind.keyword(), call.template.name));
+                d = d.with_help(format!(
+                    "define it with `template {} {}(...) {{ ... }}`",
+                    kind.keyword(),
+                    call.template.name
+                ));
             }
             self.diagnostics.push(d);
         }
@@ -616,9 +716,14 @@ impl<'a, 's> Builder<'a, 's> {
         for arg in &call.args {
             let Some(param) = params.iter().find(|p| p.name.name.eq_ignore_ascii_case(&arg.name.name)) else {
                 let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
-                let mut d = Diagnostic::error("E0503", file, arg.name.span, format!("template `{}` has no parameter `{}`", decl.name.name, arg.name.name))
-                    .with_label("unknown argument")
-                    .with_note(format!("its parameters are {}", quote_list(&names)));
+                let mut d = Diagnostic::error(
+                    "E0503",
+                    file,
+                    arg.name.span,
+                    format!("template `{}` has no parameter `{}`", decl.name.name, arg.name.name),
+                )
+                .with_label("unknown argument")
+                .with_note(format!("its parameters are {}", quote_list(&names)));
                 if let Some(s) = did_you_mean(&arg.name.name, names.iter().copied()) {
                     d = d.with_suggestion(s);
                 }
@@ -628,10 +733,15 @@ impl<'a, 's> Builder<'a, 's> {
             };
             if let Some(first) = given.iter().find(|a| a.name.name.eq_ignore_ascii_case(&arg.name.name)) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0209", file, arg.name.span, format!("argument `{}` is given twice", arg.name.name))
-                        .with_label("given again here")
-                        .with_secondary(file, first.name.span, "first given here")
-                        .with_help("remove one of them"),
+                    Diagnostic::error(
+                        "E0209",
+                        file,
+                        arg.name.span,
+                        format!("argument `{}` is given twice", arg.name.name),
+                    )
+                    .with_label("given again here")
+                    .with_secondary(file, first.name.span, "first given here")
+                    .with_help("remove one of them"),
                 );
                 continue;
             }
@@ -644,9 +754,19 @@ impl<'a, 's> Builder<'a, 's> {
             let ty = param_type(&param.ty)?;
             if !value.has_type(ty) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0504", file, arg.value.span, format!("`{}` is a {} parameter, but this argument is {}", param.name.name, ty.name(), value.describe()))
-                        .with_label(format!("expected {} {}", article(ty), ty.name()))
-                        .with_secondary(decl.file, param.span, "declared here"),
+                    Diagnostic::error(
+                        "E0504",
+                        file,
+                        arg.value.span,
+                        format!(
+                            "`{}` is a {} parameter, but this argument is {}",
+                            param.name.name,
+                            ty.name(),
+                            value.describe()
+                        ),
+                    )
+                    .with_label(format!("expected {} {}", article(ty), ty.name()))
+                    .with_secondary(decl.file, param.span, "declared here"),
                 );
                 ok = false;
                 continue;
@@ -665,10 +785,15 @@ impl<'a, 's> Builder<'a, 's> {
                 }
                 None => {
                     self.diagnostics.push(
-                        Diagnostic::error("E0502", file, call.template.span, format!("template `{}` needs the argument `{}`", decl.name.name, param.name.name))
-                            .with_label(format!("`{}` is missing", param.name.name))
-                            .with_secondary(decl.file, param.span, "declared here without a default")
-                            .with_help(format!("add `{} = ...` to the arguments", param.name.name)),
+                        Diagnostic::error(
+                            "E0502",
+                            file,
+                            call.template.span,
+                            format!("template `{}` needs the argument `{}`", decl.name.name, param.name.name),
+                        )
+                        .with_label(format!("`{}` is missing", param.name.name))
+                        .with_secondary(decl.file, param.span, "declared here without a default")
+                        .with_help(format!("add `{} = ...` to the arguments", param.name.name)),
                     );
                     ok = false;
                 }
@@ -684,7 +809,14 @@ impl<'a, 's> Builder<'a, 's> {
         let mut seen: Vec<&Ident> = Vec::new();
         for param in &decl.block.params {
             if let Some(first) = seen.iter().find(|p| p.name.eq_ignore_ascii_case(&param.name.name)) {
-                self.diagnostics.push(duplicate("parameter", decl.file, &param.name, decl.file, first.span, &format!("template `{}`", decl.name.name)));
+                self.diagnostics.push(duplicate(
+                    "parameter",
+                    decl.file,
+                    &param.name,
+                    decl.file,
+                    first.span,
+                    &format!("template `{}`", decl.name.name),
+                ));
                 continue;
             }
             seen.push(&param.name);
@@ -715,9 +847,10 @@ impl<'a, 's> Builder<'a, 's> {
     fn checked_param_type(&mut self, file: FileId, param: &ast::Param) -> Option<ParamType> {
         let Some(ty) = param_type(&param.ty) else {
             let names = ["string", "int", "bool", "duration", "list"];
-            let mut d = Diagnostic::error("E0202", file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
-                .with_label("not a type")
-                .with_note(format!("the types are {}", quote_list(&names)));
+            let mut d =
+                Diagnostic::error("E0202", file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
+                    .with_label("not a type")
+                    .with_note(format!("the types are {}", quote_list(&names)));
             if let Some(s) = did_you_mean(&param.ty.name, names) {
                 d = d.with_suggestion(s);
             }
@@ -728,8 +861,18 @@ impl<'a, 's> Builder<'a, 's> {
             let value = self.eval(file, &Scope::default()).expr(default);
             if !value.has_type(ty) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0504", file, default.span, format!("the default of `{}` is {}, but its type is {}", param.name.name, value.describe(), ty.name()))
-                        .with_label(format!("expected {} {}", article(ty), ty.name())),
+                    Diagnostic::error(
+                        "E0504",
+                        file,
+                        default.span,
+                        format!(
+                            "the default of `{}` is {}, but its type is {}",
+                            param.name.name,
+                            value.describe(),
+                            ty.name()
+                        ),
+                    )
+                    .with_label(format!("expected {} {}", article(ty), ty.name())),
                 );
             }
         }

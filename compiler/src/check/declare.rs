@@ -133,9 +133,14 @@ impl<'a> Pass<'a, '_> {
         let valid = name.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             self.diagnostics.push(
-                Diagnostic::error("E0302", file, name.span, format!("`{}` is not a valid environment variable name", name.name))
-                    .with_label("environment variable names are letters, digits and `_`")
-                    .with_help(format!("write `{}`", name.name.replace('-', "_"))),
+                Diagnostic::error(
+                    "E0302",
+                    file,
+                    name.span,
+                    format!("`{}` is not a valid environment variable name", name.name),
+                )
+                .with_label("environment variable names are letters, digits and `_`")
+                .with_help(format!("write `{}`", name.name.replace('-', "_"))),
             );
         }
         self.add(SymbolKind::EnvVar, file, name, field.span, parent);
@@ -146,15 +151,8 @@ impl<'a> Pass<'a, '_> {
             Some(p) => format!("{}.{}", self.symbols.get(p).path, name.name),
             None => name.name.clone(),
         };
-        let id = self.symbols.add(Symbol {
-            kind,
-            name: name.name.clone(),
-            path,
-            file,
-            name_span: name.span,
-            span,
-            parent,
-        });
+        let id =
+            self.symbols.add(Symbol { kind, name: name.name.clone(), path, file, name_span: name.span, span, parent });
         self.declared.by_name.insert((file, name.span.start), id);
         id
     }
@@ -162,9 +160,14 @@ impl<'a> Pass<'a, '_> {
     fn check_name(&mut self, file: FileId, name: &Ident) {
         if name.name.len() > MAX_NAME_LEN {
             self.diagnostics.push(
-                Diagnostic::error("E0302", file, name.span, format!("this name is {} characters long", name.name.len()))
-                    .with_label(format!("names are at most {MAX_NAME_LEN} characters"))
-                    .with_help("choose a shorter name"),
+                Diagnostic::error(
+                    "E0302",
+                    file,
+                    name.span,
+                    format!("this name is {} characters long", name.name.len()),
+                )
+                .with_label(format!("names are at most {MAX_NAME_LEN} characters"))
+                .with_help("choose a shorter name"),
             );
         }
     }

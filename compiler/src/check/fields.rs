@@ -35,10 +35,15 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
     for spec in schema::fields(owner).filter(|s| s.required) {
         if !values.iter().any(|(s, _, _)| s.name == spec.name) {
             eval.diagnostics.push(
-                Diagnostic::error("E0203", head.0, head.1, format!("{} needs the field `{}`", owner.describe(), spec.name))
-                    .with_label(format!("`{}` is missing", spec.name))
-                    .with_note(spec.doc)
-                    .with_help(format!("add `{} = ...`: {}", spec.name, spec.ty.describe())),
+                Diagnostic::error(
+                    "E0203",
+                    head.0,
+                    head.1,
+                    format!("{} needs the field `{}`", owner.describe(), spec.name),
+                )
+                .with_label(format!("`{}` is missing", spec.name))
+                .with_note(spec.doc)
+                .with_help(format!("add `{} = ...`: {}", spec.name, spec.ty.describe())),
             );
         }
     }
@@ -47,8 +52,9 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
 
 fn unknown(owner: Owner, file: FileId, name: &Ident) -> Diagnostic {
     let known: Vec<&str> = schema::fields(owner).map(|s| s.name).collect();
-    let mut d = Diagnostic::error("E0201", file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
-        .with_label("not a field here");
+    let mut d =
+        Diagnostic::error("E0201", file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
+            .with_label("not a field here");
     if let Some(s) = did_you_mean(&name.name, known.iter().copied()) {
         d = d.with_suggestion(s);
     } else if let Some(other) = [Owner::Material, Owner::Pipeline, Owner::Stage, Owner::Job, Owner::Task]
@@ -155,9 +161,14 @@ impl<'f> Fields<'f> {
                 if let Some(found) = words.iter().find(|x| x.eq_ignore_ascii_case(&w.name)) {
                     return Some(found);
                 }
-                let mut d = Diagnostic::error("E0202", eval.file, w.span, format!("`{}` is not a value of `{}`", w.name, spec.name))
-                    .with_label(format!("expected {}", spec.ty.describe()))
-                    .with_note(spec.doc);
+                let mut d = Diagnostic::error(
+                    "E0202",
+                    eval.file,
+                    w.span,
+                    format!("`{}` is not a value of `{}`", w.name, spec.name),
+                )
+                .with_label(format!("expected {}", spec.ty.describe()))
+                .with_note(spec.doc);
                 if let Some(s) = did_you_mean(&w.name, words.iter().copied()) {
                     d = d.with_suggestion(s);
                 }

@@ -120,10 +120,7 @@ pub fn doc_comment(text: &str, offset: usize) -> Vec<String> {
 /// Template bodies are evaluated once per use: keep each diagnostic once.
 fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut seen = HashSet::new();
-    diagnostics
-        .into_iter()
-        .filter(|d| seen.insert((d.code, d.file, d.span, d.message.clone())))
-        .collect()
+    diagnostics.into_iter().filter(|d| seen.insert((d.code, d.file, d.span, d.message.clone()))).collect()
 }
 
 fn dedup_references(symbols: &mut Symbols) {

@@ -52,7 +52,14 @@ impl Resolver<'_, '_> {
         for r in &p.materials {
             let Some(decl) = self.declared.material(&r.name) else {
                 let names: Vec<&str> = program.materials.iter().map(|m| m.name.as_str()).collect();
-                self.diagnostics.push(unresolved("material", &r.name, r.file, r.span, &names, "define it with `material NAME { git = \"...\" }`"));
+                self.diagnostics.push(unresolved(
+                    "material",
+                    &r.name,
+                    r.file,
+                    r.span,
+                    &names,
+                    "define it with `material NAME { git = \"...\" }`",
+                ));
                 continue;
             };
             symbols.refer(r.file, r.span, decl.symbol);
@@ -89,7 +96,14 @@ impl Resolver<'_, '_> {
             };
             let Some(target) = all.iter().find(|q| q.name.eq_ignore_ascii_case(&up.pipeline)) else {
                 let names: Vec<&str> = all.iter().map(|q| q.name.as_str()).collect();
-                self.diagnostics.push(unresolved("pipeline", &up.pipeline, up.file, p_span, &names, "`after` names an upstream pipeline and one of its stages"));
+                self.diagnostics.push(unresolved(
+                    "pipeline",
+                    &up.pipeline,
+                    up.file,
+                    p_span,
+                    &names,
+                    "`after` names an upstream pipeline and one of its stages",
+                ));
                 continue;
             };
             self.refer(symbols, up.file, p_span, target.origin.file, target.origin.name);
@@ -97,16 +111,28 @@ impl Resolver<'_, '_> {
                 Some(stage) => self.refer(symbols, up.file, s_span, stage.origin.file, stage.origin.name),
                 None => {
                     let names: Vec<&str> = target.stages.iter().map(|s| s.name.as_str()).collect();
-                    self.diagnostics.push(unresolved(&format!("stage named `{}` in pipeline `{}`", up.stage, target.name), "", up.file, s_span, &names, "name one of its stages"));
+                    self.diagnostics.push(unresolved(
+                        &format!("stage named `{}` in pipeline `{}`", up.stage, target.name),
+                        "",
+                        up.file,
+                        s_span,
+                        &names,
+                        "name one of its stages",
+                    ));
                 }
             }
             if let Some((_, first)) = seen.iter().find(|(n, _)| n.eq_ignore_ascii_case(&up.pipeline)) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0406", up.file, up.span, format!("upstream pipeline `{}` is named twice", target.name))
-                        .with_label("named again here")
-                        .with_secondary(up.file, *first, "first named here")
-                        .with_note("a pipeline is triggered by one stage of each upstream")
-                        .with_help("keep one `after` entry for this pipeline"),
+                    Diagnostic::error(
+                        "E0406",
+                        up.file,
+                        up.span,
+                        format!("upstream pipeline `{}` is named twice", target.name),
+                    )
+                    .with_label("named again here")
+                    .with_secondary(up.file, *first, "first named here")
+                    .with_note("a pipeline is triggered by one stage of each upstream")
+                    .with_help("keep one `after` entry for this pipeline"),
                 );
             }
             seen.push((&up.pipeline, up.span));
@@ -146,12 +172,18 @@ impl Resolver<'_, '_> {
             .with_label(format!("`{}` runs after `{}`", pipelines[order[0]].name, first_edge.pipeline));
             for w in 1..order.len() {
                 if let Some(e) = edge(order[w], order[(w + 1) % order.len()]) {
-                    d = d.with_secondary(e.file, e.span, format!("`{}` runs after `{}`", pipelines[order[w]].name, e.pipeline));
+                    d = d.with_secondary(
+                        e.file,
+                        e.span,
+                        format!("`{}` runs after `{}`", pipelines[order[w]].name, e.pipeline),
+                    );
                 }
             }
             self.diagnostics.push(
-                d.with_note("each pipeline would wait for another in the cycle, so none of them could ever be triggered")
-                    .with_help("remove one of these `after` entries"),
+                d.with_note(
+                    "each pipeline would wait for another in the cycle, so none of them could ever be triggered",
+                )
+                .with_help("remove one of these `after` entries"),
             );
         }
     }
@@ -173,7 +205,14 @@ impl Resolver<'_, '_> {
         let target_index = if explicit {
             let Some(i) = pipelines.iter().position(|q| q.name.eq_ignore_ascii_case(&f.pipeline)) else {
                 let names: Vec<&str> = pipelines.iter().map(|q| q.name.as_str()).collect();
-                self.diagnostics.push(unresolved("pipeline", &f.pipeline, at.file, spans[0], &names, "fetch from an upstream pipeline named in `after`"));
+                self.diagnostics.push(unresolved(
+                    "pipeline",
+                    &f.pipeline,
+                    at.file,
+                    spans[0],
+                    &names,
+                    "fetch from an upstream pipeline named in `after`",
+                ));
                 return None;
             };
             i
@@ -184,20 +223,42 @@ impl Resolver<'_, '_> {
         if explicit {
             self.refer(symbols, at.file, spans[0], target.origin.file, target.origin.name);
         }
-        let Some((stage_index, stage)) = target.stages.iter().enumerate().find(|(_, s)| s.name.eq_ignore_ascii_case(&f.stage)) else {
+        let Some((stage_index, stage)) =
+            target.stages.iter().enumerate().find(|(_, s)| s.name.eq_ignore_ascii_case(&f.stage))
+        else {
             let names: Vec<&str> = target.stages.iter().map(|s| s.name.as_str()).collect();
-            self.diagnostics.push(unresolved(&format!("stage named `{}` in pipeline `{}`", f.stage, target.name), "", at.file, s_span, &names, "name a stage that runs before this one"));
+            self.diagnostics.push(unresolved(
+                &format!("stage named `{}` in pipeline `{}`", f.stage, target.name),
+                "",
+                at.file,
+                s_span,
+                &names,
+                "name a stage that runs before this one",
+            ));
             return None;
         };
         self.refer(symbols, at.file, s_span, stage.origin.file, stage.origin.name);
         let Some(job) = stage.job(&f.job) else {
-            let base: Vec<&str> = stage.jobs.iter().filter_map(|j| j.instance_of.as_ref()).filter(|i| i.base.eq_ignore_ascii_case(&f.job)).map(|_| f.job.as_str()).collect();
+            let base: Vec<&str> = stage
+                .jobs
+                .iter()
+                .filter_map(|j| j.instance_of.as_ref())
+                .filter(|i| i.base.eq_ignore_ascii_case(&f.job))
+                .map(|_| f.job.as_str())
+                .collect();
             if !base.is_empty() {
                 self.diagnostics.push(fanned_out(f, stage, at.file, j_span));
                 return None;
             }
             let names: Vec<&str> = stage.jobs.iter().map(|j| j.name.as_str()).collect();
-            self.diagnostics.push(unresolved(&format!("job named `{}` in stage `{}`", f.job, stage.name), "", at.file, j_span, &names, "name the job that publishes the artifact"));
+            self.diagnostics.push(unresolved(
+                &format!("job named `{}` in stage `{}`", f.job, stage.name),
+                "",
+                at.file,
+                j_span,
+                &names,
+                "name the job that publishes the artifact",
+            ));
             return None;
         };
         self.refer(symbols, at.file, j_span, job.origin.file, job.origin.name);
@@ -207,12 +268,23 @@ impl Resolver<'_, '_> {
         }
         let Some(artifact) = job.artifacts.iter().find(|a| a.name.eq_ignore_ascii_case(&f.artifact)) else {
             let names: Vec<&str> = job.artifacts.iter().map(|a| a.name.as_str()).collect();
-            let mut d = Diagnostic::error("E0403", at.file, a_span, format!("job `{}` publishes no artifact `{}`", job.name, f.artifact))
-                .with_label("not published by that job")
-                .with_secondary(job.origin.file, job.origin.name, format!("job `{}` is defined here", job.name));
+            let mut d = Diagnostic::error(
+                "E0403",
+                at.file,
+                a_span,
+                format!("job `{}` publishes no artifact `{}`", job.name, f.artifact),
+            )
+            .with_label("not published by that job")
+            .with_secondary(
+                job.origin.file,
+                job.origin.name,
+                format!("job `{}` is defined here", job.name),
+            );
             d = match did_you_mean(&f.artifact, names.iter().copied()) {
                 Some(s) => d.with_suggestion(s),
-                None if names.is_empty() => d.with_help(format!("declare it in job `{}`: `artifact {} = \"path\"`", job.name, f.artifact)),
+                None if names.is_empty() => {
+                    d.with_help(format!("declare it in job `{}`: `artifact {} = \"path\"`", job.name, f.artifact))
+                }
                 None => d.with_note(format!("it publishes {}", quote_list(&names))),
             };
             self.diagnostics.push(d);
@@ -235,7 +307,14 @@ impl Resolver<'_, '_> {
     }
 
     /// A fetch within a pipeline must come from an earlier stage.
-    fn local_order(&mut self, here: &Pipeline, from: usize, at: Site, whole: Span, job: &crate::model::Job) -> Option<()> {
+    fn local_order(
+        &mut self,
+        here: &Pipeline,
+        from: usize,
+        at: Site,
+        whole: Span,
+        job: &crate::model::Job,
+    ) -> Option<()> {
         let stage = &here.stages[at.stage];
         if from == at.stage {
             self.diagnostics.push(
@@ -250,11 +329,19 @@ impl Resolver<'_, '_> {
         if from > at.stage {
             let later = &here.stages[from];
             self.diagnostics.push(
-                Diagnostic::error("E0402", at.file, whole, format!("stage `{}` runs after stage `{}`", later.name, stage.name))
-                    .with_label("fetched from a later stage")
-                    .with_secondary(later.origin.file, later.origin.name, "this stage runs later")
-                    .with_note("stages run in order, so the artifact is made after this job has run")
-                    .with_help(format!("move this job to a stage after `{}`, or the producing job to a stage before `{}`", later.name, stage.name)),
+                Diagnostic::error(
+                    "E0402",
+                    at.file,
+                    whole,
+                    format!("stage `{}` runs after stage `{}`", later.name, stage.name),
+                )
+                .with_label("fetched from a later stage")
+                .with_secondary(later.origin.file, later.origin.name, "this stage runs later")
+                .with_note("stages run in order, so the artifact is made after this job has run")
+                .with_help(format!(
+                    "move this job to a stage after `{}`, or the producing job to a stage before `{}`",
+                    later.name, stage.name
+                )),
             );
             return None;
         }
@@ -263,7 +350,16 @@ impl Resolver<'_, '_> {
 
     /// A fetch from another pipeline must come from an upstream, from a stage that has passed.
     #[allow(clippy::too_many_arguments)]
-    fn upstream_order(&mut self, here: &Pipeline, target: &Pipeline, from: usize, at: Site, whole: Span, ancestors: &HashSet<usize>, target_index: usize) -> Option<()> {
+    fn upstream_order(
+        &mut self,
+        here: &Pipeline,
+        target: &Pipeline,
+        from: usize,
+        at: Site,
+        whole: Span,
+        ancestors: &HashSet<usize>,
+        target_index: usize,
+    ) -> Option<()> {
         if !ancestors.contains(&target_index) {
             self.diagnostics.push(
                 Diagnostic::error("E0404", at.file, whole, format!("pipeline `{}` is not upstream of `{}`", target.name, here.name))
@@ -278,10 +374,21 @@ impl Resolver<'_, '_> {
             let trigger = target.stages.iter().position(|s| s.name.eq_ignore_ascii_case(&up.stage));
             if let Some(trigger) = trigger.filter(|&t| from > t) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0402", at.file, whole, format!("stage `{}` of `{}` runs after `{}`, the stage that triggers this pipeline", target.stages[from].name, target.name, target.stages[trigger].name))
-                        .with_label("may not have run when this job starts")
-                        .with_secondary(up.file, up.span, "this pipeline starts when this stage passes")
-                        .with_help(format!("run after `{}.{}` instead, or fetch from a stage up to `{}`", target.name, target.stages[from].name, target.stages[trigger].name)),
+                    Diagnostic::error(
+                        "E0402",
+                        at.file,
+                        whole,
+                        format!(
+                            "stage `{}` of `{}` runs after `{}`, the stage that triggers this pipeline",
+                            target.stages[from].name, target.name, target.stages[trigger].name
+                        ),
+                    )
+                    .with_label("may not have run when this job starts")
+                    .with_secondary(up.file, up.span, "this pipeline starts when this stage passes")
+                    .with_help(format!(
+                        "run after `{}.{}` instead, or fetch from a stage up to `{}`",
+                        target.name, target.stages[from].name, target.stages[trigger].name
+                    )),
                 );
                 return None;
             }
@@ -334,7 +441,8 @@ fn unresolved(what: &str, name: &str, file: FileId, span: Span, candidates: &[&s
 fn after_graph(pipelines: &[Pipeline]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..pipelines.len()).map(|i| graph.add_node(i)).collect();
-    let index: HashMap<String, usize> = pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
+    let index: HashMap<String, usize> =
+        pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
     for (i, p) in pipelines.iter().enumerate() {
         for up in &p.after {
             if let Some(&u) = index.get(&up.pipeline.to_ascii_lowercase()) {

@@ -17,8 +17,10 @@ pub fn format_workspace(workspace: &Workspace) -> Vec<Result<String, Vec<Diagnos
     }
     let chunk = ids.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            ids.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|&id| one(id)).collect::<Vec<_>>())).collect();
+        let handles: Vec<_> = ids
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|&id| one(id)).collect::<Vec<_>>()))
+            .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
 }
@@ -28,7 +30,7 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
     TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("{path}"), &format!("{path} (formatted)"))
+        .header(path, &format!("{path} (formatted)"))
         .to_string()
 }
 

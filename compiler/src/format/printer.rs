@@ -9,12 +9,8 @@ const INDENT: &str = "  ";
 
 /// Prints `file` (parsed from `text`, with comments at `comments`).
 pub fn print(text: &str, file: &crate::ast::File, comments: &[Span]) -> String {
-    let mut p = Printer {
-        src: text,
-        out: String::with_capacity(text.len() + text.len() / 4),
-        indent: 0,
-        trailing: Vec::new(),
-    };
+    let mut p =
+        Printer { src: text, out: String::with_capacity(text.len() + text.len() / 4), indent: 0, trailing: Vec::new() };
     let mut queue = Comments::new(text, comments);
     p.members(&mut queue, &file.members, true, 0, text.len());
     let mut out = align_trailing_comments(&p.out, &p.trailing);
@@ -321,7 +317,7 @@ impl<'a> Printer<'a> {
         }
         let open = self.src.get(span.range()).and_then(|s| s.find('(')).map_or(span.start, |i| span.start + i + 1);
         let spans: Vec<Span> = params.iter().map(|p| p.span).collect();
-        self.wrapped(q, '(', ')', &spans, open, span.end, |p, q, i| {
+        self.wrapped(q, ('(', ')'), &spans, Span::new(open, span.end), |p, q, i| {
             let param = &params[i];
             p.out.push_str(&param.name.name);
             p.out.push_str(": ");
@@ -342,7 +338,8 @@ impl<'a> Printer<'a> {
 
     /// `t(a = 1, b = "x")` on one line.
     fn flat_call(&self, call: &TemplateCall) -> String {
-        let args: Vec<String> = call.args.iter().map(|a| format!("{} = {}", a.name.name, self.flat(&a.value))).collect();
+        let args: Vec<String> =
+            call.args.iter().map(|a| format!("{} = {}", a.name.name, self.flat(&a.value))).collect();
         format!("{}({})", call.template.name, args.join(", "))
     }
 
@@ -358,7 +355,7 @@ impl<'a> Printer<'a> {
         let width = call.args.iter().map(|a| a.name.name.chars().count()).max().unwrap_or(0);
         let open = self.src.get(inner.range()).and_then(|s| s.find('(')).map_or(inner.start, |i| inner.start + i + 1);
         let spans: Vec<Span> = call.args.iter().map(|a| a.span).collect();
-        self.wrapped(q, '(', ')', &spans, open, call.span.end, |p, q, i| {
+        self.wrapped(q, ('(', ')'), &spans, Span::new(open, call.span.end), |p, q, i| {
             let arg = &call.args[i];
             p.out.push_str(&arg.name.name);
             for _ in arg.name.name.chars().count()..width {
@@ -378,30 +375,36 @@ impl<'a> Printer<'a> {
         match &e.kind {
             ExprKind::List(items) if !items.is_empty() && (!fits || has_comments) => {
                 let spans: Vec<Span> = items.iter().map(|i| i.span).collect();
-                self.wrapped(q, '[', ']', &spans, e.span.start + 1, e.span.end, |p, q, i| p.expr(q, &items[i], 1));
+                self.wrapped(q, ('[', ']'), &spans, Span::new(e.span.start + 1, e.span.end), |p, q, i| {
+                    p.expr(q, &items[i], 1)
+                });
             }
             ExprKind::Call { name, args } if !args.is_empty() && (!fits || has_comments) => {
                 self.out.push_str(&name.name);
-                let open = self.src.get(name.span.end..e.span.end).and_then(|s| s.find('(')).map_or(name.span.end, |i| name.span.end + i + 1);
+                let open = self
+                    .src
+                    .get(name.span.end..e.span.end)
+                    .and_then(|s| s.find('('))
+                    .map_or(name.span.end, |i| name.span.end + i + 1);
                 let spans: Vec<Span> = args.iter().map(|a| a.span).collect();
-                self.wrapped(q, '(', ')', &spans, open, e.span.end, |p, q, i| p.expr(q, &args[i], 1));
+                self.wrapped(q, ('(', ')'), &spans, Span::new(open, e.span.end), |p, q, i| p.expr(q, &args[i], 1));
             }
             _ => self.out.push_str(&flat),
         }
     }
 
     /// Prints items one per line between `open` and `close`, each followed by a comma, with the
-    /// comments among them. `from` and `to` bound the items in the source.
+    /// comments among them. `bounds` holds the items in the source, from after the opening
+    /// delimiter to after the closing one.
     fn wrapped(
         &mut self,
         q: &mut Queue<'a>,
-        open: char,
-        close: char,
+        (open, close): (char, char),
         items: &[Span],
-        from: usize,
-        to: usize,
+        bounds: Span,
         mut item: impl FnMut(&mut Self, &mut Queue<'a>, usize),
     ) {
+        let (from, to) = (bounds.start, bounds.end);
         self.out.push(open);
         if let Some(c) = q.take_trailing(from) {
             self.trailing_comment(q, c);
@@ -482,7 +485,7 @@ impl<'a> Printer<'a> {
 /// Where a task's command (and `into`) ends: its options follow.
 fn command_end(t: &Task) -> usize {
     match &t.kind {
-            TaskKind::Run(e) => e.span.end,
+        TaskKind::Run(e) => e.span.end,
         TaskKind::Fetch { source, into } => into.as_ref().unwrap_or(source).span.end,
     }
 }

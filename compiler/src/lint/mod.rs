@@ -10,6 +10,7 @@ pub mod config;
 pub mod cost;
 pub mod docs;
 pub mod edit;
+pub mod facts;
 pub mod fix;
 pub mod glob;
 pub mod history;
@@ -35,6 +36,8 @@ pub struct Context<'a> {
     pub program: &'a Program,
     pub config: &'a LintConfig,
     pub costs: Costs<'a>,
+    /// What every job's scripts make and use, read once.
+    pub facts: facts::Facts,
 }
 
 impl Context<'_> {
@@ -94,8 +97,14 @@ pub fn lint_with_history(
     config: &LintConfig,
     history: &History,
 ) -> Vec<Diagnostic> {
-    let ctx =
-        Context { workspace, analysis, program: &analysis.program, config, costs: Costs::new(&config.cost, history) };
+    let ctx = Context {
+        workspace,
+        analysis,
+        program: &analysis.program,
+        config,
+        costs: Costs::new(&config.cost, history),
+        facts: facts::Facts::new(&analysis.program),
+    };
     let mut sink = Sink::default();
     for rule in registry::RULES {
         if let Some(check) = rule.check {

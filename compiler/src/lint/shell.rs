@@ -172,8 +172,13 @@ fn normalize_output(word: &str) -> Option<String> {
 
 /// The paths a script creates or writes.
 pub fn writes(script: &str) -> Vec<String> {
+    writes_of(&commands(script))
+}
+
+/// The paths parsed commands create or write.
+pub fn writes_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
-    for cmd in commands(script) {
+    for cmd in cmds {
         out.extend(cmd.writes.iter().filter_map(|w| normalize(w)));
         let args = cmd.args();
         let plain: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
@@ -212,8 +217,13 @@ pub fn writes(script: &str) -> Vec<String> {
 
 /// Every path a script names (what it reads, writes or runs).
 pub fn mentions(script: &str) -> Vec<String> {
+    mentions_of(&commands(script))
+}
+
+/// Every path parsed commands name.
+pub fn mentions_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
-    for cmd in commands(script) {
+    for cmd in cmds {
         out.extend(cmd.reads.iter().filter_map(|w| normalize(w)));
         for w in &cmd.words {
             if let Some((_, value)) = w.split_once('=').filter(|_| w.starts_with("--") || is_assignment(w)) {
@@ -230,10 +240,14 @@ pub fn mentions(script: &str) -> Vec<String> {
 
 /// The paths a script polls for in a `while`/`until` loop or waits for with a tool.
 pub fn waits_for(script: &str) -> Vec<String> {
-    let cmds = commands(script);
+    waits_of(&commands(script))
+}
+
+/// The paths parsed commands poll or wait for.
+pub fn waits_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_loop = false;
-    for cmd in &cmds {
+    for cmd in cmds {
         let words: Vec<&str> = cmd.words.iter().map(String::as_str).collect();
         if matches!(words.first(), Some(&"while") | Some(&"until")) {
             in_loop = true;

@@ -6,8 +6,12 @@
 //!   [`Body::Missing`]);
 //! - text that cannot start a member is skipped up to the next token that can (a keyword, a name,
 //!   the body's `}`), balanced `{ [ (` groups as a whole, and kept as [`Member::Error`];
-//! - a broken list, call or parameter list becomes an error as a whole, found by its balanced
-//!   closing delimiter or, when there is none, by the next member boundary.
+//! - a broken list, call or parameter list becomes an error as a whole: the text from where it
+//!   breaks is skipped up to its closing delimiter or, when there is none, the next member
+//!   boundary; nothing is read twice, so recovery stays linear however deep the nesting.
+//!
+//! Members and values are dispatched on their first token rather than by trying alternatives in
+//! turn, which keeps the happy path free of failed attempts and their error bookkeeping.
 
 use super::durations;
 use super::errors::{already_reported, expect, starts_member, SyntaxError};
@@ -36,19 +40,23 @@ pub(crate) struct Sink<'s> {
     pub file: FileId,
     pub text: &'s str,
     pub diags: Vec<Diagnostic>,
+    /// Help for the syntax error found at an offset, if there is one there.
+    pub hints: Vec<(usize, String)>,
 }
 
 impl<'t, I: Input<'t>> Inspector<'t, I> for Sink<'_> {
-    type Checkpoint = usize;
+    type Checkpoint = (usize, usize);
 
     fn on_token(&mut self, _: &I::Token) {}
 
-    fn on_save<'p>(&self, _: &Cursor<'t, 'p, I>) -> usize {
-        self.diags.len()
+    fn on_save<'p>(&self, _: &Cursor<'t, 'p, I>) -> (usize, usize) {
+        (self.diags.len(), self.hints.len())
     }
 
-    fn on_rewind<'p>(&mut self, checkpoint: &Checkpoint<'t, 'p, I, usize>) {
-        self.diags.truncate(*checkpoint.inspector());
+    fn on_rewind<'p>(&mut self, checkpoint: &Checkpoint<'t, 'p, I, (usize, usize)>) {
+        let (diags, hints) = *checkpoint.inspector();
+        self.diags.truncate(diags);
+        self.hints.truncate(hints);
     }
 }
 
@@ -84,7 +92,7 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
         let member: Boxed<'t, 's, Member> = member.boxed();
         let value = expr_or_missing(expr.clone());
         let braces = braces(member);
-        let body = body_recovery(braces.clone().boxed());
+        let body = body_recovery(braces.clone());
         let body_or_instance = body_recovery(
             choice((
                 braces.clone(),
@@ -329,12 +337,22 @@ fn field_or_unknown_block<'t, 's: 't>(
     let unknown_block = looks_like_block.ignore_then(ident().or_not()).then(braces).map(|_| ());
     ident()
         .then(
-            choice((just(Token::Eq).ignore_then(value.clone()).map(Some), unknown_block.map(|()| None)))
-                .recover_with(via_parser(quiet_value.map(Some))),
+            choice((just(Token::Eq).ignore_then(value.clone()).map(Rest::Value), unknown_block.map(|()| Rest::Block)))
+                .recover_with(via_parser(quiet_value.map(Rest::MissingEq))),
         )
-        .map_with(|(name, value), e| match value {
-            Some(value) => Member::Field(Field { name, value, span: e.span() }),
-            None => {
+        .map_with(|(name, rest), e| match rest {
+            Rest::Value(value) => Member::Field(Field { name, value, span: e.span() }),
+            Rest::MissingEq(value) => {
+                // `rnu "make"`: a misspelt task rather than a field without `=`.
+                if value.kind != ExprKind::Error {
+                    if let Some(task) = did_you_mean(&name.name, TASK_KEYWORDS) {
+                        let state: &mut Sink = e.state();
+                        state.hints.push((value.span.start, format!("did you mean `{task}`?")));
+                    }
+                }
+                Member::Field(Field { name, value, span: e.span() })
+            }
+            Rest::Block => {
                 let help = match did_you_mean(&name.name, BLOCK_KEYWORDS) {
                     Some(keyword) => format!("did you mean `{keyword}`?"),
                     None => "the blocks are `material`, `pipeline`, `stage`, `job`, `env` and `template`".to_string(),
@@ -351,6 +369,18 @@ fn field_or_unknown_block<'t, 's: 't>(
         .boxed()
 }
 
+/// What follows the name of a field.
+#[derive(Clone)]
+enum Rest {
+    /// `= value`
+    Value(Expr),
+    /// A value with no `=` before it (reported).
+    MissingEq(Expr),
+    /// `{ ... }`: the name was meant as a block keyword (reported).
+    Block,
+}
+
+const TASK_KEYWORDS: [&str; 3] = ["run", "fetch", "artifact"];
 const BLOCK_KEYWORDS: [&str; 6] = ["material", "pipeline", "stage", "job", "env", "template"];
 
 // ----- values -----

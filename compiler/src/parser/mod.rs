@@ -29,7 +29,7 @@ use chumsky::Parser as _;
 /// (`Error`, unterminated strings) are not reported again.
 pub fn parse(file: FileId, text: &str, tokens: &[(Token<'_>, Span)]) -> (ast::File, Vec<Diagnostic>) {
     let nesting = nesting::analyze(file, tokens);
-    let mut sink = grammar::Sink { file, text, diags: Vec::new() };
+    let mut sink = grammar::Sink { file, text, diags: Vec::new(), hints: Vec::new() };
     // Where nothing is read at the end, spans are empty right after the last token.
     let last_end = nesting.tokens.last().map_or(0, |(_, span)| span.end);
     let eoi = Span::new(last_end, last_end);
@@ -37,13 +37,17 @@ pub fn parse(file: FileId, text: &str, tokens: &[(Token<'_>, Span)]) -> (ast::Fi
         grammar::file().parse_with_state(nesting.tokens.as_ref().split_token_span(eoi), &mut sink).into_output_errors();
 
     let mut diagnostics = sink.diags;
+    let hints: std::collections::HashMap<usize, String> = sink.hints.into_iter().collect();
     // Recovery can report one spot twice (a missing name, then a missing body); the first report
     // is the one that explains it.
     // After a string that runs to the end of the file, the end of the file is no news.
     let ends_in_error = nesting.tokens.last().is_some_and(|(token, _)| errors::already_reported(token));
     let mut reported_at = std::collections::HashSet::new();
     for error in &errors {
-        let Some(d) = errors::to_diagnostic(file, error, text, &nesting) else { continue };
+        let Some(mut d) = errors::to_diagnostic(file, error, text, &nesting) else { continue };
+        if let Some(hint) = hints.get(&d.span.start) {
+            d.help = Some(hint.clone());
+        }
         if ends_in_error && d.span.start == text.len() {
             continue;
         }

@@ -13,7 +13,8 @@ use tower_lsp_server::ls_types::{
 pub fn code_actions(snap: &Snapshot, file: FileId, range: Range) -> Vec<CodeActionOrCommand> {
     let span = snap.encoding.span(snap.source(file), range);
     let mut out = Vec::new();
-    let here = snap.diagnostics.iter().filter(|d| d.file == file && d.span.start <= span.end && span.start <= d.span.end);
+    let here =
+        snap.diagnostics.iter().filter(|d| d.file == file && d.span.start <= span.end && span.start <= d.span.end);
     for d in here {
         if let Some(fix) = &d.fix {
             out.push(quick_fix(snap, d, fix));

@@ -81,9 +81,8 @@ pub fn cursor(text: &str, offset: usize) -> Cursor {
         }
     }
     let stack = frames(&tokens);
-    let name_of = |kind: BlockKind| {
-        stack.iter().rev().find(|o| o.frame == Frame::Block(kind)).and_then(|o| o.name.clone())
-    };
+    let name_of =
+        |kind: BlockKind| stack.iter().rev().find(|o| o.frame == Frame::Block(kind)).and_then(|o| o.name.clone());
     let (pipeline, stage) = (name_of(BlockKind::Pipeline), name_of(BlockKind::Stage));
     let context = context_of(&tokens, &stack);
     Cursor { context, word, pipeline, stage }
@@ -132,9 +131,12 @@ fn frames(tokens: &[(Token, Span)]) -> Vec<Open> {
                 let (frame, name) = pending.take().unwrap_or((Frame::Unknown, None));
                 stack.push(Open { frame, delim: '{', at: i, name });
             }
-            Token::LBracket | Token::LParen => {
-                stack.push(Open { frame: Frame::Unknown, delim: if token == Token::LBracket { '[' } else { '(' }, at: i, name: None })
-            }
+            Token::LBracket | Token::LParen => stack.push(Open {
+                frame: Frame::Unknown,
+                delim: if token == Token::LBracket { '[' } else { '(' },
+                at: i,
+                name: None,
+            }),
             Token::RBrace => {
                 while let Some(open) = stack.pop() {
                     if open.delim == '{' {
@@ -143,10 +145,8 @@ fn frames(tokens: &[(Token, Span)]) -> Vec<Open> {
                 }
                 pending = None;
             }
-            Token::RBracket | Token::RParen => {
-                if stack.last().is_some_and(|o| o.delim != '{') {
-                    stack.pop();
-                }
+            Token::RBracket | Token::RParen if stack.last().is_some_and(|o| o.delim != '{') => {
+                stack.pop();
             }
             _ => {}
         }
@@ -221,7 +221,10 @@ pub fn complete(snap: &Snapshot, file: FileId, offset: usize) -> Vec<CompletionI
     let program = &snap.analysis.program;
     let items: Vec<Item> = match &cursor.context {
         Context::Nothing => Vec::new(),
-        Context::TemplateKind => ["job", "stage", "pipeline"].iter().map(|k| Item::keyword(k, "the kind of entity the template makes")).collect(),
+        Context::TemplateKind => ["job", "stage", "pipeline"]
+            .iter()
+            .map(|k| Item::keyword(k, "the kind of entity the template makes"))
+            .collect(),
         Context::Member(frame) => members(snap, file, offset, *frame),
         Context::Value { frame, field } => values(program, *frame, field),
         Context::Reference { field, segments } => references(program, &cursor, field.as_deref(), segments),
@@ -234,7 +237,9 @@ pub fn complete(snap: &Snapshot, file: FileId, offset: usize) -> Vec<CompletionI
             label: item.label.clone(),
             kind: Some(item.kind),
             detail: item.detail,
-            documentation: item.doc.map(|d| Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value: d })),
+            documentation: item
+                .doc
+                .map(|d| Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value: d })),
             sort_text: Some(format!("{i:04}")),
             filter_text: Some(item.label),
             text_edit: Some(CompletionTextEdit::Edit(TextEdit::new(range, item.insert))),
@@ -306,8 +311,14 @@ fn members(snap: &Snapshot, file: FileId, offset: usize, frame: Frame) -> Vec<It
         })
         .collect();
     let keywords: &[(&str, &str)] = match frame {
-        Frame::Top => &[("material", "a git repository"), ("pipeline", "a pipeline"), ("template", "a reusable job, stage or pipeline")],
-        Frame::Block(BlockKind::Pipeline) => &[("stage", "a stage: its jobs run in parallel"), ("env", "environment variables")],
+        Frame::Top => &[
+            ("material", "a git repository"),
+            ("pipeline", "a pipeline"),
+            ("template", "a reusable job, stage or pipeline"),
+        ],
+        Frame::Block(BlockKind::Pipeline) => {
+            &[("stage", "a stage: its jobs run in parallel"), ("env", "environment variables")]
+        }
         Frame::Block(BlockKind::Stage) => &[("job", "a job: runs on one agent")],
         Frame::Block(BlockKind::Job) => &[
             ("run", "a command"),
@@ -325,10 +336,13 @@ fn members(snap: &Snapshot, file: FileId, offset: usize, frame: Frame) -> Vec<It
 fn values(program: &Program, frame: Frame, field: &str) -> Vec<Item> {
     let Some(spec) = owner(frame).and_then(|o| schema::lookup(o, field)) else { return Vec::new() };
     match spec.ty {
-        FieldType::Enum(words) => {
-            words.iter().map(|w| Item::name(w, CompletionItemKind::ENUM_MEMBER, format!("{} value", spec.name))).collect()
+        FieldType::Enum(words) => words
+            .iter()
+            .map(|w| Item::name(w, CompletionItemKind::ENUM_MEMBER, format!("{} value", spec.name)))
+            .collect(),
+        FieldType::Bool => {
+            ["true", "false"].iter().map(|w| Item::name(w, CompletionItemKind::KEYWORD, "bool".into())).collect()
         }
-        FieldType::Bool => ["true", "false"].iter().map(|w| Item::name(w, CompletionItemKind::KEYWORD, "bool".into())).collect(),
         FieldType::Materials => program
             .materials
             .iter()
@@ -352,9 +366,13 @@ fn references(program: &Program, cursor: &Cursor, field: Option<&str>, segments:
         (Some(_), _) => Vec::new(),
         (None, 0) => {
             let mut items = current.map(|p| earlier_stages(p, cursor.stage.as_deref())).unwrap_or_default();
-            items.extend(current.into_iter().flat_map(|p| &p.after).filter_map(|u| program.pipeline(&u.pipeline)).map(
-                |p| Item::name(&p.name, CompletionItemKind::CLASS, "upstream pipeline".into()),
-            ));
+            items.extend(
+                current
+                    .into_iter()
+                    .flat_map(|p| &p.after)
+                    .filter_map(|u| program.pipeline(&u.pipeline))
+                    .map(|p| Item::name(&p.name, CompletionItemKind::CLASS, "upstream pipeline".into())),
+            );
             items
         }
         (None, n) => {
@@ -363,7 +381,8 @@ fn references(program: &Program, cursor: &Cursor, field: Option<&str>, segments:
             let (pipeline, rest) = match own {
                 Some(p) => (Some(p), 0),
                 None => {
-                    let upstream = current.is_some_and(|c| c.after.iter().any(|u| u.pipeline.eq_ignore_ascii_case(seg(0))));
+                    let upstream =
+                        current.is_some_and(|c| c.after.iter().any(|u| u.pipeline.eq_ignore_ascii_case(seg(0))));
                     (program.pipeline(seg(0)).filter(|_| upstream || current.is_none()), 1)
                 }
             };
@@ -371,7 +390,10 @@ fn references(program: &Program, cursor: &Cursor, field: Option<&str>, segments:
             match n - rest {
                 0 => Some(stages_of(pipeline)),
                 1 => pipeline.stage(seg(rest)).map(|s| {
-                    s.jobs.iter().map(|j| Item::name(&j.name, CompletionItemKind::FUNCTION, format!("job of stage {}", s.name))).collect()
+                    s.jobs
+                        .iter()
+                        .map(|j| Item::name(&j.name, CompletionItemKind::FUNCTION, format!("job of stage {}", s.name)))
+                        .collect()
                 }),
                 2 => pipeline.stage(seg(rest)).and_then(|s| s.job(seg(rest + 1))).map(|j| {
                     j.artifacts
@@ -392,7 +414,8 @@ fn stages_of(p: &Pipeline) -> Vec<Item> {
 
 /// The stages of `p` before `stage`: the only ones a fetch can take artifacts from.
 fn earlier_stages(p: &Pipeline, stage: Option<&str>) -> Vec<Item> {
-    let end = stage.and_then(|s| p.stages.iter().position(|x| x.name.eq_ignore_ascii_case(s))).unwrap_or(p.stages.len());
+    let end =
+        stage.and_then(|s| p.stages.iter().position(|x| x.name.eq_ignore_ascii_case(s))).unwrap_or(p.stages.len());
     p.stages[..end]
         .iter()
         .map(|s| Item::name(&s.name, CompletionItemKind::CLASS, format!("earlier stage of {}", p.name)))
@@ -415,7 +438,10 @@ mod tests {
         assert_eq!(at("pipeline p {\n  |"), Context::Member(Frame::Block(BlockKind::Pipeline)));
         assert_eq!(at("pipeline p { stage s { job j { ti|"), Context::Member(Frame::Block(BlockKind::Job)));
         assert_eq!(at("pipeline p { stage s { job j { run \"x\" { |"), Context::Member(Frame::Options));
-        assert_eq!(at("pipeline p { stage s { job j { run \"x\" { when = failed }\n |"), Context::Member(Frame::Block(BlockKind::Job)));
+        assert_eq!(
+            at("pipeline p { stage s { job j { run \"x\" { when = failed }\n |"),
+            Context::Member(Frame::Block(BlockKind::Job))
+        );
         assert_eq!(
             at("pipeline p { stage s { approval = |"),
             Context::Value { frame: Frame::Block(BlockKind::Stage), field: "approval".into() }

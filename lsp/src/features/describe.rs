@@ -38,7 +38,8 @@ pub fn job_instances<'a>(stage: &'a Stage, name: &str) -> Vec<&'a Job> {
         .jobs
         .iter()
         .filter(|j| {
-            j.name.eq_ignore_ascii_case(name) || j.instance_of.as_ref().is_some_and(|i| i.base.eq_ignore_ascii_case(name))
+            j.name.eq_ignore_ascii_case(name)
+                || j.instance_of.as_ref().is_some_and(|i| i.base.eq_ignore_ascii_case(name))
         })
         .collect()
 }
@@ -96,7 +97,8 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
                     None => format!("{}: {}", p.name, p.ty.name()),
                 })
                 .collect();
-            let mut text = format!("```pipewright\ntemplate {} {}({})\n```", t.kind.keyword(), t.name, params.join(", "));
+            let mut text =
+                format!("```pipewright\ntemplate {} {}({})\n```", t.kind.keyword(), t.name, params.join(", "));
             if !t.doc.is_empty() {
                 text.push_str("\n\n");
                 text.push_str(&t.doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n"));
@@ -112,10 +114,10 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
                 Some(format!("parameter of template `{}`: {}{default}", t.name, p.ty.name()))
             })
         }
-        SymbolKind::ForVar => Some("the job runs once per value; `#{name}` in its strings is replaced by the value".replace(
-            "name",
-            &symbol.name,
-        )),
+        SymbolKind::ForVar => Some(
+            "the job runs once per value; `#{name}` in its strings is replaced by the value"
+                .replace("name", &symbol.name),
+        ),
         SymbolKind::EnvVar => Some("set in the environment of every task below it".into()),
     };
     match body {

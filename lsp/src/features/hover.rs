@@ -30,7 +30,10 @@ fn symbol(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String, Span)
     let reference = symbols.references.iter().find(|r| r.file == file && r.span.contains(offset))?;
     let at = snap.source(target.file).line_col(target.name_span.start);
     let place = format!("{}:{}", snap.source(target.file).path, at.line);
-    Some((format!("refers to {} `{}`, defined at {place}\n\n---\n\n{text}", target.kind.describe(), target.path), reference.span))
+    Some((
+        format!("refers to {} `{}`, defined at {place}\n\n---\n\n{text}", target.kind.describe(), target.path),
+        reference.span,
+    ))
 }
 
 /// A diagnostic code written in a comment, or a rule named in a suppression comment: its
@@ -84,7 +87,9 @@ fn syntax_hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String,
             let option = t.options.iter().find(|o| o.span.contains(offset))?;
             Some((field_entry(schema::lookup(Owner::Task, &option.name.name)?), option.span))
         }
-        Member::Block(b) if b.kind_span.contains(offset) => Some((keyword_entry(b.kind.keyword())?.to_string(), b.kind_span)),
+        Member::Block(b) if b.kind_span.contains(offset) => {
+            Some((keyword_entry(b.kind.keyword())?.to_string(), b.kind_span))
+        }
         Member::Block(b) => {
             let (of, span) = b.template_of.filter(|(_, s)| s.contains(offset))?;
             let kind = match of {
@@ -92,7 +97,14 @@ fn syntax_hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String,
                 BlockKind::Stage => "a stage",
                 _ => "a pipeline",
             };
-            Some((format!("this template makes {kind}: instantiate it with `{} name = {}(...)`", of.keyword(), b.name.as_ref()?.name), span))
+            Some((
+                format!(
+                    "this template makes {kind}: instantiate it with `{} name = {}(...)`",
+                    of.keyword(),
+                    b.name.as_ref()?.name
+                ),
+                span,
+            ))
         }
         Member::Artifact(a) if !a.name.span.contains(offset) => Some((keyword_entry("artifact")?.to_string(), a.span)),
         _ => None,

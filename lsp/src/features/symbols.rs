@@ -47,7 +47,9 @@ fn block(snap: &Snapshot, file: FileId, b: &Block, depth: usize) -> Option<Docum
         (BlockKind::Stage, _) => (SymbolKind::CLASS, "stage".into()),
         (BlockKind::Job, _) => (SymbolKind::FUNCTION, "job".into()),
         (BlockKind::Env, _) => (SymbolKind::OBJECT, "env".into()),
-        (BlockKind::Template, of) => (SymbolKind::INTERFACE, format!("template {}", of.map_or("", |(k, _)| k.keyword()))),
+        (BlockKind::Template, of) => {
+            (SymbolKind::INTERFACE, format!("template {}", of.map_or("", |(k, _)| k.keyword())))
+        }
     };
     let detail = match &b.body {
         Body::Instance(call) => format!("{detail} = {}(...)", call.template.name),
@@ -102,7 +104,12 @@ pub fn workspace(snap: &Snapshot, query: &str) -> Vec<WorkspaceSymbol> {
     table
         .symbols
         .iter()
-        .filter(|s| matches!(s.kind, PwKind::Material | PwKind::Pipeline | PwKind::Stage | PwKind::Job | PwKind::Artifact | PwKind::Template))
+        .filter(|s| {
+            matches!(
+                s.kind,
+                PwKind::Material | PwKind::Pipeline | PwKind::Stage | PwKind::Job | PwKind::Artifact | PwKind::Template
+            )
+        })
         .filter(|s| subsequence(&query, &s.path.to_ascii_lowercase()))
         .take(500)
         .map(|s| WorkspaceSymbol {

@@ -26,8 +26,9 @@ const TYPES: &[SemanticTokenType] = &[
     SemanticTokenType::MACRO,
 ];
 
+/// The legend's token types, in its order.
 #[derive(Clone, Copy)]
-enum Type {
+enum Kind {
     Keyword,
     String,
     Number,
@@ -39,7 +40,7 @@ enum Type {
     Parameter,
     Property,
     EnumMember,
-    TypeName,
+    Type,
     Struct,
     Macro,
 }
@@ -50,15 +51,15 @@ pub fn legend() -> SemanticTokensLegend {
     SemanticTokensLegend { token_types: TYPES.to_vec(), token_modifiers: vec![SemanticTokenModifier::DECLARATION] }
 }
 
-fn symbol_type(kind: SymbolKind) -> Type {
+fn symbol_type(kind: SymbolKind) -> Kind {
     match kind {
-        SymbolKind::Material => Type::Struct,
-        SymbolKind::Pipeline => Type::Namespace,
-        SymbolKind::Stage => Type::Class,
-        SymbolKind::Job => Type::Function,
-        SymbolKind::Artifact | SymbolKind::EnvVar => Type::Variable,
-        SymbolKind::Template => Type::Macro,
-        SymbolKind::Param | SymbolKind::ForVar => Type::Parameter,
+        SymbolKind::Material => Kind::Struct,
+        SymbolKind::Pipeline => Kind::Namespace,
+        SymbolKind::Stage => Kind::Class,
+        SymbolKind::Job => Kind::Function,
+        SymbolKind::Artifact | SymbolKind::EnvVar => Kind::Variable,
+        SymbolKind::Template => Kind::Macro,
+        SymbolKind::Param | SymbolKind::ForVar => Kind::Parameter,
     }
 }
 
@@ -67,32 +68,32 @@ pub fn semantic_tokens(snap: &Snapshot, file: FileId, range: Option<Span>) -> Se
     let text = snap.text(file);
     let names = names(snap, file);
     let lexed = lexer::lex(file, text);
-    let mut spans: Vec<(Span, Type, u32)> = Vec::new();
+    let mut spans: Vec<(Span, Kind, u32)> = Vec::new();
     for (i, &(token, span)) in lexed.tokens.iter().enumerate() {
         let next = lexed.tokens.get(i + 1).map(|t| t.0);
         let prev = i.checked_sub(1).map(|j| lexed.tokens[j].0);
         let ty = match token {
-            t if t.is_keyword() => Type::Keyword,
+            t if t.is_keyword() => Kind::Keyword,
             Token::Str(_) | Token::TripleStr(_) | Token::UnterminatedStr(_) => {
                 strings(text, span, &mut spans);
                 continue;
             }
-            Token::Int(_) | Token::Duration(_) => Type::Number,
+            Token::Int(_) | Token::Duration(_) => Kind::Number,
             Token::Ident(_) => match names.get(&span.start) {
                 Some(&(kind, declaration)) => {
                     spans.push((span, symbol_type(kind), if declaration { DECLARATION } else { 0 }));
                     continue;
                 }
-                None if next == Some(Token::Eq) => Type::Property,
-                None if prev == Some(Token::Colon) => Type::TypeName,
-                None if next == Some(Token::LParen) => Type::Macro,
-                None => Type::EnumMember,
+                None if next == Some(Token::Eq) => Kind::Property,
+                None if prev == Some(Token::Colon) => Kind::Type,
+                None if next == Some(Token::LParen) => Kind::Macro,
+                None => Kind::EnumMember,
             },
             _ => continue,
         };
         spans.push((span, ty, 0));
     }
-    spans.extend(lexed.comments.iter().map(|&(_, s)| (s, Type::Comment, 0)));
+    spans.extend(lexed.comments.iter().map(|&(_, s)| (s, Kind::Comment, 0)));
     spans.sort_by_key(|(s, _, _)| s.start);
     if let Some(range) = range {
         spans.retain(|(s, _, _)| s.end >= range.start && s.start <= range.end);
@@ -115,7 +116,7 @@ fn names(snap: &Snapshot, file: FileId) -> HashMap<usize, (SymbolKind, bool)> {
 }
 
 /// A string, with its `#{name}` interpolations as parameters.
-fn strings(text: &str, span: Span, out: &mut Vec<(Span, Type, u32)>) {
+fn strings(text: &str, span: Span, out: &mut Vec<(Span, Kind, u32)>) {
     let body = &text[span.range()];
     let bytes = body.as_bytes();
     let mut from = 0;
@@ -125,19 +126,19 @@ fn strings(text: &str, span: Span, out: &mut Vec<(Span, Type, u32)>) {
             b'\\' => i += 2,
             b'#' if bytes.get(i + 1) == Some(&b'{') => {
                 let Some(close) = body[i..].find('}').map(|c| i + c + 1) else { break };
-                out.push((Span::new(span.start + from, span.start + i), Type::String, 0));
-                out.push((Span::new(span.start + i, span.start + close), Type::Parameter, 0));
+                out.push((Span::new(span.start + from, span.start + i), Kind::String, 0));
+                out.push((Span::new(span.start + i, span.start + close), Kind::Parameter, 0));
                 from = close;
                 i = close;
             }
             _ => i += 1,
         }
     }
-    out.push((Span::new(span.start + from, span.end), Type::String, 0));
+    out.push((Span::new(span.start + from, span.end), Kind::String, 0));
 }
 
 /// Relative encoding, one token per line (multi-line strings are split at line breaks).
-fn encode(snap: &Snapshot, file: FileId, spans: &[(Span, Type, u32)]) -> Vec<SemanticToken> {
+fn encode(snap: &Snapshot, file: FileId, spans: &[(Span, Kind, u32)]) -> Vec<SemanticToken> {
     let source = snap.source(file);
     let (mut last_line, mut last_col) = (0u32, 0u32);
     let mut data = Vec::with_capacity(spans.len());

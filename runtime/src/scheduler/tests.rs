@@ -67,6 +67,10 @@ fn pass(s: &mut Scheduler, agent: &str, now: u64) -> u64 {
     a
 }
 
+fn report(agent: &str, index: usize) -> TaskReport {
+    TaskReport { agent_id: agent.into(), index, state: TaskState::Running, exit_code: None, at_us: 0 }
+}
+
 fn stage_state(s: &Scheduler, p: &str, c: u32, st: usize) -> StageState {
     s.instance(p, c).expect("instance").stages[st].state
 }
@@ -338,7 +342,7 @@ fn reports_from_another_agent_are_refused() {
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     assert!(matches!(s.complete(a, "a2", JobResult::Passed, None, 0, 1), Err(SchedError::Gone(_))));
-    assert!(matches!(s.task_report(a, "a2", 0, TaskState::Running, None, 0, 1), Err(SchedError::Gone(_))));
+    assert!(matches!(s.task_report(a, &report("a2", 0), 1), Err(SchedError::Gone(_))));
     assert!(matches!(s.heartbeat("zz", None, 1), Err(SchedError::NotFound(_))));
     s.complete(a, "a1", JobResult::Passed, None, 0, 1).unwrap();
     s.complete(a, "a1", JobResult::Passed, None, 0, 2).unwrap();
@@ -516,7 +520,7 @@ fn restore_rebuilds_the_queue_and_running_jobs() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("a", &[]), job("b", &[])])])]);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
-    let saved: Vec<Instance> = s.take_dirty().into_iter().cloned().collect();
+    let saved: Vec<Instance> = s.instances().cloned().collect();
     let json = serde_json::to_string(&saved).unwrap();
     let agents: Vec<AgentInfo> = s.agents().cloned().collect();
     let mut r = Scheduler::new(plan_of(vec![]), Config::default());
@@ -542,7 +546,7 @@ fn task_reports_make_events_with_labels() {
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     s.take_effects();
-    s.task_report(a, "a1", 0, TaskState::Running, None, 7, 1).unwrap();
+    s.task_report(a, &TaskReport { at_us: 7, ..report("a1", 0) }, 1).unwrap();
     let ev = events(&mut s);
     assert!(
         matches!(&ev[..], [EventKind::TaskStarted { index: 0, total: 1, label, agent_at_us: 7, .. }] if label == "true")

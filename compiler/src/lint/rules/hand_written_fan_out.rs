@@ -55,7 +55,7 @@ declare_rule! {
 /// A job's tokens after its name, as text, with their spans in the file.
 struct Shape<'a> {
     job: &'a Job,
-    tokens: Vec<(String, Span, bool)>,
+    tokens: Vec<(&'a str, Span, bool)>,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
@@ -66,7 +66,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
-fn shape<'a>(ctx: &Context, job: &'a Job) -> Option<Shape<'a>> {
+fn shape<'a>(ctx: &'a Context, job: &'a Job) -> Option<Shape<'a>> {
     if job.instance_of.is_some() || job.discover.is_some() {
         return None;
     }
@@ -80,7 +80,7 @@ fn shape<'a>(ctx: &Context, job: &'a Job) -> Option<Shape<'a>> {
         .iter()
         .map(|(t, sp)| {
             let literal = matches!(t, Token::Str(_) | Token::Int(_));
-            (text[sp.range()].to_string(), Span::new(o.span.start + sp.start, o.span.start + sp.end), literal)
+            (&text[sp.range()], Span::new(o.span.start + sp.start, o.span.start + sp.end), literal)
         })
         .collect();
     Some(Shape { job, tokens })
@@ -91,27 +91,52 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
     if stage.jobs.len() < min {
         return;
     }
-    let shapes: Vec<Shape> = stage.jobs.iter().filter_map(|j| shape(ctx, j)).collect();
-    let mut groups: HashMap<(usize, String), Vec<usize>> = HashMap::new();
+    // Copies have the same number of tasks, artifacts and fields: only those are read closely.
+    let mut similar: HashMap<(usize, usize, Option<u64>, &[String]), Vec<&Job>> = HashMap::new();
+    for job in &stage.jobs {
+        similar.entry((job.tasks.len(), job.artifacts.len(), job.timeout_secs, &job.resources[..])).or_default().push(job);
+    }
+    let candidates: Vec<&Job> = stage.jobs.iter().filter(|j| {
+        similar.get(&(j.tasks.len(), j.artifacts.len(), j.timeout_secs, &j.resources[..])).is_some_and(|g| g.len() >= min)
+    }).collect();
+    if candidates.len() < min {
+        return;
+    }
+    let shapes: Vec<Shape> = candidates.into_iter().filter_map(|j| shape(ctx, j)).collect();
+    // Jobs that differ in one literal have the same skeleton: their tokens with literals blanked.
+    let mut skeletons: HashMap<String, Vec<usize>> = HashMap::new();
     for (k, sh) in shapes.iter().enumerate() {
-        for (i, (_, _, literal)) in sh.tokens.iter().enumerate() {
-            if *literal {
-                let key: Vec<&str> =
-                    sh.tokens.iter().enumerate().map(|(j, t)| if j == i { "\u{0}" } else { t.0.as_str() }).collect();
-                groups.entry((i, key.join("\u{1}"))).or_default().push(k);
+        let skeleton: Vec<&str> = sh.tokens.iter().map(|t| if t.2 { "\u{0}" } else { t.0 }).collect();
+        skeletons.entry(skeleton.join("\u{1}")).or_default().push(k);
+    }
+    let mut groups: HashMap<(usize, usize, String), Vec<usize>> = HashMap::new();
+    for (g, members) in skeletons.into_values().filter(|m| m.len() >= min).enumerate() {
+        for &k in &members {
+            let sh = &shapes[k];
+            for (i, (_, _, literal)) in sh.tokens.iter().enumerate() {
+                if *literal {
+                    let others: Vec<&str> = sh
+                        .tokens
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, t)| *j != i && t.2)
+                        .map(|(_, t)| t.0)
+                        .collect();
+                    groups.entry((g, i, others.join("\u{1}"))).or_default().push(k);
+                }
             }
         }
     }
     let mut taken = vec![false; shapes.len()];
-    let mut candidates: Vec<((usize, String), Vec<usize>)> =
+    let mut candidates: Vec<((usize, usize, String), Vec<usize>)> =
         groups.into_iter().filter(|(_, v)| v.len() >= min).collect();
     candidates.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.1.cmp(&b.1)));
-    for ((hole, _), members) in candidates {
+    for ((_, hole, _), members) in candidates {
         let members: Vec<usize> = members.into_iter().filter(|&k| !taken[k]).collect();
         if members.len() < min {
             continue;
         }
-        let values: Vec<&str> = members.iter().map(|&k| shapes[k].tokens[hole].0.as_str()).collect();
+        let values: Vec<&str> = members.iter().map(|&k| shapes[k].tokens[hole].0).collect();
         let mut distinct = values.clone();
         distinct.sort();
         distinct.dedup();
@@ -166,7 +191,7 @@ struct Plan {
 }
 
 fn fan_out(group: &[&Shape], hole: usize) -> Option<Plan> {
-    let raw: Vec<&str> = group.iter().map(|s| s.tokens[hole].0.as_str()).collect();
+    let raw: Vec<&str> = group.iter().map(|s| s.tokens[hole].0).collect();
     let (values, literal, list) = if raw.iter().all(|r| r.parse::<i64>().is_ok()) {
         let ints: Vec<i64> = raw.iter().filter_map(|r| r.parse().ok()).collect();
         let consecutive = ints.windows(2).all(|w| w[1] == w[0] + 1);

@@ -3,7 +3,7 @@
 use super::super::cost::format_secs;
 use super::super::edit;
 use super::super::{Context, Sink};
-use super::long_stage_chain::{dependencies, triggers_downstream};
+use super::long_stage_chain::dependencies;
 use crate::ast::{BlockKind, Member};
 use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::model::{Approval, Pipeline, Stage};
@@ -55,15 +55,15 @@ declare_rule! {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for p in &ctx.program.pipelines {
-        let deps = dependencies(p);
+        let deps = dependencies(ctx, p);
         let mut i = 0;
         while i < p.stages.len() {
             let mut end = i + 1;
             while end < p.stages.len()
                 && p.stages[end].approval == Approval::Success
                 && !deps[end].iter().any(|&d| d >= i)
-                && !triggers_downstream(ctx.program, &p.name, &p.stages[end - 1].name)
-                && !triggers_downstream(ctx.program, &p.name, &p.stages[end].name)
+                && !ctx.facts.triggers(&p.name, &p.stages[end - 1].name)
+                && !ctx.facts.triggers(&p.name, &p.stages[end].name)
             {
                 end += 1;
             }

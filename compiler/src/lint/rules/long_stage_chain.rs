@@ -3,7 +3,7 @@
 use super::super::cost::format_secs;
 use super::super::shell;
 use super::super::{Context, Sink};
-use crate::model::{Action, Approval, Pipeline, Program};
+use crate::model::{Action, Approval, Pipeline};
 use std::collections::BTreeSet;
 
 declare_rule! {
@@ -90,7 +90,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
         }
         let o = p.origin;
         let mut d = RULE.at(o.file, o.name, message).with_label(format!("{n} stages, one after another"));
-        match cut(ctx.program, p) {
+        match cut(ctx, p) {
             Some((anchor, group)) => {
                 let names: Vec<&str> = group.iter().map(|&i| p.stages[i].name.as_str()).collect();
                 let after = n - group.len();
@@ -131,11 +131,11 @@ fn check(ctx: &Context, sink: &mut Sink) {
 
 /// The stages each stage depends on: what its jobs fetch, and the paths they use that an
 /// earlier stage's jobs make.
-pub(crate) fn dependencies(p: &Pipeline) -> Vec<BTreeSet<usize>> {
-    let made: Vec<Vec<String>> = p
+pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> {
+    let made: Vec<Vec<&str>> = p
         .stages
         .iter()
-        .map(|s| s.jobs.iter().flat_map(|j| super::produced(j).into_iter().map(|x| x.path)).collect())
+        .map(|s| s.jobs.iter().flat_map(|j| ctx.facts.job(j).produced.iter().map(|x| x.path.as_str())).collect())
         .collect();
     p.stages
         .iter()
@@ -152,7 +152,7 @@ pub(crate) fn dependencies(p: &Pipeline) -> Vec<BTreeSet<usize>> {
                         }
                     }
                 }
-                let (mentions, _) = super::mentioned(job);
+                let mentions = &ctx.facts.job(job).mentions;
                 for (i, paths) in made[..si].iter().enumerate() {
                     if paths.iter().any(|path| mentions.iter().any(|m| shell::refers_to(m, path))) {
                         deps.insert(i);
@@ -165,17 +165,10 @@ pub(crate) fn dependencies(p: &Pipeline) -> Vec<BTreeSet<usize>> {
         .collect()
 }
 
-/// Whether another pipeline starts after this stage.
-pub(crate) fn triggers_downstream(program: &Program, pipeline: &str, stage: &str) -> bool {
-    program.pipelines.iter().any(|q| {
-        q.after.iter().any(|u| u.pipeline.eq_ignore_ascii_case(pipeline) && u.stage.eq_ignore_ascii_case(stage))
-    })
-}
-
 /// The largest group of stages that can move to a pipeline of their own, and the stage it
 /// would start after.
-fn cut(program: &Program, p: &Pipeline) -> Option<(Option<usize>, Vec<usize>)> {
-    let deps = dependencies(p);
+fn cut(ctx: &Context, p: &Pipeline) -> Option<(Option<usize>, Vec<usize>)> {
+    let deps = dependencies(ctx, p);
     let n = p.stages.len();
     let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
     let mut last_gate: Option<usize> = None;
@@ -188,7 +181,7 @@ fn cut(program: &Program, p: &Pipeline) -> Option<(Option<usize>, Vec<usize>)> {
             || j == n - 1
             || p.stages[j].approval == Approval::Manual
             || needed_later
-            || triggers_downstream(program, &p.name, &p.stages[j].name)
+            || ctx.facts.triggers(&p.name, &p.stages[j].name)
         {
             continue;
         }

@@ -67,68 +67,16 @@ pub(crate) fn task_script(action: &Action) -> Option<String> {
 
 /// A path a job makes, and where: an artifact declaration or the task that writes it.
 #[derive(Clone, Debug)]
-pub(crate) struct Produced {
+pub struct Produced {
     pub path: String,
     pub span: Span,
     /// The artifact that publishes it, if it is one.
     pub artifact: Option<String>,
 }
 
-/// The paths a job makes: its artifacts' paths and what its scripts write.
-pub(crate) fn produced(job: &Job) -> Vec<Produced> {
-    let mut out: Vec<Produced> = job
-        .artifacts
-        .iter()
-        .filter_map(|a| {
-            shell::normalize(&a.path).map(|path| Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) })
-        })
-        .collect();
-    for task in &job.tasks {
-        if let Some(script) = task_script(&task.action) {
-            for path in shell::writes(&script) {
-                if !out.iter().any(|p| p.path == path) {
-                    out.push(Produced { path, span: task.origin.span, artifact: None });
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The paths a job's scripts name, and those it polls for.
-pub(crate) fn mentioned(job: &Job) -> (Vec<String>, Vec<String>) {
-    let mut mentions = Vec::new();
-    let mut waits = Vec::new();
-    for task in &job.tasks {
-        if let Some(script) = task_script(&task.action) {
-            mentions.extend(shell::mentions(&script));
-            waits.extend(shell::waits_for(&script));
-        }
-    }
-    (mentions, waits)
-}
-
 /// Whether a job makes `path` itself (so reading it needs nobody else).
 pub(crate) fn makes_itself(own: &[Produced], path: &str) -> bool {
     own.iter().any(|p| shell::refers_to(path, &p.path) || shell::refers_to(&p.path, path))
-}
-
-/// Whether `job` runs one of the commands `other` runs (other than trivial ones), and so
-/// likely makes the same files itself (`cargo build --release` in both).
-pub(crate) fn repeats_work_of(job: &Job, other: &Job) -> bool {
-    let commands = |j: &Job| -> Vec<String> {
-        j.tasks
-            .iter()
-            .filter_map(|t| task_script(&t.action))
-            .flat_map(|s| shell::commands(&s))
-            .filter(|c| {
-                !matches!(c.program(), None | Some("cd" | "echo" | "mkdir" | "ls" | "cat" | "true" | "set" | "export"))
-            })
-            .map(|c| c.words.join(" "))
-            .collect()
-    };
-    let mine = commands(job);
-    commands(other).iter().any(|c| mine.contains(c))
 }
 
 /// `a`, `a` and `b`, `a`, `b` and `c`, each in backticks.

@@ -64,15 +64,16 @@ fn check(ctx: &Context, sink: &mut Sink) {
             if stage.jobs.len() < 2 {
                 continue;
             }
-            let made: Vec<_> = stage.jobs.iter().map(super::produced).collect();
+            let made: Vec<&[super::Produced]> = stage.jobs.iter().map(|j| &ctx.facts.job(j).produced[..]).collect();
             for (ci, consumer) in stage.jobs.iter().enumerate() {
-                let (mentions, waits) = super::mentioned(consumer);
+                let facts = ctx.facts.job(consumer);
+                let (mentions, waits) = (&facts.mentions, &facts.waits);
                 'producers: for (pi, producer) in stage.jobs.iter().enumerate() {
-                    if pi == ci || same_fan_out(consumer, producer) || super::repeats_work_of(consumer, producer) {
+                    if pi == ci || same_fan_out(consumer, producer) || ctx.facts.repeats_work_of(consumer, producer) {
                         continue;
                     }
-                    for p in &made[pi] {
-                        if super::makes_itself(&made[ci], &p.path) {
+                    for p in made[pi] {
+                        if super::makes_itself(made[ci], &p.path) {
                             continue;
                         }
                         let waited = waits.iter().any(|w| shell::refers_to(w, &p.path));

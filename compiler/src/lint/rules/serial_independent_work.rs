@@ -54,6 +54,9 @@ declare_rule! {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for (p, s, job) in super::jobs(ctx.program) {
+        if job.tasks.len() < ctx.config.serial_min_tasks {
+            continue;
+        }
         if let Some((start, words, hole)) = longest_run(job, ctx.config.serial_min_tasks) {
             report(ctx, p, s, job, start, &words, hole, sink);
         }

@@ -148,8 +148,7 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
     let keep = &run[0].jobs[0];
     let others: Vec<&Job> = run[1..].iter().map(|s| &s.jobs[0]).collect();
     let removed: Vec<_> = run[1..].iter().map(|s| s.origin.span).collect();
-    let no_downstream =
-        run[1..].iter().all(|s| !super::long_stage_chain::triggers_downstream(ctx.program, &p.name, &s.name));
+    let no_downstream = run[1..].iter().all(|s| !ctx.facts.triggers(&p.name, &s.name));
     if run[1..].iter().all(|s| s.template.is_none() && s.origin.file == keep.origin.file) && no_downstream {
         if let Some(edits) = edit::merge_jobs(ctx, keep, &others, &removed) {
             d = d.with_fix(Fix {

@@ -2,6 +2,7 @@
 
 use super::super::{Context, Sink};
 use crate::model::Action;
+use std::collections::HashSet;
 
 declare_rule! {
     /// ## What it does
@@ -46,22 +47,20 @@ declare_rule! {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let fetches: Vec<_> = super::jobs(ctx.program)
+    let key = |p: &str, s: &str, j: &str, a: &str| {
+        (p.to_ascii_lowercase(), s.to_ascii_lowercase(), j.to_ascii_lowercase(), a.to_ascii_lowercase())
+    };
+    let fetched: HashSet<_> = super::jobs(ctx.program)
         .flat_map(|(_, _, j)| j.tasks.iter())
         .filter_map(|t| match &t.action {
-            Action::Fetch(f) => Some(f),
+            Action::Fetch(f) => Some(key(&f.pipeline, &f.stage, &f.job, &f.artifact)),
             _ => None,
         })
         .collect();
     for (pipeline, stage, job) in super::jobs(ctx.program) {
         for artifact in &job.artifacts {
-            let fetched = fetches.iter().any(|f| {
-                f.pipeline.eq_ignore_ascii_case(&pipeline.name)
-                    && f.stage.eq_ignore_ascii_case(&stage.name)
-                    && f.artifact.eq_ignore_ascii_case(&artifact.name)
-                    && (f.job.eq_ignore_ascii_case(&job.name)
-                        || job.instance_of.as_ref().is_some_and(|i| f.job.eq_ignore_ascii_case(&i.base)))
-            });
+            let by = |name: &str| fetched.contains(&key(&pipeline.name, &stage.name, name, &artifact.name));
+            let fetched = by(&job.name) || job.instance_of.as_ref().is_some_and(|i| by(&i.base));
             if fetched {
                 continue;
             }

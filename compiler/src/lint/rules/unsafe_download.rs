@@ -55,6 +55,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
             let Some(script) = super::task_script(&task.action) else { continue };
+            if !script.contains("curl") && !script.contains("wget") && !script.contains("fetch") {
+                continue;
+            }
             for piped in shell::piped_downloads(&script) {
                 let file = task.origin.file;
                 let span = locate(ctx.text(file, task.origin.span), &piped).map_or(task.origin.span, |(s, e)| {

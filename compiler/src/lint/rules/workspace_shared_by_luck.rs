@@ -72,14 +72,15 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for pipeline in &ctx.program.pipelines {
         for (si, stage) in pipeline.stages.iter().enumerate() {
             for consumer in &stage.jobs {
-                let own = super::produced(consumer);
-                let (mentions, _) = super::mentioned(consumer);
+                let facts = ctx.facts.job(consumer);
+                let (own, mentions) = (&facts.produced, &facts.mentions);
                 'found: for earlier in pipeline.stages[..si].iter().rev() {
-                    for producer in earlier.jobs.iter().filter(|p| !super::repeats_work_of(consumer, p)) {
-                        for p in super::produced(producer) {
-                            if super::makes_itself(&own, &p.path)
+                    for producer in &earlier.jobs {
+                        for p in &ctx.facts.job(producer).produced {
+                            if !mentions.iter().any(|m| shell::refers_to(m, &p.path))
+                                || super::makes_itself(own, &p.path)
                                 || fetched(ctx, consumer, &p.path)
-                                || !mentions.iter().any(|m| shell::refers_to(m, &p.path))
+                                || ctx.facts.repeats_work_of(consumer, producer)
                             {
                                 continue;
                             }

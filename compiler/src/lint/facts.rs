@@ -1,0 +1,84 @@
+//! What the rules ask about every job, read once a lint run: the paths its scripts make and
+//! name, the commands it runs, and which stages start other pipelines.
+
+use super::rules::{self, Produced};
+use super::shell;
+use crate::model::{Job, Program};
+use std::collections::{HashMap, HashSet};
+
+/// What a job's scripts make, name, wait for and run.
+#[derive(Debug, Default)]
+pub struct JobFacts {
+    pub produced: Vec<Produced>,
+    pub mentions: Vec<String>,
+    pub waits: Vec<String>,
+    /// Its non-trivial simple commands, as text.
+    pub commands: Vec<String>,
+}
+
+/// The facts of every job of a program.
+#[derive(Debug, Default)]
+pub struct Facts {
+    jobs: HashMap<*const Job, JobFacts>,
+    /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
+    downstream: HashSet<(String, String)>,
+    empty: JobFacts,
+}
+
+fn trivial(c: &shell::Command) -> bool {
+    matches!(c.program(), None | Some("cd" | "echo" | "mkdir" | "ls" | "cat" | "true" | "set" | "export"))
+}
+
+impl Facts {
+    pub fn new(program: &Program) -> Self {
+        let mut jobs = HashMap::new();
+        for (_, _, job) in rules::jobs(program) {
+            let mut facts = JobFacts::default();
+            for task in &job.tasks {
+                let Some(script) = rules::task_script(&task.action) else { continue };
+                let cmds = shell::commands(&script);
+                for path in shell::writes_of(&cmds) {
+                    if !facts.produced.iter().any(|p| p.path == path) {
+                        facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
+                    }
+                }
+                facts.mentions.extend(shell::mentions_of(&cmds));
+                facts.waits.extend(shell::waits_of(&cmds));
+                facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| c.words.join(" ")));
+            }
+            for a in &job.artifacts {
+                if let Some(path) = shell::normalize(&a.path) {
+                    facts.produced.retain(|p| p.path != path);
+                    facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
+                }
+            }
+            facts.mentions.sort();
+            facts.mentions.dedup();
+            jobs.insert(job as *const Job, facts);
+        }
+        let downstream = program
+            .pipelines
+            .iter()
+            .flat_map(|p| p.after.iter())
+            .map(|u| (u.pipeline.to_ascii_lowercase(), u.stage.to_ascii_lowercase()))
+            .collect();
+        Facts { jobs, downstream, empty: JobFacts::default() }
+    }
+
+    /// The facts of a job of the program.
+    pub fn job(&self, job: &Job) -> &JobFacts {
+        self.jobs.get(&(job as *const Job)).unwrap_or(&self.empty)
+    }
+
+    /// Whether some pipeline starts after this stage.
+    pub fn triggers(&self, pipeline: &str, stage: &str) -> bool {
+        self.downstream.contains(&(pipeline.to_ascii_lowercase(), stage.to_ascii_lowercase()))
+    }
+
+    /// Whether `job` runs one of the commands `other` runs, and so likely makes the same files
+    /// itself (`cargo build --release` in both).
+    pub fn repeats_work_of(&self, job: &Job, other: &Job) -> bool {
+        let (mine, theirs) = (&self.job(job).commands, &self.job(other).commands);
+        theirs.iter().any(|c| mine.contains(c))
+    }
+}
