@@ -263,6 +263,30 @@ mod tests {
     }
 
     #[test]
+    fn settings_and_disk_files_are_read_again_on_request() {
+        let root = tempfile::tempdir().expect("temporary folder");
+        let config = root.path().join("pipewright.toml");
+        std::fs::write(&config, "[lsp]\ndebounce_ms = 5\n").expect("write");
+        std::fs::write(root.path().join("a.pw"), "material m { git = \"x\" }\n").expect("write");
+        let mut state = State::new(vec![root.path().to_path_buf()], Encoding::Utf16);
+        assert_eq!(state.reload_settings(), None);
+        assert_eq!(state.settings.debounce_ms, 5);
+        state.scan_roots();
+        assert_eq!(state.snapshot().workspace.files.len(), 1);
+        assert_eq!(state.snapshot().workspace.files[0].path, "a.pw");
+
+        std::fs::write(&config, "[lsp]\ndebounce_ms = \"soon\"\n").expect("write");
+        let problem = state.reload_settings().expect("an invalid setting is reported");
+        assert!(problem.contains("debounce_ms"), "{problem}");
+        assert_eq!(state.settings, Settings::default());
+
+        std::fs::remove_file(root.path().join("a.pw")).expect("remove");
+        let uri = Uri::from_file_path(root.path().join("a.pw")).expect("uri");
+        state.reload_from_disk(&uri);
+        assert!(state.snapshot().workspace.files.is_empty());
+    }
+
+    #[test]
     fn a_snapshot_is_reused_until_a_change() {
         let mut state = State::default();
         let uri: Uri = "file:///w/a.pw".parse().expect("uri");

@@ -26,6 +26,8 @@ pub struct Declared<'a> {
     pub templates: Vec<Decl<'a>>,
     /// The symbol whose name starts at this offset of this file.
     pub by_name: HashMap<(FileId, usize), SymbolId>,
+    /// Index into `materials`, `pipelines` or `templates` by kind and lower-case name.
+    index: HashMap<(BlockKind, String), usize>,
 }
 
 impl<'a> Declared<'a> {
@@ -33,13 +35,15 @@ impl<'a> Declared<'a> {
         self.by_name.get(&(file, name.start)).copied()
     }
 
-    pub fn template(&self, name: &str) -> Option<&Decl<'a>> {
-        self.templates.iter().find(|d| d.name.name.eq_ignore_ascii_case(name))
+    /// The position of a top-level definition in its list.
+    pub fn position(&self, kind: BlockKind, name: &str) -> Option<usize> {
+        self.index.get(&(kind, name.to_ascii_lowercase())).copied()
     }
 
-    pub fn material(&self, name: &str) -> Option<&Decl<'a>> {
-        self.materials.iter().find(|d| d.name.name.eq_ignore_ascii_case(name))
+    pub fn template(&self, name: &str) -> Option<&Decl<'a>> {
+        self.position(BlockKind::Template, name).map(|i| &self.templates[i])
     }
+
 }
 
 /// Declares every symbol of the workspace.
@@ -75,11 +79,14 @@ impl<'a> Pass<'a, '_> {
             BlockKind::Pipeline => &mut self.declared.pipelines,
             _ => &mut self.declared.templates,
         };
-        if let Some(first) = list.iter().find(|d| d.name.name.eq_ignore_ascii_case(&name.name)) {
+        let key = (block.kind, name.name.to_ascii_lowercase());
+        if let Some(&first) = self.declared.index.get(&key) {
+            let first = list[first];
             let what = if block.kind == BlockKind::Template { "template" } else { block.kind.keyword() };
             self.diagnostics.push(duplicate(what, file, name, first.file, first.name.span, "the workspace"));
             return;
         }
+        self.declared.index.insert(key, list.len());
         list.push(decl);
     }
 

@@ -43,7 +43,8 @@ pub fn check(workspace: &Workspace, files: &[&ast::File]) -> (Program, Vec<Diagn
     }
 
     let mut program = Program { materials, pipelines, templates: Vec::new(), symbols };
-    let mut resolver = resolve::Resolver { declared: &declared, paths: &paths, diagnostics: Vec::new() };
+    let mut resolver =
+        resolve::Resolver { declared: &declared, paths: &paths, diagnostics: Vec::new(), index: Default::default() };
     resolver.resolve(&mut program);
     diagnostics.append(&mut resolver.diagnostics);
 

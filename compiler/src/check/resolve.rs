@@ -3,7 +3,7 @@
 
 use super::declare::Declared;
 use super::values::quote_list;
-use crate::ast::Ident;
+use crate::ast::{BlockKind, Ident};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{Action, Fetch, Pipeline, Program};
 use crate::source::{FileId, Span};
@@ -16,41 +16,72 @@ pub struct Resolver<'d, 'a> {
     pub declared: &'d Declared<'a>,
     pub paths: &'d HashMap<(FileId, usize), Vec<Ident>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Position in the program's pipelines by lower-case name.
+    pub index: HashMap<String, usize>,
+}
+
+/// What resolving one pipeline's own references found: the declared spelling of each name.
+struct Canonical {
+    materials: Vec<Option<String>>,
+    after: Vec<Option<(String, String)>>,
 }
 
 impl Resolver<'_, '_> {
     pub fn resolve(&mut self, program: &mut Program) {
-        let pipelines = std::mem::take(&mut program.pipelines);
+        self.index = program.pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
         let mut symbols = std::mem::take(&mut program.symbols);
-        for p in &pipelines {
-            self.materials(p, program, &mut symbols);
-            self.upstreams(p, &pipelines, &mut symbols);
+        let canonical: Vec<Canonical> = program
+            .pipelines
+            .iter()
+            .map(|p| Canonical {
+                materials: self.materials(p, program, &mut symbols),
+                after: self.upstreams(p, &program.pipelines, &mut symbols),
+            })
+            .collect();
+        for (p, names) in program.pipelines.iter_mut().zip(canonical) {
+            for (m, name) in p.materials.iter_mut().zip(names.materials) {
+                m.name = name.unwrap_or_else(|| m.name.clone());
+            }
+            for (up, name) in p.after.iter_mut().zip(names.after) {
+                if let Some((pipeline, stage)) = name {
+                    (up.pipeline, up.stage) = (pipeline, stage);
+                }
+            }
         }
-        self.cycles(&pipelines);
-        let ancestors = ancestors(&pipelines);
-        let mut resolved = pipelines.clone();
-        for (pi, p) in pipelines.iter().enumerate() {
+        self.cycles(&program.pipelines);
+        let ancestors = ancestors(&program.pipelines);
+        let mut resolved = Vec::new();
+        for (pi, p) in program.pipelines.iter().enumerate() {
             for (si, s) in p.stages.iter().enumerate() {
                 for (ji, j) in s.jobs.iter().enumerate() {
                     for (ti, t) in j.tasks.iter().enumerate() {
                         if let Action::Fetch(f) = &t.action {
                             let at = Site { pipeline: pi, stage: si, file: t.origin.file, task: t.origin.span };
-                            if let Some(fetch) = self.fetch(f, at, &pipelines, &ancestors, &mut symbols) {
-                                resolved[pi].stages[si].jobs[ji].tasks[ti].action = Action::Fetch(fetch);
+                            if let Some(fetch) = self.fetch(f, at, &program.pipelines, &ancestors, &mut symbols) {
+                                resolved.push((pi, si, ji, ti, fetch));
                             }
                         }
                     }
                 }
             }
         }
-        program.pipelines = resolved;
+        for (pi, si, ji, ti, fetch) in resolved {
+            program.pipelines[pi].stages[si].jobs[ji].tasks[ti].action = Action::Fetch(fetch);
+        }
         program.symbols = symbols;
     }
 
-    fn materials(&mut self, p: &Pipeline, program: &Program, symbols: &mut Symbols) {
+    fn pipeline_index(&self, name: &str) -> Option<usize> {
+        self.index.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    fn materials(&mut self, p: &Pipeline, program: &Program, symbols: &mut Symbols) -> Vec<Option<String>> {
         let mut seen: Vec<(&str, Span, String)> = Vec::new();
+        let mut canonical = Vec::new();
         for r in &p.materials {
-            let Some(decl) = self.declared.material(&r.name) else {
+            let position = self.declared.position(BlockKind::Material, &r.name);
+            canonical.push(position.map(|i| program.materials[i].name.clone()));
+            let Some(decl) = position.map(|i| &self.declared.materials[i]) else {
                 let names: Vec<&str> = program.materials.iter().map(|m| m.name.as_str()).collect();
                 self.diagnostics.push(unresolved(
                     "material",
@@ -72,7 +103,7 @@ impl Resolver<'_, '_> {
                 );
                 continue;
             }
-            let path = program.material(&r.name).map_or(".".to_string(), |m| m.path.clone());
+            let path = position.map_or(".".to_string(), |i| program.materials[i].path.clone());
             if let Some((other, other_span, _)) = seen.iter().find(|(_, _, q)| *q == path) {
                 self.diagnostics.push(
                     Diagnostic::error("E0407", r.file, r.span, format!("materials `{other}` and `{}` are both checked out at `{path}`", r.name))
@@ -84,17 +115,23 @@ impl Resolver<'_, '_> {
             }
             seen.push((&r.name, r.span, path));
         }
+        canonical
     }
 
-    fn upstreams(&mut self, p: &Pipeline, all: &[Pipeline], symbols: &mut Symbols) {
+    fn upstreams(&mut self, p: &Pipeline, all: &[Pipeline], symbols: &mut Symbols) -> Vec<Option<(String, String)>> {
         let mut seen: Vec<(&str, Span)> = Vec::new();
+        let mut canonical = Vec::new();
         for up in &p.after {
+            canonical.push(self.pipeline_index(&up.pipeline).and_then(|i| {
+                let stage = all[i].stage(&up.stage)?;
+                Some((all[i].name.clone(), stage.name.clone()))
+            }));
             let segments = self.paths.get(&(up.file, up.span.start));
             let (p_span, s_span) = match segments.map(Vec::as_slice) {
                 Some([a, b]) => (a.span, b.span),
                 _ => (up.span, up.span),
             };
-            let Some(target) = all.iter().find(|q| q.name.eq_ignore_ascii_case(&up.pipeline)) else {
+            let Some(target) = self.pipeline_index(&up.pipeline).map(|i| &all[i]) else {
                 let names: Vec<&str> = all.iter().map(|q| q.name.as_str()).collect();
                 self.diagnostics.push(unresolved(
                     "pipeline",
@@ -137,6 +174,7 @@ impl Resolver<'_, '_> {
             }
             seen.push((&up.pipeline, up.span));
         }
+        canonical
     }
 
     fn refer(&self, symbols: &mut Symbols, file: FileId, span: Span, def_file: FileId, def_name: Span) {
@@ -203,7 +241,7 @@ impl Resolver<'_, '_> {
         let [s_span, j_span, a_span] = [spans[spans.len() - 3], spans[spans.len() - 2], spans[spans.len() - 1]];
         let here = &pipelines[at.pipeline];
         let target_index = if explicit {
-            let Some(i) = pipelines.iter().position(|q| q.name.eq_ignore_ascii_case(&f.pipeline)) else {
+            let Some(i) = self.pipeline_index(&f.pipeline) else {
                 let names: Vec<&str> = pipelines.iter().map(|q| q.name.as_str()).collect();
                 self.diagnostics.push(unresolved(
                     "pipeline",

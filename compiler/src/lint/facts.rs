@@ -19,7 +19,8 @@ pub struct JobFacts {
 /// The facts of every job of a program.
 #[derive(Debug, Default)]
 pub struct Facts {
-    jobs: HashMap<*const Job, JobFacts>,
+    /// By [`key`].
+    jobs: HashMap<usize, JobFacts>,
     /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
     downstream: HashSet<(String, String)>,
     empty: JobFacts,
@@ -29,33 +30,54 @@ fn trivial(c: &shell::Command) -> bool {
     matches!(c.program(), None | Some("cd" | "echo" | "mkdir" | "ls" | "cat" | "true" | "set" | "export"))
 }
 
-impl Facts {
-    pub fn new(program: &Program) -> Self {
-        let mut jobs = HashMap::new();
-        for (_, _, job) in rules::jobs(program) {
-            let mut facts = JobFacts::default();
-            for task in &job.tasks {
-                let Some(script) = rules::task_script(&task.action) else { continue };
-                let cmds = shell::commands(&script);
-                for path in shell::writes_of(&cmds) {
-                    if !facts.produced.iter().any(|p| p.path == path) {
-                        facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
-                    }
-                }
-                facts.mentions.extend(shell::mentions_of(&cmds));
-                facts.waits.extend(shell::waits_of(&cmds));
-                facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| c.words.join(" ")));
+/// What one job's scripts make, name, wait for and run.
+fn job_facts(job: &Job) -> JobFacts {
+    let mut facts = JobFacts::default();
+    for task in &job.tasks {
+        let Some(script) = rules::task_script(&task.action) else { continue };
+        let cmds = shell::commands(&script);
+        for path in shell::writes_of(&cmds) {
+            if !facts.produced.iter().any(|p| p.path == path) {
+                facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
             }
-            for a in &job.artifacts {
-                if let Some(path) = shell::normalize(&a.path) {
-                    facts.produced.retain(|p| p.path != path);
-                    facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
-                }
-            }
-            facts.mentions.sort();
-            facts.mentions.dedup();
-            jobs.insert(job as *const Job, facts);
         }
+        facts.mentions.extend(shell::mentions_of(&cmds));
+        facts.waits.extend(shell::waits_of(&cmds));
+        facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| c.words.join(" ")));
+    }
+    for a in &job.artifacts {
+        if let Some(path) = shell::normalize(&a.path) {
+            facts.produced.retain(|p| p.path != path);
+            facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
+        }
+    }
+    facts.mentions.sort();
+    facts.mentions.dedup();
+    facts
+}
+
+/// A job's key: its address in the program, which outlives the lint run.
+fn key(job: &Job) -> usize {
+    job as *const Job as usize
+}
+
+impl Facts {
+    /// Reads every job, on up to four threads for a large program.
+    pub fn new(program: &Program) -> Self {
+        let all: Vec<&Job> = rules::jobs(program).map(|(_, _, j)| j).collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let jobs: HashMap<usize, JobFacts> = if threads <= 1 || all.len() < 256 {
+            all.iter().map(|&j| (key(j), job_facts(j))).collect()
+        } else {
+            let chunk = all.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = all
+                    .chunks(chunk)
+                    .map(|part| scope.spawn(move || part.iter().map(|&j| (key(j), job_facts(j))).collect::<Vec<_>>()))
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+            })
+        };
         let downstream = program
             .pipelines
             .iter()
@@ -67,7 +89,7 @@ impl Facts {
 
     /// The facts of a job of the program.
     pub fn job(&self, job: &Job) -> &JobFacts {
-        self.jobs.get(&(job as *const Job)).unwrap_or(&self.empty)
+        self.jobs.get(&key(job)).unwrap_or(&self.empty)
     }
 
     /// Whether some pipeline starts after this stage.

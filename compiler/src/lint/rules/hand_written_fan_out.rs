@@ -52,6 +52,9 @@ declare_rule! {
     check: Some(check),
 }
 
+/// What copies of one job have in common: task and artifact counts, timeout, resources.
+type Outline<'a> = (usize, usize, Option<u64>, &'a [String]);
+
 /// A job's tokens after its name, as text, with their spans in the file.
 struct Shape<'a> {
     job: &'a Job,
@@ -92,13 +95,22 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
         return;
     }
     // Copies have the same number of tasks, artifacts and fields: only those are read closely.
-    let mut similar: HashMap<(usize, usize, Option<u64>, &[String]), Vec<&Job>> = HashMap::new();
+    let mut similar: HashMap<Outline, Vec<&Job>> = HashMap::new();
     for job in &stage.jobs {
-        similar.entry((job.tasks.len(), job.artifacts.len(), job.timeout_secs, &job.resources[..])).or_default().push(job);
+        similar
+            .entry((job.tasks.len(), job.artifacts.len(), job.timeout_secs, &job.resources[..]))
+            .or_default()
+            .push(job);
     }
-    let candidates: Vec<&Job> = stage.jobs.iter().filter(|j| {
-        similar.get(&(j.tasks.len(), j.artifacts.len(), j.timeout_secs, &j.resources[..])).is_some_and(|g| g.len() >= min)
-    }).collect();
+    let candidates: Vec<&Job> = stage
+        .jobs
+        .iter()
+        .filter(|j| {
+            similar
+                .get(&(j.tasks.len(), j.artifacts.len(), j.timeout_secs, &j.resources[..]))
+                .is_some_and(|g| g.len() >= min)
+        })
+        .collect();
     if candidates.len() < min {
         return;
     }
@@ -115,13 +127,8 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
             let sh = &shapes[k];
             for (i, (_, _, literal)) in sh.tokens.iter().enumerate() {
                 if *literal {
-                    let others: Vec<&str> = sh
-                        .tokens
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, t)| *j != i && t.2)
-                        .map(|(_, t)| t.0)
-                        .collect();
+                    let others: Vec<&str> =
+                        sh.tokens.iter().enumerate().filter(|(j, t)| *j != i && t.2).map(|(_, t)| t.0).collect();
                     groups.entry((g, i, others.join("\u{1}"))).or_default().push(k);
                 }
             }
