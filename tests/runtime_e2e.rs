@@ -180,6 +180,13 @@ fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
     assert!(stdout.contains("hello/1/test started"), "{stdout}");
     assert!(stdout.trim_end().ends_with("passed: hello/1"), "{stdout}");
     assert!(!example.join(".pw").exists(), "--state keeps the example folder clean");
+    let durations = std::fs::read_to_string(dir.path().join("state/durations.json")).expect("durations.json");
+    let v: Value = serde_json::from_str(&durations).expect("durations.json is JSON");
+    let jobs: Vec<&str> = v["jobs"].as_array().expect("jobs").iter().filter_map(|j| j["job"].as_str()).collect();
+    assert!(jobs.contains(&"compile"), "{durations}");
+    let example = example.to_str().unwrap();
+    let lint = pw(&marker, dir.path(), &["lint", "--history", "state", example]);
+    assert_eq!(lint.status.code(), Some(0), "{}", String::from_utf8_lossy(&lint.stderr));
 }
 
 #[test]

@@ -35,6 +35,12 @@ impl Client {
     }
 
     async fn read(&mut self) -> Value {
+        let v = self.read_inner().await;
+        eprintln!("<- {}", &v.to_string()[..v.to_string().len().min(150)]);
+        v
+    }
+
+    async fn read_inner(&mut self) -> Value {
         let mut length = 0;
         loop {
             let mut line = String::new();

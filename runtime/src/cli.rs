@@ -218,6 +218,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
     }
     progress.finish();
     let _ = stop_agents.send(true);
+    engine.flush_durations().await;
     for job in &failed_jobs {
         print_tail(&engine, job);
     }

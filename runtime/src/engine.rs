@@ -4,15 +4,18 @@
 //! the scheduler asks for (discover commands, material revisions).
 
 use crate::artifacts::Blobs;
-use crate::protocol::{AgentView, Assignment, Event, InstanceView, LogChunkView, LogsResponse, StatusResponse};
+use crate::protocol::{
+    AgentView, Assignment, Event, EventKind, InstanceView, LogChunkView, LogsResponse, StatusResponse,
+};
 use crate::scheduler::{self, Effect, SchedError, Scheduler};
 use crate::secrets::Secrets;
-use crate::state::{Cause, InstanceRef};
+use crate::state::{Cause, InstanceRef, JobState};
 use crate::statedir::{StateDir, Tokens};
 use crate::store::{Store, Write};
 use crate::{git, now_ms};
 use pw_compiler::plan::Plan;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
@@ -50,6 +53,10 @@ pub struct Engine {
     events: broadcast::Sender<Event>,
     /// Last polled revision of each material.
     polled: Mutex<HashMap<String, String>>,
+    /// A `durations.json` export is due and not yet started.
+    durations_due: AtomicBool,
+    /// Held while the export is written, so that exports run one at a time.
+    durations_writing: Mutex<()>,
     pub state: StateDir,
     pub tokens: Tokens,
     pub blobs: Blobs,
@@ -98,6 +105,8 @@ impl Engine {
             new_events: Notify::new(),
             events,
             polled: Mutex::new(polled),
+            durations_due: AtomicBool::new(false),
+            durations_writing: Mutex::new(()),
             blobs: Blobs::new(state.blobs()),
             secrets: Secrets::new(&state.root),
             state,
@@ -160,6 +169,10 @@ impl Engine {
     }
 
     fn carry_out(self: &Arc<Self>, effects: Vec<Effect>, events: Vec<Event>) {
+        let passed = |e: &Event| matches!(e.kind, EventKind::JobFinished { state: JobState::Passed, .. });
+        if events.iter().any(passed) {
+            self.export_durations();
+        }
         if !events.is_empty() {
             for e in events {
                 let _ = self.events.send(e);
@@ -188,6 +201,33 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Asks for `durations.json` to be written again, on a blocking thread off the request path.
+    /// Jobs passing while an export waits to start share it.
+    fn export_durations(self: &Arc<Self>) {
+        if self.durations_due.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || engine.write_due_durations());
+    }
+
+    /// Writes the export if one is due; run after the changes it must include are committed.
+    fn write_due_durations(&self) {
+        let Ok(_writing) = self.durations_writing.lock() else { return };
+        if !self.durations_due.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = crate::durations::write(&self.store, &self.state.root) {
+            eprintln!("pw server: cannot export job durations: {e}");
+        }
+    }
+
+    /// Waits for a due `durations.json` export to be written (before the process exits).
+    pub async fn flush_durations(self: &Arc<Self>) {
+        let engine = self.clone();
+        let _ = tokio::task::spawn_blocking(move || engine.write_due_durations()).await;
     }
 
     fn read<R>(&self, f: impl FnOnce(&Scheduler) -> R) -> Result<R> {

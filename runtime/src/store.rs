@@ -113,7 +113,39 @@ pub struct Loaded {
 pub struct Store {
     writer: mpsc::Sender<Batch>,
     reader: Mutex<Connection>,
+    /// A reading connection of its own for exports, so that they never hold up log reads.
+    exporter: Mutex<Connection>,
 }
+
+/// The durations of a job's last passed attempts, newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobDurations {
+    pub pipeline: String,
+    pub stage: String,
+    pub job: String,
+    pub millis: Vec<u64>,
+}
+
+/// Each passed attempt with both times, from assignment to end, numbered newest first per job.
+const PASSED_ATTEMPTS: &str = "
+    SELECT pipeline, stage, job, ms FROM (
+        SELECT pipeline, stage, job, ms,
+               row_number() OVER (PARTITION BY pipeline, stage, job ORDER BY finished DESC) AS recent
+        FROM (
+            SELECT i.pipeline AS pipeline,
+                   json_extract(i.data, '$.stages[' || j.stage || '].name') AS stage,
+                   json_extract(j.data, '$.name') AS job,
+                   json_extract(a.value, '$.finished_ms') AS finished,
+                   json_extract(a.value, '$.finished_ms') - json_extract(a.value, '$.assigned_ms') AS ms
+            FROM jobs j
+            JOIN instances i ON i.id = j.instance
+            JOIN json_each(j.data, '$.attempts') a
+            WHERE json_extract(a.value, '$.state') = 'passed'
+        )
+        WHERE stage IS NOT NULL AND job IS NOT NULL AND ms IS NOT NULL
+    )
+    WHERE recent <= ?1
+    ORDER BY pipeline, stage, job, recent";
 
 fn open(path: &Path) -> Result<Connection, String> {
     let conn = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -151,12 +183,13 @@ impl Store {
         migrate(&mut conn)?;
         let loaded = load(&conn)?;
         let reader = open(path)?;
+        let exporter = open(path)?;
         let (tx, rx) = mpsc::channel::<Batch>();
         std::thread::Builder::new()
             .name("pw-store".into())
             .spawn(move || writer(conn, rx))
             .map_err(|e| e.to_string())?;
-        Ok((Store { writer: tx, reader: Mutex::new(reader) }, loaded))
+        Ok((Store { writer: tx, reader: Mutex::new(reader), exporter: Mutex::new(exporter) }, loaded))
     }
 
     /// Queues writes; the returned receiver resolves when they are committed. Batches are
@@ -186,6 +219,27 @@ impl Store {
             .query_map(params![attempt as i64, after], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)))
             .map_err(|e| e.to_string())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    /// The durations of each job's last `last` passed attempts (committed ones), in one query.
+    pub fn job_durations(&self, last: usize) -> Result<Vec<JobDurations>, String> {
+        let conn = self.exporter.lock().map_err(|_| "store lock poisoned")?;
+        let mut stmt = conn.prepare_cached(PASSED_ATTEMPTS).map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map(params![last as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+            })
+            .map_err(|e| e.to_string())?;
+        let mut out: Vec<JobDurations> = Vec::new();
+        for row in rows {
+            let (pipeline, stage, job, ms) = row.map_err(|e| e.to_string())?;
+            let ms = ms.max(0) as u64;
+            match out.last_mut() {
+                Some(d) if d.pipeline == pipeline && d.stage == stage && d.job == job => d.millis.push(ms),
+                _ => out.push(JobDurations { pipeline, stage, job, millis: vec![ms] }),
+            }
+        }
+        Ok(out)
     }
 
     /// Whether a log chunk is already stored.
@@ -374,6 +428,55 @@ mod tests {
         let (_, loaded) = Store::open(&path).unwrap();
         let names: Vec<&str> = loaded.instances[0].stages[0].jobs.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(names, ["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn job_durations_take_the_last_passed_attempts_newest_first() {
+        use crate::state::*;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(&dir.path().join("pw.db")).unwrap();
+        let attempt = |n: u32, state: &str, assigned: Option<u64>, finished: u64| {
+            serde_json::json!({"id": n, "number": n, "state": state, "agent": null, "reason": null,
+                "scheduled_ms": 0, "assigned_ms": assigned, "finished_ms": finished, "excluded_agents": [],
+                "is_retry": false, "cancel_requested": false, "tasks": [], "artifacts": {}})
+        };
+        let job = |name: &str, attempts: Vec<serde_json::Value>| -> JobRun {
+            serde_json::from_value(serde_json::json!({"name": name, "attempts": attempts, "definition": {
+                "name": name, "resources": [], "timeout_seconds": null, "wait_limit_seconds": 60, "env": {},
+                "tasks": [], "artifacts": [], "discover": null, "source": {"file": "a.pw", "line": 1, "column": 1}}}))
+            .unwrap()
+        };
+        let mut inst: Instance = serde_json::from_value(serde_json::json!({
+            "id": 1, "pipeline": "p", "counter": 1, "materials": [], "cause": {"kind": "manual", "by": "t"},
+            "upstreams": [], "state": "passed", "cancelled": false, "created_ms": 0, "finished_ms": null,
+            "definition": {"name": "p", "materials": [], "after": [], "max_instances": null, "env": {}, "stages": [],
+                           "source": {"file": "a.pw", "line": 1, "column": 1}},
+            "stages": [{"name": "s", "state": "passed", "reason": null, "jobs": [], "discovering": [],
+                        "approved_by": null, "runs": 1}]
+        }))
+        .unwrap();
+        let a = job(
+            "a",
+            vec![
+                attempt(1, "passed", Some(1_000), 4_000),
+                attempt(2, "failed", Some(5_000), 99_000),
+                attempt(3, "passed", Some(100_000), 107_000),
+                attempt(4, "passed", None, 200_000),
+                attempt(5, "passed", Some(300_000), 302_000),
+            ],
+        );
+        let b = job("b", vec![attempt(6, "cancelled", Some(0), 10)]);
+        let w = vec![Write::instance(&mut inst), Write::job(1, 0, 0, &a), Write::job(1, 0, 1, &b)];
+        store.queue(w).await.unwrap().unwrap();
+        let all = store.job_durations(20).unwrap();
+        let expected = JobDurations {
+            pipeline: "p".into(),
+            stage: "s".into(),
+            job: "a".into(),
+            millis: vec![2_000, 7_000, 3_000],
+        };
+        assert_eq!(all, vec![expected.clone()]);
+        assert_eq!(store.job_durations(2).unwrap(), vec![JobDurations { millis: vec![2_000, 7_000], ..expected }]);
     }
 
     #[test]

@@ -411,3 +411,49 @@ pipeline hello {
     h.engine.trigger("hello", by()).await.unwrap();
     assert_eq!(h.finished("hello", 1).await.state, "passed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passed_jobs_durations_are_exported_for_the_linter() {
+    use pw_compiler::lint::history::{History, Recorded};
+    let p = pipeline(
+        "build",
+        vec![
+            stage("compile", vec![job("Linux", vec![task("true"), task("true")]), job("broken", vec![task("exit 1")])]),
+            stage("never", vec![job("skipped", vec![task("true")])]),
+        ],
+    );
+    let h = Harness::start(plan(vec![], vec![p]), &[("a1", &[])]).await;
+    for counter in 1..=2 {
+        h.engine.trigger("build", by()).await.unwrap();
+        assert_eq!(h.finished("build", counter).await.state, "failed");
+    }
+    let path = h.dir.path().join("state").join("durations.json");
+    let mut text = String::new();
+    for _ in 0..500 {
+        text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains("\"runs\": 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    assert_eq!(v["version"], 1, "{text}");
+    assert_eq!(v["tasks"], serde_json::json!([]), "{text}");
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "only the passed job has runs: {text}");
+    let entry = jobs[0].as_object().unwrap();
+    let mut keys: Vec<&str> = entry.keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["job", "median_seconds", "pipeline", "runs", "stage"]);
+    assert_eq!(
+        (&entry["pipeline"], &entry["stage"], &entry["job"]),
+        (&"build".into(), &"compile".into(), &"Linux".into())
+    );
+    let history = History::parse(&text).unwrap();
+    assert_eq!(history.job("build", "compile", "linux"), Some(Recorded { median_secs: 0, runs: 2 }));
+    assert!(!dir_has_temp_files(&h.dir.path().join("state")), "the export is renamed into place");
+}
+
+fn dir_has_temp_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+}

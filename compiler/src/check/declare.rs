@@ -43,7 +43,6 @@ impl<'a> Declared<'a> {
     pub fn template(&self, name: &str) -> Option<&Decl<'a>> {
         self.position(BlockKind::Template, name).map(|i| &self.templates[i])
     }
-
 }
 
 /// Declares every symbol of the workspace.
