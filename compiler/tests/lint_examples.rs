@@ -37,11 +37,11 @@ fn the_monolith_release_draws_its_findings() {
             ("L0003", 13), // 8 stages; format, headers and test could move out
             ("L0009", 15), // REGISTRY_PASSWORD in plain text
             ("L0005", 27), // compile, format, headers independent
-            ("L0004", 30), // format + headers: 15s of work, 40s of overhead (20s transitions)
-            ("L0005", 43), // lint, docs, test, package independent
-            ("L0006", 53), // three `./gradlew test --tests` runs in one job
-            ("L0002", 63), // the jar used without a fetch
-            ("L0008", 74), // push has no timeout
+            ("L0004", 35), // format + headers: 15s of work, 40s of overhead (20s transitions)
+            ("L0005", 52), // lint, docs, test, package independent
+            ("L0006", 62), // three `./gradlew test --tests` runs in one job
+            ("L0002", 72), // the jar used without a fetch
+            ("L0008", 83), // push has no timeout
         ]
     );
     let chain = report.diagnostics.iter().find(|d| d.code == "L0003").map(|d| d.message.clone()).unwrap_or_default();
@@ -59,10 +59,10 @@ fn the_copy_paste_deploy_draws_its_findings() {
             ("L0011", 18), // curl | sh
             ("L0002", 25), // `rendered/` from the prepare stage, not fetched, in each copy
             ("L0007", 25), // four copies differing in the region
-            ("L0002", 26),
-            ("L0002", 27),
-            ("L0002", 28),
-            ("L0005", 31), // rollout and announce independent
+            ("L0002", 30),
+            ("L0002", 35),
+            ("L0002", 40),
+            ("L0005", 46), // rollout and announce independent
         ]
     );
 }

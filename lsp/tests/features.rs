@@ -413,7 +413,8 @@ fn code_actions_offer_the_fixes_and_suppressions() {
 
 #[test]
 fn hover_on_a_rule_in_a_suppression_explains_it() {
-    let text = DEPLOY.replace("    job ship", "    # pw: allow(missing-time$0out) -- deploys wait for people\n    job ship");
+    let text =
+        DEPLOY.replace("    job ship", "    # pw: allow(missing-time$0out) -- deploys wait for people\n    job ship");
     let h = Harness::new(&[("build.pw", BUILD), ("deploy.pw", &text)]);
     let hover = h.hover();
     assert!(hover.contains("range: `missing-timeout`"), "{hover}");
