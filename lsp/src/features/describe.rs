@@ -4,20 +4,7 @@ use pw_compiler::model::{Action, Approval, Job, OnFailure, Pipeline, Program, St
 use pw_compiler::symbols::{Symbol, SymbolKind};
 
 /// A duration in seconds as written in the language: `1h30m`, `45s`.
-pub fn duration(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
-}
+pub use pw_compiler::check::format_duration as duration;
 
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
