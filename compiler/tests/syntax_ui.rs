@@ -4,7 +4,7 @@
 
 use pw_compiler::ast::*;
 use pw_compiler::source::SourceFile;
-use pw_compiler::{parse_file, Diagnostic, FileId, Span};
+use pw_compiler::{parse_file, Diagnostic, FileId, Span, Workspace};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -54,49 +54,14 @@ fn tree_of_a_full_file() {
 
 // ----- rendering diagnostics -----
 
-/// A plain rendering: message, location, the source line with the span underlined, labels,
-/// notes and help.
+/// The diagnostics as `pw check` draws them (without colour).
 fn render(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
     if diagnostics.is_empty() {
         return "no diagnostics\n".to_string();
     }
-    let mut out = String::new();
-    for d in diagnostics {
-        let at = source.line_col(d.span.start);
-        let _ = writeln!(out, "{}[{}]: {}", d.severity.as_str(), d.code, d.message);
-        let _ = writeln!(out, "  --> {}:{}:{}", source.path, at.line, at.column);
-        snippet(source, d.span, d.label.as_deref().unwrap_or_default(), '^', &mut out);
-        for label in &d.labels {
-            let at = source.line_col(label.span.start);
-            let _ = writeln!(out, "  ::: {}:{}:{}", source.path, at.line, at.column);
-            snippet(source, label.span, &label.message, '-', &mut out);
-        }
-        for note in &d.notes {
-            let _ = writeln!(out, "  = note: {note}");
-        }
-        if let Some(help) = &d.help {
-            let _ = writeln!(out, "  = help: {help}");
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// The line of `span`'s start, with the span (up to the end of that line) marked by `mark`.
-fn snippet(source: &SourceFile, span: Span, label: &str, mark: char, out: &mut String) {
-    let start = source.line_col(span.start);
-    let line = source.line_text(start.line - 1);
-    let end_col = if source.line_col(span.end).line == start.line {
-        source.line_col(span.end).column
-    } else {
-        line.chars().count() + 1
-    };
-    let width = end_col.saturating_sub(start.column).max(1);
-    let gutter = start.line.to_string().len();
-    let _ = writeln!(out, "{:gutter$} |", "");
-    let _ = writeln!(out, "{} | {}", start.line, line);
-    let marks: String = std::iter::repeat_n(mark, width).collect();
-    let _ = writeln!(out, "{:gutter$} | {:pad$}{marks} {label}", "", "", pad = start.column - 1);
+    let mut workspace = Workspace::new();
+    workspace.add(source.path.clone(), source.text.clone());
+    pw_compiler::render::human::render_all(diagnostics, &workspace, false)
 }
 
 // ----- the outline of a tree -----
