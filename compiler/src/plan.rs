@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 pub const PLAN_VERSION: u32 = 1;
 
+/// How long a job waits for an agent when its `wait_limit` is not given.
+pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 3600;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub plan_version: u32,
@@ -140,6 +143,45 @@ pub enum TaskAction {
     Exec { argv: Vec<String> },
     /// Download an artifact into the workspace.
     Fetch { pipeline: String, stage: String, job: String, artifact: String, into: String },
+}
+
+/// Entities with the language's defaults for everything but their contents, for programs that
+/// build plans directly (the runtime's tests and benchmarks).
+impl Pipeline {
+    pub fn new(name: &str, stages: Vec<Stage>, source: Source) -> Self {
+        let (materials, after, env) = (Vec::new(), Vec::new(), BTreeMap::new());
+        Pipeline { name: name.into(), materials, after, max_instances: None, env, stages, source }
+    }
+}
+
+impl Stage {
+    pub fn new(name: &str, jobs: Vec<Job>, source: Source) -> Self {
+        let (approval, on_failure) = (StageApproval::Success, StageOnFailure::Finish);
+        Stage { name: name.into(), approval, on_failure, fetch_materials: true, jobs, source }
+    }
+}
+
+impl Job {
+    pub fn new(name: &str, tasks: Vec<Task>, source: Source) -> Self {
+        Job {
+            name: name.into(),
+            resources: Vec::new(),
+            timeout_seconds: None,
+            wait_limit_seconds: DEFAULT_WAIT_LIMIT_SECONDS,
+            env: BTreeMap::new(),
+            tasks,
+            artifacts: Vec::new(),
+            discover: None,
+            source,
+        }
+    }
+}
+
+impl Task {
+    /// A task that runs while every earlier task passed.
+    pub fn new(action: TaskAction, source: Source) -> Self {
+        Task { action, when: TaskWhen::Passed, source }
+    }
 }
 
 impl Plan {

@@ -14,7 +14,7 @@ use pw_runtime::engine::{Engine, EngineConfig};
 use pw_runtime::protocol::{Event, EventKind};
 use pw_runtime::state::{Cause, JobState};
 use pw_runtime::statedir::StateDir;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,44 +23,15 @@ fn src() -> Source {
 }
 
 fn trivial_job(name: &str) -> Job {
-    Job {
-        name: name.into(),
-        resources: Vec::new(),
-        timeout_seconds: None,
-        wait_limit_seconds: 3600,
-        env: BTreeMap::new(),
-        tasks: vec![Task {
-            action: TaskAction::Exec { argv: vec!["true".into()] },
-            when: TaskWhen::Passed,
-            source: src(),
-        }],
-        artifacts: Vec::new(),
-        discover: None,
-        source: src(),
-    }
+    Job::new(name, vec![Task::new(TaskAction::Exec { argv: vec!["true".into()] }, src())], src())
 }
 
 fn stage(name: &str, jobs: Vec<Job>) -> Stage {
-    Stage {
-        name: name.into(),
-        approval: StageApproval::Success,
-        on_failure: StageOnFailure::Finish,
-        fetch_materials: true,
-        jobs,
-        source: src(),
-    }
+    Stage::new(name, jobs, src())
 }
 
 fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
-    Pipeline {
-        name: name.into(),
-        materials: Vec::new(),
-        after: Vec::new(),
-        max_instances: None,
-        env: BTreeMap::new(),
-        stages,
-        source: src(),
-    }
+    Pipeline::new(name, stages, src())
 }
 
 struct Bench {

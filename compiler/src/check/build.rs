@@ -20,7 +20,6 @@ use std::collections::HashMap;
 pub const MAX_FAN_OUT: i64 = 1000;
 /// How deep templates may instantiate templates.
 const MAX_TEMPLATE_DEPTH: usize = 16;
-const DEFAULT_WAIT_LIMIT: u64 = 3600;
 
 pub struct Builder<'a, 's> {
     pub declared: &'s Declared<'a>,
@@ -375,7 +374,8 @@ impl<'a, 's> Builder<'a, 's> {
         let fields = fields::read(Owner::Job, &field_list, &mut eval, (at.file, at.name));
         let resources = fields.strings("resources", &mut eval).unwrap_or_default();
         let timeout_secs = fields.duration("timeout", &mut eval);
-        let wait_limit_secs = fields.duration("wait_limit", &mut eval).unwrap_or(DEFAULT_WAIT_LIMIT);
+        let wait_limit_secs =
+            fields.duration("wait_limit", &mut eval).unwrap_or(crate::plan::DEFAULT_WAIT_LIMIT_SECONDS);
         let estimate_secs = fields.duration("estimate", &mut eval);
         if !ctx.members.iter().any(|m| matches!(m, Member::Task(_))) {
             self.diagnostics.push(

@@ -1,49 +1,22 @@
 use super::*;
-use pw_compiler::plan::{Artifact, Discover, Job, Material, Pipeline, Source, Stage, Task, TaskWhen, Upstream};
+use pw_compiler::plan::{Artifact, Discover, Job, Material, Pipeline, Source, Stage, Task, Upstream};
 
 fn src() -> Source {
     Source { file: "t.pw".into(), line: 1, column: 1 }
 }
 
 fn job(name: &str, resources: &[&str]) -> Job {
-    Job {
-        name: name.into(),
-        resources: resources.iter().map(|s| s.to_string()).collect(),
-        timeout_seconds: None,
-        wait_limit_seconds: 3600,
-        env: BTreeMap::new(),
-        tasks: vec![Task {
-            action: TaskAction::Shell { script: "true".into() },
-            when: TaskWhen::Passed,
-            source: src(),
-        }],
-        artifacts: Vec::new(),
-        discover: None,
-        source: src(),
-    }
+    let mut job = Job::new(name, vec![Task::new(TaskAction::Shell { script: "true".into() }, src())], src());
+    job.resources = resources.iter().map(|s| s.to_string()).collect();
+    job
 }
 
 fn stage(name: &str, jobs: Vec<Job>) -> Stage {
-    Stage {
-        name: name.into(),
-        approval: StageApproval::Success,
-        on_failure: StageOnFailure::Finish,
-        fetch_materials: true,
-        jobs,
-        source: src(),
-    }
+    Stage::new(name, jobs, src())
 }
 
 fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
-    Pipeline {
-        name: name.into(),
-        materials: Vec::new(),
-        after: Vec::new(),
-        max_instances: None,
-        env: BTreeMap::new(),
-        stages,
-        source: src(),
-    }
+    Pipeline::new(name, stages, src())
 }
 
 fn plan_of(pipelines: Vec<Pipeline>) -> Plan {

@@ -7,7 +7,6 @@ use pw_runtime::agent::{self, AgentOptions};
 use pw_runtime::engine::{Engine, EngineConfig};
 use pw_runtime::protocol::{InstanceView, StatusResponse};
 use pw_runtime::statedir::StateDir;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -41,17 +40,7 @@ pub fn fetch(pipeline: &str, stage: &str, job: &str, artifact: &str, into: &str)
 }
 
 pub fn job(name: &str, tasks: Vec<Task>) -> Job {
-    Job {
-        name: name.into(),
-        resources: Vec::new(),
-        timeout_seconds: None,
-        wait_limit_seconds: 3600,
-        env: BTreeMap::new(),
-        tasks,
-        artifacts: Vec::new(),
-        discover: None,
-        source: src(),
-    }
+    Job::new(name, tasks, src())
 }
 
 pub fn artifact(mut j: Job, name: &str, path: &str) -> Job {
@@ -60,26 +49,11 @@ pub fn artifact(mut j: Job, name: &str, path: &str) -> Job {
 }
 
 pub fn stage(name: &str, jobs: Vec<Job>) -> Stage {
-    Stage {
-        name: name.into(),
-        approval: StageApproval::Success,
-        on_failure: StageOnFailure::Finish,
-        fetch_materials: true,
-        jobs,
-        source: src(),
-    }
+    Stage::new(name, jobs, src())
 }
 
 pub fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
-    Pipeline {
-        name: name.into(),
-        materials: Vec::new(),
-        after: Vec::new(),
-        max_instances: None,
-        env: BTreeMap::new(),
-        stages,
-        source: src(),
-    }
+    Pipeline::new(name, stages, src())
 }
 
 pub fn plan(materials: Vec<Material>, pipelines: Vec<Pipeline>) -> Plan {
