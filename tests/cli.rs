@@ -152,12 +152,12 @@ fn graph_draws_pipelines_and_edges() {
     assert_eq!(out.status.code(), Some(0));
     let dot = stdout(&out);
     assert!(dot.starts_with("digraph pipewright {"), "{dot}");
-    assert!(dot.contains("build__compile -> deploy__ship [style=bold, label=\"after\"]"), "{dot}");
-    assert!(dot.contains("build__compile -> deploy__ship [style=dashed, label=\"fetch\"]"), "{dot}");
+    assert!(dot.contains("\"build/compile\" -> \"deploy/ship\" [style=bold, label=\"after\"]"), "{dot}");
+    assert!(dot.contains("\"build/compile\" -> \"deploy/ship\" [style=dashed, label=\"fetch\"]"), "{dot}");
     let out = pw().args(["graph", "--format", "mermaid"]).arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
     let mermaid = stdout(&out);
     assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
-    assert!(mermaid.contains("build__compile ==>|after| deploy__ship"), "{mermaid}");
+    assert!(mermaid.contains("p0s0 ==>|after| p1s0"), "{mermaid}");
 }
 
 #[test]
