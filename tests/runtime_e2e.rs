@@ -163,6 +163,18 @@ fn wait_for(marker: &Marker, dir: &Path, target: &str, what: &str, cond: impl Fn
     panic!("{target} never {what}: {last:#}");
 }
 
+/// The body of a plain HTTP GET on loopback.
+fn http_get(url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+}
+
 fn git(dir: &Path, script: &str) {
     let ok = Command::new("sh").arg("-c").arg(script).current_dir(dir).status().unwrap().success();
     assert!(ok, "{script}");
@@ -184,6 +196,13 @@ fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
     let v: Value = serde_json::from_str(&durations).expect("durations.json is JSON");
     let jobs: Vec<&str> = v["jobs"].as_array().expect("jobs").iter().filter_map(|j| j["job"].as_str()).collect();
     assert!(jobs.contains(&"compile"), "{durations}");
+    let tasks: Vec<(&str, u64)> = v["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| Some((t["job"].as_str()?, t["task"].as_u64()?)))
+        .collect();
+    assert!(tasks.contains(&("compile", 0)) && tasks.contains(&("compile", 1)), "{durations}");
     let example = example.to_str().unwrap();
     let lint = pw(&marker, dir.path(), &["lint", "--history", "state", example]);
     assert_eq!(lint.status.code(), Some(0), "{}", String::from_utf8_lossy(&lint.stderr));
@@ -222,6 +241,30 @@ pipeline broken {
     assert!(!stdout.contains("never started"), "{stdout}");
     assert!(stdout.trim_end().ends_with("failed: broken/1 failed"), "{stdout}");
     assert!(dir.path().join(".pw/pw.db").exists(), "the state goes beside the workspace");
+}
+
+#[test]
+fn pw_run_waits_for_downstream_triggers_and_fails_when_one_cannot_start() {
+    let marker = Marker::new("rundown");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ci.pw"),
+        r#"
+material gone { git = "no-such-repo" }
+pipeline up { stage s { job j { run "echo up" } } }
+pipeline down {
+  materials = [gone]
+  after = [up.s]
+  stage s { job j { run "echo down" } }
+}
+"#,
+    )
+    .unwrap();
+    let out = pw(&marker, dir.path(), &["run", "ci.pw", "--agents", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("down could not start (after up/1/s): material `gone`: git ls-remote"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("failed: down (after up/1/s) could not start"), "{stdout}");
 }
 
 #[test]
@@ -336,7 +379,7 @@ fn a_server_killed_mid_run_and_restarted_loses_nothing() {
     std::thread::sleep(Duration::from_millis(1200));
     server.proc.kill9();
     std::thread::sleep(Duration::from_millis(300));
-    let _server = start_server(&marker, d, port, "server2.log");
+    let restarted = start_server(&marker, d, port, "server2.log");
     let i = wait_for(&marker, d, "p/1", "reached approval", |i| i["state"] != "running");
     assert_eq!(i["state"], "awaiting_approval", "{i:#}");
     assert_eq!(job_attempts(&i, "one", "slow").len(), 1, "the job finished on its agent, not re-run: {i:#}");
@@ -350,6 +393,65 @@ fn a_server_killed_mid_run_and_restarted_loses_nothing() {
     assert_eq!(approve.status.code(), Some(0), "{}", String::from_utf8_lossy(&approve.stderr));
     let i = wait_for(&marker, d, "p/1", "passed", |i| i["state"] == "passed");
     assert_eq!(job_attempts(&i, "two", "check")[0]["state"], "passed");
+    // The event history from before the kill is still served, numbered on without a gap.
+    let events: Value = serde_json::from_str(&http_get(&restarted.url, "/api/v1/events?after=0")).unwrap();
+    let events = events["events"].as_array().expect("events");
+    assert_eq!(events[0]["event"], "instance_started", "{events:#?}");
+    assert_eq!((&events[0]["pipeline"], &events[0]["counter"]), (&Value::from("p"), &Value::from(1)));
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let assigned = |e: &&Value| e["event"] == "job_assigned" && e["job"]["job"] == "slow";
+    assert!(events.iter().any(|e| assigned(&e)), "the slow job's assignment, before the kill: {events:#?}");
+    assert!(events.iter().any(|e| e["event"] == "instance_finished" && e["result"] == "passed"));
+}
+
+#[test]
+fn a_downstream_trigger_pending_when_the_server_is_killed_is_carried_out_once_after_the_restart() {
+    let marker = Marker::new("pendingkill");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("lib")).unwrap();
+    git(
+        &d.join("lib"),
+        "git init -q -b main && echo lib-v1 > v.txt && git add -A && git -c user.name=t -c user.email=t@t commit -q -m one",
+    );
+    // A git server that takes the connection and never answers: looking `lib` up hangs, so the
+    // server is killed between recording `up`'s result and creating `down`.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let workspace = |git: &str| {
+        format!(
+            "material lib {{ git = \"{git}\" }}\n\
+             pipeline up {{ stage s {{ job j {{ run \"echo up\" }} }} }}\n\
+             pipeline down {{\n  materials = [lib]\n  after = [up.s]\n  stage s {{ job j {{ run \"cat v.txt\" }} }}\n}}\n"
+        )
+    };
+    let silent_url = format!("git://{}/lib", silent.local_addr().unwrap());
+    std::fs::write(d.join("ci.pw"), workspace(&silent_url)).unwrap();
+    let port = free_port();
+    let mut server = start_server(&marker, d, port, "server1.log");
+    let _agent = start_agent(&marker, d, &server, "agent-a");
+    std::thread::sleep(Duration::from_millis(300));
+    json(&marker, d, &["trigger", "up"]);
+    let looked_up = (0..600).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        silent.accept().ok()
+    });
+    assert!(looked_up.is_some(), "the server never looked `lib` up");
+    server.proc.kill9();
+    std::fs::write(d.join("ci.pw"), workspace("lib")).unwrap();
+    let _server = start_server(&marker, d, port, "server2.log");
+    let i = wait_for(&marker, d, "down/1", "passed", |i| i["state"] == "passed" || i["state"] == "failed");
+    assert_eq!(i["state"], "passed", "{i:#}");
+    assert_eq!(i["cause"], "after up/1/s");
+    let head =
+        std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(d.join("lib")).output().unwrap();
+    assert_eq!(i["revisions"]["lib"], String::from_utf8_lossy(&head.stdout).trim());
+    let logs = pw(&marker, d, &["logs", "down/1/s/j", "--state", "state"]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("lib-v1"));
+    let all = json(&marker, d, &["status", "down"]);
+    assert_eq!(all["instances"].as_array().map(Vec::len), Some(1), "one instance for one cause: {all:#}");
+    drop(looked_up);
 }
 
 #[test]

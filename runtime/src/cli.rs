@@ -3,7 +3,7 @@
 
 use crate::agent::{self, AgentOptions};
 use crate::client::{self, ClientOptions};
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, EngineConfig, Settled};
 use crate::load::{self, LoadError};
 use crate::progress::Progress;
 use crate::protocol::EventKind;
@@ -192,8 +192,8 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
     }
     let mut failed_jobs = Vec::new();
     let settled = loop {
-        if let Some((true, failed)) = engine.settled(&started) {
-            break failed;
+        if let Some(settled) = engine.settled(&started).filter(|s| s.done) {
+            break settled;
         }
         match tokio::time::timeout(Duration::from_millis(500), events.recv()).await {
             Ok(Ok(e)) => {
@@ -205,7 +205,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
                 progress.event(&e);
             }
             Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(_)) => break Vec::new(),
+            Ok(Err(_)) => break engine.settled(&started).unwrap_or(Settled::default()),
             Err(_) => {}
         }
     };
@@ -223,12 +223,14 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         print_tail(&engine, job);
     }
     let _ = std::fs::remove_file(state.url_file());
-    if settled.is_empty() && !failed_to_start {
+    if settled.failed.is_empty() && settled.not_started.is_empty() && !failed_to_start {
         let list: Vec<String> = started.iter().map(|(p, c)| format!("{p}/{c}")).collect();
         println!("passed: {}", list.join(", "));
         0
     } else {
-        let list: Vec<String> = settled.iter().map(|i| format!("{}/{} {}", i.pipeline, i.counter, i.state)).collect();
+        let mut list: Vec<String> =
+            settled.failed.iter().map(|i| format!("{}/{} {}", i.pipeline, i.counter, i.state)).collect();
+        list.extend(settled.not_started.iter().map(|t| format!("{t} could not start")));
         if !list.is_empty() {
             println!("failed: {}", list.join(", "));
         }
@@ -298,6 +300,7 @@ async fn server_async(opts: ServerOptions, plan: Plan) -> u8 {
     if !opts.no_poll {
         tokio::spawn(engine.clone().poll_materials());
     }
+    tokio::spawn(report_failed_triggers(engine.clone()));
     if opts.plan.is_none() {
         tokio::spawn(watch(engine.clone(), opts.paths.clone()));
     }
@@ -313,6 +316,23 @@ async fn server_async(opts: ServerOptions, plan: Plan) -> u8 {
         _ = shutdown_signal() => {
             eprintln!("pw server stopping");
             0
+        }
+    }
+}
+
+/// Prints the downstream instances that could not be created (nothing else shows them).
+async fn report_failed_triggers(engine: Arc<Engine>) {
+    let mut events = engine.subscribe();
+    drop(engine);
+    loop {
+        match events.recv().await {
+            Ok(e) => {
+                if let EventKind::TriggerFailed { .. } = &e.kind {
+                    eprintln!("pw server: {}", crate::progress::line(&e.kind));
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(_) => return,
         }
     }
 }

@@ -1,35 +1,17 @@
 //! The recorded durations export, `durations.json` in the state folder, read by
-//! `pw lint --history`: the median time of each job over its last passed attempts.
-//!
-//! Attempts record when they were assigned and when they ended, not when each task ran, so the
-//! export lists jobs only and its `tasks` list is empty.
+//! `pw lint --history`: the median time of each job over its last passed attempts, and of each
+//! task over its last passed runs. Its shape is the compiler's [`DurationsFile`], the type the
+//! linter reads it with.
 
-use crate::store::{JobDurations, Store};
-use serde::Serialize;
+use crate::store::{JobDurations, Store, TaskDurations};
+use pw_compiler::lint::history::{DurationsFile, JobDuration, TaskDuration};
 use std::path::{Path, PathBuf};
 
 /// The file's name in the state folder (the name the linter looks for).
-pub const FILE_NAME: &str = "durations.json";
+pub use pw_compiler::lint::history::FILE_NAME;
 
-/// How many of a job's most recent passed attempts its median is taken over.
+/// How many of a job's (or task's) most recent passed runs its median is taken over.
 pub const RECENT_RUNS: usize = 20;
-
-#[derive(Serialize)]
-struct Export {
-    version: u32,
-    jobs: Vec<JobEntry>,
-    /// Always empty: no task timings are recorded.
-    tasks: Vec<serde_json::Value>,
-}
-
-#[derive(Serialize)]
-struct JobEntry {
-    pipeline: String,
-    stage: String,
-    job: String,
-    median_seconds: u64,
-    runs: u32,
-}
 
 /// The median of some durations in milliseconds, rounded to whole seconds (0 when empty).
 pub fn median_seconds(millis: &[u64]) -> u64 {
@@ -43,11 +25,11 @@ pub fn median_seconds(millis: &[u64]) -> u64 {
     (ms + 500) / 1000
 }
 
-/// The export's JSON text.
-pub fn render(durations: &[JobDurations]) -> String {
-    let jobs = durations
+/// The export of recorded job and task durations.
+pub fn export(jobs: &[JobDurations], tasks: &[TaskDurations]) -> DurationsFile {
+    let jobs = jobs
         .iter()
-        .map(|d| JobEntry {
+        .map(|d| JobDuration {
             pipeline: d.pipeline.clone(),
             stage: d.stage.clone(),
             job: d.job.clone(),
@@ -55,14 +37,29 @@ pub fn render(durations: &[JobDurations]) -> String {
             runs: d.millis.len() as u32,
         })
         .collect();
-    let export = Export { version: 1, jobs, tasks: Vec::new() };
-    serde_json::to_string_pretty(&export).unwrap_or_default()
+    let tasks = tasks
+        .iter()
+        .map(|d| TaskDuration {
+            pipeline: d.pipeline.clone(),
+            stage: d.stage.clone(),
+            job: d.job.clone(),
+            task: d.task,
+            median_seconds: median_seconds(&d.millis),
+            runs: d.millis.len() as u32,
+        })
+        .collect();
+    DurationsFile::new(jobs, tasks)
+}
+
+/// The export's JSON text.
+pub fn render(jobs: &[JobDurations], tasks: &[TaskDurations]) -> String {
+    serde_json::to_string_pretty(&export(jobs, tasks)).unwrap_or_default()
 }
 
 /// Computes the export from the store and replaces `dir/durations.json` with it atomically
 /// (written to a temporary file beside it, then renamed over it).
 pub fn write(store: &Store, dir: &Path) -> Result<PathBuf, String> {
-    let text = render(&store.job_durations(RECENT_RUNS)?);
+    let text = render(&store.job_durations(RECENT_RUNS)?, &store.task_durations(RECENT_RUNS)?);
     let path = dir.join(FILE_NAME);
     let tmp = dir.join(format!(".{FILE_NAME}.tmp"));
     std::fs::write(&tmp, text + "\n").map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
@@ -73,6 +70,7 @@ pub fn write(store: &Store, dir: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pw_compiler::lint::history::{History, Recorded};
 
     #[test]
     fn the_median_is_the_middle_value_or_the_mean_of_the_two_middle_ones() {
@@ -84,13 +82,19 @@ mod tests {
     }
 
     #[test]
-    fn the_export_has_the_documented_shape() {
-        let d = JobDurations { pipeline: "p".into(), stage: "s".into(), job: "j".into(), millis: vec![3_000, 5_000] };
-        let v: serde_json::Value = serde_json::from_str(&render(&[d])).unwrap();
+    fn the_export_has_the_documented_shape_and_the_linter_reads_it() {
+        let j = JobDurations { pipeline: "p".into(), stage: "s".into(), job: "j".into(), millis: vec![3_000, 5_000] };
+        let t =
+            TaskDurations { pipeline: "p".into(), stage: "s".into(), job: "j".into(), task: 1, millis: vec![2_400] };
+        let text = render(&[j], &[t]);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"version": 1, "tasks": [],
-                "jobs": [{"pipeline": "p", "stage": "s", "job": "j", "median_seconds": 4, "runs": 2}]})
+            serde_json::json!({"version": 1,
+                "jobs": [{"pipeline": "p", "stage": "s", "job": "j", "median_seconds": 4, "runs": 2}],
+                "tasks": [{"pipeline": "p", "stage": "s", "job": "j", "task": 1, "median_seconds": 2, "runs": 1}]})
         );
+        let history = History::parse(&text).unwrap();
+        assert_eq!(history.task("p", "s", "j", 1), Some(Recorded { median_secs: 2, runs: 1 }));
     }
 }

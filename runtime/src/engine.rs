@@ -1,27 +1,38 @@
 //! The server's core: the scheduler behind a lock, wired to the store (every change is committed
-//! before the request that caused it is answered), to the requests waiting for work or for a
-//! stop signal (woken through in-process notifications), to the event log, and to the side jobs
-//! the scheduler asks for (discover commands, material revisions).
+//! before the request that caused it is answered, with the events it caused), to the requests
+//! waiting for work, for a stop signal or for events (woken through in-process notifications), and
+//! to the side jobs the scheduler asks for (discover commands, material revisions).
 
 use crate::artifacts::Blobs;
+use crate::protocol::MaterialCheckout;
 use crate::protocol::{
     AgentView, Assignment, Event, EventKind, InstanceView, LogChunkView, LogsResponse, StatusResponse,
 };
 use crate::scheduler::{self, Effect, SchedError, Scheduler};
 use crate::secrets::Secrets;
-use crate::state::{Cause, InstanceRef, JobState};
+use crate::state::{Cause, InstanceRef, JobState, PendingTrigger};
 use crate::statedir::{StateDir, Tokens};
 use crate::store::{Store, Write};
 use crate::{git, now_ms};
 use pw_compiler::plan::Plan;
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 
-/// How many events the server keeps for `GET /events`.
-const EVENT_LOG: usize = 20_000;
+/// How many of the newest events the database keeps for `GET /events` by default.
+pub const EVENTS_KEPT: u64 = 100_000;
+
+/// Older events are pruned each time 1% more were recorded (at least 1, at most this many).
+const PRUNE_EVERY_MAX: u64 = 1_000;
+
+/// The most events one `GET /events` answer holds.
+const EVENTS_PER_ANSWER: usize = 1_000;
+
+/// `durations.json` exports start at least this many milliseconds after the previous one ended,
+/// so that the jobs of a burst share one.
+const DURATIONS_EVERY_MS: u64 = 1_000;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -30,18 +41,36 @@ pub struct EngineConfig {
     pub upload_limit: u64,
     /// How often the clock is applied (timeouts, wait limits, lost agents).
     pub tick: Duration,
+    /// How many of the newest events are kept for `GET /events` (up to 1% more, between prunings).
+    pub events_kept: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { sched: scheduler::Config::default(), upload_limit: 2 << 30, tick: Duration::from_millis(250) }
+        EngineConfig {
+            sched: scheduler::Config::default(),
+            upload_limit: 2 << 30,
+            tick: Duration::from_millis(250),
+            events_kept: EVENTS_KEPT,
+        }
     }
 }
 
 struct Inner {
     sched: Scheduler,
-    events: VecDeque<Event>,
+    /// The number of the next event; numbers continue across restarts.
     next_seq: u64,
+}
+
+/// Whether the instances a run started, and all they caused downstream, are over.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Every instance is over and no downstream trigger is pending.
+    pub done: bool,
+    /// The instances that did not pass.
+    pub failed: Vec<InstanceView>,
+    /// Downstream instances that could not be created: `PIPELINE (CAUSE)`.
+    pub not_started: Vec<String>,
 }
 
 pub struct Engine {
@@ -57,6 +86,8 @@ pub struct Engine {
     durations_due: AtomicBool,
     /// Held while the export is written, so that exports run one at a time.
     durations_writing: Mutex<()>,
+    /// When the last export ended (milliseconds since the epoch).
+    durations_written_ms: AtomicU64,
     pub state: StateDir,
     pub tokens: Tokens,
     pub blobs: Blobs,
@@ -96,9 +127,10 @@ impl Engine {
         let mut sched = Scheduler::new(plan, cfg.sched.clone());
         let polled: HashMap<String, String> = loaded.revisions.clone().into_iter().collect();
         sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
+        sched.restore_pending(loaded.pending);
         let (events, _) = broadcast::channel(4096);
         let engine = Arc::new(Engine {
-            inner: Mutex::new(Inner { sched, events: VecDeque::new(), next_seq: 1 }),
+            inner: Mutex::new(Inner { sched, next_seq: loaded.last_event + 1 }),
             store,
             work: Notify::new(),
             stop: Notify::new(),
@@ -107,13 +139,15 @@ impl Engine {
             polled: Mutex::new(polled),
             durations_due: AtomicBool::new(false),
             durations_writing: Mutex::new(()),
+            durations_written_ms: AtomicU64::new(0),
             blobs: Blobs::new(state.blobs()),
             secrets: Secrets::new(&state.root),
             state,
             tokens,
             cfg,
         });
-        // Effects the restore asked for (discover commands to run again, waiting jobs).
+        // Effects the restore asked for (discover commands to run again, waiting jobs, pending
+        // downstream triggers).
         let e = engine.clone();
         tokio::spawn(async move {
             let _ = e.apply(Vec::new(), |_, _| ()).await;
@@ -148,9 +182,10 @@ impl Engine {
                     let seq = inner.next_seq;
                     inner.next_seq += 1;
                     let event = Event { seq, at_ms: now, kind: kind.clone() };
-                    inner.events.push_back(event.clone());
-                    if inner.events.len() > EVENT_LOG {
-                        inner.events.pop_front();
+                    writes.push(Write::event(&event));
+                    let kept = self.cfg.events_kept.max(1);
+                    if seq % (kept / 100).clamp(1, PRUNE_EVERY_MAX) == 0 && seq > kept {
+                        writes.push(Write::PruneEvents { below: seq + 1 - kept });
                     }
                     events.push(event);
                 }
@@ -193,24 +228,30 @@ impl Engine {
                             engine.apply(Vec::new(), |s, now| s.discovered(instance, &stage, &job, result, now)).await;
                     });
                 }
-                Effect::TriggerLater { pipeline, cause, upstreams, inherited } => {
+                Effect::TriggerLater(trigger) => {
                     let engine = self.clone();
-                    tokio::spawn(async move {
-                        let _ = engine.trigger_with(&pipeline, cause, upstreams, inherited).await;
-                    });
+                    tokio::spawn(async move { engine.complete_trigger(trigger).await });
                 }
             }
         }
     }
 
-    /// Asks for `durations.json` to be written again, on a blocking thread off the request path.
-    /// Jobs passing while an export waits to start share it.
+    /// Asks for `durations.json` to be written again, on a blocking thread off the request path,
+    /// at least [`DURATIONS_EVERY_MS`] after the previous export. Jobs passing while an export
+    /// waits to start share it.
     fn export_durations(self: &Arc<Self>) {
         if self.durations_due.swap(true, Ordering::AcqRel) {
             return;
         }
-        let engine = self.clone();
-        tokio::task::spawn_blocking(move || engine.write_due_durations());
+        let last = self.durations_written_ms.load(Ordering::Acquire);
+        let wait = Duration::from_millis((last + DURATIONS_EVERY_MS).saturating_sub(now_ms()));
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(engine) = engine.upgrade() {
+                let _ = tokio::task::spawn_blocking(move || engine.write_due_durations()).await;
+            }
+        });
     }
 
     /// Writes the export if one is due; run after the changes it must include are committed.
@@ -222,6 +263,7 @@ impl Engine {
         if let Err(e) = crate::durations::write(&self.store, &self.state.root) {
             eprintln!("pw server: cannot export job durations: {e}");
         }
+        self.durations_written_ms.store(now_ms(), Ordering::Release);
     }
 
     /// Waits for a due `durations.json` export to be written (before the process exits).
@@ -337,15 +379,38 @@ impl Engine {
         pipeline: &str,
         cause: Cause,
         upstreams: Vec<InstanceRef>,
-        inherited: Vec<crate::protocol::MaterialCheckout>,
+        inherited: Vec<MaterialCheckout>,
     ) -> Result<(String, u32)> {
+        let checkouts = self.checkouts(pipeline, &cause, &inherited).await?;
+        Ok(self.apply(Vec::new(), |s, now| s.trigger(pipeline, cause, upstreams, checkouts, now)).await??)
+    }
+
+    /// Carries out a pending downstream trigger: looks up the revisions it does not inherit,
+    /// then creates the instance and forgets the trigger in one commit. A trigger carried out
+    /// already is not carried out again.
+    async fn complete_trigger(self: &Arc<Self>, t: PendingTrigger) {
+        let materials = self.checkouts(&t.pipeline, &t.cause, &t.inherited).await.map_err(|e| e.to_string());
+        // A failure is announced by a `TriggerFailed` event; only an internal error is left to say.
+        if let Err(e) = self.apply(Vec::new(), |s, now| s.complete_trigger(t.id, materials, now)).await {
+            eprintln!("pw: cannot start `{}` ({}): {e}", t.pipeline, t.cause);
+        }
+    }
+
+    /// The checkouts of a pipeline's materials: the inherited revisions, the commit that caused
+    /// the instance, and the current revisions of the others.
+    async fn checkouts(
+        self: &Arc<Self>,
+        pipeline: &str,
+        cause: &Cause,
+        inherited: &[MaterialCheckout],
+    ) -> Result<Vec<MaterialCheckout>> {
         let materials = self.read(|s| s.materials_of(pipeline))?;
         if self.read(|s| s.plan().pipeline(pipeline).is_none())? {
             return Err(SchedError::NotFound(format!("no pipeline named `{pipeline}`")).into());
         }
         let mut revisions: BTreeMap<String, String> =
             inherited.iter().map(|m| (m.name.to_ascii_lowercase(), m.revision.clone())).collect();
-        if let Cause::Material { name, revision } = &cause {
+        if let Cause::Material { name, revision } = cause {
             revisions.insert(name.to_ascii_lowercase(), revision.clone());
         }
         for m in &materials {
@@ -357,8 +422,7 @@ impl Engine {
                 .map_err(|e| SchedError::Conflict(format!("material `{}`: {e}", m.name)))?;
             revisions.insert(m.name.to_ascii_lowercase(), rev);
         }
-        let checkouts = scheduler::checkouts(&materials, &revisions);
-        Ok(self.apply(Vec::new(), |s, now| s.trigger(pipeline, cause, upstreams, checkouts, now)).await??)
+        Ok(scheduler::checkouts(&materials, &revisions))
     }
 
     pub async fn approve(self: &Arc<Self>, pipeline: &str, counter: u32, stage: &str, by: &str) -> Result<()> {
@@ -452,19 +516,16 @@ impl Engine {
         })
     }
 
-    /// Events after `after`, waiting up to `wait` for one when there is none yet.
+    /// Events after `after` from the recorded history, waiting up to `wait` for one when there is
+    /// none yet.
     pub async fn events_after(&self, after: u64, wait: Duration) -> Result<(Vec<Event>, u64)> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.new_events.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (events, next) = {
-                let inner = self.inner.lock().map_err(|_| EngineError::Internal("lock poisoned".into()))?;
-                let events: Vec<Event> = inner.events.iter().filter(|e| e.seq > after).take(1000).cloned().collect();
-                let next = events.last().map_or(after, |e| e.seq);
-                (events, next)
-            };
+            let events = self.store.events_after(after, EVENTS_PER_ANSWER).map_err(EngineError::Internal)?;
+            let next = events.last().map_or(after, |e| e.seq);
             if !events.is_empty() || tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Ok((events, next));
             }
@@ -503,9 +564,9 @@ impl Engine {
             .await??)
     }
 
-    /// Whether every instance in `roots`, and every instance they caused downstream, is over;
-    /// with the failed ones.
-    pub fn settled(&self, roots: &[(String, u32)]) -> Option<(bool, Vec<InstanceView>)> {
+    /// Whether every instance in `roots`, and every instance they caused downstream, is over (no
+    /// downstream trigger they caused still pending); with the failed ones.
+    pub fn settled(&self, roots: &[(String, u32)]) -> Option<Settled> {
         self.read(|s| {
             let mut all: Vec<&crate::state::Instance> = roots.iter().filter_map(|(p, c)| s.instance(p, *c)).collect();
             let mut i = 0;
@@ -519,10 +580,23 @@ impl Engine {
                 }
                 i += 1;
             }
-            let done = all.iter().all(|i| i.state.is_finished());
+            let caused_by_run = |cause: &Cause| match cause {
+                Cause::Upstream { pipeline, counter, .. } => {
+                    all.iter().any(|i| i.pipeline.eq_ignore_ascii_case(pipeline) && i.counter == *counter)
+                }
+                _ => false,
+            };
+            let pending = s.pending_triggers().any(|t| caused_by_run(&t.cause));
+            let done = !pending && all.iter().all(|i| i.state.is_finished());
             let failed: Vec<InstanceView> =
                 all.iter().filter(|i| i.state != crate::state::InstanceState::Passed).map(|i| i.view()).collect();
-            (done, failed)
+            let not_started = s
+                .failed_triggers()
+                .iter()
+                .filter(|f| caused_by_run(&f.trigger.cause))
+                .map(|f| format!("{} ({})", f.trigger.pipeline, f.trigger.cause))
+                .collect();
+            Settled { done, failed, not_started }
         })
         .ok()
     }

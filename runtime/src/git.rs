@@ -10,6 +10,9 @@ use tokio::process::Command;
 /// How long a `discover` command may run.
 const DISCOVER_LIMIT: Duration = Duration::from_secs(300);
 
+/// How long looking up a branch's revision may take.
+const RESOLVE_LIMIT: Duration = Duration::from_secs(120);
+
 fn git() -> Command {
     let mut c = Command::new("git");
     c.env("GIT_TERMINAL_PROMPT", "0").stdin(Stdio::null()).kill_on_drop(true);
@@ -30,7 +33,10 @@ async fn output(mut cmd: Command, what: &str) -> Result<String, String> {
 pub async fn resolve(url: &str, branch: &str) -> Result<String, String> {
     let mut cmd = git();
     cmd.args(["ls-remote", "--", url, &format!("refs/heads/{branch}")]);
-    let text = output(cmd, &format!("git ls-remote {url}")).await?;
+    let text = tokio::time::timeout(RESOLVE_LIMIT, output(cmd, &format!("git ls-remote {url}")))
+        .await
+        .map_err(|_| format!("git ls-remote {url} did not answer within {}s", RESOLVE_LIMIT.as_secs()))?
+        .map_err(|e| e.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))?;
     text.split_whitespace().next().map(str::to_string).ok_or_else(|| format!("branch `{branch}` not found in {url}"))
 }
 
@@ -52,7 +58,7 @@ pub async fn checkout(url: &str, branch: &str, revision: &str, cache: &Path, des
     }
     let has = |c: &Path| {
         let mut cmd = git();
-        cmd.arg("-C").arg(c).args(["cat-file", "-e", &format!("{revision}^{{commit}}")]);
+        cmd.arg("-C").arg(c).args(["cat-file", "-e", &format!("{revision}^{{commit}}")]).stderr(Stdio::null());
         cmd
     };
     if !has(cache).status().await.is_ok_and(|s| s.success()) {

@@ -3,7 +3,7 @@
 //!
 //! - [`scheduler`]: the pure state machine (stages, jobs, attempts, agents);
 //! - [`state`]: the recorded instances; [`store`]: SQLite persistence with one writer;
-//! - [`durations`]: the `durations.json` export of job durations for `pw lint --history`;
+//! - [`durations`]: the `durations.json` export of job and task durations for `pw lint --history`;
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
 //! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
 //! - [`agent`], [`exec`], [`git`], [`artifacts`]: the agent side;

@@ -73,6 +73,9 @@ pub fn line(kind: &EventKind) -> String {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             format!("{job} {}{reason}", job_state(*state))
         }
+        EventKind::TriggerFailed { pipeline, cause, reason } => {
+            format!("{pipeline} could not start ({cause}): {reason}")
+        }
     }
 }
 

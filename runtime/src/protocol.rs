@@ -247,6 +247,13 @@ pub enum EventKind {
         agent: Option<String>,
         agent_at_us: Option<u64>,
     },
+    /// A downstream instance could not be created (a material it needs is unreachable, or the
+    /// pipeline is gone from the configuration).
+    TriggerFailed {
+        pipeline: String,
+        cause: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

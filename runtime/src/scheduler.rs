@@ -5,7 +5,8 @@
 
 use crate::protocol::{ArtifactRef, Assignment, EventKind, JobKey, JobResult, MaterialCheckout, TaskReport};
 use crate::state::{
-    Attempt, Cause, Instance, InstanceRef, InstanceState, JobRun, JobState, StageRun, StageState, TaskState,
+    Attempt, Cause, Instance, InstanceRef, InstanceState, JobRun, JobState, PendingTrigger, StageRun, StageState,
+    TaskState,
 };
 use crate::store::Write;
 use pw_compiler::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
@@ -46,13 +47,10 @@ pub enum Effect {
     },
     /// A job became assignable: wake the agents waiting for work.
     WorkReady,
-    /// A downstream pipeline must start, once the revisions of `missing` materials are known.
-    TriggerLater {
-        pipeline: String,
-        cause: Cause,
-        upstreams: Vec<InstanceRef>,
-        inherited: Vec<MaterialCheckout>,
-    },
+    /// A downstream pipeline must start once the revisions of the materials it does not inherit
+    /// are looked up: report them with [`Scheduler::complete_trigger`]. The trigger is saved until
+    /// then.
+    TriggerLater(PendingTrigger),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,6 +116,26 @@ pub struct Scheduler {
     dirty_jobs: BTreeSet<(u64, usize, usize)>,
     /// Instances whose list of jobs changed: saved whole.
     full: BTreeSet<u64>,
+    /// Downstream triggers waiting for material revisions, by id.
+    pending: BTreeMap<u64, PendingTrigger>,
+    next_pending: u64,
+    /// Pending triggers added or removed since the last save.
+    dirty_pending: BTreeSet<u64>,
+    /// Other writes to save with the next change (task timings).
+    writes: Vec<Write>,
+    /// Downstream triggers that could not be carried out, newest last (kept in memory for
+    /// `pw run`'s verdict, at most [`FAILED_TRIGGERS_KEPT`]).
+    failed_triggers: Vec<FailedTrigger>,
+}
+
+/// How many failed downstream triggers the scheduler remembers.
+const FAILED_TRIGGERS_KEPT: usize = 1000;
+
+/// A downstream trigger that could not be carried out, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedTrigger {
+    pub trigger: PendingTrigger,
+    pub reason: String,
 }
 
 fn key(name: &str) -> String {
@@ -169,7 +187,7 @@ pub fn task_label(task: &plan::Task) -> String {
 
 impl Scheduler {
     pub fn new(plan: Plan, cfg: Config) -> Self {
-        Scheduler { plan: Some(plan), cfg, next_instance: 1, next_attempt: 1, ..Default::default() }
+        Scheduler { plan: Some(plan), cfg, next_instance: 1, next_attempt: 1, next_pending: 1, ..Default::default() }
     }
 
     pub fn config(&self) -> &Config {
@@ -247,6 +265,16 @@ impl Scheduler {
         }
     }
 
+    /// Restores the downstream triggers saved before a restart, and asks for each to be carried
+    /// out again.
+    pub fn restore_pending(&mut self, pending: Vec<PendingTrigger>) {
+        for t in pending {
+            self.next_pending = self.next_pending.max(t.id + 1);
+            self.effects.push(Effect::TriggerLater(t.clone()));
+            self.pending.insert(t.id, t);
+        }
+    }
+
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
@@ -279,7 +307,52 @@ impl Scheduler {
                 writes.push(Write::job(id, si, ji, job));
             }
         }
+        for id in std::mem::take(&mut self.dirty_pending) {
+            writes.push(match self.pending.get(&id) {
+                Some(t) => Write::pending(t),
+                None => Write::PendingDone { id },
+            });
+        }
+        writes.append(&mut self.writes);
         writes
+    }
+
+    /// The downstream triggers waiting for material revisions.
+    pub fn pending_triggers(&self) -> impl Iterator<Item = &PendingTrigger> {
+        self.pending.values()
+    }
+
+    /// The downstream triggers that could not be carried out (the most recent ones).
+    pub fn failed_triggers(&self) -> &[FailedTrigger] {
+        &self.failed_triggers
+    }
+
+    /// Carries out a pending downstream trigger with the revisions looked up for it (or why they
+    /// could not be), and forgets it in the same change. `None` when it is not pending (any
+    /// more): it was carried out already, and is not again.
+    pub fn complete_trigger(
+        &mut self,
+        id: u64,
+        materials: Result<Vec<MaterialCheckout>, String>,
+        now: u64,
+    ) -> Option<Result<(String, u32), SchedError>> {
+        let t = self.pending.remove(&id)?;
+        self.dirty_pending.insert(id);
+        let result = materials
+            .map_err(SchedError::Conflict)
+            .and_then(|m| self.trigger(&t.pipeline, t.cause.clone(), t.upstreams.clone(), m, now));
+        if let Err(e) = &result {
+            self.effects.push(Effect::Event(EventKind::TriggerFailed {
+                pipeline: t.pipeline.clone(),
+                cause: t.cause.to_string(),
+                reason: e.to_string(),
+            }));
+            if self.failed_triggers.len() >= FAILED_TRIGGERS_KEPT {
+                self.failed_triggers.remove(0);
+            }
+            self.failed_triggers.push(FailedTrigger { trigger: t, reason: e.to_string() });
+        }
+        Some(result)
     }
 
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
@@ -509,6 +582,17 @@ impl Scheduler {
         }
         self.touch_attempt(attempt);
         let Some(job) = self.job_key(attempt) else { return Ok(()) };
+        if index < total && matches!(state, TaskState::Running | TaskState::Passed | TaskState::Failed) {
+            self.writes.push(Write::TaskTime {
+                attempt,
+                index,
+                pipeline: job.pipeline.clone(),
+                stage: job.stage.clone(),
+                job: job.job.clone(),
+                state,
+                at_us,
+            });
+        }
         let event = match state {
             TaskState::Running => EventKind::TaskStarted { job, index, total, label, agent_at_us: at_us },
             _ => EventKind::TaskFinished { job, index, state, exit_code, agent_at_us: at_us },
@@ -1003,12 +1087,18 @@ impl Scheduler {
             }
             let cause = Cause::Upstream { pipeline: pipeline.clone(), counter, stage: stage.to_string() };
             if missing {
-                self.effects.push(Effect::TriggerLater {
+                let t = PendingTrigger {
+                    id: self.next_pending,
                     pipeline: down.name.clone(),
                     cause,
                     upstreams: refs,
                     inherited,
-                });
+                    created_ms: now,
+                };
+                self.next_pending += 1;
+                self.dirty_pending.insert(t.id);
+                self.effects.push(Effect::TriggerLater(t.clone()));
+                self.pending.insert(t.id, t);
             } else {
                 let _ = self.trigger(&down.name, cause, refs, inherited, now);
             }

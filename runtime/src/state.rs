@@ -115,6 +115,21 @@ pub struct InstanceRef {
     pub counter: u32,
 }
 
+/// A downstream instance to create once the revisions of the materials it does not inherit are
+/// looked up. It is saved in the commit that records the upstream stage's result and deleted in
+/// the commit that creates the instance, so that a restart in between carries it out once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingTrigger {
+    /// Unique among pending triggers; the store's key.
+    pub id: u64,
+    pub pipeline: String,
+    pub cause: Cause,
+    pub upstreams: Vec<InstanceRef>,
+    /// Revisions inherited from the upstream instances; the others are looked up.
+    pub inherited: Vec<MaterialCheckout>,
+    pub created_ms: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     /// Unique over all pipelines; also the store's key.

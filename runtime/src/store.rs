@@ -3,8 +3,9 @@
 //! their own connection. The database runs in WAL mode, read back to confirm it took, and its
 //! schema is brought up to date by numbered migrations.
 
+use crate::protocol::Event;
 use crate::scheduler::AgentInfo;
-use crate::state::{Instance, JobRun};
+use crate::state::{Instance, JobRun, PendingTrigger, TaskState};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -43,6 +44,29 @@ const MIGRATIONS: &[&str] = &[
         data TEXT NOT NULL,
         PRIMARY KEY (instance, stage, idx)
     );",
+    // Downstream triggers waiting for material revisions (`PendingTrigger` as JSON).
+    "CREATE TABLE pending_triggers (
+        id INTEGER PRIMARY KEY,
+        data TEXT NOT NULL
+    );",
+    // The event history served by `GET /events` (`Event` as JSON), pruned to the newest ones.
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        data TEXT NOT NULL
+    );",
+    // When each task of an attempt started and ended, on its agent's clock, for task durations.
+    "CREATE TABLE task_times (
+        attempt INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        pipeline TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        job TEXT NOT NULL,
+        started_us INTEGER,
+        finished_us INTEGER,
+        state TEXT,
+        PRIMARY KEY (attempt, idx)
+    );
+    CREATE INDEX task_times_by_task ON task_times (pipeline, stage, job, idx, attempt);",
 ];
 
 #[derive(Debug)]
@@ -79,6 +103,34 @@ pub enum Write {
         name: String,
         revision: String,
     },
+    /// A downstream trigger waiting for material revisions.
+    Pending {
+        id: u64,
+        data: String,
+    },
+    /// A pending trigger carried out (or given up).
+    PendingDone {
+        id: u64,
+    },
+    /// One event of the history.
+    Event {
+        seq: u64,
+        data: String,
+    },
+    /// Forgets the events numbered below `below`.
+    PruneEvents {
+        below: u64,
+    },
+    /// A task started (`Running`) or ended, at `at_us` on its agent's clock.
+    TaskTime {
+        attempt: u64,
+        index: usize,
+        pipeline: String,
+        stage: String,
+        job: String,
+        state: TaskState,
+        at_us: u64,
+    },
 }
 
 impl Write {
@@ -95,6 +147,14 @@ impl Write {
     pub fn job(instance: u64, stage: usize, idx: usize, job: &JobRun) -> Write {
         Write::Job { instance, stage, idx, data: serde_json::to_string(job).unwrap_or_default() }
     }
+
+    pub fn pending(t: &PendingTrigger) -> Write {
+        Write::Pending { id: t.id, data: serde_json::to_string(t).unwrap_or_default() }
+    }
+
+    pub fn event(e: &Event) -> Write {
+        Write::Event { seq: e.seq, data: serde_json::to_string(e).unwrap_or_default() }
+    }
 }
 
 struct Batch {
@@ -108,6 +168,9 @@ pub struct Loaded {
     pub instances: Vec<Instance>,
     pub agents: Vec<AgentInfo>,
     pub revisions: BTreeMap<String, String>,
+    pub pending: Vec<PendingTrigger>,
+    /// The number of the last event recorded (0 when none was).
+    pub last_event: u64,
 }
 
 pub struct Store {
@@ -125,6 +188,28 @@ pub struct JobDurations {
     pub job: String,
     pub millis: Vec<u64>,
 }
+
+/// The durations of a task's last passed runs, newest first, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskDurations {
+    pub pipeline: String,
+    pub stage: String,
+    pub job: String,
+    /// The task's 0-based index in its job.
+    pub task: usize,
+    pub millis: Vec<u64>,
+}
+
+/// Each passed task run with both times, numbered newest (highest attempt) first per task.
+const PASSED_TASKS: &str = "
+    SELECT pipeline, stage, job, idx, us FROM (
+        SELECT pipeline, stage, job, idx, finished_us - started_us AS us,
+               row_number() OVER (PARTITION BY pipeline, stage, job, idx ORDER BY attempt DESC) AS recent
+        FROM task_times
+        WHERE state = 'passed' AND started_us IS NOT NULL AND finished_us >= started_us
+    )
+    WHERE recent <= ?1
+    ORDER BY pipeline, stage, job, idx, recent";
 
 /// Each passed attempt with both times, from assignment to end, numbered newest first per job.
 const PASSED_ATTEMPTS: &str = "
@@ -242,6 +327,52 @@ impl Store {
         Ok(out)
     }
 
+    /// The durations of each task's last `last` passed runs (committed ones), in one query.
+    pub fn task_durations(&self, last: usize) -> Result<Vec<TaskDurations>, String> {
+        let conn = self.exporter.lock().map_err(|_| "store lock poisoned")?;
+        let mut stmt = conn.prepare_cached(PASSED_TASKS).map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map(params![last as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| e.to_string())?;
+        let mut out: Vec<TaskDurations> = Vec::new();
+        for row in rows {
+            let (pipeline, stage, job, task, us) = row.map_err(|e| e.to_string())?;
+            let (task, ms) = (task.max(0) as usize, us.max(0) as u64 / 1000);
+            match out.last_mut() {
+                Some(d) if d.pipeline == pipeline && d.stage == stage && d.job == job && d.task == task => {
+                    d.millis.push(ms)
+                }
+                _ => out.push(TaskDurations { pipeline, stage, job, task, millis: vec![ms] }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` events numbered after `after`, in order.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, String> {
+        let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map(params![after.min(i64::MAX as u64) as i64, limit as i64], |r| r.get::<_, String>(0))
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let data = row.map_err(|e| e.to_string())?;
+            out.push(serde_json::from_str(&data).map_err(|e| format!("a stored event is unreadable: {e}"))?);
+        }
+        Ok(out)
+    }
+
     /// Whether a log chunk is already stored.
     pub fn has_log(&self, attempt: u64, seq: u64) -> bool {
         let Ok(conn) = self.reader.lock() else { return false };
@@ -298,6 +429,17 @@ fn load(conn: &Connection) -> Result<Loaded, String> {
         let (name, revision) = row.map_err(|e| e.to_string())?;
         out.revisions.insert(name, revision);
     }
+    let mut stmt = conn.prepare("SELECT data FROM pending_triggers ORDER BY id").map_err(|e| e.to_string())?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
+    for row in rows {
+        let data = row.map_err(|e| e.to_string())?;
+        let t = serde_json::from_str(&data).map_err(|e| format!("a stored pending trigger is unreadable: {e}"))?;
+        out.pending.push(t);
+    }
+    out.last_event = conn
+        .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| e.to_string())?
+        .max(0) as u64;
     Ok(out)
 }
 
@@ -350,6 +492,38 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
                  ON CONFLICT(name) DO UPDATE SET revision = excluded.revision",
                 params![name, revision],
             ),
+            Write::Pending { id, data } => tx.execute(
+                "INSERT INTO pending_triggers (id, data) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+                params![*id as i64, data],
+            ),
+            Write::PendingDone { id } => tx.execute("DELETE FROM pending_triggers WHERE id = ?1", params![*id as i64]),
+            Write::Event { seq, data } => {
+                tx.execute("INSERT OR REPLACE INTO events (seq, data) VALUES (?1, ?2)", params![*seq as i64, data])
+            }
+            Write::PruneEvents { below } => {
+                tx.execute("DELETE FROM events WHERE seq < ?1", params![(*below).min(i64::MAX as u64) as i64])
+            }
+            Write::TaskTime { attempt, index, pipeline, stage, job, state, at_us } => {
+                let at = (*at_us).min(i64::MAX as u64) as i64;
+                if *state == TaskState::Running {
+                    tx.execute(
+                        "INSERT INTO task_times (attempt, idx, pipeline, stage, job, started_us)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT(attempt, idx) DO UPDATE SET started_us = excluded.started_us",
+                        params![*attempt as i64, *index as i64, pipeline, stage, job, at],
+                    )
+                } else {
+                    let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from));
+                    tx.execute(
+                        "INSERT INTO task_times (attempt, idx, pipeline, stage, job, finished_us, state)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT(attempt, idx) DO UPDATE
+                         SET finished_us = excluded.finished_us, state = excluded.state",
+                        params![*attempt as i64, *index as i64, pipeline, stage, job, at, state],
+                    )
+                }
+            }
         };
         r.map_err(|e| e.to_string())?;
     }
@@ -477,6 +651,98 @@ mod tests {
         };
         assert_eq!(all, vec![expected.clone()]);
         assert_eq!(store.job_durations(2).unwrap(), vec![JobDurations { millis: vec![2_000, 7_000], ..expected }]);
+    }
+
+    #[tokio::test]
+    async fn pending_triggers_and_events_are_read_back_after_reopening() {
+        use crate::protocol::{Event, EventKind};
+        use crate::state::{Cause, InstanceRef};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        let t = PendingTrigger {
+            id: 3,
+            pipeline: "d".into(),
+            cause: Cause::Upstream { pipeline: "a".into(), counter: 1, stage: "s".into() },
+            upstreams: vec![InstanceRef { pipeline: "a".into(), counter: 1 }],
+            inherited: Vec::new(),
+            created_ms: 5,
+        };
+        let event =
+            |seq| Event { seq, at_ms: seq * 10, kind: EventKind::InstanceQueued { pipeline: "p".into(), counter: 1 } };
+        {
+            let (store, loaded) = Store::open(&path).unwrap();
+            assert_eq!((loaded.pending.len(), loaded.last_event), (0, 0));
+            let mut w =
+                vec![Write::pending(&t), Write::Pending { id: 4, data: "{}".into() }, Write::PendingDone { id: 4 }];
+            w.extend((1..=5).map(|seq| Write::event(&event(seq))));
+            w.push(Write::PruneEvents { below: 3 });
+            store.queue(w).await.unwrap().unwrap();
+            let seqs: Vec<u64> = store.events_after(0, 100).unwrap().iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, [3, 4, 5], "events below 3 are pruned");
+            assert_eq!(store.events_after(3, 1).unwrap(), vec![event(4)]);
+        }
+        let (store, loaded) = Store::open(&path).unwrap();
+        assert_eq!(loaded.pending, vec![t]);
+        assert_eq!(loaded.last_event, 5);
+        assert_eq!(store.events_after(4, 100).unwrap(), vec![event(5)]);
+    }
+
+    #[tokio::test]
+    async fn task_durations_take_each_tasks_last_passed_runs_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(&dir.path().join("pw.db")).unwrap();
+        let time = |attempt: u64, index: usize, state: TaskState, at_us: u64| Write::TaskTime {
+            attempt,
+            index,
+            pipeline: "p".into(),
+            stage: "s".into(),
+            job: "j".into(),
+            state,
+            at_us,
+        };
+        let mut w = Vec::new();
+        for (attempt, ms) in [(1, 3_000), (2, 1_000), (3, 2_000)] {
+            w.push(time(attempt, 0, TaskState::Running, 1_000_000));
+            w.push(time(attempt, 0, TaskState::Passed, 1_000_000 + ms * 1000));
+        }
+        // A failed run, a run still going and a task whose start was never reported do not count.
+        w.extend([
+            time(4, 0, TaskState::Running, 0),
+            time(4, 0, TaskState::Failed, 9_000_000),
+            time(5, 0, TaskState::Running, 0),
+            time(3, 1, TaskState::Passed, 5_000_000),
+            time(3, 2, TaskState::Running, 10),
+            time(3, 2, TaskState::Passed, 500_010),
+        ]);
+        store.queue(w).await.unwrap().unwrap();
+        let task = |task: usize, millis: Vec<u64>| TaskDurations {
+            pipeline: "p".into(),
+            stage: "s".into(),
+            job: "j".into(),
+            task,
+            millis,
+        };
+        assert_eq!(store.task_durations(20).unwrap(), vec![task(0, vec![2_000, 1_000, 3_000]), task(2, vec![500])]);
+        assert_eq!(store.task_durations(1).unwrap(), vec![task(0, vec![2_000]), task(2, vec![500])]);
+    }
+
+    #[test]
+    fn a_database_of_an_earlier_version_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&MIGRATIONS[..2].join("\n")).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute("INSERT INTO materials (name, revision) VALUES ('app', 'abc')", []).unwrap();
+        }
+        let (store, loaded) = Store::open(&path).unwrap();
+        assert_eq!(loaded.revisions["app"], "abc");
+        assert_eq!((loaded.pending.len(), loaded.last_event), (0, 0));
+        assert_eq!(store.task_durations(20).unwrap(), Vec::new());
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
     }
 
     #[test]

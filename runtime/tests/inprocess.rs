@@ -438,7 +438,11 @@ async fn passed_jobs_durations_are_exported_for_the_linter() {
     }
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
     assert_eq!(v["version"], 1, "{text}");
-    assert_eq!(v["tasks"], serde_json::json!([]), "{text}");
+    let task = |i: usize| {
+        serde_json::json!({"pipeline": "build", "stage": "compile", "job": "Linux", "task": i,
+            "median_seconds": 0, "runs": 2})
+    };
+    assert_eq!(v["tasks"], serde_json::json!([task(0), task(1)]), "only the passed tasks have runs: {text}");
     let jobs = v["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 1, "only the passed job has runs: {text}");
     let entry = jobs[0].as_object().unwrap();
@@ -456,4 +460,195 @@ async fn passed_jobs_durations_are_exported_for_the_linter() {
 
 fn dir_has_temp_files(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir).unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_durations_written_by_the_runtime_reach_the_linters_rules() {
+    use pw_compiler::lint::command::check_and_lint;
+    use pw_compiler::lint::history::{DurationsFile, History};
+    use pw_compiler::lint::LintConfig;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ci.pw");
+    let text = r#"
+pipeline build {
+  stage test {
+    job units {
+      timeout = 10m
+      run "printf 'sleep 0.6' > work.sh"
+      run "sh work.sh -p api"
+      run "sh work.sh -p core"
+      run "sh work.sh -p cli"
+    }
+  }
+}
+"#;
+    std::fs::write(&file, text).unwrap();
+    let plan = pw_runtime::load::compile(&[file], false).unwrap_or_else(|e| panic!("{e:?}"));
+    let h = Harness::start(plan, &[("a1", &[])]).await;
+    h.engine.trigger("build", by()).await.unwrap();
+    assert_eq!(h.finished("build", 1).await.state, "passed");
+    h.engine.flush_durations().await;
+    let state = h.dir.path().join("state");
+    let written = std::fs::read_to_string(state.join("durations.json")).unwrap();
+    let file: DurationsFile = serde_json::from_str(&written).unwrap_or_else(|e| panic!("{e}: {written}"));
+    let tasks: Vec<(usize, u32)> = file.tasks.iter().map(|t| (t.task, t.runs)).collect();
+    assert_eq!(tasks, [(0, 1), (1, 1), (2, 1), (3, 1)], "{written}");
+    for t in &file.tasks[1..] {
+        assert!(t.median_seconds >= 1, "a task sleeping 0.6s takes about 1s: {written}");
+    }
+
+    let mut ws = pw_compiler::Workspace::new();
+    ws.add("ci.pw", text);
+    let config = LintConfig::parse(
+        std::path::Path::new("pipewright.toml"),
+        "[lint]\nselect = [\"serial-independent-work\"]\n[lint.serial-independent-work]\nmin-duration = \"2s\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let fired = |history: &History| check_and_lint(&ws, &config, history).1.iter().any(|d| d.code == "L0006");
+    assert!(!fired(&History::default()), "without durations the rule has nothing to go on");
+    assert!(fired(&History::load(&state).unwrap()), "{written}");
+    // The task medians alone are enough: the rule reads them, not only the job's.
+    let tasks_only = DurationsFile { jobs: Vec::new(), ..file };
+    let only = serde_json::to_string(&tasks_only).unwrap();
+    assert!(fired(&History::parse(&only).unwrap()), "{only}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downstream_trigger_pending_at_a_crash_is_carried_out_once_after_the_restart() {
+    use pw_runtime::engine::{Engine, EngineConfig};
+    use pw_runtime::protocol::JobResult;
+    use pw_runtime::scheduler::{Config, Effect, Scheduler};
+    use pw_runtime::statedir::StateDir;
+    use pw_runtime::store::Store;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = git_repo(tmp.path(), "lib", &[("v.txt", "1\n")]);
+    let up = pipeline("up", vec![stage("s", vec![job("j", vec![task("true")])])]);
+    let mut down = pipeline("down", vec![stage("s", vec![job("j", vec![task("cat v.txt")])])]);
+    down.materials = vec!["lib".into()];
+    down.after = vec![Upstream { pipeline: "up".into(), stage: "s".into() }];
+    let p = plan(vec![material("lib", &repo, 60)], vec![up, down]);
+    let state = StateDir::new(tmp.path().join("state"));
+    state.init().unwrap();
+    {
+        // The server's first life, up to the crash: the upstream stage passes and its result is
+        // committed, but the revision of `lib` is never looked up and `down` never created.
+        let (store, _) = Store::open(&state.database()).unwrap();
+        let mut s = Scheduler::new(p.clone(), Config::default());
+        s.register_agent("a1", "agent", Vec::new(), 0);
+        s.trigger("up", by(), Vec::new(), Vec::new(), 0).unwrap();
+        let a = s.assign("a1", 1).unwrap().unwrap();
+        s.complete(a, "a1", JobResult::Passed, None, 0, 2).unwrap();
+        assert!(s.take_effects().iter().any(|e| matches!(e, Effect::TriggerLater(_))));
+        store.queue(s.take_dirty()).await.unwrap().unwrap();
+    }
+    let pending = || {
+        let db = rusqlite::Connection::open(state.database()).unwrap();
+        db.query_row("SELECT count(*) FROM pending_triggers", [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    assert_eq!(pending(), 1, "the trigger was saved with the stage's result");
+    let head = sh(&repo, "git rev-parse HEAD");
+    for life in 2..=3 {
+        let engine = Engine::start(state.clone(), p.clone(), EngineConfig::default()).unwrap();
+        let mut downs = Vec::new();
+        for _ in 0..500 {
+            downs = engine.status(Some("down")).unwrap().instances;
+            if !downs.is_empty() && pending() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if life == 3 {
+            // Time for a second trigger to show, were the first one carried out again.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            downs = engine.status(Some("down")).unwrap().instances;
+        }
+        assert_eq!(downs.len(), 1, "life {life}: exactly one instance of down: {downs:#?}");
+        assert_eq!((downs[0].counter, downs[0].cause.as_str()), (1, "after up/1/s"));
+        assert_eq!(downs[0].revisions["lib"], head);
+        assert_eq!(pending(), 0, "life {life}: the trigger is forgotten once carried out");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_history_survives_a_restart_and_keeps_the_newest_events() {
+    use pw_runtime::engine::{Engine, EngineConfig};
+    use pw_runtime::protocol::EventKind;
+    use pw_runtime::statedir::StateDir;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plan(vec![], vec![pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])])]);
+    let state = StateDir::new(tmp.path().join("state"));
+    let cfg = EngineConfig { events_kept: 10, ..Default::default() };
+    let before = {
+        let engine = Engine::start(state.clone(), p.clone(), cfg.clone()).unwrap();
+        engine.trigger("p", by()).await.unwrap();
+        let (events, next) = engine.events_after(0, Duration::ZERO).await.unwrap();
+        let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+        assert!(
+            matches!(
+                &kinds[..],
+                [EventKind::InstanceStarted { .. }, EventKind::StageStarted { .. }, EventKind::JobScheduled { .. }]
+            ),
+            "{kinds:?}"
+        );
+        assert_eq!((events[0].seq, next), (1, 3));
+        events
+    };
+    let engine = Engine::start(state.clone(), p.clone(), cfg).unwrap();
+    let (events, _) = engine.events_after(0, Duration::ZERO).await.unwrap();
+    assert_eq!(events, before, "the history is read back after a restart");
+    for _ in 0..5 {
+        engine.trigger("p", by()).await.unwrap();
+    }
+    let (events, next) = engine.events_after(0, Duration::ZERO).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (9..=18).collect::<Vec<u64>>(), "numbers continue; only the newest 10 are kept");
+    assert_eq!(next, 18);
+    assert!(matches!(&events[9].kind, EventKind::JobScheduled { job } if job.counter == 6));
+    let (none, next) = engine.events_after(18, Duration::from_millis(50)).await.unwrap();
+    assert_eq!((none.len(), next), (0, 18));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_in_runs_the_downstream_once_both_upstreams_ran_the_same_new_commit() {
+    use pw_runtime::protocol::EventKind;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = git_repo(tmp.path(), "shared", &[("v.txt", "1\n")]);
+    let first = sh(&repo, "git rev-parse HEAD");
+    let mut a = pipeline("a", vec![stage("s", vec![job("j", vec![task("cat v.txt")])])]);
+    a.materials = vec!["shared".into()];
+    let mut b = pipeline("b", vec![stage("s", vec![job("j", vec![task("sleep 0.5; cat v.txt")])])]);
+    b.materials = vec!["shared".into()];
+    let mut c = pipeline(
+        "c",
+        vec![stage("s", vec![job("j", vec![task("echo \"c at $(git rev-parse HEAD): $(cat v.txt)\"")])])],
+    );
+    c.materials = vec!["shared".into()];
+    c.after = vec![
+        Upstream { pipeline: "a".into(), stage: "s".into() },
+        Upstream { pipeline: "b".into(), stage: "s".into() },
+    ];
+    let h = Harness::start(plan(vec![material("shared", &repo, 1)], vec![a, b, c]), &[("a1", &[]), ("a2", &[])]).await;
+    tokio::spawn(h.engine.clone().poll_materials());
+    let c1 = h.finished("c", 1).await;
+    assert_eq!((c1.state.as_str(), c1.revisions["shared"].as_str()), ("passed", first.as_str()));
+    let second = commit(&repo, &[("v.txt", "2\n")], "second");
+    for p in ["a", "b"] {
+        let i = h.finished(p, 2).await;
+        assert_eq!((i.state.as_str(), i.revisions["shared"].as_str()), ("passed", second.as_str()), "{p}/2");
+    }
+    let c2 = h.finished("c", 2).await;
+    assert_eq!(c2.state, "passed", "{c2:#?}");
+    assert_eq!(c2.revisions["shared"], second, "c runs with the revision both upstreams ran");
+    assert!(c2.cause == "after a/2/s" || c2.cause == "after b/2/s", "{}", c2.cause);
+    h.log_containing("c", 2, "s", "j", &format!("c at {second}: 2")).await;
+    // c/2 started only after both upstreams passed the new commit, and no other c ran.
+    let (events, _) = h.engine.events_after(0, Duration::ZERO).await.unwrap();
+    let seq_of = |f: &dyn Fn(&EventKind) -> bool| events.iter().find(|e| f(&e.kind)).map(|e| e.seq);
+    let passed = |p: &'static str| move |k: &EventKind| matches!(k, EventKind::StageFinished { pipeline, counter: 2, .. } if pipeline == p);
+    let started = seq_of(&|k| matches!(k, EventKind::InstanceStarted { pipeline, counter: 2, .. } if pipeline == "c"));
+    let (a2, b2) = (seq_of(&passed("a")).unwrap(), seq_of(&passed("b")).unwrap());
+    assert!(started.unwrap() > a2.max(b2), "c/2 started at event {started:?}, a/2 passed at {a2}, b/2 at {b2}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cs = h.engine.status(Some("c")).unwrap().instances;
+    assert_eq!(cs.len(), 2, "{cs:#?}");
 }

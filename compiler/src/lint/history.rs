@@ -10,12 +10,15 @@
 //! ```
 //! Names compare case-insensitively; `task` is the task's 0-based index in its job.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The file name looked for in a state folder.
 pub const FILE_NAME: &str = "durations.json";
+
+/// The version of the file's shape, written by the runtime and required by the reader.
+pub const VERSION: u32 = 1;
 
 /// A recorded median duration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,35 +34,46 @@ pub struct History {
     tasks: HashMap<(String, String, String, usize), Recorded>,
 }
 
-#[derive(Deserialize)]
+/// The contents of `durations.json`: the one definition of its shape, used by the runtime that
+/// writes it and by [`History::parse`] that reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Export {
-    version: u32,
+pub struct DurationsFile {
+    pub version: u32,
     #[serde(default)]
-    jobs: Vec<JobEntry>,
+    pub jobs: Vec<JobDuration>,
     #[serde(default)]
-    tasks: Vec<TaskEntry>,
+    pub tasks: Vec<TaskDuration>,
 }
 
-#[derive(Deserialize)]
+/// The median duration of a job over its recent passed runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JobEntry {
-    pipeline: String,
-    stage: String,
-    job: String,
-    median_seconds: u64,
-    runs: u32,
+pub struct JobDuration {
+    pub pipeline: String,
+    pub stage: String,
+    pub job: String,
+    pub median_seconds: u64,
+    pub runs: u32,
 }
 
-#[derive(Deserialize)]
+/// The median duration of a task (by its 0-based index in its job) over its recent passed runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TaskEntry {
-    pipeline: String,
-    stage: String,
-    job: String,
-    task: usize,
-    median_seconds: u64,
-    runs: u32,
+pub struct TaskDuration {
+    pub pipeline: String,
+    pub stage: String,
+    pub job: String,
+    pub task: usize,
+    pub median_seconds: u64,
+    pub runs: u32,
+}
+
+impl DurationsFile {
+    /// A file of the current [`VERSION`].
+    pub fn new(jobs: Vec<JobDuration>, tasks: Vec<TaskDuration>) -> Self {
+        DurationsFile { version: VERSION, jobs, tasks }
+    }
 }
 
 fn key(p: &str, s: &str, j: &str) -> (String, String, String) {
@@ -77,9 +91,9 @@ impl History {
 
     /// Parses the JSON export.
     pub fn parse(text: &str) -> Result<History, String> {
-        let export: Export = serde_json::from_str(text).map_err(|e| format!("invalid durations file: {e}"))?;
-        if export.version != 1 {
-            return Err(format!("durations file version {} is not supported (expected 1)", export.version));
+        let export: DurationsFile = serde_json::from_str(text).map_err(|e| format!("invalid durations file: {e}"))?;
+        if export.version != VERSION {
+            return Err(format!("durations file version {} is not supported (expected {VERSION})", export.version));
         }
         let mut history = History::default();
         for j in export.jobs {
@@ -125,5 +139,26 @@ mod tests {
         assert_eq!(h.task("build", "c", "l", 1), Some(Recorded { median_secs: 3, runs: 2 }));
         assert!(History::parse(r#"{"version":2}"#).is_err());
         assert!(History::parse(r#"{"version":1,"jobz":[]}"#).is_err());
+    }
+
+    #[test]
+    fn the_shared_type_reads_back_what_it_writes() {
+        let file = DurationsFile::new(
+            vec![JobDuration { pipeline: "p".into(), stage: "s".into(), job: "J".into(), median_seconds: 9, runs: 3 }],
+            vec![TaskDuration {
+                pipeline: "p".into(),
+                stage: "s".into(),
+                job: "J".into(),
+                task: 2,
+                median_seconds: 4,
+                runs: 3,
+            }],
+        );
+        let text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<DurationsFile>(&text).ok(), Some(file));
+        let h = History::parse(&text).unwrap_or_default();
+        assert_eq!(h.job("P", "s", "j"), Some(Recorded { median_secs: 9, runs: 3 }));
+        assert_eq!(h.task("p", "s", "j", 2), Some(Recorded { median_secs: 4, runs: 3 }));
+        assert_eq!(h.task("p", "s", "j", 1), None);
     }
 }

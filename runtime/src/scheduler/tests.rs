@@ -419,11 +419,74 @@ fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
     let mut s = Scheduler::new(plan, Config::default());
     s.register_agent("a1", "agent-1", Vec::new(), 0);
     manual(&mut s, "a");
+    s.take_dirty();
     pass(&mut s, "a1", 1);
-    let later = s.take_effects().into_iter().find(|e| matches!(e, Effect::TriggerLater { .. }));
+    let later = s.take_effects().into_iter().find_map(|e| match e {
+        Effect::TriggerLater(t) => Some(t),
+        _ => None,
+    });
+    let t = later.expect("a trigger waiting for the revision of m");
+    assert_eq!((t.pipeline.as_str(), t.inherited.len()), ("d", 0));
+    assert_eq!(t.upstreams, vec![InstanceRef { pipeline: "a".into(), counter: 1 }]);
+    // The trigger is saved with the stage's result, in the same change.
+    let writes = s.take_dirty();
+    assert!(writes.iter().any(|w| matches!(w, Write::Pending { id, .. } if *id == t.id)), "{writes:?}");
+    assert!(writes.iter().any(|w| matches!(w, Write::Instance { id: 1, data, .. } if data.contains("\"passed\""))));
+    assert_eq!(s.pending_triggers().count(), 1);
+    let created = s.complete_trigger(t.id, Ok(vec![rev("m", "r9")]), 2);
+    assert_eq!(created, Some(Ok(("d".to_string(), 1))));
+    assert_eq!(s.instance("d", 1).unwrap().materials, vec![rev("m", "r9")]);
+    // The instance and the trigger's removal are saved together.
+    let writes = s.take_dirty();
+    assert!(writes.iter().any(|w| matches!(w, Write::PendingDone { id } if *id == t.id)), "{writes:?}");
+    assert!(writes.iter().any(|w| matches!(w, Write::Instance { pipeline, .. } if pipeline == "d")));
+    assert_eq!(s.complete_trigger(t.id, Ok(vec![rev("m", "r9")]), 3), None, "carried out once only");
+    assert!(s.instance("d", 2).is_none());
+}
+
+#[test]
+fn a_pending_trigger_that_cannot_be_carried_out_is_reported_and_forgotten() {
+    let a = pipeline("a", vec![stage("s", vec![job("j", &[])])]);
+    let mut d = pipeline("d", vec![stage("s", vec![job("j", &[])])]);
+    d.materials = vec!["m".into()];
+    d.after = vec![Upstream { pipeline: "a".into(), stage: "s".into() }];
+    let mut plan = plan_of(vec![a, d]);
+    plan.materials = vec![material("m")];
+    let mut s = Scheduler::new(plan, Config::default());
+    s.register_agent("a1", "agent-1", Vec::new(), 0);
+    manual(&mut s, "a");
+    pass(&mut s, "a1", 1);
+    let id = s.pending_triggers().next().expect("pending").id;
+    s.take_effects();
+    s.take_dirty();
+    let r = s.complete_trigger(id, Err("material `m`: git ls-remote failed".into()), 2);
+    assert!(matches!(r, Some(Err(SchedError::Conflict(_)))), "{r:?}");
+    assert_eq!(s.pending_triggers().count(), 0);
+    assert!(matches!(&s.take_dirty()[..], [Write::PendingDone { id: x }] if *x == id));
+    let ev = events(&mut s);
     assert!(
-        matches!(later, Some(Effect::TriggerLater { pipeline, inherited, .. }) if pipeline == "d" && inherited.is_empty())
+        matches!(&ev[..], [EventKind::TriggerFailed { pipeline, cause, reason }]
+            if pipeline == "d" && cause == "after a/1/s" && reason.contains("ls-remote failed")),
+        "{ev:?}"
     );
+    assert_eq!(s.failed_triggers().len(), 1);
+}
+
+#[test]
+fn restored_pending_triggers_are_carried_out_again() {
+    let mut s = sched(vec![pipeline("d", vec![stage("s", vec![job("j", &[])])])]);
+    let t = PendingTrigger {
+        id: 7,
+        pipeline: "d".into(),
+        cause: Cause::Upstream { pipeline: "a".into(), counter: 3, stage: "s".into() },
+        upstreams: vec![InstanceRef { pipeline: "a".into(), counter: 3 }],
+        inherited: Vec::new(),
+        created_ms: 0,
+    };
+    s.restore_pending(vec![t.clone()]);
+    assert_eq!(s.take_effects(), vec![Effect::TriggerLater(t)]);
+    assert_eq!(s.complete_trigger(7, Ok(Vec::new()), 1), Some(Ok(("d".to_string(), 1))));
+    assert_eq!(s.instance("d", 1).unwrap().cause.to_string(), "after a/3/s");
 }
 
 #[test]
@@ -525,6 +588,31 @@ fn task_reports_make_events_with_labels() {
         matches!(&ev[..], [EventKind::TaskStarted { index: 0, total: 1, label, agent_at_us: 7, .. }] if label == "true")
     );
     assert_eq!(s.attempt(a).unwrap().tasks, vec![TaskState::Running]);
+}
+
+#[test]
+fn task_starts_and_ends_are_saved_with_their_job_names() {
+    let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("a", &[])])])]);
+    manual(&mut s, "p");
+    let a = s.assign("a1", 0).unwrap().unwrap();
+    s.take_dirty();
+    s.task_report(a, &TaskReport { at_us: 7, ..report("a1", 0) }, 1).unwrap();
+    let end = TaskReport { state: TaskState::Passed, exit_code: Some(0), at_us: 2_000_007, ..report("a1", 0) };
+    s.task_report(a, &end, 2).unwrap();
+    // Reports of tasks the job does not have are not saved.
+    s.task_report(a, &TaskReport { at_us: 9, ..report("a1", 5) }, 3).unwrap();
+    let times: Vec<(usize, TaskState, u64)> = s
+        .take_dirty()
+        .into_iter()
+        .filter_map(|w| match w {
+            Write::TaskTime { attempt, index, pipeline, stage, job, state, at_us } => {
+                assert_eq!((attempt, pipeline.as_str(), stage.as_str(), job.as_str()), (a, "p", "s", "a"));
+                Some((index, state, at_us))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(times, vec![(0, TaskState::Running, 7), (0, TaskState::Passed, 2_000_007)]);
 }
 
 #[test]
