@@ -795,30 +795,10 @@ impl Scheduler {
     }
 
     fn new_attempt(&mut self, id: u64, si: usize, ji: usize, excluded: Vec<String>, is_retry: bool, now: u64) {
-        let attempt_id = self.next_attempt;
-        self.next_attempt += 1;
-        let Some(job) = self.instances.get_mut(&id).and_then(|i| i.stages.get_mut(si)).and_then(|s| s.jobs.get_mut(ji))
+        let Some((attempt_id, resources)) = self.push_attempt((id, si, ji), excluded.clone(), is_retry, true, now)
         else {
             return;
         };
-        let resources = job.definition.resources.clone();
-        job.attempts.push(Attempt {
-            id: attempt_id,
-            number: job.attempts.len() as u32 + 1,
-            state: JobState::Scheduled,
-            agent: None,
-            agent_name: None,
-            reason: None,
-            scheduled_ms: now,
-            assigned_ms: None,
-            finished_ms: None,
-            excluded_agents: excluded.clone(),
-            is_retry,
-            cancel_requested: false,
-            tasks: vec![TaskState::Pending; job.definition.tasks.len()],
-            artifacts: BTreeMap::new(),
-        });
-        self.slots.insert(attempt_id, Slot { instance: id, stage: si, job: ji });
         self.queue.insert(attempt_id);
         self.dirty_jobs.insert((id, si, ji));
         if let Some(job) = self.job_key(attempt_id) {
@@ -829,6 +809,41 @@ impl Scheduler {
         } else {
             self.effects.push(Effect::WorkReady);
         }
+    }
+
+    /// Adds a scheduled attempt to a job (with its tasks pending when `with_tasks`) and returns
+    /// its id and the job's resources; `None` when the job does not exist.
+    fn push_attempt(
+        &mut self,
+        (id, si, ji): (u64, usize, usize),
+        excluded_agents: Vec<String>,
+        is_retry: bool,
+        with_tasks: bool,
+        now: u64,
+    ) -> Option<(u64, Vec<String>)> {
+        let job = self.instances.get_mut(&id).and_then(|i| i.stages.get_mut(si)).and_then(|s| s.jobs.get_mut(ji))?;
+        let attempt_id = self.next_attempt;
+        self.next_attempt += 1;
+        let tasks = if with_tasks { vec![TaskState::Pending; job.definition.tasks.len()] } else { Vec::new() };
+        job.attempts.push(Attempt {
+            id: attempt_id,
+            number: job.attempts.len() as u32 + 1,
+            state: JobState::Scheduled,
+            agent: None,
+            agent_name: None,
+            reason: None,
+            scheduled_ms: now,
+            assigned_ms: None,
+            finished_ms: None,
+            excluded_agents,
+            is_retry,
+            cancel_requested: false,
+            tasks,
+            artifacts: BTreeMap::new(),
+        });
+        let resources = job.definition.resources.clone();
+        self.slots.insert(attempt_id, Slot { instance: id, stage: si, job: ji });
+        Some((attempt_id, resources))
     }
 
     /// Why no registered agent could ever run a job with these resources, if none can. With no
@@ -1344,30 +1359,9 @@ impl Scheduler {
     }
 
     fn new_attempt_failed(&mut self, id: u64, si: usize, ji: usize, reason: String, now: u64) {
-        let attempt_id = self.next_attempt;
-        self.next_attempt += 1;
-        let Some(job) = self.instances.get_mut(&id).and_then(|i| i.stages.get_mut(si)).and_then(|s| s.jobs.get_mut(ji))
-        else {
-            return;
-        };
-        job.attempts.push(Attempt {
-            id: attempt_id,
-            number: job.attempts.len() as u32 + 1,
-            state: JobState::Scheduled,
-            agent: None,
-            agent_name: None,
-            reason: None,
-            scheduled_ms: now,
-            assigned_ms: None,
-            finished_ms: None,
-            excluded_agents: Vec::new(),
-            is_retry: false,
-            cancel_requested: false,
-            tasks: Vec::new(),
-            artifacts: BTreeMap::new(),
-        });
-        self.slots.insert(attempt_id, Slot { instance: id, stage: si, job: ji });
-        self.finish_attempt(attempt_id, JobState::Failed, Some(reason), None, now);
+        if let Some((attempt_id, _)) = self.push_attempt((id, si, ji), Vec::new(), false, false, now) {
+            self.finish_attempt(attempt_id, JobState::Failed, Some(reason), None, now);
+        }
     }
 
     /// Where an artifact a job fetches comes from: this instance, or the upstream instance
