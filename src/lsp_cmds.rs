@@ -63,7 +63,8 @@ pub fn fmt(args: FmtArgs) -> u8 {
     }
     let files = |n: usize| format!("{n} file{}", if n == 1 { "" } else { "s" });
     if args.check && changed > 0 {
-        eprintln!("{} not formatted; run `pw fmt` on them", files(changed));
+        let them = if changed == 1 { "it" } else { "them" };
+        eprintln!("{} not formatted; run `pw fmt` on {them}", files(changed));
     }
     if refused > 0 || (args.check && changed > 0) {
         FOUND

@@ -194,7 +194,8 @@ fn position_of(text: &str, needle: &str) -> Value {
 #[test]
 fn an_editing_session_over_stdio() {
     let root = tempfile::tempdir().expect("temporary folder");
-    std::fs::write(root.path().join("pipewright.toml"), "[lsp]\ndebounce_ms = 10\n").expect("settings");
+    let settings = "[lsp]\ndebounce_ms = 10\ndocs_url = \"https://docs.example.com/pw/\"\n";
+    std::fs::write(root.path().join("pipewright.toml"), settings).expect("settings");
     let build_path = root.path().join("build.pw");
     let deploy_path = root.path().join("deploy.pw");
     std::fs::write(&build_path, BUILD).expect("build.pw");
@@ -234,7 +235,7 @@ fn an_editing_session_over_stdio() {
     assert_eq!(first["code"], "E0403", "{broken}");
     assert_eq!(first["range"]["start"], at, "{broken}");
     assert!(first["message"].as_str().unwrap_or_default().contains("webap"), "{first}");
-    assert!(first["codeDescription"]["href"].as_str().unwrap_or_default().contains("e0403"), "{first}");
+    assert_eq!(first["codeDescription"]["href"], "https://docs.example.com/pw/reference/errors#e0403", "{first}");
 
     // Fix it again, then jump from the reference to the artifact in the other file.
     editor.notify(

@@ -70,7 +70,13 @@ impl Analysis {
 
 /// Parses every file of the workspace (on all cores) and checks them together.
 pub fn analyze(workspace: &Workspace) -> Analysis {
-    let files = parse_all(workspace);
+    analyze_parsed(workspace, parse_all(workspace))
+}
+
+/// Checks a workspace whose files are already parsed: `files[i]` is [`parse_file`] of the
+/// workspace's file `i` (a caller that keeps the parses of unchanged files re-parses only the
+/// edited ones).
+pub fn analyze_parsed(workspace: &Workspace, files: Vec<ParsedFile>) -> Analysis {
     let trees: Vec<&ast::File> = files.iter().map(|f| &f.ast).collect();
     let (program, mut diagnostics) = check::check(workspace, &trees);
     let mut all: Vec<Diagnostic> = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
@@ -81,6 +87,12 @@ pub fn analyze(workspace: &Workspace) -> Analysis {
 
 fn parse_all(workspace: &Workspace) -> Vec<ParsedFile> {
     let ids: Vec<FileId> = workspace.ids().collect();
+    parse_files(workspace, &ids)
+}
+
+/// Lexes and parses the files `ids` of the workspace, in that order; on all cores when there
+/// are several.
+pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len().max(1));
     if threads <= 1 || ids.len() < 8 {
         return ids.iter().map(|&id| parse_file(id, &workspace.file(id).text)).collect();

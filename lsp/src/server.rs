@@ -23,14 +23,13 @@ pub struct Backend {
     state: Arc<Mutex<State>>,
     /// Bumped on every change; a debounced check runs only if no change came after it.
     generation: Arc<AtomicU64>,
-    /// What was last published for each document: its version and whether it had diagnostics.
+    /// What was last published for each document.
     published: Arc<tokio::sync::Mutex<HashMap<Uri, Published>>>,
 }
 
-#[derive(Clone, Copy)]
 struct Published {
     version: Option<i32>,
-    any: bool,
+    diagnostics: Vec<Diagnostic>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -51,21 +50,42 @@ impl Backend {
         lock(&self.state)
     }
 
-    /// Checks the workspace and publishes its diagnostics once no change has come for the
-    /// debounce period.
+    /// Checks the workspace at once, for the requests to come, and publishes its diagnostics
+    /// once no change has come for the debounce period.
     fn schedule_diagnostics(&self) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let debounce = Duration::from_millis(self.state().settings.debounce_ms);
         let (client, state, latest, published) =
             (self.client.clone(), self.state.clone(), self.generation.clone(), self.published.clone());
+        if !debounce.is_zero() {
+            // Unless a newer change has come meanwhile (its own check follows): a burst of
+            // changes is checked once.
+            let (checked, newest) = (state.clone(), latest.clone());
+            tokio::task::spawn_blocking(move || {
+                if newest.load(Ordering::SeqCst) == generation {
+                    lock(&checked).snapshot();
+                }
+            });
+        }
         tokio::spawn(async move {
             tokio::time::sleep(debounce).await;
             if latest.load(Ordering::SeqCst) != generation {
                 return;
             }
-            let analysed = state.clone();
-            let snap = match tokio::task::spawn_blocking(move || lock(&analysed).snapshot()).await {
-                Ok(snap) => snap,
+            let (analysed, newest) = (state.clone(), latest.clone());
+            // The checker's snapshot is built under the lock (requests share it); the linter
+            // runs outside it, unless a newer change has already made this check pointless.
+            let checked = tokio::task::spawn_blocking(move || {
+                let snap = lock(&analysed).snapshot();
+                let current = newest.load(Ordering::SeqCst) == generation;
+                current.then(|| {
+                    snap.diagnostics();
+                    snap
+                })
+            });
+            let snap = match checked.await {
+                Ok(Some(snap)) => snap,
+                Ok(None) => return,
                 Err(e) => {
                     client.log_message(MessageType::ERROR, format!("checking the workspace failed: {e}")).await;
                     return;
@@ -83,7 +103,11 @@ impl Backend {
         f: impl FnOnce(&Snapshot) -> T + Send + 'static,
     ) -> Result<T> {
         let state = self.state.clone();
-        match tokio::task::spawn_blocking(move || f(&lock(&state).snapshot())).await {
+        let answer = move || {
+            let snap = lock(&state).snapshot();
+            f(&snap)
+        };
+        match tokio::task::spawn_blocking(answer).await {
             Ok(value) => Ok(value),
             Err(e) => {
                 let message = format!("{request} failed: {e}");
@@ -124,8 +148,9 @@ impl Backend {
     }
 }
 
-/// Publishes the snapshot's diagnostics for every document whose version it still matches, and
-/// clears the documents that no longer have any.
+/// Publishes the snapshot's diagnostics for every document whose version it still matches and
+/// whose diagnostics or version differ from those last published, and clears the documents that
+/// no longer have any.
 async fn publish(
     client: &Client,
     state: &Mutex<State>,
@@ -146,20 +171,20 @@ async fn publish(
         if newer_text || newer_published {
             continue;
         }
-        let any = !items.is_empty();
-        // An open document always hears that it was checked; a file on disk only when it has
-        // diagnostics or had some.
-        let unchanged = published.get(&uri).is_some_and(|p| p.version == version && !p.any);
-        if !any && (unchanged || (version.is_none() && published.get(&uri).is_none_or(|p| !p.any))) {
-            published.insert(uri, Published { version, any });
+        // An open document hears once about each of its versions; a file on disk when it has
+        // diagnostics, and again when they change.
+        let last = published.get(&uri);
+        let known = last.is_some_and(|p| p.version == version && p.diagnostics == items);
+        let clean_on_disk = version.is_none() && items.is_empty() && last.is_none();
+        if known || clean_on_disk {
             continue;
         }
-        client.publish_diagnostics(uri.clone(), items, version).await;
-        published.insert(uri, Published { version, any });
+        client.publish_diagnostics(uri.clone(), items.clone(), version).await;
+        published.insert(uri, Published { version, diagnostics: items });
     }
     let gone: Vec<Uri> = published.keys().filter(|u| !seen.contains(u)).cloned().collect();
     for uri in gone {
-        if published.remove(&uri).is_some_and(|p| p.any) {
+        if published.remove(&uri).is_some_and(|p| !p.diagnostics.is_empty()) {
             client.publish_diagnostics(uri, Vec::new(), None).await;
         }
     }

@@ -1,13 +1,20 @@
 //! The server's state: the open documents, the workspace's other `.pw` files, the settings, and
 //! the latest analysis of all of them as an immutable [`Snapshot`] that requests read.
+//!
+//! A snapshot is built when something asks for it after a change (the server asks at once after
+//! an edit, and requests ask when they come). It re-parses only the files whose text changed (the
+//! others' parses are taken from the previous snapshot) and checks the whole workspace; the linter
+//! runs only when its findings are first wanted ([`Snapshot::diagnostics`]), so a hover or a
+//! completion never waits for it.
 
 use crate::position::Encoding;
 use crate::settings::Settings;
+use pw_compiler::lint::LintConfig;
 use pw_compiler::source::SourceFile;
 use pw_compiler::{Analysis, Diagnostic, FileId, ParsedFile, Span, Workspace};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tower_lsp_server::ls_types::{Location, Position, Range, TextDocumentContentChangeEvent, Uri};
 
 /// An open document: the editor's text, not the disk's.
@@ -24,10 +31,12 @@ pub struct State {
     pub disk: BTreeMap<Uri, String>,
     pub roots: Vec<PathBuf>,
     pub settings: Settings,
-    pub lint_config: pw_compiler::lint::LintConfig,
+    pub lint_config: Arc<LintConfig>,
     pub encoding: Encoding,
     revision: u64,
-    cache: Option<Arc<Snapshot>>,
+    /// The latest snapshot built: the current one when its revision is `revision`, otherwise
+    /// the source of the parses of the files that have not changed since.
+    latest: Option<Arc<Snapshot>>,
 }
 
 impl State {
@@ -37,7 +46,6 @@ impl State {
 
     fn changed(&mut self) {
         self.revision += 1;
-        self.cache = None;
     }
 
     pub fn open(&mut self, uri: Uri, text: String, version: i32) {
@@ -96,7 +104,7 @@ impl State {
         let (settings, problem) = Settings::load(&self.roots);
         let (lint_config, lint_problem) = crate::lints::load_config(&self.roots);
         self.settings = settings;
-        self.lint_config = lint_config;
+        self.lint_config = Arc::new(lint_config);
         self.changed();
         problem.or(lint_problem)
     }
@@ -111,11 +119,12 @@ impl State {
 
     /// The analysis of the current texts, computed once per change.
     pub fn snapshot(&mut self) -> Arc<Snapshot> {
-        if let Some(cached) = &self.cache {
-            return cached.clone();
+        if let Some(latest) = self.latest.as_ref().filter(|s| s.revision == self.revision) {
+            return latest.clone();
         }
-        let snapshot = Arc::new(Snapshot::build(self));
-        self.cache = Some(snapshot.clone());
+        let previous = Previous::new(self.latest.take());
+        let snapshot = Arc::new(Snapshot::build(self, previous));
+        self.latest = Some(snapshot.clone());
         snapshot
     }
 }
@@ -160,19 +169,23 @@ fn collect_pw_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 pub struct Snapshot {
     pub revision: u64,
     pub workspace: Workspace,
+    /// The parsed files and the checked program, with the checker's diagnostics.
     pub analysis: Analysis,
-    /// The checker's and the linter's diagnostics, sorted.
-    pub diagnostics: Vec<Diagnostic>,
     /// The document of each file, by [`FileId`].
     pub uris: Vec<Uri>,
     /// The editor's version of each file that is open.
     pub versions: Vec<Option<i32>>,
     pub encoding: Encoding,
     pub settings: Settings,
+    /// How many files were parsed for this snapshot; the others kept the previous one's parse.
+    pub files_parsed: usize,
+    lint_config: Arc<LintConfig>,
+    /// The checker's and the linter's diagnostics, computed on first use.
+    diagnostics: OnceLock<Vec<Diagnostic>>,
 }
 
 impl Snapshot {
-    fn build(state: &State) -> Self {
+    fn build(state: &State, mut previous: Previous) -> Self {
         let mut workspace = Workspace::new();
         let mut uris = Vec::new();
         let mut versions = Vec::new();
@@ -180,27 +193,57 @@ impl Snapshot {
         let mut all: Vec<(&Uri, &str, Option<i32>)> = disk.map(|(u, t)| (u, t.as_str(), None)).collect();
         all.extend(state.open.iter().map(|(u, d)| (u, d.text.as_str(), Some(d.version))));
         all.sort_by(|a, b| a.0.cmp(b.0));
+        let mut kept = Vec::with_capacity(all.len());
         for (uri, text, version) in all {
-            workspace.add(display_path(uri, &state.roots), text);
+            let id = FileId(uris.len() as u32);
+            let path = display_path(uri, &state.roots);
+            let (source, parse) = match previous.take(uri, id, &path, text) {
+                Some((source, parse)) => (source, Some(parse)),
+                None => (SourceFile::new(path, text), None),
+            };
+            workspace.files.push(source);
+            kept.push(parse);
             uris.push(uri.clone());
             versions.push(version);
         }
-        let analysis = pw_compiler::analyze(&workspace);
-        let mut diagnostics = analysis.diagnostics.clone();
-        if state.settings.lint {
-            diagnostics.extend(crate::lints::lint(&workspace, &analysis, &state.lint_config));
-        }
-        pw_compiler::diagnostic::sort(&mut diagnostics);
+        drop(previous);
+        // The files without a parse to keep, parsed together (on all cores when there are many,
+        // as when the workspace is first read).
+        let missing: Vec<FileId> = workspace.ids().filter(|id| kept[id.0 as usize].is_none()).collect();
+        let mut fresh = pw_compiler::parse_files(&workspace, &missing).into_iter();
+        let parsed = kept.into_iter().map(|parse| parse.or_else(|| fresh.next()).unwrap_or_default()).collect();
+        let analysis = pw_compiler::analyze_parsed(&workspace, parsed);
         Snapshot {
             revision: state.revision,
             workspace,
             analysis,
-            diagnostics,
             uris,
             versions,
             encoding: state.encoding,
             settings: state.settings.clone(),
+            files_parsed: missing.len(),
+            lint_config: state.lint_config.clone(),
+            diagnostics: OnceLock::new(),
         }
+    }
+
+    /// The checker's and the linter's diagnostics, sorted. The linter runs on the first call
+    /// (a later caller waits for it), so the requests that need only the checked program never
+    /// wait for the linter.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        self.diagnostics.get_or_init(|| {
+            let mut all = self.analysis.diagnostics.clone();
+            if self.settings.lint {
+                all.extend(crate::lints::lint(&self.workspace, &self.analysis, &self.lint_config));
+            }
+            pw_compiler::diagnostic::sort(&mut all);
+            all
+        })
+    }
+
+    /// Whether the linter has run on this snapshot.
+    pub fn is_linted(&self) -> bool {
+        self.diagnostics.get().is_some()
     }
 
     pub fn file_id(&self, uri: &Uri) -> Option<FileId> {
@@ -233,6 +276,47 @@ impl Snapshot {
 
     pub fn text(&self, file: FileId) -> &str {
         &self.source(file).text
+    }
+}
+
+/// The previous snapshot, as a source of files for the next one. A file keeps its source (text
+/// and line index) and its parse when its document, its [`FileId`] (spans and diagnostics carry
+/// it), its path and its text are the same. They are moved out when no request holds the previous
+/// snapshot any more, and cloned otherwise.
+enum Previous {
+    None,
+    Owned { uris: Vec<Uri>, files: Vec<Option<(SourceFile, ParsedFile)>> },
+    Shared(Arc<Snapshot>),
+}
+
+impl Previous {
+    fn new(snapshot: Option<Arc<Snapshot>>) -> Self {
+        match snapshot.map(Arc::try_unwrap) {
+            None => Previous::None,
+            Some(Ok(snap)) => Previous::Owned {
+                uris: snap.uris,
+                files: snap.workspace.files.into_iter().zip(snap.analysis.files).map(Some).collect(),
+            },
+            Some(Err(shared)) => Previous::Shared(shared),
+        }
+    }
+
+    /// The source and the parse of file `id`, if they are still those of `text`.
+    fn take(&mut self, uri: &Uri, id: FileId, path: &str, text: &str) -> Option<(SourceFile, ParsedFile)> {
+        let i = id.0 as usize;
+        let same =
+            |uris: &[Uri], source: &SourceFile| uris.get(i) == Some(uri) && source.path == path && source.text == text;
+        match self {
+            Previous::None => None,
+            Previous::Owned { uris, files } => {
+                let slot = files.get_mut(i)?;
+                slot.as_ref().is_some_and(|(source, _)| same(uris, source)).then(|| slot.take()).flatten()
+            }
+            Previous::Shared(snap) => {
+                let (source, parse) = (snap.workspace.files.get(i)?, snap.analysis.files.get(i)?);
+                same(&snap.uris, source).then(|| (source.clone(), parse.clone()))
+            }
+        }
     }
 }
 
@@ -301,5 +385,84 @@ mod tests {
         let second = state.snapshot();
         assert!(!Arc::ptr_eq(&first, &second));
         assert_eq!(second.versions, vec![Some(2)]);
+    }
+
+    fn whole(text: &str) -> Vec<TextDocumentContentChangeEvent> {
+        vec![TextDocumentContentChangeEvent { range: None, range_length: None, text: text.into() }]
+    }
+
+    /// The snapshot holds the state's texts, and agrees with analysing them from scratch.
+    fn assert_fresh(state: &State, snap: &Snapshot) {
+        for (uri, doc) in &state.open {
+            let file = snap.file_id(uri).expect("an open document is in the snapshot");
+            assert_eq!(snap.text(file), doc.text);
+            assert_eq!(snap.source(file).path, uri.path().as_str());
+        }
+        let fresh = pw_compiler::analyze(&snap.workspace);
+        assert_eq!(snap.analysis.diagnostics, fresh.diagnostics);
+        for (kept, parsed) in snap.analysis.files.iter().zip(&fresh.files) {
+            assert_eq!(kept.ast, parsed.ast);
+            assert_eq!(kept.comments, parsed.comments);
+            assert_eq!(kept.diagnostics, parsed.diagnostics);
+        }
+    }
+
+    #[test]
+    fn an_edit_reparses_only_the_files_that_changed() {
+        let mut state = State::default();
+        let (a, b): (Uri, Uri) = ("file:///w/a.pw".parse().expect("uri"), "file:///w/b.pw".parse().expect("uri"));
+        state.open(a.clone(), "material m { git = \"x\" }\n".into(), 1);
+        state.open(b.clone(), "pipeline p { materials = [n] stage s { job j { run \"x\" } } }\n".into(), 1);
+        assert_eq!(state.snapshot().files_parsed, 2);
+        state.change(&a, 2, whole("material n { git = \"x\" }\n"));
+        let second = state.snapshot();
+        assert_eq!(second.files_parsed, 1, "a.pw is parsed again, b.pw keeps its parse");
+        assert!(second.analysis.diagnostics.is_empty(), "b's reference to `n` resolves: {:?}", second.analysis);
+        assert_fresh(&state, &second);
+
+        // A request still holds `second`: the unchanged parse is copied, not taken from it.
+        state.change(&a, 3, whole("material m { git = \"x\" }\n"));
+        let third = state.snapshot();
+        assert_eq!(third.files_parsed, 1);
+        let b_then = second.file_id(&b).expect("b.pw");
+        let reparsed = pw_compiler::parse_file(b_then, second.text(b_then)).ast;
+        assert_eq!(second.parsed(b_then).ast, reparsed, "the older snapshot is intact");
+        assert_eq!(second.analysis.diagnostics, Vec::new());
+        assert_eq!(third.analysis.diagnostics[0].code, "E0301", "b's reference to `n` no longer resolves");
+        assert_fresh(&state, &third);
+    }
+
+    #[test]
+    fn a_file_whose_id_moves_is_parsed_again() {
+        let mut state = State::default();
+        let b: Uri = "file:///w/b.pw".parse().expect("uri");
+        state.open(b.clone(), "pipeline p { stage s { job j { run \"x\" fetch q.r.s } } }\n".into(), 1);
+        let first = state.snapshot();
+        assert_eq!(first.analysis.diagnostics[0].file, FileId(0));
+        // `a.pw` sorts first: b.pw becomes file 1, and its spans and diagnostics must say so.
+        state.open("file:///w/a.pw".parse().expect("uri"), "material m { git = \"x\" }\n".into(), 1);
+        let second = state.snapshot();
+        assert_eq!(second.files_parsed, 2, "b.pw is parsed again as file 1");
+        assert_eq!(second.file_id(&b), Some(FileId(1)));
+        assert!(second.analysis.diagnostics.iter().all(|d| d.file == FileId(1)), "{:?}", second.analysis.diagnostics);
+        assert_fresh(&state, &second);
+    }
+
+    #[test]
+    fn the_linter_runs_when_its_findings_are_first_wanted() {
+        let mut state = State::default();
+        let uri: Uri = "file:///w/a.pw".parse().expect("uri");
+        state.open(uri, "pipeline p { stage s { job j { run \"x\" } } }\n".into(), 1);
+        let snap = state.snapshot();
+        assert!(!snap.is_linted(), "building a snapshot does not lint");
+        assert!(snap.diagnostics().iter().any(|d| d.code == "L0008"), "{:?}", snap.diagnostics());
+        assert!(snap.is_linted());
+        state.settings.lint = false;
+        state.change(
+            &"file:///w/a.pw".parse().expect("uri"),
+            2,
+            whole("pipeline p { stage s { job j { run \"y\" } } }\n"),
+        );
+        assert!(state.snapshot().diagnostics().is_empty(), "lint = false: the checker's diagnostics only");
     }
 }

@@ -2,12 +2,16 @@
 //! a cursor written as `$0` in one of them, and snapshots that show what the editor would show.
 
 use pw_compiler::{FileId, Span};
-use pw_lsp::features::{actions, completion, folding, formatting, hover, inlay, navigation, symbols, tokens};
+use pw_lsp::features::{
+    actions, completion, diagnostics, folding, formatting, hover, inlay, navigation, symbols, tokens,
+};
 use pw_lsp::position::Encoding;
 use pw_lsp::state::{Snapshot, State};
+use similar::TextDiff;
 use std::sync::Arc;
 use tower_lsp_server::ls_types::{
-    CodeActionOrCommand, CompletionTextEdit, DocumentSymbol, HoverContents, Position, Range, TextEdit, Uri,
+    CodeAction, CodeActionOrCommand, CompletionTextEdit, DocumentSymbol, HoverContents, NumberOrString, Position,
+    Range, TextEdit, Uri,
 };
 
 const CURSOR: &str = "$0";
@@ -131,11 +135,11 @@ impl Harness {
         out
     }
 
-    /// The documents after applying `edits`, only those that changed.
-    fn apply(&self, edits: &[(Uri, Vec<TextEdit>)]) -> String {
-        let mut out = String::new();
+    /// The documents that `edits` change, with their text after the edits, by URI.
+    fn edited(&self, edits: &[(Uri, Vec<TextEdit>)]) -> Vec<(Uri, String)> {
         let mut edits = edits.to_vec();
         edits.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        let mut out = Vec::new();
         for (uri, changes) in edits {
             let file = self.snap.file_id(&uri).expect("an edit of a known file");
             let mut text = self.snap.text(file).to_string();
@@ -145,9 +149,59 @@ impl Harness {
             for (span, new_text) in spans {
                 text.replace_range(span.range(), &new_text);
             }
-            out.push_str(&format!("=== {}\n{text}", uri.as_str()));
+            out.push((uri, text));
         }
         out
+    }
+
+    /// The documents after applying `edits`, only those that changed.
+    fn apply(&self, edits: &[(Uri, Vec<TextEdit>)]) -> String {
+        self.edited(edits).into_iter().map(|(uri, text)| format!("=== {}\n{text}", uri.as_str())).collect()
+    }
+
+    /// The workspace with `edits` applied: every document, edited or not, by name.
+    fn after(&self, edits: &[(Uri, Vec<TextEdit>)]) -> Vec<(String, String)> {
+        let edited = self.edited(edits);
+        let name = |uri: &Uri| uri.path().as_str().trim_start_matches("/ws/").to_string();
+        let text = |i: usize, uri: &Uri| {
+            edited
+                .iter()
+                .find(|(u, _)| u == uri)
+                .map_or_else(|| self.snap.text(FileId(i as u32)).to_string(), |e| e.1.clone())
+        };
+        self.snap.uris.iter().enumerate().map(|(i, uri)| (name(uri), text(i, uri))).collect()
+    }
+
+    /// The code actions at the cursor, as the editor lists them: title, kind, the diagnostic each
+    /// resolves, and the change it makes as a diff of the lines it touches.
+    fn code_actions(&self) -> (String, Vec<CodeAction>) {
+        let at = self.snap.range(self.file, Span::new(self.offset, self.offset));
+        let mut out = self.draw(None);
+        let mut found = Vec::new();
+        for action in actions::code_actions(&self.snap, self.file, at) {
+            let CodeActionOrCommand::CodeAction(action) = action else { panic!("actions, not commands") };
+            let kind = action.kind.as_ref().map_or("", |k| k.as_str());
+            let preferred = if action.is_preferred == Some(true) { ", preferred" } else { "" };
+            out.push_str(&format!("\n>>> {} ({kind}{preferred})\n", action.title));
+            for d in action.diagnostics.iter().flatten() {
+                let code = match &d.code {
+                    Some(NumberOrString::String(code)) => code.clone(),
+                    _ => String::new(),
+                };
+                let first_line = d.message.lines().next().unwrap_or_default();
+                out.push_str(&format!("resolves {code} at line {}: {first_line}\n", d.range.start.line + 1));
+            }
+            let changes = action.edit.as_ref().and_then(|e| e.changes.clone()).unwrap_or_default();
+            let changes: Vec<(Uri, Vec<TextEdit>)> = changes.into_iter().collect();
+            for (uri, after) in self.edited(&changes) {
+                let before = self.snap.text(self.snap.file_id(&uri).expect("a known file"));
+                let diff = TextDiff::from_lines(before, after.as_str());
+                let name = uri.path().as_str().to_string();
+                out.push_str(&diff.unified_diff().context_radius(1).header(&name, &name).to_string());
+            }
+            found.push(action);
+        }
+        (out, found)
     }
 }
 
@@ -391,8 +445,8 @@ fn code_actions_offer_the_fixes_and_suppressions() {
             }
         }
     }
-    let findings = h.snap.diagnostics.iter().filter(|d| d.code.starts_with('L')).count();
-    let fixes = h.snap.diagnostics.iter().filter(|d| d.fix.is_some()).count();
+    let findings = h.snap.diagnostics().iter().filter(|d| d.code.starts_with('L')).count();
+    let fixes = h.snap.diagnostics().iter().filter(|d| d.fix.is_some()).count();
     assert_eq!(titles.len(), findings + fixes, "{titles:#?}");
     assert!(findings > 0, "the fixture's jobs have no timeout: the linter reports them");
     insta::assert_snapshot!("code_action_titles", titles.join("\n"));
@@ -419,4 +473,85 @@ fn hover_on_a_rule_in_a_suppression_explains_it() {
     let hover = h.hover();
     assert!(hover.contains("range: `missing-timeout`"), "{hover}");
     assert!(hover.contains("L0008"), "{hover}");
+}
+
+/// The changes of `action`, as (document, edits).
+fn changes_of(action: &CodeAction) -> Vec<(Uri, Vec<TextEdit>)> {
+    action.edit.as_ref().and_then(|e| e.changes.clone()).unwrap_or_default().into_iter().collect()
+}
+
+/// The checker's errors in a workspace of (name, text).
+fn errors(files: &[(String, String)]) -> Vec<String> {
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let h = Harness::new(&files);
+    h.snap.diagnostics().iter().filter(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message)).collect()
+}
+
+#[test]
+fn a_misspelt_field_is_fixed_by_the_checkers_suggestion() {
+    let text = BUILD.replace("timeout = 20m", "tim$0out = 20m");
+    let h = Harness::new(&[("build.pw", &text), ("deploy.pw", DEPLOY)]);
+    let (shown, found) = h.code_actions();
+    insta::assert_snapshot!(shown);
+    assert_eq!(found.len(), 1, "the suggestion only: E0201 is not a lint");
+    assert_eq!(errors(&h.after(&changes_of(&found[0]))), Vec::<String>::new(), "the fixed workspace checks clean");
+}
+
+#[test]
+fn a_misspelt_reference_in_another_file_is_fixed_by_the_checkers_suggestion() {
+    let h = Harness::new(&[("build.pw", BUILD), ("deploy.pw", &DEPLOY.replace("[build.test]", "[build.te$0ts]"))]);
+    let (shown, found) = h.code_actions();
+    insta::assert_snapshot!(shown);
+    assert_eq!(found.len(), 1, "{shown}");
+    assert_eq!(errors(&h.after(&changes_of(&found[0]))), Vec::<String>::new(), "the fixed workspace checks clean");
+}
+
+#[test]
+fn a_lint_finding_offers_its_fix_and_a_suppression() {
+    let text = BUILD.replace("    job integration {\n", "    job integ$0ration {\n      estimate = 4m\n");
+    let h = Harness::new(&[("build.pw", &text), ("deploy.pw", DEPLOY)]);
+    let (shown, found) = h.code_actions();
+    insta::assert_snapshot!(shown);
+    let titles: Vec<&str> = found.iter().map(|a| a.title.as_str()).collect();
+    assert_eq!(titles, ["add `timeout = 12m`", "Suppress `missing-timeout` here (then say why after `--`)"]);
+    // How many times the linter reports `job integration` in build.pw.
+    let findings = |files: &[(&str, &str)]| {
+        let h = Harness::new(files);
+        let name = h.snap.text(FileId(0)).find("job integration").expect("the job") + 4;
+        h.snap.diagnostics().iter().filter(|d| d.file == FileId(0) && d.span.start == name).count()
+    };
+    assert_eq!(findings(&[("build.pw", h.snap.text(FileId(0))), ("deploy.pw", DEPLOY)]), 1);
+
+    // The fix: the workspace still checks clean, and the finding is gone.
+    let fixed = h.after(&changes_of(&found[0]));
+    assert_eq!(errors(&fixed), Vec::<String>::new());
+    assert_eq!(findings(&[("build.pw", &fixed[0].1), ("deploy.pw", DEPLOY)]), 0);
+
+    // The suppression, once its reason is written, silences the finding; the text checks clean.
+    let suppressed = h.after(&changes_of(&found[1]));
+    let reasoned = suppressed[0].1.replace("-- \n", "-- runs under the suite's own deadline\n");
+    assert_eq!(findings(&[("build.pw", &reasoned), ("deploy.pw", DEPLOY)]), 0);
+    assert_eq!(errors(&[("build.pw".into(), reasoned), ("deploy.pw".into(), DEPLOY.into())]), Vec::<String>::new());
+}
+
+#[test]
+fn codes_link_to_the_configured_docs() {
+    // The first code of a workspace with a checker error, and of one with a lint finding.
+    let link = |text: &str, docs_url: Option<&str>| {
+        let mut state = State::new(Vec::new(), Encoding::Utf16);
+        if let Some(url) = docs_url {
+            state.settings.docs_url = url.to_string();
+        }
+        state.open(uri("build.pw"), text.to_string(), 1);
+        let snap = state.snapshot();
+        let all = diagnostics::by_document(&snap);
+        let first = all[0].2.first().and_then(|d| d.code_description.clone()).expect("a diagnostic with a link");
+        first.href.as_str().to_string()
+    };
+    let error = BUILD.replace("timeout = 20m", "timout = 20m");
+    assert_eq!(link(&error, None), "https://pipewright.dev/docs/reference/errors#e0201");
+    assert_eq!(link(BUILD, None), "https://pipewright.dev/docs/rules/L0008");
+    let own = Some("http://docs.internal:8080/pipewright");
+    assert_eq!(link(&error, own), "http://docs.internal:8080/pipewright/reference/errors#e0201");
+    assert_eq!(link(BUILD, own), "http://docs.internal:8080/pipewright/rules/L0008");
 }

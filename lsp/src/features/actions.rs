@@ -14,7 +14,7 @@ pub fn code_actions(snap: &Snapshot, file: FileId, range: Range) -> Vec<CodeActi
     let span = snap.encoding.span(snap.source(file), range);
     let mut out = Vec::new();
     let here =
-        snap.diagnostics.iter().filter(|d| d.file == file && d.span.start <= span.end && span.start <= d.span.end);
+        snap.diagnostics().iter().filter(|d| d.file == file && d.span.start <= span.end && span.start <= d.span.end);
     for d in here {
         if let Some(fix) = &d.fix {
             out.push(quick_fix(snap, d, fix));

@@ -7,15 +7,13 @@ use tower_lsp_server::ls_types::{
     self as lsp, CodeDescription, DiagnosticRelatedInformation, DiagnosticSeverity, NumberOrString, Uri,
 };
 
-/// Where the explanations of codes are published.
-pub const DOCS_URL: &str = "https://pipewright.dev/docs";
-
-/// The page that explains `code`: the rule's page for a lint, the reference's entry otherwise.
-pub fn doc_link(code: &str) -> Option<Uri> {
+/// The page below `docs_url` (the `[lsp]` setting) that explains `code`: the rule's page for a
+/// lint, the reference's entry otherwise.
+pub fn doc_link(docs_url: &str, code: &str) -> Option<Uri> {
     let url = if code.starts_with('L') {
-        format!("{DOCS_URL}/rules/{code}")
+        format!("{docs_url}/rules/{code}")
     } else {
-        format!("{DOCS_URL}/reference/errors#{}", code.to_ascii_lowercase())
+        format!("{docs_url}/reference/errors#{}", code.to_ascii_lowercase())
     };
     url.parse().ok()
 }
@@ -48,7 +46,7 @@ pub fn to_lsp(snap: &Snapshot, d: &Diagnostic) -> lsp::Diagnostic {
             Severity::Info => DiagnosticSeverity::INFORMATION,
         }),
         code: Some(NumberOrString::String(d.code.to_string())),
-        code_description: doc_link(d.code).map(|href| CodeDescription { href }),
+        code_description: doc_link(&snap.settings.docs_url, d.code).map(|href| CodeDescription { href }),
         source: Some("pipewright".into()),
         message,
         related_information: (!related.is_empty()).then_some(related),
@@ -62,7 +60,7 @@ pub fn to_lsp(snap: &Snapshot, d: &Diagnostic) -> lsp::Diagnostic {
 pub fn by_document(snap: &Snapshot) -> Vec<(Uri, Option<i32>, Vec<lsp::Diagnostic>)> {
     let mut out: Vec<(Uri, Option<i32>, Vec<lsp::Diagnostic>)> =
         snap.uris.iter().zip(&snap.versions).map(|(u, v)| (u.clone(), *v, Vec::new())).collect();
-    for d in &snap.diagnostics {
+    for d in snap.diagnostics() {
         if let Some(entry) = out.get_mut(d.file.0 as usize) {
             entry.2.push(to_lsp(snap, d));
         }
