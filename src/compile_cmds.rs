@@ -18,7 +18,11 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Output format of the diagnostics.
-    #[arg(long, default_value = "human", value_parser = format_name)]
+    ///
+    /// `human` writes to standard error, the others to standard output. When the command cannot
+    /// run (exit status 2: a missing path, an unreadable file), the error goes to standard error
+    /// as text in every format, and standard output stays empty.
+    #[arg(long, default_value = "human", value_parser = format_parser())]
     pub format: Format,
 }
 
@@ -30,7 +34,7 @@ pub struct PlanArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Output format of the diagnostics when the check fails.
-    #[arg(long, default_value = "human", value_parser = format_name)]
+    #[arg(long, default_value = "human", value_parser = format_parser())]
     pub format: Format,
 }
 
@@ -54,8 +58,11 @@ pub struct ExplainArgs {
     pub code: String,
 }
 
-pub fn format_name(name: &str) -> Result<Format, String> {
-    Format::from_name(name).ok_or_else(|| format!("expected one of: {}", Format::NAMES.join(", ")))
+/// Parses `--format`; `--help` and errors list the names.
+pub fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Format::NAMES)
+        .try_map(|name: String| Format::from_name(&name).ok_or_else(|| format!("unknown format `{name}`")))
 }
 
 /// Whether to colour output on this stream: a terminal, and no `NO_COLOR`.
@@ -97,7 +104,9 @@ pub fn check(args: CheckArgs) -> u8 {
         Err(code) => return code,
     };
     report(args.format, &analysis, &workspace);
-    if args.format == Format::Human && analysis.diagnostics.is_empty() {
+    // The formats for people end with a line saying so when there is nothing to report; it goes
+    // to standard error, so that standard output holds only findings.
+    if matches!(args.format, Format::Human | Format::Concise) && analysis.diagnostics.is_empty() {
         let n = workspace.files.len();
         eprintln!("checked {n} file{}: no problems", if n == 1 { "" } else { "s" });
     }
@@ -122,7 +131,9 @@ pub fn plan(args: PlanArgs) -> u8 {
     }
     let json = plan.to_json() + "\n";
     let written = match &args.output {
-        Some(path) => std::fs::write(path, json).into_diagnostic(),
+        Some(path) => std::fs::write(path, json).map_err(|e| {
+            miette!(help = "check that the folder exists and can be written", "cannot write `{}`: {e}", path.display())
+        }),
         None => std::io::stdout().write_all(json.as_bytes()).into_diagnostic(),
     };
     match written {

@@ -1,6 +1,6 @@
 //! Arguments and dispatch of `pw lint`; the work is in `pw_compiler::lint::command`.
 
-use crate::compile_cmds::{color, format_name};
+use crate::compile_cmds::{color, format_parser};
 use clap::{Args, ValueEnum};
 use miette::{miette, LabeledSpan, NamedSource};
 use pw_compiler::lint::command::{self, Failure, Options};
@@ -22,8 +22,8 @@ pub struct LintArgs {
     /// Files, or folders to search for `*.pw` files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Output format: human, concise, json, sarif, github, gitlab or rdjson.
-    #[arg(long, value_parser = format_name)]
+    /// Output format [default: human when standard output is a terminal, concise otherwise].
+    #[arg(long, value_parser = format_parser())]
     pub format: Option<Format>,
     /// Make findings of this level fail the command (exit status 1) as errors do.
     #[arg(long, value_enum)]
@@ -88,8 +88,18 @@ pub fn lint(args: LintArgs) -> u8 {
         }
     } else {
         print!("{text}");
+        // As `pw check` does: the formats for people say so when there is nothing to report, on
+        // standard error, so that standard output holds only findings.
+        if format == Format::Concise && report.diagnostics.is_empty() {
+            let n = report.workspace.files.len();
+            eprintln!("linted {n} file{}: no problems", if n == 1 { "" } else { "s" });
+        }
     }
-    report.exit
+    let exit = report.exit;
+    // As in `pw check`: the process ends here, and the system takes the memory back faster than
+    // freeing the trees value by value.
+    std::mem::forget(report);
+    exit
 }
 
 fn failure_report(failure: Failure) -> miette::Report {
@@ -102,7 +112,16 @@ fn failure_report(failure: Failure) -> miette::Report {
                     "invalid configuration: {}",
                     e.message
                 ),
-                None => miette!("invalid configuration: {}", e.message),
+                // Not read at all: say which file.
+                None if e.text.is_empty() => {
+                    let why = e.message.strip_prefix("cannot read the configuration: ").unwrap_or(&e.message);
+                    miette!(
+                        help = "check the path given to --config; without it, `pipewright.toml` is looked for above the paths",
+                        "cannot read the configuration `{}`: {why}",
+                        e.file.display()
+                    )
+                }
+                None => miette!("invalid configuration in `{}`: {}", e.file.display(), e.message),
             };
             if !e.text.is_empty() {
                 report = report.with_source_code(NamedSource::new(e.file.display().to_string(), e.text.clone()));

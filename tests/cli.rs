@@ -183,3 +183,72 @@ fn a_workspace_split_across_files_is_one_namespace() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn check_help_lists_the_formats() {
+    let out = pw().args(["check", "--help"]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    assert!(help.contains("[possible values: human, json, concise, sarif, github, gitlab, rdjson]"), "{help}");
+    let out = pw().args(["check", "--format", "xml", "x.pw"]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("[possible values: human, json, concise"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_command_that_cannot_run_writes_its_error_to_stderr_in_every_format() {
+    let dir = workspace(&[]);
+    let out = pw()
+        .current_dir(dir.path())
+        .args(["check", "--format", "json", "nope.pw"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "", "no document: the command did not run");
+    assert!(stderr(&out).contains("`nope.pw` does not exist"), "{}", stderr(&out));
+}
+
+#[test]
+fn file_errors_name_the_file() {
+    let dir = workspace(&[("app.pw", GOOD)]);
+    let out = pw()
+        .current_dir(dir.path())
+        .args(["plan", "app.pw", "-o", "/nonexistent/dir/plan.json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!("plan_to_a_missing_folder", stderr(&out));
+    let out = pw()
+        .current_dir(dir.path())
+        .args(["lint", "--config", "nope.toml", "app.pw"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!("lint_with_a_missing_configuration", stderr(&out));
+}
+
+#[test]
+fn check_and_lint_say_so_when_there_is_nothing_to_report() {
+    let clean = "pipeline p {\n  stage s {\n    job j {\n      timeout = 5m\n      run \"true\"\n    }\n  }\n}\n";
+    let dir = workspace(&[("a.pw", clean), ("b.pw", clean.replace("pipeline p", "pipeline q").as_str())]);
+    for format in [None, Some("concise"), Some("human")] {
+        let mut cmd = pw();
+        cmd.current_dir(dir.path()).args(["lint", "."]);
+        if let Some(f) = format {
+            cmd.args(["--format", f]);
+        }
+        let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{format:?}");
+        assert_eq!(stderr(&out), "linted 2 files: no problems\n", "{format:?}");
+    }
+    let out = pw()
+        .current_dir(dir.path())
+        .args(["check", "--format", "concise", "."])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("", "checked 2 files: no problems\n"));
+    let out =
+        pw().current_dir(dir.path()).args(["lint", "--format", "json", "."]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stderr(&out), "", "machine formats print only their document");
+}

@@ -21,6 +21,8 @@ fn check_prints_a_diff_then_fmt_rewrites() {
     let check = pw().current_dir(dir.path()).args(["fmt", "--check", "."]).assert().code(1);
     let stdout = String::from_utf8_lossy(&check.get_output().stdout).into_owned();
     insta::assert_snapshot!(stdout);
+    let stderr = String::from_utf8_lossy(&check.get_output().stderr).into_owned();
+    assert_eq!(stderr, "1 file not formatted; run `pw fmt` on it\n");
     assert_eq!(std::fs::read_to_string(&file).ok().as_deref(), Some(MESSY), "--check changes nothing");
 
     pw().current_dir(dir.path()).args(["fmt", "app.pw"]).assert().code(0);
@@ -48,4 +50,14 @@ fn files_with_syntax_errors_are_left_alone() {
 #[test]
 fn a_missing_path_is_an_error_of_the_command() {
     pw().args(["fmt", "/nonexistent/pipelines"]).assert().code(2);
+}
+
+#[test]
+fn check_counts_the_files_not_formatted() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    std::fs::write(dir.path().join("a.pw"), MESSY).expect("write");
+    std::fs::write(dir.path().join("b.pw"), MESSY).expect("write");
+    let check = pw().current_dir(dir.path()).args(["fmt", "--check", "."]).assert().code(1);
+    let stderr = String::from_utf8_lossy(&check.get_output().stderr).into_owned();
+    assert_eq!(stderr, "2 files not formatted; run `pw fmt` on them\n");
 }

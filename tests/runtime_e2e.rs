@@ -116,12 +116,15 @@ fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
 }
 
 fn start_agent(marker: &Marker, dir: &Path, server: &Server, name: &str) -> Proc {
-    let token = server.state.join("agent-token");
+    start_agent_at(marker, dir, &server.url, &server.state.join("agent-token"), name)
+}
+
+fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Path, name: &str) -> Proc {
     let workdir = dir.join("agents").join(name);
     let args = [
         "agent",
         "--server",
-        &server.url,
+        url,
         "--token-file",
         token.to_str().unwrap(),
         "--workdir",
@@ -239,8 +242,95 @@ pipeline broken {
         "{stderr}"
     );
     assert!(!stdout.contains("never started"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("failed: broken/1 failed"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("failed: broken/1"), "{stdout}");
     assert!(dir.path().join(".pw/pw.db").exists(), "the state goes beside the workspace");
+}
+
+/// Waits (up to a minute) for a process to end; its exit code.
+fn wait_exit(p: &mut Proc) -> Option<i32> {
+    for _ in 0..600 {
+        if let Ok(Some(status)) = p.0.try_wait() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// Waits (up to a minute) for a log file to hold `needle`; its text.
+fn wait_log(path: &Path, needle: &str) -> String {
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} never said {needle:?}: {}", path.display(), std::fs::read_to_string(path).unwrap_or_default());
+}
+
+#[test]
+fn pw_run_from_another_folder_suggests_an_approve_command_that_works_and_gives_tasks_absolute_paths() {
+    let marker = Marker::new("runappr");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("appr")).unwrap();
+    std::fs::write(
+        d.join("appr/g.pw"),
+        r#"
+pipeline g {
+  stage one {
+    job a {
+      run "case \"$PW_WORKSPACE\" in /*) cd \"$PW_WORKSPACE\" && pwd ;; *) echo \"relative: $PW_WORKSPACE\"; exit 1 ;; esac"
+    }
+  }
+  stage two {
+    approval = manual
+    job b { run "echo approved" }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let log = d.join("run.log");
+    let mut run = spawn(&marker, d, &["run", "appr/g.pw", "--agents", "1"], &log);
+    let text = wait_log(&log, "awaits approval: run `");
+    let hint = text.split("awaits approval: run `").nth(1).and_then(|t| t.split('`').next()).unwrap_or_default();
+    assert_eq!(hint, "pw approve g/1/two --state appr/.pw", "{text}");
+    // Stage `one` is over: its job's log shows its workspace, an absolute path.
+    let logs = pw(&marker, d, &["logs", "g/1/one/a", "--state", "appr/.pw"]);
+    let job_log = String::from_utf8_lossy(&logs.stdout);
+    let state = std::fs::canonicalize(d.join("appr/.pw")).unwrap();
+    assert!(job_log.contains(&format!("{}/agents/local-1/pipelines/g/one/a\n", state.display())), "{job_log}");
+    let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let approve = pw(&marker, d, &words);
+    assert_eq!(approve.status.code(), Some(0), "`{hint}` as shown: {}", String::from_utf8_lossy(&approve.stderr));
+    let code = wait_exit(&mut run);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.trim_end().ends_with("passed: g/1"), "{text}");
+}
+
+#[test]
+fn pw_run_on_a_reused_state_folder_counts_only_this_runs_agents() {
+    let marker = Marker::new("runres");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("res.pw"), "pipeline r {\n  stage s { job g { resources = [\"gpu\"] run \"true\" } }\n}\n")
+        .unwrap();
+    let first = pw(&marker, d, &["run", "res.pw", "--agents", "3"]);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stdout));
+    let second = pw(&marker, d, &["run", "res.pw", "--agents", "2", "--resources", "linux"]);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("r/2/s/g FAILED: no agent has the resources [gpu] (agents: local-1 [linux]; local-2 [linux])"),
+        "the agents of the first run are replaced: {stdout}"
+    );
+    assert!(stderr.contains("--- r/2/s/g: no log output ---"), "{stderr}");
+    assert!(!stderr.contains("last 0 lines"), "{stderr}");
+    assert!(stdout.trim_end().ends_with("failed: r/2"), "{stdout}");
 }
 
 #[test]
@@ -438,6 +528,9 @@ fn a_downstream_trigger_pending_when_the_server_is_killed_is_carried_out_once_af
         silent.accept().ok()
     });
     assert!(looked_up.is_some(), "the server never looked `lib` up");
+    let status = pw(&marker, d, &["status", "--state", "state"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("down: waiting to start (after up/1/s): looking up the revision of material lib"), "{text}");
     server.proc.kill9();
     std::fs::write(d.join("ci.pw"), workspace("lib")).unwrap();
     let _server = start_server(&marker, d, port, "server2.log");
@@ -489,6 +582,14 @@ pipeline long {
     let i = wait_for(&marker, d, "flaky/1", "passed", |i| i["state"] == "passed");
     assert_eq!(job_attempts(&i, "test", "unit").len(), 2);
     assert_eq!(job_attempts(&i, "test", "lint").len(), 1);
+    // The agents say what they do: their registration, each job as it starts and ends.
+    let said = wait_log(&d.join("agent-a.log"), "registered with");
+    assert!(said.contains(&format!("pw agent agent-a: registered with {} as agent ", server.url)), "{said}");
+    assert!(said.contains("(resources: none); waiting for jobs"), "{said}");
+    let said = said + &std::fs::read_to_string(d.join("agent-b.log")).unwrap_or_default();
+    assert!(said.contains(": running flaky/1/test/unit\n"), "{said}");
+    assert!(said.contains(": flaky/1/test/unit failed in "), "{said}");
+    assert!(said.contains(": flaky/1/test/unit (attempt 2) passed in "), "{said}");
     let r = json(&marker, d, &["rerun", "flaky/1/test/nope"]);
     assert_eq!(r["error"], "stage `test` has no job `nope` (jobs: unit, lint)");
     let out = pw(&marker, d, &["rerun", "flaky/x/test", "--state", "state"]);
@@ -517,7 +618,9 @@ pipeline long {
     std::fs::write(d.join("bad-token"), "0123").unwrap();
     let bad = pw(&marker, d, &["trigger", "flaky", "--state", "state", "--token-file", "bad-token"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid token"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("the server refused the token from `bad-token` (invalid token"), "{said}");
+    assert!(said.contains("which it writes to `api-token` in its state folder"), "{said}");
     let wrong = d.join("wrong-token");
     std::fs::write(&wrong, "nope").unwrap();
     let out =
@@ -551,4 +654,49 @@ fn the_server_reloads_the_workspace_and_keeps_the_last_good_plan_on_errors() {
     let log = std::fs::read_to_string(d.join("server.log")).unwrap_or_default();
     assert!(reloaded, "{log}");
     assert!(log.contains("the workspace has errors; the last good configuration stays in force"), "{log}");
+}
+
+#[test]
+fn an_agent_says_when_it_cannot_reach_the_server_and_when_it_does() {
+    let marker = Marker::new("agentreach");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ci.pw"), "pipeline p { stage s { job j { run \"true\" } } }\n").unwrap();
+    // The server keeps the token it finds in its state folder: the agent has it before it starts.
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    std::fs::write(d.join("state/agent-token"), "agent-token-of-the-test").unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let _agent = start_agent_at(&marker, d, &url, &d.join("state/agent-token"), "agent-a");
+    let log = d.join("agent-a.log");
+    let said = wait_log(&log, "still unreachable after 1s");
+    assert!(
+        said.starts_with(&format!("pw agent agent-a: cannot reach the server at {url} (Connection refused")),
+        "{said}"
+    );
+    let _server = start_server(&marker, d, port, "server.log");
+    let said = wait_log(&log, "registered with");
+    assert!(said.contains(&format!("pw agent agent-a: reached the server at {url} again after ")), "{said}");
+    let lines = said.lines().filter(|l| l.contains("unreachable")).count();
+    assert!(lines < 10, "retries are told at growing intervals, not each: {said}");
+}
+
+#[test]
+fn client_commands_check_their_arguments_before_sending() {
+    let marker = Marker::new("clientargs");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let out = pw(&marker, d, &["trigger", "hello", "--server", &closed]);
+    assert_eq!(out.status.code(), Some(2), "a missing token is an error of the command, found before sending");
+    insta::assert_snapshot!("trigger_without_a_token", String::from_utf8_lossy(&out.stderr));
+    let out = pw(&marker, d, &["status", "--server", "not-a-url"]);
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!("status_with_a_bad_url", String::from_utf8_lossy(&out.stderr));
+    let out = pw(&marker, d, &["agent", "--server", "ci.example.com:8150", "--workdir", "w"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: `ci.example.com:8150` is not a server URL; write it as http://HOST:PORT\n"
+    );
 }

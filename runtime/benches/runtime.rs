@@ -79,6 +79,7 @@ impl Bench {
                 resources: Vec::new(),
                 workdir: self.dir.path().join("agents").join(i.to_string()),
                 kill_grace: Duration::from_secs(1),
+                announce: false,
             };
             let rx = self.stop.subscribe();
             self.agents_rt.spawn(async move { agent::run(o, rx).await });

@@ -30,6 +30,9 @@ pub struct AgentOptions {
     pub workdir: PathBuf,
     /// Between SIGTERM and SIGKILL when a task is stopped.
     pub kill_grace: Duration,
+    /// Say on standard error what the agent does: its registration, each job, a server that
+    /// cannot be reached (`pw agent`; the local agents of `pw run` are quiet).
+    pub announce: bool,
 }
 
 #[derive(Debug)]
@@ -49,23 +52,88 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// Whether the server can be reached, shared by every call of an agent, so that an outage is
+/// told once when it starts, then at growing intervals (1 s, 2 s, 4 s ... at most a minute), and
+/// once when it ends, however many calls retry meanwhile.
+#[derive(Default)]
+struct Reach {
+    /// When the current outage started, and when it is next told.
+    down: Option<(std::time::Instant, Duration)>,
+}
+
+/// Less than this between the first failed call and the next is not worth a line.
+const FIRST_RETRY_LINE: Duration = Duration::from_secs(1);
+/// The longest pause between two lines about one outage.
+const RETRY_LINE_MAX: Duration = Duration::from_secs(60);
+
+impl Reach {
+    /// A call failed: the line to print, if one is due.
+    fn failed(&mut self, server: &str, error: &str) -> Option<String> {
+        let now = std::time::Instant::now();
+        match &mut self.down {
+            None => {
+                self.down = Some((now, FIRST_RETRY_LINE));
+                Some(format!("cannot reach the server at {server} ({error}); retrying"))
+            }
+            Some((since, next)) => {
+                let elapsed = now.duration_since(*since);
+                if elapsed < *next {
+                    return None;
+                }
+                *next = (*next * 2).min(elapsed + RETRY_LINE_MAX);
+                Some(format!(
+                    "the server at {server} is still unreachable after {}s ({error}); still retrying",
+                    elapsed.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// A call reached the server: the line to print when it had been unreachable.
+    fn reached(&mut self, server: &str) -> Option<String> {
+        let (since, _) = self.down.take()?;
+        Some(format!("reached the server at {server} again after {}s", since.elapsed().as_secs()))
+    }
+}
+
 /// The agent's side of the protocol.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
+    server: String,
     base: String,
     token: String,
     pub agent_id: String,
+    /// The agent's name when it announces what it does.
+    announce: Option<String>,
+    reach: std::sync::Arc<std::sync::Mutex<Reach>>,
 }
 
 impl Api {
     pub fn new(server: &str, token: &str) -> Self {
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        let server = server.trim_end_matches('/').to_string();
         Api {
             http,
-            base: format!("{}{API}", server.trim_end_matches('/')),
+            base: format!("{server}{API}"),
+            server,
             token: token.to_string(),
             agent_id: String::new(),
+            announce: None,
+            reach: Default::default(),
+        }
+    }
+
+    /// Prints what the agent does on standard error, as `pw agent NAME: ...`.
+    pub fn announcing(mut self, name: &str) -> Self {
+        self.announce = Some(name.to_string());
+        self
+    }
+
+    /// Prints a line when the agent announces what it does.
+    fn say(&self, line: &str) {
+        if let Some(name) = &self.announce {
+            eprintln!("pw agent {name}: {line}");
         }
     }
 
@@ -74,7 +142,20 @@ impl Api {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, CallError> {
-        let resp = req.bearer_auth(&self.token).send().await.map_err(|e| CallError::Network(e.to_string()))?;
+        let sent = req.bearer_auth(&self.token).send().await;
+        let line = match self.reach.lock() {
+            Ok(mut reach) => match &sent {
+                Ok(_) => reach.reached(&self.server),
+                // A long poll that outlives its timeout is not an outage.
+                Err(e) if e.is_timeout() && !e.is_connect() => None,
+                Err(e) => reach.failed(&self.server, &crate::client::cause(e)),
+            },
+            Err(_) => None,
+        };
+        if let Some(line) = line {
+            self.say(&line);
+        }
+        let resp = sent.map_err(|e| CallError::Network(crate::client::cause(&e)))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -129,7 +210,8 @@ impl Api {
         id: Option<String>,
     ) -> Result<RegisterResponse, CallError> {
         let req = RegisterRequest { name: name.to_string(), resources: resources.to_vec(), id };
-        let r: RegisterResponse = self.post_json("/agents/register", &req, Duration::from_secs(30)).await?;
+        // Sent once: the caller retries, and keeps an eye on shutdown meanwhile.
+        let r: RegisterResponse = self.post_json("/agents/register", &req, Duration::ZERO).await?;
         self.agent_id = r.agent_id.clone();
         Ok(r)
     }
@@ -233,13 +315,24 @@ impl Api {
     }
 }
 
+/// The first pause before calling an unreachable server again; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
 /// Runs an agent until `shutdown` turns true (or forever).
-pub async fn run(opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
+pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
     std::fs::create_dir_all(&opts.workdir).map_err(|e| format!("cannot create {}: {e}", opts.workdir.display()))?;
+    // Workspaces are handed to tasks (`PW_WORKSPACE`): absolute, whatever folder the agent
+    // started in.
+    opts.workdir =
+        std::fs::canonicalize(&opts.workdir).map_err(|e| format!("cannot open {}: {e}", opts.workdir.display()))?;
     let mut api = Api::new(&opts.server, &opts.token);
+    if opts.announce {
+        api = api.announcing(&opts.name);
+    }
     let mut heartbeat = Duration::from_secs(10);
     let mut registered = false;
-    let mut pause = Duration::from_millis(50);
+    let mut pause = FIRST_PAUSE;
     loop {
         if *shutdown.borrow() {
             return Ok(());
@@ -252,14 +345,24 @@ pub async fn run(opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Res
                     let _ = statedir::write_private(&id_file, &r.agent_id);
                     heartbeat = Duration::from_millis(r.heartbeat_ms.max(100));
                     registered = true;
+                    pause = FIRST_PAUSE;
+                    let resources =
+                        if opts.resources.is_empty() { "none".to_string() } else { opts.resources.join(", ") };
+                    api.say(&format!(
+                        "registered with {} as agent {} (resources: {resources}); waiting for jobs",
+                        api.server, r.agent_id
+                    ));
                 }
                 Err(CallError::Status(401, m)) => return Err(format!("the server refused the agent token: {m}")),
-                Err(e) => {
-                    eprintln!("pw agent {}: {e}; retrying", opts.name);
+                Err(CallError::Status(s, m)) if s < 500 => {
+                    return Err(format!("the server refused to register the agent: {m}"))
+                }
+                Err(_) => {
                     tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = tokio::time::sleep(pause) => {}
                         _ = shutdown.changed() => {}
                     }
+                    pause = (pause * 2).min(MAX_PAUSE);
                     continue;
                 }
             }
@@ -270,8 +373,19 @@ pub async fn run(opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Res
         };
         match polled {
             Ok(Some(job)) => {
-                pause = Duration::from_millis(50);
-                run_job(&api, &opts, job, heartbeat).await;
+                pause = FIRST_PAUSE;
+                let key = format!("{}/{}/{}/{}", job.pipeline, job.counter, job.stage, job.job);
+                let key = if job.attempt > 1 { format!("{key} (attempt {})", job.attempt) } else { key };
+                api.say(&format!("running {key}"));
+                let started = std::time::Instant::now();
+                let (result, reason) = run_job(&api, &opts, job, heartbeat).await;
+                let result = match result {
+                    JobResult::Passed => "passed",
+                    JobResult::Failed => "failed",
+                    JobResult::Cancelled => "cancelled",
+                };
+                let reason = reason.filter(|r| r != result).map(|r| format!(": {r}")).unwrap_or_default();
+                api.say(&format!("{key} {result} in {:.1}s{reason}", started.elapsed().as_secs_f64()));
             }
             Ok(None) => {}
             Err(CallError::Status(404, _)) => registered = false,
@@ -281,7 +395,7 @@ pub async fn run(opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Res
                     _ = tokio::time::sleep(pause) => {}
                     _ = shutdown.changed() => {}
                 }
-                pause = (pause * 2).min(Duration::from_secs(1));
+                pause = (pause * 2).min(MAX_PAUSE);
             }
         }
     }
@@ -374,7 +488,8 @@ struct JobRun<'a> {
     groups: Vec<u32>,
 }
 
-async fn run_job(api: &Api, opts: &AgentOptions, job: Assignment, heartbeat: Duration) {
+/// Runs one job to its end and reports it; returns its result.
+async fn run_job(api: &Api, opts: &AgentOptions, job: Assignment, heartbeat: Duration) -> (JobResult, Option<String>) {
     let deadline = job.timeout_ms.map(|t| tokio::time::Instant::now() + Duration::from_millis(t));
     let (stop_tx, stop_rx) = watch::channel(false);
     let beat = start_heartbeat(api, job.attempt_id, heartbeat, stop_tx);
@@ -390,7 +505,8 @@ async fn run_job(api: &Api, opts: &AgentOptions, job: Assignment, heartbeat: Dur
     drop(log);
     let _ = log_task.await;
     beat.abort();
-    let _ = api.complete(job.attempt_id, result, reason, at).await;
+    let _ = api.complete(job.attempt_id, result, reason.clone(), at).await;
+    (result, reason)
 }
 
 impl JobRun<'_> {
@@ -580,4 +696,29 @@ impl JobRun<'_> {
 fn sha2_of(text: &str) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(text.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_is_told_when_it_starts_at_growing_intervals_and_when_it_ends() {
+        let mut reach = Reach::default();
+        assert_eq!(reach.reached("http://s"), None, "nothing to say while the server answers");
+        let first = reach.failed("http://s", "Connection refused").expect("the first failure is told");
+        assert_eq!(first, "cannot reach the server at http://s (Connection refused); retrying");
+        assert_eq!(reach.failed("http://s", "Connection refused"), None, "retries right after it are not");
+        // As if the outage had started 1.5 s ago.
+        if let Some((since, _)) = &mut reach.down {
+            *since -= Duration::from_millis(1500);
+        }
+        let again = reach.failed("http://s", "Connection refused").expect("told again after a second");
+        assert!(again.starts_with("the server at http://s is still unreachable after 1s"), "{again}");
+        assert_eq!(reach.down.map(|(_, next)| next), Some(Duration::from_secs(2)), "then after 2 s, 4 s ...");
+        assert_eq!(reach.failed("http://s", "x"), None);
+        let back = reach.reached("http://s").expect("the end is told");
+        assert_eq!(back, "reached the server at http://s again after 1s");
+        assert_eq!(reach.reached("http://s"), None);
+    }
 }

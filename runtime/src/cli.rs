@@ -133,13 +133,20 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         all
     });
     let state = StateDir::new(opts.state.clone().unwrap_or_else(|| default_state(&opts.paths, &opts.plan)));
-    let engine = match Engine::start(state.clone(), plan, EngineConfig::default()) {
+    let engine = match Engine::start(state, plan, EngineConfig::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
             return client::CANNOT_RUN;
         }
     };
+    let state = engine.state.clone();
+    // The local agents of earlier runs on this state folder are replaced by this run's: their
+    // records (and resources) would otherwise stand until their lease ran out.
+    if let Err(e) = engine.forget_agents(|a| is_local_agent(&a.name)).await {
+        eprintln!("error: {e}");
+        return client::CANNOT_RUN;
+    }
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => {
@@ -160,6 +167,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
             resources: resources.clone(),
             workdir: state.agents_dir().join(format!("local-{i}")),
             kill_grace: Duration::from_secs(5),
+            announce: false,
         };
         let rx = stop_rx.clone();
         tokio::spawn(async move {
@@ -178,7 +186,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let mut events = engine.subscribe();
-    let mut progress = Progress::new(std::io::stderr().is_terminal());
+    let mut progress = Progress::new(std::io::stderr().is_terminal()).with_client_args(client_args(&state, &url));
     let mut started = Vec::new();
     let mut failed_to_start = false;
     for p in &roots {
@@ -228,13 +236,63 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         println!("passed: {}", list.join(", "));
         0
     } else {
-        let mut list: Vec<String> =
-            settled.failed.iter().map(|i| format!("{}/{} {}", i.pipeline, i.counter, i.state)).collect();
+        let mut list: Vec<String> = settled
+            .failed
+            .iter()
+            .map(|i| match i.state.as_str() {
+                "failed" => format!("{}/{}", i.pipeline, i.counter),
+                other => format!("{}/{} ({other})", i.pipeline, i.counter),
+            })
+            .collect();
         list.extend(settled.not_started.iter().map(|t| format!("{t} could not start")));
         if !list.is_empty() {
             println!("failed: {}", list.join(", "));
         }
         1
+    }
+}
+
+/// Whether an agent is one of the local agents `pw run` starts.
+fn is_local_agent(name: &str) -> bool {
+    name.strip_prefix("local-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What a client command run from the current folder needs to reach this run's server: nothing
+/// when `--state` would default to `state` here (`.pw`), else ` --state DIR`; and ` --server
+/// URL`, ` --token-file FILE` when `PW_SERVER`, `PW_API_TOKEN` would send it elsewhere.
+pub fn client_args(state: &StateDir, url: &str) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    client_args_from(state, url, &cwd, |v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()).is_some())
+}
+
+fn client_args_from(state: &StateDir, url: &str, cwd: &std::path::Path, env_set: impl Fn(&str) -> bool) -> String {
+    let mut args = String::new();
+    if env_set("PW_SERVER") {
+        args.push_str(&format!(" --server {}", shell_word(url)));
+    }
+    let default = std::fs::canonicalize(cwd.join(".pw")).unwrap_or_else(|_| cwd.join(".pw"));
+    if default != state.root {
+        let shown = state.root.strip_prefix(cwd).ok().filter(|p| !p.as_os_str().is_empty()).unwrap_or(&state.root);
+        args.push_str(&format!(" --state {}", shell_word(&shown.to_string_lossy())));
+    }
+    if env_set("PW_API_TOKEN") {
+        let token = state.api_token_file();
+        let shown = token.strip_prefix(cwd).unwrap_or(&token);
+        args.push_str(&format!(" --token-file {}", shell_word(&shown.to_string_lossy())));
+    }
+    args
+}
+
+/// A word as a POSIX shell reads it: as it is when it is plain, in single quotes otherwise.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b':' | b'@' | b'+' | b','));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -245,8 +303,13 @@ fn print_tail(engine: &Arc<Engine>, job: &crate::protocol::JobKey) {
     };
     let text: String = logs.chunks.iter().map(|c| c.data.as_str()).collect();
     let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        eprintln!("--- {job}: no log output ---");
+        return;
+    }
     let tail = &lines[lines.len().saturating_sub(20)..];
-    eprintln!("--- last {} lines of {job} ---", tail.len());
+    let what = if tail.len() == 1 { "line".to_string() } else { format!("{} lines", tail.len()) };
+    eprintln!("--- last {what} of {job} ---");
     for l in tail {
         eprintln!("{l}");
     }
@@ -276,13 +339,14 @@ async fn server_async(opts: ServerOptions, plan: Plan) -> u8 {
     if let Some(h) = opts.heartbeat_ms {
         cfg.sched.heartbeat_ms = h;
     }
-    let engine = match Engine::start(state.clone(), plan, cfg) {
+    let engine = match Engine::start(state, plan, cfg) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
             return client::CANNOT_RUN;
         }
     };
+    let state = engine.state.clone();
     let listen = opts.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
@@ -386,6 +450,13 @@ async fn watch(engine: Arc<Engine>, paths: Vec<PathBuf>) {
 
 /// `pw agent`.
 pub fn agent(opts: AgentCliOptions) -> u8 {
+    let server = match client::server_url(&opts.server, "") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return client::CANNOT_RUN;
+        }
+    };
     let token = match &opts.token_file {
         Some(f) => match std::fs::read_to_string(f) {
             Ok(t) => t.trim().to_string(),
@@ -408,12 +479,13 @@ pub fn agent(opts: AgentCliOptions) -> u8 {
         format!("{host}-{}", std::process::id())
     });
     let o = AgentOptions {
-        server: opts.server.clone(),
+        server,
         token,
         name,
         resources: opts.resources.clone(),
         workdir: opts.workdir.clone().unwrap_or_else(|| PathBuf::from(".pw-agent")),
         kill_grace: Duration::from_millis(opts.kill_grace_ms.unwrap_or(5000)),
+        announce: true,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
@@ -445,5 +517,42 @@ pub fn client<F: std::future::Future<Output = u8>>(f: impl FnOnce(ClientOptions)
             eprintln!("error: {e}");
             client::CANNOT_RUN
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_commands_are_suggested_as_they_work_from_the_current_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = std::fs::canonicalize(dir.path()).unwrap();
+        let none = |_: &str| false;
+        let here = StateDir::new(cwd.join(".pw"));
+        std::fs::create_dir_all(&here.root).unwrap();
+        assert_eq!(client_args_from(&here, "http://127.0.0.1:1", &cwd, none), "");
+        let below = StateDir::new(cwd.join("appr/.pw"));
+        assert_eq!(client_args_from(&below, "http://127.0.0.1:1", &cwd, none), " --state appr/.pw");
+        let elsewhere = StateDir::new("/srv/ci state/.pw");
+        assert_eq!(client_args_from(&elsewhere, "http://127.0.0.1:1", &cwd, none), " --state '/srv/ci state/.pw'");
+        let all = |_: &str| true;
+        assert_eq!(
+            client_args_from(&below, "http://127.0.0.1:1", &cwd, all),
+            " --server http://127.0.0.1:1 --state appr/.pw --token-file appr/.pw/api-token"
+        );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("a/b-c_d.pw"), "a/b-c_d.pw");
+        assert_eq!(shell_word("it's here"), "'it'\\''s here'");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn local_agents_are_named_local_and_a_number() {
+        assert!(is_local_agent("local-1") && is_local_agent("local-12"));
+        assert!(!is_local_agent("local-") && !is_local_agent("local-a") && !is_local_agent("ci-local-1"));
     }
 }

@@ -3,6 +3,7 @@
 //! people or as JSON.
 
 use crate::protocol::*;
+use crate::state::{JobState, StageState};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,7 +25,10 @@ pub const CANNOT_RUN: u8 = 2;
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    /// Where the server's URL came from, for messages: empty for `--server`.
+    server_from: String,
+    /// The API token and where it came from (for messages).
+    token: Option<(String, String)>,
     json: bool,
 }
 
@@ -55,46 +59,109 @@ fn state_dir(opts: &ClientOptions) -> PathBuf {
     opts.state.clone().unwrap_or_else(|| PathBuf::from(".pw"))
 }
 
+/// Checks that `text` is a server URL (`http://HOST:PORT`); `from` says where it was given.
+pub fn server_url(text: &str, from: &str) -> Result<String, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}`{from} is not a server URL; write it as http://HOST:PORT");
+    let url = reqwest::Url::parse(text).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+/// The deepest cause of an HTTP error (`Connection refused (os error 111)`), which says more
+/// than the outer "error sending request".
+pub fn cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+/// Where a client finds the API token, for messages.
+fn token_advice(state: &std::path::Path) -> String {
+    format!(
+        "the server writes it to `api-token` in its state folder: pass --token-file FILE or set PW_API_TOKEN, \
+         or give that folder with --state DIR (`{}` has no `api-token`)",
+        state.display()
+    )
+}
+
 impl Client {
     pub fn new(opts: &ClientOptions) -> Result<Client, ClientError> {
         let state = state_dir(opts);
-        let server = match opts.server.clone().or_else(|| std::env::var("PW_SERVER").ok()) {
-            Some(s) => s,
-            None => std::fs::read_to_string(state.join("server-url")).map(|s| s.trim().to_string()).map_err(|_| {
-                ClientError::Failed(format!(
-                    "no server given: pass --server URL, set PW_SERVER, or run where `{}` holds a server's state",
-                    state.display()
-                ))
-            })?,
+        let (server, from) = match (&opts.server, std::env::var("PW_SERVER").ok().filter(|s| !s.trim().is_empty())) {
+            (Some(s), _) => (s.clone(), String::new()),
+            (None, Some(s)) => (s, " (from PW_SERVER)".to_string()),
+            (None, None) => {
+                let file = state.join("server-url");
+                let url = std::fs::read_to_string(&file).map(|s| s.trim().to_string()).map_err(|_| {
+                    ClientError::Failed(format!(
+                        "no server given: pass --server URL, set PW_SERVER, or run where `{}` holds a server's state",
+                        state.display()
+                    ))
+                })?;
+                (url, format!(" (from `{}`)", file.display()))
+            }
         };
+        let server = server_url(&server, &from).map_err(ClientError::Failed)?;
         let token = match &opts.token_file {
-            Some(f) => Some(
+            Some(f) => Some((
                 std::fs::read_to_string(f)
-                    .map_err(|e| ClientError::Failed(format!("cannot read token file `{}`: {e}", f.display())))?
+                    .map_err(|e| ClientError::Failed(format!("cannot read the token file `{}`: {e}", f.display())))?
                     .trim()
                     .to_string(),
-            ),
+                format!("`{}`", f.display()),
+            )),
             None => std::env::var("PW_API_TOKEN")
                 .ok()
-                .or_else(|| std::fs::read_to_string(state.join("api-token")).ok().map(|s| s.trim().to_string())),
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| (t, "PW_API_TOKEN".into()))
+                .or_else(|| {
+                    let file = state.join("api-token");
+                    std::fs::read_to_string(&file).ok().map(|t| (t.trim().to_string(), format!("`{}`", file.display())))
+                }),
         };
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Ok(Client { http, base: format!("{}{API}", server.trim_end_matches('/')), token, json: opts.json })
+        Ok(Client { http, base: format!("{server}{API}"), server_from: from, token, json: opts.json })
+    }
+
+    /// Fails before sending when a call that needs the API token has none.
+    fn need_token(&self, opts: &ClientOptions) -> Result<(), ClientError> {
+        match &self.token {
+            Some(_) => Ok(()),
+            None => Err(ClientError::Failed(format!(
+                "no API token: commands that change the server's state need the server's API token; {}",
+                token_advice(&state_dir(opts))
+            ))),
+        }
     }
 
     async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<Option<T>, ClientError> {
         let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
+            Some((t, _)) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Failed(format!("cannot reach the server at {}: {e}", self.base)))?;
+        let resp = req.send().await.map_err(|e| {
+            ClientError::Failed(format!(
+                "cannot reach the server at {}{}: {}",
+                self.server(),
+                self.server_from,
+                cause(&e)
+            ))
+        })?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| ClientError::Failed(e.to_string()))?;
         if !status.is_success() {
             let msg = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error).unwrap_or(text);
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                let from = self.token.as_ref().map_or("no token".to_string(), |(_, f)| format!("the token from {f}"));
+                return Err(ClientError::Refused(format!(
+                    "the server refused {from} ({msg}); it needs the API token, which it writes to `api-token` in its state folder"
+                )));
+            }
             return Err(if status.is_client_error() { ClientError::Refused(msg) } else { ClientError::Failed(msg) });
         }
         if text.is_empty() {
@@ -105,6 +172,11 @@ impl Client {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The server's URL, without the API prefix.
+    pub fn server(&self) -> &str {
+        self.base.strip_suffix(API).unwrap_or(&self.base)
     }
 
     pub async fn trigger(&self, pipeline: &str) -> Result<TriggerResponse, ClientError> {
@@ -196,8 +268,15 @@ fn done(json: bool, what: String) -> u8 {
     OK
 }
 
+/// A client for a command that changes the server's state: one with an API token.
+fn mutating(opts: &ClientOptions) -> Result<Client, ClientError> {
+    let c = Client::new(opts)?;
+    c.need_token(opts)?;
+    Ok(c)
+}
+
 pub async fn trigger(opts: &ClientOptions, pipeline: &str) -> u8 {
-    let c = match Client::new(opts) {
+    let c = match mutating(opts) {
         Ok(c) => c,
         Err(e) => return fail(opts.json, &e),
     };
@@ -240,7 +319,7 @@ pub async fn cancel(opts: &ClientOptions, target: &str) -> u8 {
 }
 
 async fn simple(opts: &ClientOptions, path: &str, body: Option<serde_json::Value>, what: String) -> u8 {
-    let c = match Client::new(opts) {
+    let c = match mutating(opts) {
         Ok(c) => c,
         Err(e) => return fail(opts.json, &e),
     };
@@ -279,6 +358,31 @@ pub async fn status(opts: &ClientOptions, pipeline: Option<&str>) -> u8 {
     }
 }
 
+/// A stage's state in `pw status`.
+fn stage_word(s: StageState) -> &'static str {
+    match s {
+        StageState::Pending => "pending",
+        StageState::Discovering => "discovering",
+        StageState::Running => "running",
+        StageState::AwaitingApproval => "awaiting approval",
+        StageState::Passed => "passed",
+        StageState::Failed => "failed",
+        StageState::Cancelled => "cancelled",
+    }
+}
+
+/// A job attempt's state in `pw status`: one given to an agent is running (preparing its
+/// workspace or running its tasks).
+fn job_word(s: JobState) -> &'static str {
+    match s {
+        JobState::Scheduled => "waiting for an agent",
+        JobState::Assigned => "running",
+        JobState::Passed => "passed",
+        JobState::Failed => "failed",
+        JobState::Cancelled => "cancelled",
+    }
+}
+
 /// The human form of `pw status`.
 pub fn render_status(s: &StatusResponse) -> String {
     let mut out = String::new();
@@ -286,19 +390,18 @@ pub fn render_status(s: &StatusResponse) -> String {
         out.push_str("no pipeline instances\n");
     }
     for i in &s.instances {
-        out.push_str(&format!("{}/{}  {}  ({})\n", i.pipeline, i.counter, i.state, i.cause));
+        out.push_str(&format!("{}/{}  {}  ({})\n", i.pipeline, i.counter, i.state.replace('_', " "), i.cause));
         for (m, r) in &i.revisions {
             out.push_str(&format!("  material {m} at {}\n", &r[..r.len().min(12)]));
         }
         for st in &i.stages {
-            let state =
-                serde_json::to_value(st.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-            let reason = st.reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
+            let state = stage_word(st.state);
+            // A reason that only repeats the state (`cancelled`) says nothing more.
+            let reason = st.reason.as_deref().filter(|r| *r != state).map(|r| format!("  {r}")).unwrap_or_default();
             out.push_str(&format!("  {:<14} {state}{reason}\n", st.name));
             for j in &st.jobs {
                 let Some(a) = j.attempts.last() else { continue };
-                let state =
-                    serde_json::to_value(a.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                let state = job_word(a.state);
                 let mut line = format!("    {:<16} {state}", j.name);
                 if let Some(agent) = &a.agent {
                     line.push_str(&format!("  on {agent}"));
@@ -306,13 +409,21 @@ pub fn render_status(s: &StatusResponse) -> String {
                 if j.attempts.len() > 1 {
                     line.push_str(&format!("  (attempt {})", a.number));
                 }
-                if let Some(r) = &a.reason {
+                if let Some(r) = a.reason.as_deref().filter(|r| *r != state) {
                     line.push_str(&format!("  {r}"));
                 }
                 out.push_str(&line);
                 out.push('\n');
             }
         }
+    }
+    for p in &s.pending {
+        let what = match p.materials.as_slice() {
+            [] => "looking up material revisions".to_string(),
+            [one] => format!("looking up the revision of material {one}"),
+            many => format!("looking up the revisions of materials {}", many.join(", ")),
+        };
+        out.push_str(&format!("{}: waiting to start ({}): {what}\n", p.pipeline, p.cause));
     }
     if !s.agents.is_empty() {
         out.push_str("agents:\n");
@@ -371,5 +482,109 @@ mod tests {
         assert!(Target::parse("build/7", 3, 4, "`p/c/s`").unwrap_err().contains("is not `p/c/s`"));
         assert!(Target::parse("build/x/test", 3, 3, "s").unwrap_err().contains("`x` is not an instance counter"));
         assert!(Target::parse("build//test", 3, 3, "s").is_err());
+    }
+
+    #[test]
+    fn server_urls_are_checked_before_use() {
+        assert_eq!(server_url("http://ci.example.com:8150/", ""), Ok("http://ci.example.com:8150".to_string()));
+        assert_eq!(server_url(" https://ci ", ""), Ok("https://ci".to_string()));
+        let err = server_url("not-a-url", "").unwrap_err();
+        assert_eq!(err, "`not-a-url` is not a server URL; write it as http://HOST:PORT");
+        assert!(server_url("ftp://ci:21", "").is_err());
+        assert!(server_url("localhost:8150", "").is_err(), "a scheme is needed");
+        let err = server_url("ci:x", " (from PW_SERVER)").unwrap_err();
+        assert_eq!(err, "`ci:x` (from PW_SERVER) is not a server URL; write it as http://HOST:PORT");
+    }
+
+    #[test]
+    fn a_command_that_needs_the_api_token_says_where_to_find_it_before_sending() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ClientOptions {
+            server: Some("http://127.0.0.1:9".into()),
+            state: Some(dir.path().join("no-state")),
+            ..Default::default()
+        };
+        let e = match mutating(&opts) {
+            Err(e) => e,
+            Ok(_) => panic!("no token was found, yet the client was made"),
+        };
+        assert_eq!(e.code(), CANNOT_RUN);
+        assert!(e.message().starts_with("no API token:"), "{}", e.message());
+        assert!(e.message().contains("--token-file FILE or set PW_API_TOKEN"), "{}", e.message());
+    }
+
+    fn attempt(number: u32, state: JobState, agent: Option<&str>, reason: Option<&str>) -> AttemptView {
+        AttemptView {
+            number,
+            state,
+            agent: agent.map(String::from),
+            reason: reason.map(String::from),
+            artifacts: Default::default(),
+        }
+    }
+
+    #[test]
+    fn status_for_people() {
+        let job = |name: &str, attempts: Vec<AttemptView>| JobView { name: name.into(), attempts };
+        let s = StatusResponse {
+            instances: vec![
+                InstanceView {
+                    pipeline: "build".into(),
+                    counter: 7,
+                    state: "running".into(),
+                    cause: "triggered by pw run".into(),
+                    revisions: [("app".to_string(), "0123456789abcdef0123".to_string())].into(),
+                    stages: vec![
+                        StageView {
+                            name: "test".into(),
+                            state: StageState::Running,
+                            reason: None,
+                            jobs: vec![
+                                job("unit", vec![attempt(1, JobState::Assigned, Some("local-1"), None)]),
+                                job("lint", vec![attempt(1, JobState::Scheduled, None, None)]),
+                                job(
+                                    "e2e",
+                                    vec![
+                                        attempt(1, JobState::Failed, Some("local-2"), Some("agent `local-2` lost")),
+                                        attempt(2, JobState::Passed, Some("local-1"), None),
+                                    ],
+                                ),
+                            ],
+                        },
+                        StageView { name: "ship".into(), state: StageState::Pending, reason: None, jobs: vec![] },
+                    ],
+                },
+                InstanceView {
+                    pipeline: "build".into(),
+                    counter: 6,
+                    state: "cancelled".into(),
+                    cause: "triggered by pw run".into(),
+                    revisions: Default::default(),
+                    stages: vec![StageView {
+                        name: "test".into(),
+                        state: StageState::Cancelled,
+                        reason: Some("cancelled".into()),
+                        jobs: vec![job(
+                            "unit",
+                            vec![attempt(1, JobState::Cancelled, Some("local-1"), Some("cancelled"))],
+                        )],
+                    }],
+                },
+            ],
+            pending: vec![PendingView {
+                pipeline: "deploy".into(),
+                cause: "after build/5/test".into(),
+                materials: vec!["infra".into()],
+                since_ms: 0,
+            }],
+            agents: vec![AgentView {
+                id: "x".into(),
+                name: "local-1".into(),
+                resources: vec!["linux".into()],
+                state: "building".into(),
+                job: Some("build/7/test/unit".into()),
+            }],
+        };
+        insta::assert_snapshot!(render_status(&s));
     }
 }

@@ -123,6 +123,8 @@ impl Engine {
     /// Opens the state folder, restores what was running, and starts the clock.
     pub fn start(state: StateDir, plan: Plan, cfg: EngineConfig) -> std::result::Result<Arc<Engine>, String> {
         let tokens = state.init()?;
+        // Paths handed to agents and commands must not depend on the folder `pw` was started in.
+        let state = state.canonical();
         let (store, loaded) = Store::open(&state.database())?;
         let mut sched = Scheduler::new(plan, cfg.sched.clone());
         let polled: HashMap<String, String> = loaded.revisions.clone().into_iter().collect();
@@ -309,6 +311,11 @@ impl Engine {
         Ok(id)
     }
 
+    /// Forgets the agents `which` selects; see [`Scheduler::forget_agents`].
+    pub async fn forget_agents(self: &Arc<Self>, which: impl Fn(&scheduler::AgentInfo) -> bool) -> Result<()> {
+        self.apply(Vec::new(), |s, now| s.forget_agents(which, now)).await
+    }
+
     /// Waits up to `wait` for a job this agent can run.
     pub async fn next_work(self: &Arc<Self>, agent: &str, wait: Duration) -> Result<Option<Assignment>> {
         let deadline = tokio::time::Instant::now() + wait;
@@ -452,15 +459,18 @@ impl Engine {
                 .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
                 .map(|i| i.view())
                 .collect(),
+            pending: s
+                .pending_triggers()
+                .filter(|t| pipeline.is_none_or(|p| t.pipeline.eq_ignore_ascii_case(p)))
+                .map(|t| s.pending_view(t))
+                .collect(),
             agents: s
                 .agents()
                 .map(|a| AgentView {
                     id: a.id.clone(),
                     name: a.name.clone(),
                     resources: a.resources.clone(),
-                    state: if a.lost
-                        || now.saturating_sub(a.last_seen_ms) > s.config().lease_ms + crate::protocol::MAX_WAIT_MS
-                    {
+                    state: if !s.alive(a, now) {
                         "lost".into()
                     } else if a.attempt.is_some() {
                         "building".into()

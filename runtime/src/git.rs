@@ -49,7 +49,7 @@ pub async fn checkout(url: &str, branch: &str, revision: &str, cache: &Path, des
     let mut log = String::new();
     if !cache.join("HEAD").exists() {
         if let Some(parent) = cache.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
         let mut cmd = git();
         cmd.arg("clone").arg("--bare").arg("--quiet").arg("--").arg(url).arg(cache);

@@ -12,6 +12,8 @@ pub struct Progress {
     start: Instant,
     bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
     agents: HashMap<String, String>,
+    /// What client commands need to reach this server from the current folder (` --state DIR`).
+    client_args: String,
 }
 
 fn job_state(s: JobState) -> &'static str {
@@ -36,8 +38,14 @@ fn stage_state(s: StageState) -> &'static str {
     }
 }
 
-/// The plain line of an event, or `None` for events not worth a line.
+/// The plain line of an event.
 pub fn line(kind: &EventKind) -> String {
+    line_for(kind, "")
+}
+
+/// The plain line of an event; `client_args` completes the client commands it suggests, so that
+/// they work as shown (` --state run/.pw`).
+pub fn line_for(kind: &EventKind, client_args: &str) -> String {
     match kind {
         EventKind::InstanceQueued { pipeline, counter } => {
             format!("{pipeline}/{counter} queued (max_instances reached)")
@@ -49,7 +57,9 @@ pub fn line(kind: &EventKind) -> String {
         }
         EventKind::StageStarted { pipeline, counter, stage } => format!("{pipeline}/{counter}/{stage} started"),
         EventKind::StageAwaitingApproval { pipeline, counter, stage } => {
-            format!("{pipeline}/{counter}/{stage} awaits approval: run `pw approve {pipeline}/{counter}/{stage}`")
+            format!(
+                "{pipeline}/{counter}/{stage} awaits approval: run `pw approve {pipeline}/{counter}/{stage}{client_args}`"
+            )
         }
         EventKind::StageFinished { pipeline, counter, stage, result, reason } => {
             let reason = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
@@ -83,7 +93,13 @@ impl Progress {
     /// `live`: draw spinners (on a terminal).
     pub fn new(live: bool) -> Self {
         let bars = live.then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), HashMap::new()));
-        Progress { start: Instant::now(), bars, agents: HashMap::new() }
+        Progress { start: Instant::now(), bars, agents: HashMap::new(), client_args: String::new() }
+    }
+
+    /// Completes the client commands the progress suggests (` --state DIR`).
+    pub fn with_client_args(mut self, args: String) -> Self {
+        self.client_args = args;
+        self
     }
 
     /// Prints a line above the spinners (or plainly).
@@ -98,7 +114,7 @@ impl Progress {
 
     pub fn event(&mut self, e: &Event) {
         let Some((mp, bars)) = &mut self.bars else {
-            println!("{:>7.2}s  {}", self.start.elapsed().as_secs_f64(), line(&e.kind));
+            println!("{:>7.2}s  {}", self.start.elapsed().as_secs_f64(), line_for(&e.kind, &self.client_args));
             return;
         };
         match &e.kind {
@@ -129,7 +145,7 @@ impl Progress {
                 let _ = mp.println(format!("{mark} {}", line(&e.kind)));
             }
             other => {
-                let _ = mp.println(format!("  {}", line(other)));
+                let _ = mp.println(format!("  {}", line_for(other, &self.client_args)));
             }
         }
     }
@@ -141,5 +157,20 @@ impl Progress {
             }
             let _ = mp.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_approval_line_suggests_a_command_that_works_as_shown() {
+        let e = EventKind::StageAwaitingApproval { pipeline: "g".into(), counter: 2, stage: "two".into() };
+        assert_eq!(line(&e), "g/2/two awaits approval: run `pw approve g/2/two`");
+        assert_eq!(
+            line_for(&e, " --state appr/.pw"),
+            "g/2/two awaits approval: run `pw approve g/2/two --state appr/.pw`"
+        );
     }
 }

@@ -275,7 +275,22 @@ pub struct AgentView {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatusResponse {
     pub instances: Vec<InstanceView>,
+    /// Downstream instances not created yet: their triggers wait for material revisions.
+    #[serde(default)]
+    pub pending: Vec<PendingView>,
     pub agents: Vec<AgentView>,
+}
+
+/// A downstream trigger recorded and not carried out yet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingView {
+    pub pipeline: String,
+    /// What caused it: `after build/7/test`.
+    pub cause: String,
+    /// The materials whose revisions are being looked up.
+    pub materials: Vec<String>,
+    /// Milliseconds since the Unix epoch, on the server's clock.
+    pub since_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

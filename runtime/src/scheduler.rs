@@ -3,7 +3,9 @@
 //! wake agents, run a `discover` command, announce an event) comes out as [`Effect`]s and dirty
 //! instances. It does no I/O, so every rule is unit-tested without HTTP or a database.
 
-use crate::protocol::{ArtifactRef, Assignment, EventKind, JobKey, JobResult, MaterialCheckout, TaskReport};
+use crate::protocol::{
+    ArtifactRef, Assignment, EventKind, JobKey, JobResult, MaterialCheckout, PendingView, TaskReport,
+};
 use crate::state::{
     Attempt, Cause, Instance, InstanceRef, InstanceState, JobRun, JobState, PendingTrigger, StageRun, StageState,
     TaskState,
@@ -142,10 +144,9 @@ fn key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
-/// A name-safe form of a fan-out value: characters outside names become `_`.
-pub fn name_safe(value: &str) -> String {
-    value.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
-}
+/// A name-safe form of a fan-out value, as the compiler makes it for static fan-outs: characters
+/// outside names become `-` (`web-1.example.com` → `web-1-example-com`).
+pub use pw_compiler::check::name_safe;
 
 /// Replaces `#{var}` (spaces inside the braces allowed) by `value`.
 pub fn interpolate(text: &str, var: &str, value: &str) -> String {
@@ -322,6 +323,23 @@ impl Scheduler {
         self.pending.values()
     }
 
+    /// How `pw status` shows a pending trigger: the materials it waits for are those of the
+    /// pipeline it does not inherit from its upstreams.
+    pub fn pending_view(&self, t: &PendingTrigger) -> PendingView {
+        let materials = self
+            .plan()
+            .pipeline(&t.pipeline)
+            .map(|p| {
+                p.materials
+                    .iter()
+                    .filter(|m| !t.inherited.iter().any(|i| i.name.eq_ignore_ascii_case(m)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        PendingView { pipeline: t.pipeline.clone(), cause: t.cause.to_string(), materials, since_ms: t.created_ms }
+    }
+
     /// The downstream triggers that could not be carried out (the most recent ones).
     pub fn failed_triggers(&self) -> &[FailedTrigger] {
         &self.failed_triggers
@@ -444,6 +462,27 @@ impl Scheduler {
         self.effects.push(Effect::WorkReady);
     }
 
+    /// Whether an agent has been heard from recently: within its lease, plus the longest a
+    /// request for work is held (an idle agent is heard from once per request).
+    pub fn alive(&self, agent: &AgentInfo, now: u64) -> bool {
+        !agent.lost && now.saturating_sub(agent.last_seen_ms) <= self.cfg.lease_ms + crate::protocol::MAX_WAIT_MS
+    }
+
+    /// Forgets the agents `which` selects (the local agents of an earlier `pw run` on this state
+    /// folder, replaced by this run's): a job one of them was running is failed as lost and
+    /// retried once, on any agent.
+    pub fn forget_agents(&mut self, which: impl Fn(&AgentInfo) -> bool, now: u64) {
+        let gone: Vec<AgentInfo> = self.agents.values().filter(|a| which(a)).cloned().collect();
+        for agent in gone {
+            self.agents.remove(&agent.id);
+            self.writes.push(Write::AgentGone { id: agent.id.clone() });
+            if let Some(attempt) = agent.attempt {
+                let reason = format!("agent `{}` of an earlier run is gone", agent.name);
+                self.lose_attempt(attempt, None, &reason, now);
+            }
+        }
+    }
+
     /// Renews an agent's lease. Returns whether the agent should stop `attempt`.
     pub fn heartbeat(&mut self, agent: &str, attempt: Option<u64>, now: u64) -> Result<bool, SchedError> {
         let info = self.agents.get_mut(agent).ok_or_else(|| unknown_agent(agent))?;
@@ -466,7 +505,7 @@ impl Scheduler {
             // The agent asks for work while the server thinks it runs a job: it restarted and
             // the job is lost with it.
             let name = info.name.clone();
-            self.lose_attempt(previous, agent, &format!("agent `{name}` restarted while running the job"), now);
+            self.lose_attempt(previous, Some(agent), &format!("agent `{name}` restarted while running the job"), now);
         }
         let info = &self.agents[agent];
         let chosen = self.queue.iter().copied().find(|&id| {
@@ -804,7 +843,7 @@ impl Scheduler {
         if let Some(job) = self.job_key(attempt_id) {
             self.effects.push(Effect::Event(EventKind::JobScheduled { job }));
         }
-        if let Some(reason) = self.unrunnable(&resources, &excluded) {
+        if let Some(reason) = self.unrunnable(&resources, &excluded, now) {
             self.finish_attempt(attempt_id, JobState::Failed, Some(reason), None, now);
         } else {
             self.effects.push(Effect::WorkReady);
@@ -846,13 +885,14 @@ impl Scheduler {
         Some((attempt_id, resources))
     }
 
-    /// Why no registered agent could ever run a job with these resources, if none can. With no
-    /// agent registered at all, jobs wait (for their wait limit) for the first one.
-    fn unrunnable(&self, resources: &[String], excluded: &[String]) -> Option<String> {
-        if self.agents.is_empty() {
+    /// Why no live agent could ever run a job with these resources, if none can. With no live
+    /// agent at all, jobs wait (for their wait limit) for the first one.
+    fn unrunnable(&self, resources: &[String], excluded: &[String], now: u64) -> Option<String> {
+        let alive: Vec<&AgentInfo> = self.agents.values().filter(|a| self.alive(a, now)).collect();
+        if alive.is_empty() {
             return None;
         }
-        let candidates: Vec<&AgentInfo> = self.agents.values().filter(|a| !excluded.contains(&a.id)).collect();
+        let candidates: Vec<&AgentInfo> = alive.into_iter().filter(|a| !excluded.contains(&a.id)).collect();
         if candidates.iter().any(|a| a.can_run(resources)) {
             return None;
         }
@@ -1310,6 +1350,7 @@ impl Scheduler {
         let Some(def) = inst.definition.stages.get(si).and_then(|s| find_job(&s.jobs, job)).cloned() else { return };
         let Some(d) = def.discover.clone() else { return };
         let mut values: Vec<String> = Vec::new();
+        let taken: Vec<String> = st.jobs.iter().map(|j| j.name.clone()).collect();
         let result = result.and_then(|lines| {
             for l in lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
                 if !values.iter().any(|v| v == l) {
@@ -1317,10 +1358,9 @@ impl Scheduler {
                 }
             }
             if values.is_empty() {
-                Err(format!("`{}` printed no values", d.command))
-            } else {
-                Ok(())
+                return Err(format!("`{}` printed no values", d.command));
             }
+            clashing_job_names(&def.name, &values, &taken)
         });
         let mut created = Vec::new();
         match result {
@@ -1453,21 +1493,26 @@ impl Scheduler {
                 info.lost = true;
             }
             let reason = format!("agent `{name}` lost (silent for more than {})", seconds(self.cfg.lease_ms));
-            self.lose_attempt(attempt, &agent, &reason, now);
+            self.lose_attempt(attempt, Some(&agent), &reason, now);
         }
     }
 
-    /// Fails an attempt whose agent is gone, and retries it once on another agent.
-    fn lose_attempt(&mut self, attempt: u64, agent: &str, reason: &str, now: u64) {
+    /// Fails an attempt whose agent is gone, and retries it once: on another agent when `agent`
+    /// (the one that lost it) is given.
+    fn lose_attempt(&mut self, attempt: u64, agent: Option<&str>, reason: &str, now: u64) {
         let Some(a) = self.attempt(attempt) else { return };
         if a.state != JobState::Assigned {
             return;
         }
         let retry = !a.is_retry;
         let mut excluded = a.excluded_agents.clone();
-        excluded.push(agent.to_string());
+        excluded.extend(agent.map(str::to_string));
         let Some(slot) = self.slots.get(&attempt).copied() else { return };
-        let reason = if retry { format!("{reason}; retrying on another agent") } else { reason.to_string() };
+        let reason = match (retry, agent) {
+            (true, Some(_)) => format!("{reason}; retrying on another agent"),
+            (true, None) => format!("{reason}; retrying"),
+            (false, _) => reason.to_string(),
+        };
         self.finish_attempt_quietly(attempt, JobState::Failed, reason, now);
         if retry {
             self.new_attempt(slot.instance, slot.stage, slot.job, excluded, true, now);
@@ -1580,7 +1625,25 @@ fn plain_env(inst: &Instance, stage: &str) -> BTreeMap<String, String> {
     env
 }
 
-/// One job of a discover fan-out: `NAME-VALUE`, with `#{var}` replaced everywhere.
+/// Why the jobs of a discover fan-out cannot be made, if they cannot: two values whose names
+/// are the same once made name-safe (`web.1` and `web-1`), or a job name the stage has already.
+fn clashing_job_names(base: &str, values: &[String], taken: &[String]) -> Result<(), String> {
+    let mut seen: Vec<(String, &str)> = Vec::new();
+    for v in values {
+        let name = format!("{base}-{}", name_safe(v));
+        if let Some((_, first)) = seen.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            return Err(format!("the values `{first}` and `{v}` both make the job `{name}`"));
+        }
+        if taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+            return Err(format!("the value `{v}` makes the job `{name}`, which the stage has already"));
+        }
+        seen.push((name, v));
+    }
+    Ok(())
+}
+
+/// One job of a discover fan-out: `NAME-VALUE` (the value made name-safe as the compiler does for
+/// static fan-outs), with `#{var}` replaced everywhere.
 fn expand_job(def: &plan::Job, var: &str, value: &str) -> plan::Job {
     let sub = |s: &str| interpolate(s, var, value);
     let mut job = def.clone();

@@ -30,6 +30,12 @@ impl StateDir {
         StateDir { root: root.into() }
     }
 
+    /// The same folder as an absolute path without symbolic links (unchanged when it does not
+    /// exist yet).
+    pub fn canonical(&self) -> StateDir {
+        StateDir { root: std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone()) }
+    }
+
     /// Creates the folder and its tokens when missing.
     pub fn init(&self) -> Result<Tokens, String> {
         for dir in [self.root.clone(), self.blobs(), self.root.join("secrets"), self.discover_dir()] {

@@ -94,6 +94,10 @@ pub enum Write {
         name: String,
         resources: Vec<String>,
     },
+    /// Forgets an agent (replaced by another of the same name).
+    AgentGone {
+        id: String,
+    },
     Log {
         attempt: u64,
         seq: u64,
@@ -234,13 +238,14 @@ const PASSED_ATTEMPTS: &str = "
 
 fn open(path: &Path) -> Result<Connection, String> {
     let conn = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mode: String =
-        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| format!("cannot set WAL mode: {e}"))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(|e| format!("cannot set WAL mode on {}: {e}", path.display()))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(format!("{} does not support WAL mode (journal mode is {mode})", path.display()));
     }
     conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     Ok(conn)
 }
 
@@ -483,6 +488,7 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, resources = excluded.resources",
                 params![id, name, serde_json::to_string(resources).unwrap_or_default()],
             ),
+            Write::AgentGone { id } => tx.execute("DELETE FROM agents WHERE id = ?1", params![id]),
             Write::Log { attempt, seq, data } => tx.execute(
                 "INSERT OR IGNORE INTO logs (attempt, seq, data) VALUES (?1, ?2, ?3)",
                 params![*attempt as i64, *seq as i64, data],
@@ -543,6 +549,8 @@ mod tests {
             assert!(loaded.instances.is_empty());
             let w = vec![
                 Write::Agent { id: "a".into(), name: "agent-a".into(), resources: vec!["linux".into()] },
+                Write::Agent { id: "b".into(), name: "agent-b".into(), resources: vec![] },
+                Write::AgentGone { id: "b".into() },
                 Write::Log { attempt: 1, seq: 0, data: "one\n".into() },
                 Write::Log { attempt: 1, seq: 0, data: "dup\n".into() },
                 Write::Log { attempt: 1, seq: 1, data: "two\n".into() },
@@ -555,6 +563,7 @@ mod tests {
             assert!(!store.has_log(1, 2));
         }
         let (_store, loaded) = Store::open(&path).unwrap();
+        assert_eq!(loaded.agents.len(), 1, "a forgotten agent stays forgotten");
         assert_eq!(loaded.agents[0].resources, vec!["linux".to_string()]);
         assert_eq!(loaded.revisions["app"], "abc");
         let conn = Connection::open(&path).unwrap();

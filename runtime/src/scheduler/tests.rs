@@ -34,6 +34,10 @@ fn manual(s: &mut Scheduler, p: &str) -> u32 {
     s.trigger(p, Cause::Manual { by: "test".into() }, Vec::new(), Vec::new(), 0).expect("trigger").1
 }
 
+fn manual_at(s: &mut Scheduler, p: &str, now: u64) -> u32 {
+    s.trigger(p, Cause::Manual { by: "test".into() }, Vec::new(), Vec::new(), now).expect("trigger").1
+}
+
 fn pass(s: &mut Scheduler, agent: &str, now: u64) -> u64 {
     let a = s.assign(agent, now).expect("agent").expect("work");
     s.complete(a, agent, JobResult::Passed, None, 0, now).expect("complete");
@@ -433,6 +437,10 @@ fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
     assert!(writes.iter().any(|w| matches!(w, Write::Pending { id, .. } if *id == t.id)), "{writes:?}");
     assert!(writes.iter().any(|w| matches!(w, Write::Instance { id: 1, data, .. } if data.contains("\"passed\""))));
     assert_eq!(s.pending_triggers().count(), 1);
+    // `pw status` shows it, with the material it waits for.
+    let view = s.pending_view(s.pending_triggers().next().unwrap());
+    assert_eq!((view.pipeline.as_str(), view.cause.as_str()), ("d", "after a/1/s"));
+    assert_eq!(view.materials, vec!["m".to_string()]);
     let created = s.complete_trigger(t.id, Ok(vec![rev("m", "r9")]), 2);
     assert_eq!(created, Some(Ok(("d".to_string(), 1))));
     assert_eq!(s.instance("d", 1).unwrap().materials, vec![rev("m", "r9")]);
@@ -502,7 +510,7 @@ fn discover_fans_out_with_interpolation_and_fails_on_no_values() {
     s.discovered(1, "s", "deploy", Ok(vec!["web 1".into(), "".into(), "db".into(), "db".into()]), 1);
     let st = &s.instance("p", 1).unwrap().stages[0];
     let names: Vec<&str> = st.jobs.iter().map(|j| j.name.as_str()).collect();
-    assert_eq!(names, ["other", "deploy-web_1", "deploy-db"]);
+    assert_eq!(names, ["other", "deploy-web-1", "deploy-db"], "named as the compiler names static fan-outs");
     let a = st.jobs[1].current().unwrap().id;
     let asg = s.assignment(a, &|_| None).unwrap();
     assert_eq!(asg.tasks[0].action, TaskAction::Exec { argv: vec!["ship".into(), "web 1".into()] });
@@ -527,6 +535,65 @@ fn discover_fans_out_with_interpolation_and_fails_on_no_values() {
     s.discovered(2, "s", "deploy", Ok(vec!["x".into()]), 6);
     pass(&mut s, "a1", 7);
     assert_eq!(inst_state(&s, "p", 2), InstanceState::Passed);
+}
+
+#[test]
+fn discovered_values_that_make_the_same_job_name_fail_the_stage() {
+    let mut j = job("deploy", &[]);
+    j.discover = Some(Discover { var: "host".into(), command: "list-hosts".into() });
+    let mut s = sched(vec![pipeline("p", vec![stage("s", vec![j, job("deploy-db", &[])])])]);
+    manual(&mut s, "p");
+    s.discovered(1, "s", "deploy", Ok(vec!["web.1".into(), "web-1".into()]), 1);
+    let st = &s.instance("p", 1).unwrap().stages[0];
+    let reason = st.jobs.iter().find(|j| j.name == "deploy").and_then(|j| j.current()).and_then(|a| a.reason.clone());
+    assert_eq!(
+        reason.as_deref(),
+        Some("discover failed: the values `web.1` and `web-1` both make the job `deploy-web-1`")
+    );
+    manual(&mut s, "p");
+    s.discovered(2, "s", "deploy", Ok(vec!["DB".into()]), 2);
+    let st = &s.instance("p", 2).unwrap().stages[0];
+    let reason = st.jobs.iter().find(|j| j.name == "deploy").and_then(|j| j.current()).and_then(|a| a.reason.clone());
+    assert_eq!(
+        reason.as_deref(),
+        Some("discover failed: the value `DB` makes the job `deploy-DB`, which the stage has already")
+    );
+}
+
+#[test]
+fn only_live_agents_count_for_a_job_no_agent_can_run() {
+    let silent = Config::default().lease_ms + crate::protocol::MAX_WAIT_MS + 1;
+    let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("gpu", &["gpu"])])])]);
+    s.register_agent("a2", "agent-2", vec!["linux".into()], silent);
+    manual_at(&mut s, "p", silent);
+    let a = s.instance("p", 1).unwrap().stages[0].jobs[0].current().cloned().unwrap();
+    assert_eq!(a.reason.as_deref(), Some("no agent has the resources [gpu] (agents: agent-2 [linux])"));
+    // With no live agent at all, the job waits for one.
+    manual_at(&mut s, "p", 2 * silent + 1);
+    let a = s.instance("p", 2).unwrap().stages[0].jobs[0].current().cloned().unwrap();
+    assert_eq!(a.state, JobState::Scheduled);
+}
+
+#[test]
+fn forgotten_agents_are_deleted_and_their_jobs_retried_on_any_agent() {
+    let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("j", &[])])])]);
+    s.register_agent("old", "local-1", vec!["gpu".into()], 0);
+    manual(&mut s, "p");
+    let first = s.assign("old", 1).unwrap().expect("work");
+    s.take_dirty();
+    s.forget_agents(|a| a.name == "local-1", 2);
+    assert!(s.agent("old").is_none());
+    assert!(s.take_dirty().iter().any(|w| matches!(w, Write::AgentGone { id } if id == "old")));
+    let job = &s.instance("p", 1).unwrap().stages[0].jobs[0];
+    assert_eq!(
+        job.attempts[0].reason.as_deref(),
+        Some("agent `local-1` of an earlier run is gone; retrying"),
+        "attempt {first}"
+    );
+    assert_eq!(job.attempts[1].state, JobState::Scheduled);
+    assert!(job.attempts[1].excluded_agents.is_empty(), "the agent that replaces it may run the retry");
+    s.register_agent("old", "local-1", Vec::new(), 3);
+    assert!(s.assign("old", 3).unwrap().is_some());
 }
 
 #[test]
@@ -618,5 +685,5 @@ fn task_starts_and_ends_are_saved_with_their_job_names() {
 #[test]
 fn interpolation_and_safe_names() {
     assert_eq!(interpolate("a #{x} #{ x } #{y} #{x", "x", "1"), "a 1 1 #{y} #{x");
-    assert_eq!(name_safe("web-1.example.com"), "web-1_example_com");
+    assert_eq!(name_safe("web-1.example.com"), "web-1-example-com");
 }

@@ -135,6 +135,7 @@ impl Harness {
             resources: resources.iter().map(|r| r.to_string()).collect(),
             workdir: self.dir.path().join("agents").join(name),
             kill_grace: Duration::from_millis(500),
+            announce: false,
         };
         tokio::spawn(async move { agent::run(o, rx).await });
     }
