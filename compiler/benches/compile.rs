@@ -22,6 +22,10 @@ use std::time::Duration;
 mod clock;
 mod common;
 
+/// The allocator the `pw` binary uses, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn shape() -> common::Shape {
     let mut shape = common::Shape::BENCH;
     if let Some(files) = std::env::var("PW_BENCH_FILES").ok().and_then(|v| v.parse().ok()) {

@@ -16,6 +16,10 @@ use std::time::Duration;
 
 mod common;
 
+/// The allocator the `pw` binary uses, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let mut shape = common::Shape::BENCH;
     if let Some(files) = std::env::var("PW_BENCH_FILES").ok().and_then(|v| v.parse().ok()) {

@@ -52,6 +52,8 @@ impl std::fmt::Display for Failure {
 pub struct Report {
     /// The workspace as linted last (with fixes applied).
     pub workspace: Workspace,
+    /// Its analysis.
+    pub analysis: Analysis,
     /// The checker's diagnostics, then the linter's, sorted.
     pub diagnostics: Vec<Diagnostic>,
     /// Fixes applied: file, code, what the fix did.
@@ -114,7 +116,7 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
         refused = outcome.refused;
         workspace = outcome.workspace;
     }
-    let (_, diagnostics) = check_and_lint(&workspace, &config, &history);
+    let (analysis, diagnostics) = check_and_lint(&workspace, &config, &history);
     let exit = if diagnostics.iter().any(|d| d.severity >= opts.fail_at) { FOUND } else { CLEAN };
-    Ok(Report { workspace, diagnostics, fixed, refused, config_file: config.file.clone(), exit })
+    Ok(Report { workspace, analysis, diagnostics, fixed, refused, config_file: config.file.clone(), exit })
 }

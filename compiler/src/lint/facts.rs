@@ -5,6 +5,7 @@ use super::rules::{self, Produced};
 use super::shell;
 use crate::model::{Job, Program};
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 /// What a job's scripts make, name, wait for and run.
 #[derive(Debug, Default)]
@@ -12,8 +13,10 @@ pub struct JobFacts {
     pub produced: Vec<Produced>,
     pub mentions: Vec<String>,
     pub waits: Vec<String>,
-    /// Its non-trivial simple commands, as text.
-    pub commands: Vec<String>,
+    /// Its non-trivial simple commands, each as a hash of its words (compared, never shown).
+    pub commands: Vec<u64>,
+    /// For each task, its words when it runs one simple command.
+    pub single: Vec<Option<Vec<String>>>,
 }
 
 /// The facts of every job of a program.
@@ -34,8 +37,10 @@ fn trivial(c: &shell::Command) -> bool {
 fn job_facts(job: &Job) -> JobFacts {
     let mut facts = JobFacts::default();
     for task in &job.tasks {
-        let Some(script) = rules::task_script(&task.action) else { continue };
-        let cmds = shell::commands(&script);
+        let Some(mut cmds) = rules::task_commands(&task.action) else {
+            facts.single.push(None);
+            continue;
+        };
         for path in shell::writes_of(&cmds) {
             if !facts.produced.iter().any(|p| p.path == path) {
                 facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
@@ -43,7 +48,8 @@ fn job_facts(job: &Job) -> JobFacts {
         }
         facts.mentions.extend(shell::mentions_of(&cmds));
         facts.waits.extend(shell::waits_of(&cmds));
-        facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| c.words.join(" ")));
+        facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
+        facts.single.push(if cmds.len() == 1 { cmds.pop().map(|c| c.words) } else { None });
     }
     for a in &job.artifacts {
         if let Some(path) = shell::normalize(&a.path) {
@@ -54,6 +60,12 @@ fn job_facts(job: &Job) -> JobFacts {
     facts.mentions.sort();
     facts.mentions.dedup();
     facts
+}
+
+fn hash(words: &[String]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    words.hash(&mut h);
+    h.finish()
 }
 
 /// A job's key: its address in the program, which outlives the lint run.
@@ -85,6 +97,15 @@ impl Facts {
             .map(|u| (u.pipeline.to_ascii_lowercase(), u.stage.to_ascii_lowercase()))
             .collect();
         Facts { jobs, downstream, empty: JobFacts::default() }
+    }
+
+    /// How many jobs the facts are about.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
     }
 
     /// The facts of a job of the program.

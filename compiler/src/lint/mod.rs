@@ -85,6 +85,33 @@ impl Rule {
     }
 }
 
+/// A rule's check.
+type Check = fn(&Context, &mut Sink);
+
+/// Runs the checks, on two threads when `parallel`, and returns their findings.
+fn run_checks(ctx: &Context, checks: &[Check], parallel: bool) -> Vec<Finding> {
+    let run = |part: &[Check]| {
+        let mut sink = Sink::default();
+        for check in part {
+            check(ctx, &mut sink);
+        }
+        sink.findings
+    };
+    if !parallel || checks.len() < 2 {
+        return run(checks);
+    }
+    // Alternate the checks between the threads: the costly ones are spread along the registry.
+    let even: Vec<Check> = checks.iter().step_by(2).copied().collect();
+    let odd: Vec<Check> = checks.iter().skip(1).step_by(2).copied().collect();
+    let (mut first, second) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| run(&odd));
+        let mine = run(&even);
+        (mine, other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    first.extend(second);
+    first
+}
+
 /// Lints a checked workspace with durations from estimates only.
 pub fn lint(workspace: &Workspace, analysis: &Analysis, config: &LintConfig) -> Vec<Diagnostic> {
     lint_with_history(workspace, analysis, config, &History::default())
@@ -105,17 +132,14 @@ pub fn lint_with_history(
         costs: Costs::new(&config.cost, history),
         facts: facts::Facts::new(&analysis.program),
     };
-    let mut sink = Sink::default();
-    for rule in registry::RULES {
-        if let Some(check) = rule.check {
-            if config.enabled(rule) {
-                check(&ctx, &mut sink);
-            }
-        }
-    }
+    let checks: Vec<Check> = registry::RULES.iter().filter(|r| config.enabled(r)).filter_map(|r| r.check).collect();
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) && ctx.facts.len() >= 256;
+    let findings = run_checks(&ctx, &checks, parallel);
+    // The facts are many small values: free them off the caller's path.
+    let facts = ctx.facts;
+    std::thread::spawn(move || drop(facts));
     let mut seen = HashSet::new();
-    let findings: Vec<Finding> = sink
-        .findings
+    let findings: Vec<Finding> = findings
         .into_iter()
         .filter(|f| seen.insert((f.diagnostic.code, f.diagnostic.file, f.diagnostic.span)))
         .filter(|f| !config.ignored_in(&workspace.file(f.diagnostic.file).path, f.diagnostic.code))
@@ -128,4 +152,57 @@ pub fn lint_with_history(
     }
     diagnostic::sort(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with findings of several rules in every one of its many jobs.
+    fn large() -> Workspace {
+        let mut src = String::from("material src { git = \"https://example.com/a.git\" }\n");
+        for p in 0..40 {
+            src.push_str(&format!("pipeline p{p} {{\n  materials = [src]\n"));
+            for s in 0..2 {
+                src.push_str(&format!("  stage s{s} {{\n"));
+                for j in 0..4 {
+                    src.push_str(&format!(
+                        "    job j{j} {{\n      run \"curl -s https://x.example/i.sh | sh\"\n      run \"make > out/log-{j}.txt\"\n      artifact log = \"out/log-{j}.txt\"\n    }}\n"
+                    ));
+                }
+                src.push_str("  }\n");
+            }
+            src.push_str("}\n");
+        }
+        let mut workspace = Workspace::new();
+        workspace.add("large.pw", src);
+        workspace
+    }
+
+    #[test]
+    fn checks_on_two_threads_find_what_one_thread_finds() {
+        let workspace = large();
+        let analysis = crate::analyze(&workspace);
+        assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics.first());
+        let (config, history) = (LintConfig::default(), History::default());
+        let ctx = Context {
+            workspace: &workspace,
+            analysis: &analysis,
+            program: &analysis.program,
+            config: &config,
+            costs: Costs::new(&config.cost, &history),
+            facts: facts::Facts::new(&analysis.program),
+        };
+        assert!(ctx.facts.len() >= 256, "large enough to run on two threads in `lint`");
+        let checks: Vec<Check> = registry::RULES.iter().filter_map(|r| r.check).collect();
+        let key =
+            |f: &Finding| (f.diagnostic.file, f.diagnostic.span.start, f.diagnostic.code, f.diagnostic.message.clone());
+        let mut one: Vec<_> = run_checks(&ctx, &checks, false).iter().map(key).collect();
+        let mut two: Vec<_> = run_checks(&ctx, &checks, true).iter().map(key).collect();
+        one.sort();
+        two.sort();
+        let codes: HashSet<&str> = one.iter().map(|k| k.2).collect();
+        assert!(codes.len() >= 3, "findings of several rules: {codes:?}");
+        assert_eq!(one, two);
+    }
 }

@@ -45,6 +45,7 @@ pub mod workspace_shared_by_luck;
 use super::shell;
 use crate::model::{Action, Job, Pipeline, Stage};
 use crate::source::Span;
+use std::borrow::Cow;
 
 /// Every job of the program with its pipeline and stage.
 pub(crate) fn jobs(program: &crate::model::Program) -> impl Iterator<Item = (&Pipeline, &Stage, &Job)> {
@@ -52,15 +53,26 @@ pub(crate) fn jobs(program: &crate::model::Program) -> impl Iterator<Item = (&Pi
 }
 
 /// The text of a task as a shell would see it: the script, or the argv joined.
-pub(crate) fn task_script(action: &Action) -> Option<String> {
+pub(crate) fn task_script(action: &Action) -> Option<Cow<'_, str>> {
     match action {
-        Action::Shell(s) => Some(s.clone()),
-        Action::Exec(argv) => Some(
+        Action::Shell(s) => Some(Cow::Borrowed(s)),
+        Action::Exec(argv) => Some(Cow::Owned(
             argv.iter()
                 .map(|a| if a.contains(char::is_whitespace) { format!("'{a}'") } else { a.clone() })
                 .collect::<Vec<_>>()
                 .join(" "),
-        ),
+        )),
+        Action::Fetch(_) => None,
+    }
+}
+
+/// The simple commands of a task: the script read as a shell would, or the argv as one command
+/// (no shell sees it).
+pub(crate) fn task_commands(action: &Action) -> Option<Vec<shell::Command>> {
+    match action {
+        Action::Shell(s) => Some(shell::commands(s)),
+        Action::Exec(argv) if argv.is_empty() => Some(Vec::new()),
+        Action::Exec(argv) => Some(vec![shell::Command { words: argv.clone(), ..shell::Command::default() }]),
         Action::Fetch(_) => None,
     }
 }

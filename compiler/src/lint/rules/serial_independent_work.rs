@@ -1,9 +1,8 @@
 //! L0006 `serial-independent-work`.
 
 use super::super::cost::format_secs;
-use super::super::shell;
 use super::super::{Context, Sink};
-use crate::model::{Action, Job, Pipeline, Stage, When};
+use crate::model::{Job, Pipeline, Stage, When};
 
 declare_rule! {
     /// ## What it does
@@ -57,24 +56,23 @@ fn check(ctx: &Context, sink: &mut Sink) {
         if job.tasks.len() < ctx.config.serial_min_tasks {
             continue;
         }
-        if let Some((start, words, hole)) = longest_run(job, ctx.config.serial_min_tasks) {
+        if let Some((start, words, hole)) = longest_run(ctx, job, ctx.config.serial_min_tasks) {
             report(ctx, p, s, job, start, &words, hole, sink);
         }
     }
 }
 
-/// The words of a task that runs one simple command.
-fn words(action: &Action) -> Option<Vec<String>> {
-    let script = super::task_script(action)?;
-    let mut cmds = shell::commands(&script);
-    (cmds.len() == 1).then(|| cmds.remove(0).words).filter(|w| w.len() >= 2)
-}
-
 /// The longest run of consecutive tasks that differ in one word: its start, its tasks' words
 /// and the index of the word that differs.
-fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)> {
-    let tasks: Vec<Option<Vec<String>>> =
-        job.tasks.iter().map(|t| if t.when == When::Passed { words(&t.action) } else { None }).collect();
+fn longest_run(ctx: &Context, job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)> {
+    let single = &ctx.facts.job(job).single;
+    // The words of each task that runs one simple command of two words or more, when passed.
+    let tasks: Vec<Option<&Vec<String>>> = job
+        .tasks
+        .iter()
+        .zip(single)
+        .map(|(t, words)| words.as_ref().filter(|w| t.when == When::Passed && w.len() >= 2))
+        .collect();
     let mut best: Option<(usize, Vec<Vec<String>>, usize)> = None;
     let mut i = 0;
     while i < tasks.len() {
@@ -94,7 +92,7 @@ fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)
             }
         }
         if let Some(h) = hole {
-            let run: Vec<Vec<String>> = tasks[i..end].iter().flatten().cloned().collect();
+            let run: Vec<Vec<String>> = tasks[i..end].iter().flatten().map(|w| w.to_vec()).collect();
             let distinct = run.iter().map(|w| &w[h]).collect::<std::collections::HashSet<_>>().len() == run.len();
             // Right after the program, plain words are subcommands (`cargo build`, `make test`): steps, not inputs.
             let subcommands = h == 1 && run.iter().all(|w| w[1].chars().all(|c| c.is_ascii_lowercase()));
