@@ -41,8 +41,9 @@ pub enum Token<'src> {
     Ident(&'src str),
     #[regex(r"-?[0-9]+", priority = 3)]
     Int(&'src str),
-    /// A number followed by units, such as `20m` or `1h30m`; validated by the parser.
-    #[regex(r"[0-9]+[A-Za-z][A-Za-z0-9]*")]
+    /// A number followed by units, such as `20m` or `1h30m`; validated by the parser. A sign and
+    /// fractions (`-5m`, `1.5m`) are read too, so that the parser can say why they are invalid.
+    #[regex(r"-?[0-9]+(\.[0-9]+)?[A-Za-z]([A-Za-z0-9]|\.[0-9])*")]
     Duration(&'src str),
     /// A one-line string, quotes included.
     #[regex(r#""([^"\\\n]|\\[^\n])*""#)]
@@ -185,16 +186,30 @@ pub fn lex(file: FileId, text: &str) -> Lexed<'_> {
             }
             Err(()) => {
                 let ch = text[span.range()].chars().next().unwrap_or('?');
+                let help = if ch == '\'' {
+                    "strings are written in double quotes: `\"text\"`"
+                } else {
+                    "names are letters, digits, `_` and `-`; text belongs in double quotes"
+                };
                 out.diagnostics.push(
-                    Diagnostic::error("E0101", file, span, format!("unexpected character `{}`", ch.escape_default()))
+                    Diagnostic::error("E0101", file, span, format!("unexpected character `{}`", printable(ch)))
                         .with_label("not part of any token")
-                        .with_help("names are letters, digits, `_` and `-`; text belongs in double quotes"),
+                        .with_help(help),
                 );
                 out.tokens.push((Token::Error, span));
             }
         }
     }
     out
+}
+
+/// A character as it reads in a message: itself, or an escape where it would not show.
+fn printable(ch: char) -> String {
+    if ch.is_control() || (ch.is_whitespace() && ch != ' ') {
+        ch.escape_default().to_string()
+    } else {
+        ch.to_string()
+    }
 }
 
 fn token_problem(file: FileId, token: Token, span: Span) -> Option<Diagnostic> {
@@ -241,6 +256,23 @@ mod tests {
                 Token::Int("-2"),
             ]
         );
+    }
+
+    #[test]
+    fn signs_and_fractions_stay_in_a_duration_token() {
+        assert_eq!(
+            kinds("-5m 1.5m 1h1.5m -2"),
+            vec![Token::Duration("-5m"), Token::Duration("1.5m"), Token::Duration("1h1.5m"), Token::Int("-2"),]
+        );
+        assert_eq!(kinds("1..4"), vec![Token::Int("1"), Token::DotDot, Token::Int("4")]);
+    }
+
+    #[test]
+    fn unexpected_characters_are_shown_as_written() {
+        let lexed = lex(FileId(0), "a = 'x'");
+        assert_eq!(lexed.diagnostics[0].message, "unexpected character `'`");
+        let bell = lex(FileId(0), "a = \u{7}");
+        assert_eq!(bell.diagnostics[0].message, "unexpected character `\\u{7}`");
     }
 
     #[test]

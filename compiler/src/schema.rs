@@ -98,7 +98,7 @@ pub static FIELDS: &[FieldSpec] = &[
         "path",
         FieldType::String,
         Some("\".\""),
-        "Where the repository is checked out in each job's workspace. Pipelines with several materials need a distinct path for each.",
+        "Where the repository is checked out in each job's workspace, relative to it (not absolute, no `..`). Pipelines with several materials need a distinct path for each.",
     ),
     field(
         Owner::Pipeline,

@@ -84,8 +84,59 @@ fn fix_applies_safe_fixes_then_unsafe_ones_when_asked() {
     let report = command::run(&all).unwrap_or_else(|e| panic!("{e}"));
     assert!(codes(&report).is_empty(), "{:?}", report.diagnostics);
     let after = std::fs::read_to_string(&file).unwrap_or_default();
-    assert!(after.contains("      timeout = 10m\n      estimate = 2m\n"), "{after}");
+    assert!(after.contains("      timeout  = 10m\n      estimate = 2m\n"), "{after}");
     assert!(!pw_compiler::analyze(&report.workspace).has_errors());
+}
+
+/// A formatted file, and the same file in a layout of its author's own.
+const FORMATTED: &str = r#"material app {
+  git = "https://git.example.com/acme/app.git"
+}
+
+pipeline build {
+  materials = [app]
+
+  stage test {
+    job unit {
+      resources = ["linux"]
+      estimate  = 4m
+      run "cargo test"
+    }
+
+    job lint {
+      timeout = 5m
+      run "cargo clippy"
+    }
+  }
+}
+"#;
+
+#[test]
+fn fix_keeps_a_formatted_file_formatted() {
+    assert_eq!(pw_compiler::format::format(FORMATTED).ok().as_deref(), Some(FORMATTED), "the input is formatted");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "build.pw", FORMATTED);
+    let opts = Options { fix: true, unsafe_fixes: true, ..options(file.clone()) };
+    let report = command::run(&opts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.fixed.iter().map(|f| f.1).collect::<Vec<_>>(), vec!["L0008"]);
+    let after = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(report.workspace.files[0].text, after, "the report describes the file as written");
+    // What `pw fmt --check` checks.
+    assert_eq!(pw_compiler::format::format(&after).ok().as_deref(), Some(after.as_str()), "not formatted:\n{after}");
+    insta::assert_snapshot!(after);
+}
+
+#[test]
+fn fix_keeps_the_layout_of_a_file_that_was_not_formatted() {
+    let compact = FORMATTED.replace("\n\n    job lint", "\n    job lint").replace("estimate  = 4m", "estimate = 4m");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "build.pw", &compact);
+    let opts = Options { fix: true, unsafe_fixes: true, ..options(file.clone()) };
+    command::run(&opts).unwrap_or_else(|e| panic!("{e}"));
+    let after = std::fs::read_to_string(&file).unwrap_or_default();
+    let expected =
+        compact.replace("      resources = [\"linux\"]\n", "      timeout = 12m\n      resources = [\"linux\"]\n");
+    assert_eq!(after, expected, "only the fix's text was added");
 }
 
 #[test]

@@ -104,3 +104,20 @@ fn fingerprints_survive_edits_above_a_finding() {
     let after = render::sarif::fingerprints(&lint::lint(&moved, &analysis, &LintConfig::default()), &moved);
     assert_eq!(before, after);
 }
+
+#[test]
+fn checker_codes_are_named_like_rules() {
+    let mut ws = Workspace::new();
+    ws.add(
+        "ci/app.pw",
+        "pipeline build {\n  stage test {\n    job unit {\n      timout = 10m\n      run \"make\"\n    }\n  }\n}\n",
+    );
+    let analysis = analyze(&ws);
+    assert_eq!(analysis.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["E0201"]);
+    let gitlab = render::render(Format::Gitlab, &analysis.diagnostics, &ws, false);
+    let issues: Value = serde_json::from_str(&gitlab).unwrap_or(Value::Null);
+    assert_eq!(issues[0]["check_name"], "E0201 unknown field");
+    insta::assert_snapshot!("checker@gitlab", gitlab);
+    let github = render::render(Format::Github, &analysis.diagnostics, &ws, false);
+    assert!(github.contains(",title=E0201 unknown field::"), "{github}");
+}

@@ -64,23 +64,22 @@ impl<'a, 's> Builder<'a, 's> {
         let head = (decl.file, decl.name.span);
         let mut eval = self.eval(decl.file, &scope);
         let fields = fields::read(Owner::Material, &field_list, &mut eval, head);
-        let git = fields.string("git", &mut eval);
-        let material = Material {
-            name: decl.name.name.clone(),
-            git: git.clone().unwrap_or_default(),
-            branch: fields.string("branch", &mut eval).unwrap_or_else(|| "main".into()),
-            poll_secs: fields.duration("poll", &mut eval).unwrap_or(60),
-            path: fields.string("path", &mut eval).map_or_else(|| ".".into(), |p| normalise_path(&p)),
-            origin: origin(decl.file, decl.block.span, decl.name.span),
+        let git = fields.non_empty_string("git", &mut eval, "the URL or path of a repository");
+        let branch = fields.non_empty_string("branch", &mut eval, "the name of a branch, such as `\"main\"`");
+        let poll_secs = fields.duration("poll", &mut eval).unwrap_or(60);
+        let path = fields.string("path", &mut eval);
+        let path = match (path, fields.span("path")) {
+            (Some(p), Some(span)) => Some(self.workspace_path(decl.file, span, &p, PathUse::Checkout)),
+            _ => None,
         };
-        if git.as_deref().is_some_and(|g| g.trim().is_empty()) {
-            let span = fields.span("git").unwrap_or(decl.name.span);
-            self.diagnostics.push(
-                Diagnostic::error("E0202", decl.file, span, "`git` is empty")
-                    .with_label("expected the URL or path of a repository"),
-            );
-        }
-        Some(material)
+        Some(Material {
+            name: decl.name.name.clone(),
+            git: git.unwrap_or_default(),
+            branch: branch.unwrap_or_else(|| "main".into()),
+            poll_secs,
+            path: path.unwrap_or_else(|| ".".into()),
+            origin: origin(decl.file, decl.block.span, decl.name.span),
+        })
     }
 
     pub fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
@@ -127,7 +126,7 @@ impl<'a, 's> Builder<'a, 's> {
         let max_instances = fields.positive("max_instances", &mut eval);
         let materials = self.material_refs(&fields, ctx.file, &ctx.scope);
         let after = self.upstreams(&fields, ctx.file, &ctx.scope);
-        if !ctx.members.iter().any(|m| is_block(m, BlockKind::Stage)) {
+        if !ctx.members.iter().any(|m| is_block(m, BlockKind::Stage) || stands_in(m, BlockKind::Pipeline)) {
             self.diagnostics.push(
                 Diagnostic::error("E0204", at.file, at.name, format!("pipeline `{}` has no stage", name.name))
                     .with_label("a pipeline runs its stages in order, and this one has none")
@@ -219,7 +218,7 @@ impl<'a, 's> Builder<'a, 's> {
             _ => OnFailure::Finish,
         };
         let fetch_materials = fields.bool("fetch_materials", &mut eval).unwrap_or(true);
-        if !ctx.members.iter().any(|m| is_block(m, BlockKind::Job)) {
+        if !ctx.members.iter().any(|m| is_block(m, BlockKind::Job) || stands_in(m, BlockKind::Stage)) {
             self.diagnostics.push(
                 Diagnostic::error("E0205", at.file, at.name, format!("stage `{}` has no job", name.name))
                     .with_label("a stage passes when all its jobs pass, and this one has none")
@@ -269,8 +268,10 @@ impl<'a, 's> Builder<'a, 's> {
 
     fn fan_out_values(&mut self, file: FileId, fan: &ast::ForClause, source: Value) -> Vec<String> {
         let span = fan.source.span;
+        let mut reported = false;
         let values: Vec<(String, Span)> = match source {
             Value::List(items) => {
+                reported = items.iter().any(|v| matches!(v, Value::Error));
                 let spans: Vec<Span> = match &fan.source.kind {
                     ExprKind::List(exprs) => exprs.iter().map(|e| e.span).collect(),
                     _ => vec![span; items.len()],
@@ -281,16 +282,29 @@ impl<'a, 's> Builder<'a, 's> {
                         Value::Str(s) if !s.is_empty() => out.push((s, item_span)),
                         Value::Int(i) => out.push((i.to_string(), item_span)),
                         Value::Error => {}
-                        other => self.diagnostics.push(
-                            Diagnostic::error(
-                                "E0509",
-                                file,
-                                item_span,
-                                format!("a `for` list holds names, but this is {}", other.describe()),
+                        Value::Str(_) => {
+                            reported = true;
+                            self.diagnostics.push(
+                                Diagnostic::error("E0509", file, item_span, "a `for` value is empty")
+                                    .with_label("an empty string names no job")
+                                    .with_help(
+                                        "each value names one job, such as `\"web-1\"` or `3`; remove the empty one",
+                                    ),
+                            );
+                        }
+                        other => {
+                            reported = true;
+                            self.diagnostics.push(
+                                Diagnostic::error(
+                                    "E0509",
+                                    file,
+                                    item_span,
+                                    format!("a `for` list holds names, but this is {}", other.describe()),
+                                )
+                                .with_label("expected a non-empty string or a number")
+                                .with_help("each value names one job, such as `\"web-1\"` or `3`"),
                             )
-                            .with_label("expected a non-empty string or a number")
-                            .with_help("each value names one job, such as `\"web-1\"` or `3`"),
-                        ),
+                        }
                     }
                 }
                 out
@@ -319,13 +333,15 @@ impl<'a, 's> Builder<'a, 's> {
                 return Vec::new();
             }
         };
-        if values.is_empty() {
-            self.diagnostics.push(
-                Diagnostic::error("E0507", file, span, "this `for` makes no job")
-                    .with_label("empty")
-                    .with_note("a range `a..b` includes `a` and stops before `b`")
-                    .with_help("give at least one value, or remove the job"),
-            );
+        // A list whose values were all reported as invalid is not reported as empty too.
+        if values.is_empty() && !reported {
+            let mut d = Diagnostic::error("E0507", file, span, "this `for` makes no job")
+                .with_label("empty")
+                .with_help("give at least one value, or remove the job");
+            if matches!(fan.source.kind, ExprKind::Range(..)) {
+                d = d.with_note("a range `a..b` includes `a` and stops before `b`");
+            }
+            self.diagnostics.push(d);
         }
         let mut seen: Vec<(String, Span)> = Vec::new();
         for (value, item_span) in values {
@@ -377,7 +393,7 @@ impl<'a, 's> Builder<'a, 's> {
         let wait_limit_secs =
             fields.duration("wait_limit", &mut eval).unwrap_or(crate::plan::DEFAULT_WAIT_LIMIT_SECONDS);
         let estimate_secs = fields.duration("estimate", &mut eval);
-        if !ctx.members.iter().any(|m| matches!(m, Member::Task(_))) {
+        if !ctx.members.iter().any(|m| matches!(m, Member::Task(_)) || stands_in(m, BlockKind::Job)) {
             self.diagnostics.push(
                 Diagnostic::error("E0206", at.file, at.name, format!("job `{name}` has no task"))
                     .with_label("a job runs its tasks in order, and this one has none")
@@ -429,9 +445,7 @@ impl<'a, 's> Builder<'a, 's> {
                 None
             }
             Value::Str(s) => Some(Action::Shell(s)),
-            Value::List(items) if !items.is_empty() && items.iter().all(|v| matches!(v, Value::Str(_))) => {
-                Some(Action::Exec(items.iter().map(Value::to_text).collect()))
-            }
+            Value::List(items) => self.argv(file, expr, items),
             Value::Error => None,
             other => {
                 self.diagnostics.push(
@@ -444,11 +458,55 @@ impl<'a, 's> Builder<'a, 's> {
         }
     }
 
+    /// `run ["program", "arg", ...]`: a program and its arguments, each a string.
+    fn argv(&mut self, file: FileId, expr: &Expr, items: Vec<Value>) -> Option<Action> {
+        if items.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error("E0202", file, expr.span, "`run` has an empty list: no program to run")
+                    .with_label("nothing to run")
+                    .with_help("name the program and its arguments, as in `run [\"make\", \"test\"]`, or write a script: `run \"make test\"`"),
+            );
+            return None;
+        }
+        let spans: Vec<Span> = match &expr.kind {
+            ExprKind::List(exprs) => exprs.iter().map(|e| e.span).collect(),
+            _ => vec![expr.span; items.len()],
+        };
+        let count = items.len();
+        let mut argv = Vec::with_capacity(count);
+        for (i, (item, span)) in items.into_iter().zip(spans).enumerate() {
+            match item {
+                Value::Str(s) if i == 0 && s.trim().is_empty() => self.diagnostics.push(
+                    Diagnostic::error("E0202", file, span, "the program of this `run` is empty")
+                        .with_label("the first item is the program to run")
+                        .with_help("name the program, as in `run [\"make\", \"test\"]`"),
+                ),
+                Value::Str(s) => argv.push(s),
+                Value::Error => {}
+                other => {
+                    let mut d = Diagnostic::error(
+                        "E0202",
+                        file,
+                        span,
+                        format!("`run` takes a list of strings, but this item is {}", other.describe()),
+                    )
+                    .with_label("expected a string")
+                    .with_help("put the item in double quotes");
+                    if let Value::Int(n) = other {
+                        d = d.with_safe_replacement("quote it", format!("\"{n}\""));
+                    }
+                    self.diagnostics.push(d);
+                }
+            }
+        }
+        (argv.len() == count).then_some(Action::Exec(argv))
+    }
+
     fn fetch(&mut self, file: FileId, source: &Expr, into: Option<&Expr>, scope: &Scope, key: usize) -> Option<Action> {
         let into = match into {
             None => ".".to_string(),
             Some(expr) => match self.eval(file, scope).expr(expr) {
-                Value::Str(s) => normalise_path(&s),
+                Value::Str(s) => self.workspace_path(file, expr.span, &s, PathUse::Into),
                 Value::Error => ".".to_string(),
                 other => {
                     self.diagnostics.push(
@@ -506,8 +564,9 @@ impl<'a, 's> Builder<'a, 's> {
     fn artifact(&mut self, file: FileId, a: &'a ast::Artifact, scope: &Scope) -> Option<ArtifactDecl> {
         let at = origin(file, a.span, a.name.span);
         match self.eval(file, scope).expr(&a.path) {
-            Value::Str(p) if !p.trim().is_empty() => {
-                Some(ArtifactDecl { name: a.name.name.clone(), path: normalise_path(&p), origin: at })
+            Value::Str(p) => {
+                let path = self.workspace_path(file, a.path.span, &p, PathUse::Artifact);
+                Some(ArtifactDecl { name: a.name.name.clone(), path, origin: at })
             }
             Value::Error => None,
             other => {
@@ -516,7 +575,7 @@ impl<'a, 's> Builder<'a, 's> {
                         "E0202",
                         file,
                         a.path.span,
-                        format!("an artifact's path is a non-empty string, but this is {}", other.describe()),
+                        format!("an artifact's path is a string, but this is {}", other.describe()),
                     )
                     .with_label("expected a path in the job's workspace")
                     .with_help("write `artifact NAME = \"path/to/file\"`"),
@@ -524,6 +583,38 @@ impl<'a, 's> Builder<'a, 's> {
                 None
             }
         }
+    }
+
+    /// A path in a job's workspace, normalised: not empty, not absolute, and not leaving the
+    /// workspace through `..` (the agent refuses such paths, so they are errors here already).
+    /// An invalid path is reported and kept as written, so that nothing else fails because of it.
+    fn workspace_path(&mut self, file: FileId, span: Span, path: &str, what: PathUse) -> String {
+        let (subject, relative_to, example) = what.words();
+        if path.trim().is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error("E0202", file, span, format!("the {subject} is empty"))
+                    .with_label(format!("expected a path relative to {relative_to}"))
+                    .with_help(what.empty_help()),
+            );
+            return ".".to_string();
+        }
+        let trimmed = path.trim();
+        let absolute = trimmed.starts_with('/');
+        let up = trimmed.split('/').any(|c| c == "..");
+        if !absolute && !up {
+            return normalise_path(path);
+        }
+        let label = if absolute { "an absolute path".to_string() } else { format!("`..` leads out of {relative_to}") };
+        self.diagnostics.push(
+            Diagnostic::error("E0208", file, span, format!("{subject} `{trimmed}` is outside {relative_to}"))
+                .with_label(label)
+                .with_note(format!(
+                    "{} is relative to {relative_to} and stays inside it: it is not absolute and has no `..`",
+                    what.a()
+                ))
+                .with_help(what.outside_help(example)),
+        );
+        trimmed.to_string()
     }
 
     fn env(&mut self, file: FileId, block: &'a Block, scope: &Scope) -> Vec<EnvVar> {
@@ -732,6 +823,13 @@ impl<'a, 's> Builder<'a, 's> {
                 continue;
             };
             if let Some(first) = given.iter().find(|a| a.name.name.eq_ignore_ascii_case(&arg.name.name)) {
+                // Two parameters of one name are reported at the template; arguments for both are
+                // no further mistake.
+                let declared_twice =
+                    params.iter().filter(|p| p.name.name.eq_ignore_ascii_case(&arg.name.name)).count() > 1;
+                if declared_twice {
+                    continue;
+                }
                 self.diagnostics.push(
                     Diagnostic::error(
                         "E0209",
@@ -751,7 +849,11 @@ impl<'a, 's> Builder<'a, 's> {
                 self.symbols.refer(file, arg.name.span, sym);
             }
             let value = self.eval(file, scope).expr(&arg.value);
-            let ty = param_type(&param.ty)?;
+            let Some(ty) = param_type(&param.ty) else {
+                // The unknown type is reported at the template.
+                bound = bound.with(&param.name.name, Binding::Unknown, param_symbol);
+                continue;
+            };
             if !value.has_type(ty) {
                 self.diagnostics.push(
                     Diagnostic::error(
@@ -821,8 +923,11 @@ impl<'a, 's> Builder<'a, 's> {
             }
             seen.push(&param.name);
             let symbol = self.declared.symbol_at(decl.file, param.name.span);
-            let Some(ty) = self.checked_param_type(decl.file, param) else { continue };
-            scope = scope.with(&param.name.name, Binding::Value(Value::placeholder(ty, &param.name.name)), symbol);
+            let binding = match self.checked_param_type(decl.file, param) {
+                Some(ty) => Binding::Value(Value::placeholder(ty, &param.name.name)),
+                None => Binding::Unknown,
+            };
+            scope = scope.with(&param.name.name, binding, symbol);
         }
         let Some(kind) = template_kind(decl.block) else { return };
         let name = decl.name;
@@ -880,8 +985,79 @@ impl<'a, 's> Builder<'a, 's> {
     }
 }
 
+/// Where a path is used: each is relative to a job's workspace.
+#[derive(Clone, Copy)]
+enum PathUse {
+    /// `artifact NAME = "path"`
+    Artifact,
+    /// `fetch ... into "folder"`
+    Into,
+    /// A material's `path`, where it is checked out.
+    Checkout,
+}
+
+impl PathUse {
+    /// What the path is, what it is relative to, and an example of a good one.
+    fn words(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            PathUse::Artifact => ("artifact path", "the job's workspace", "target/release/app"),
+            PathUse::Into => ("`into` folder", "the job's workspace", "deps"),
+            PathUse::Checkout => ("checkout path", "each job's workspace", "app"),
+        }
+    }
+
+    /// The kind of path with its article, for notes.
+    fn a(self) -> &'static str {
+        match self {
+            PathUse::Artifact => "an artifact path",
+            PathUse::Into => "an `into` folder",
+            PathUse::Checkout => "a material's `path`",
+        }
+    }
+
+    fn empty_help(self) -> String {
+        match self {
+            PathUse::Artifact => {
+                "write the file or folder to publish, as in `artifact app = \"target/release/app\"`".into()
+            }
+            PathUse::Into => {
+                "remove `into` to fetch into the workspace itself, or name a folder, as in `into \"deps\"`".into()
+            }
+            PathUse::Checkout => {
+                "remove `path` to check out at the root of the workspace, or name a folder, as in `path = \"app\"`"
+                    .into()
+            }
+        }
+    }
+
+    fn outside_help(self, example: &str) -> String {
+        match self {
+            PathUse::Artifact => format!(
+                "publish a path inside the workspace, such as `\"{example}\"`; to publish a file from elsewhere, copy it into the workspace in a task first"
+            ),
+            PathUse::Into => format!(
+                "fetch into a folder of the workspace, such as `into \"{example}\"`; to use the artifact elsewhere, copy it there in a task"
+            ),
+            PathUse::Checkout => format!("check out into a folder of the workspace, such as `path = \"{example}\"`"),
+        }
+    }
+}
+
 fn is_block(member: &Member, kind: BlockKind) -> bool {
     matches!(member, Member::Block(b) if b.kind == kind)
+}
+
+/// Whether a member of a `within` block, already reported, may stand for the stage, job or task
+/// that seems to be missing, which is then not reported too: text the parser could not read (a
+/// misspelt `stgae s { ... }`), or what belongs one level deeper (a task written in a stage, a job
+/// in a pipeline).
+fn stands_in(member: &Member, within: BlockKind) -> bool {
+    match member {
+        Member::Error(_) => true,
+        Member::Task(_) | Member::Artifact(_) => matches!(within, BlockKind::Pipeline | BlockKind::Stage),
+        Member::Block(b) => within == BlockKind::Pipeline && b.kind == BlockKind::Job,
+        Member::Field(_) => false,
+    }
 }
 
 fn article(ty: ParamType) -> &'static str {

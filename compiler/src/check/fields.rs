@@ -84,6 +84,26 @@ impl<'f> Fields<'f> {
         }
     }
 
+    /// A string that means nothing when empty, such as `git` or `branch`: an empty one (or only
+    /// spaces) is reported, with `what` saying what to write instead.
+    pub fn non_empty_string(&self, name: &str, eval: &mut Eval, what: &str) -> Option<String> {
+        let value = self.string(name, eval)?;
+        if !value.trim().is_empty() {
+            return Some(value);
+        }
+        let (spec, field, _) = self.get(name)?;
+        eval.diagnostics.push(
+            Diagnostic::error("E0202", eval.file, field.value.span, format!("`{}` is empty", spec.name))
+                .with_label(format!("expected {what}"))
+                .with_note(spec.doc)
+                .with_help(match spec.default {
+                    Some(default) => format!("write {what}, or remove `{}` for the default `{default}`", spec.name),
+                    None => format!("write {what}"),
+                }),
+        );
+        None
+    }
+
     pub fn int(&self, name: &str, eval: &mut Eval) -> Option<(i64, Span)> {
         let (spec, field, value) = self.get(name)?;
         match value {
@@ -105,7 +125,7 @@ impl<'f> Fields<'f> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Duration(0) => {
-                eval.diagnostics.push(below_one(eval.file, field, "a duration of at least `1s`"));
+                eval.diagnostics.push(below_one(eval.file, field, "`1s`", "a duration of at least `1s`"));
                 None
             }
             Value::Duration(d) => Some(*d),
@@ -114,9 +134,11 @@ impl<'f> Fields<'f> {
                     Diagnostic::error("E0202", eval.file, field.value.span, format!("`{}` needs units", spec.name))
                         .with_label("a number without units")
                         .with_help(format!(
-                            "write `{}` for {i} seconds or `{}` for {i} minutes",
+                            "write `{}` for {i} {} or `{}` for {i} {}",
                             format_duration(*i as u64),
-                            format_duration(*i as u64 * 60)
+                            plural(*i, "second"),
+                            format_duration(*i as u64 * 60),
+                            plural(*i, "minute"),
                         )),
                 );
                 None
@@ -131,8 +153,14 @@ impl<'f> Fields<'f> {
         let mut out = Vec::new();
         for (item, expr) in items.iter().zip(list_items(field)) {
             match item {
+                Value::Str(s) if s.trim().is_empty() => eval.diagnostics.push(
+                    Diagnostic::error("E0202", eval.file, expr, format!("an entry of `{}` is empty", spec.name))
+                        .with_label(if s.is_empty() { "an empty string" } else { "only spaces" })
+                        .with_note(spec.doc)
+                        .with_help("write a value, or remove the entry"),
+                ),
                 Value::Str(s) => out.push(s.clone()),
-                Value::Error => {}
+                other if other.has_error() => {}
                 other => {
                     let mut d = Diagnostic::error(
                         "E0202",
@@ -190,7 +218,7 @@ impl<'f> Fields<'f> {
         for (item, span) in items.iter().zip(list_items(field)) {
             match item {
                 Value::Path(p) => out.push((p.clone(), span)),
-                Value::Error => {}
+                other if other.has_error() => {}
                 other => eval.diagnostics.push(
                     Diagnostic::error(
                         "E0202",
@@ -218,7 +246,7 @@ fn list_items(field: &Field) -> impl Iterator<Item = Span> + '_ {
 }
 
 fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) -> Option<T> {
-    if *value != Value::Error {
+    if !value.has_error() {
         let mut d = Diagnostic::error(
             "E0202",
             eval.file,
@@ -237,9 +265,9 @@ fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) 
     None
 }
 
-/// `max_instances = 0`, `timeout = 0s`.
-pub fn below_one(file: FileId, field: &Field, want: &str) -> Diagnostic {
-    Diagnostic::error("E0208", file, field.value.span, format!("`{}` must be at least 1", field.name.name))
+/// `max_instances = 0`, `timeout = 0s`: `least` is the smallest value as written (`1`, `` `1s` ``).
+pub fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagnostic {
+    Diagnostic::error("E0208", file, field.value.span, format!("`{}` must be at least {least}", field.name.name))
         .with_label(format!("expected {want}"))
         .with_help(format!("remove `{}` for the default, or give {want}", field.name.name))
 }
@@ -252,11 +280,20 @@ impl Fields<'_> {
             return Some(value.min(u32::MAX as i64) as u32);
         }
         let (_, field, _) = self.get(name)?;
-        eval.diagnostics.push(below_one(eval.file, field, "a number of at least 1"));
+        eval.diagnostics.push(below_one(eval.file, field, "1", "a number of at least 1"));
         None
     }
 }
 
 fn path_text(path: &[Ident]) -> String {
     path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
+}
+
+/// `1 second`, `2 seconds`.
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        unit.to_string()
+    } else {
+        format!("{unit}s")
+    }
 }

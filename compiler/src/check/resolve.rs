@@ -5,7 +5,7 @@ use super::declare::Declared;
 use super::values::quote_list;
 use crate::ast::{BlockKind, Ident};
 use crate::diagnostic::{did_you_mean, Diagnostic};
-use crate::model::{Action, Fetch, Pipeline, Program};
+use crate::model::{Action, Fetch, Pipeline, Program, Upstream};
 use crate::source::{FileId, Span};
 use crate::symbols::Symbols;
 use petgraph::algo::tarjan_scc;
@@ -56,7 +56,8 @@ impl Resolver<'_, '_> {
                 for (ji, j) in s.jobs.iter().enumerate() {
                     for (ti, t) in j.tasks.iter().enumerate() {
                         if let Action::Fetch(f) = &t.action {
-                            let at = Site { pipeline: pi, stage: si, file: t.origin.file, task: t.origin.span };
+                            let at =
+                                Site { pipeline: pi, stage: si, job: ji, file: t.origin.file, task: t.origin.span };
                             if let Some(fetch) = self.fetch(f, at, &program.pipelines, &ancestors, &mut symbols) {
                                 resolved.push((pi, si, ji, ti, fetch));
                             }
@@ -337,23 +338,43 @@ impl Resolver<'_, '_> {
             into: f.into.clone(),
         };
         if target_index == at.pipeline {
-            self.local_order(here, stage_index, at, whole, job)?;
+            self.local_order(here, stage_index, at, whole, (job, artifact))?;
         } else {
-            self.upstream_order(here, target, stage_index, at, whole, &ancestors[at.pipeline], target_index)?;
+            let graph = Graph { pipelines, ancestors: &ancestors[at.pipeline] };
+            self.upstream_order(here, target_index, stage_index, at, whole, graph)?;
         }
         Some(resolved)
     }
 
-    /// A fetch within a pipeline must come from an earlier stage.
+    /// A fetch within a pipeline must come from an earlier stage, and not from the job itself.
     fn local_order(
         &mut self,
         here: &Pipeline,
         from: usize,
         at: Site,
         whole: Span,
-        job: &crate::model::Job,
+        (job, artifact): (&crate::model::Job, &crate::model::ArtifactDecl),
     ) -> Option<()> {
         let stage = &here.stages[at.stage];
+        if from == at.stage && stage.jobs[at.job].name.eq_ignore_ascii_case(&job.name) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "E0401",
+                    at.file,
+                    whole,
+                    format!("job `{}` fetches its own artifact `{}`", job.name, artifact.name),
+                )
+                .with_label("fetched from the job that runs this fetch")
+                .with_secondary(
+                    artifact.origin.file,
+                    artifact.origin.name,
+                    format!("published by this same job, from `{}`", artifact.path),
+                )
+                .with_note("a job publishes its artifacts when its tasks are done; while it runs, the file is already in its workspace")
+                .with_help(format!("use the path `{}` directly, and remove this `fetch`", artifact.path)),
+            );
+            return None;
+        }
         if from == at.stage {
             self.diagnostics.push(
                 Diagnostic::error("E0401", at.file, whole, format!("this fetches from job `{}` of the same stage `{}`", job.name, stage.name))
@@ -386,19 +407,19 @@ impl Resolver<'_, '_> {
         Some(())
     }
 
-    /// A fetch from another pipeline must come from an upstream, from a stage that has passed.
-    #[allow(clippy::too_many_arguments)]
+    /// A fetch from another pipeline must come from an upstream, from a stage that has passed:
+    /// at most the stage that triggers the next pipeline along the `after` chain.
     fn upstream_order(
         &mut self,
         here: &Pipeline,
-        target: &Pipeline,
+        target_index: usize,
         from: usize,
         at: Site,
         whole: Span,
-        ancestors: &HashSet<usize>,
-        target_index: usize,
+        graph: Graph,
     ) -> Option<()> {
-        if !ancestors.contains(&target_index) {
+        let target = &graph.pipelines[target_index];
+        if !graph.ancestors.contains(&target_index) {
             self.diagnostics.push(
                 Diagnostic::error("E0404", at.file, whole, format!("pipeline `{}` is not upstream of `{}`", target.name, here.name))
                     .with_label("fetched from a pipeline this one does not run after")
@@ -407,31 +428,107 @@ impl Resolver<'_, '_> {
             );
             return None;
         }
-        let direct = here.after.iter().find(|u| u.pipeline.eq_ignore_ascii_case(&target.name));
-        if let Some(up) = direct {
-            let trigger = target.stages.iter().position(|s| s.name.eq_ignore_ascii_case(&up.stage));
-            if let Some(trigger) = trigger.filter(|&t| from > t) {
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        "E0402",
-                        at.file,
-                        whole,
-                        format!(
-                            "stage `{}` of `{}` runs after `{}`, the stage that triggers this pipeline",
-                            target.stages[from].name, target.name, target.stages[trigger].name
-                        ),
-                    )
-                    .with_label("may not have run when this job starts")
-                    .with_secondary(up.file, up.span, "this pipeline starts when this stage passes")
-                    .with_help(format!(
-                        "run after `{}.{}` instead, or fetch from a stage up to `{}`",
-                        target.name, target.stages[from].name, target.stages[trigger].name
-                    )),
-                );
-                return None;
+        // Each pipeline on the way that runs right after the target: the target instance it was
+        // triggered by has passed its trigger stage, and no more is certain. The runtime may
+        // follow any of these ways, so the earliest trigger is the limit.
+        let (via, up, trigger) = graph.trigger_edges(at.pipeline, target)?;
+        if from <= trigger {
+            return Some(());
+        }
+        let (later, trigger_name) = (&target.stages[from].name, &target.stages[trigger].name);
+        let via_pipeline = &graph.pipelines[via];
+        let mut d = if via == at.pipeline {
+            Diagnostic::error(
+                "E0402",
+                at.file,
+                whole,
+                format!(
+                    "stage `{later}` of `{}` runs after `{trigger_name}`, the stage that triggers this pipeline",
+                    target.name
+                ),
+            )
+            .with_secondary(up.file, up.span, "this pipeline starts when this stage passes")
+        } else {
+            let chain = graph.chain(at.pipeline, via);
+            Diagnostic::error(
+                "E0402",
+                at.file,
+                whole,
+                format!(
+                    "stage `{later}` of `{}` runs after `{trigger_name}`, the stage that triggers `{}`, upstream of this pipeline",
+                    target.name, via_pipeline.name
+                ),
+            )
+            .with_secondary(up.file, up.span, format!("`{}` starts when this stage passes", via_pipeline.name))
+            .with_note(format!(
+                "{chain}, which runs after `{}.{trigger_name}`: the instance of `{}` fetched from has passed `{trigger_name}`, and its later stages may still be running",
+                target.name, target.name
+            ))
+        };
+        d = d.with_label("may not have run when this job starts").with_help(format!(
+            "fetch from a stage up to `{trigger_name}`, or make `{}` run after `{}.{later}`",
+            via_pipeline.name, target.name
+        ));
+        self.diagnostics.push(d);
+        None
+    }
+}
+
+/// The pipelines, and the upstreams of the fetching one.
+#[derive(Clone, Copy)]
+struct Graph<'p> {
+    pipelines: &'p [Pipeline],
+    ancestors: &'p HashSet<usize>,
+}
+
+impl<'p> Graph<'p> {
+    fn index(&self, name: &str) -> Option<usize> {
+        self.pipelines.iter().position(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Among `here` and its upstreams, the pipeline that runs after `target` with the earliest
+    /// trigger stage: that pipeline, its `after` entry, and the stage's index.
+    fn trigger_edges(&self, here: usize, target: &Pipeline) -> Option<(usize, &'p Upstream, usize)> {
+        let mut ways: Vec<usize> = self.ancestors.iter().copied().chain(std::iter::once(here)).collect();
+        ways.sort_unstable();
+        ways.into_iter()
+            .filter_map(|via| {
+                let up = self.pipelines[via].after.iter().find(|u| u.pipeline.eq_ignore_ascii_case(&target.name))?;
+                let trigger = target.stages.iter().position(|s| s.name.eq_ignore_ascii_case(&up.stage))?;
+                Some((via, up, trigger))
+            })
+            .min_by_key(|(via, _, trigger)| (*trigger, *via != here))
+    }
+
+    /// `` `deploy` runs after `mid`, which runs after `build.test` ``: the way from `here` up
+    /// to `via`, and on to the trigger, in words.
+    fn chain(&self, here: usize, via: usize) -> String {
+        let mut previous: HashMap<usize, usize> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([here]);
+        while let Some(p) = queue.pop_front() {
+            if p == via {
+                break;
+            }
+            for up in &self.pipelines[p].after {
+                if let Some(u) = self.index(&up.pipeline) {
+                    if u != here && !previous.contains_key(&u) {
+                        previous.insert(u, p);
+                        queue.push_back(u);
+                    }
+                }
             }
         }
-        Some(())
+        let mut way = vec![via];
+        while let Some(&next) = previous.get(way.last().unwrap_or(&here)) {
+            way.push(next);
+        }
+        way.reverse();
+        let names: Vec<String> = way.iter().map(|&i| format!("`{}`", self.pipelines[i].name)).collect();
+        let mut text = format!("{} runs after {}", names[0], names.get(1).map_or("", String::as_str));
+        for name in names.iter().skip(2) {
+            text.push_str(&format!(", which runs after {name}"));
+        }
+        text
     }
 }
 
@@ -439,6 +536,7 @@ impl Resolver<'_, '_> {
 struct Site {
     pipeline: usize,
     stage: usize,
+    job: usize,
     file: FileId,
     task: Span,
 }

@@ -41,6 +41,16 @@ impl Value {
         }
     }
 
+    /// Whether the value is or holds an invalid value, already reported: a type error about it
+    /// would only repeat that.
+    pub fn has_error(&self) -> bool {
+        match self {
+            Value::Error => true,
+            Value::List(items) => items.iter().any(Value::has_error),
+            _ => false,
+        }
+    }
+
     /// The value as text for interpolation.
     pub fn to_text(&self) -> String {
         match self {
@@ -84,6 +94,9 @@ pub enum Binding {
     Value(Value),
     /// A `discover(...)` variable: known only when the stage starts, so kept as `#{name}`.
     Dynamic,
+    /// A template parameter whose type is unknown (reported): declared, so its uses are no
+    /// error, but its value is nothing to check against.
+    Unknown,
 }
 
 #[derive(Clone, Debug)]
@@ -147,10 +160,11 @@ impl Eval<'_> {
         if let [word] = path {
             if let Some(entry) = self.scope.get(&word.name) {
                 self.record(entry.symbol, word.span);
-                if let Binding::Value(v) = &entry.binding {
-                    return v.clone();
-                }
-                return Value::Str(format!("#{{{}}}", entry.name));
+                return match &entry.binding {
+                    Binding::Value(v) => v.clone(),
+                    Binding::Dynamic => Value::Str(format!("#{{{}}}", entry.name)),
+                    Binding::Unknown => Value::Error,
+                };
             }
         }
         Value::Path(path.to_vec())
@@ -211,7 +225,7 @@ impl Eval<'_> {
         self.record(entry.symbol, id.span);
         match &entry.binding {
             Binding::Value(v) => v.to_text(),
-            Binding::Dynamic => format!("#{{{}}}", entry.name),
+            Binding::Dynamic | Binding::Unknown => format!("#{{{}}}", entry.name),
         }
     }
 

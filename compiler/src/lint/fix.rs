@@ -1,9 +1,11 @@
 //! Applying fixes: `pw lint --fix` applies the safe ones (and the unsafe ones with
 //! `--unsafe-fixes`), re-lints, and repeats until nothing more applies. A fix whose result does
-//! not pass the checker is refused, never written.
+//! not pass the checker is refused, never written. A file that was in `pw fmt` layout before the
+//! fixes is formatted after them, so that `pw fmt --check` still passes.
 
 use crate::diagnostic::{Applicability, Diagnostic, Edit, Fix};
-use crate::source::{FileId, Workspace};
+use crate::format;
+use crate::source::{FileId, SourceFile, Workspace};
 use crate::Analysis;
 use std::collections::HashSet;
 
@@ -78,7 +80,33 @@ pub fn apply(
             break;
         }
     }
+    outcome.workspace = keep_layout(workspace, outcome.workspace);
     outcome
+}
+
+/// `after` with the files that were formatted in `before` and changed since formatted again: a
+/// fix inserts text (`timeout = 12m`) without aligning it with its neighbours or spacing the
+/// blocks it adds. Files that were not formatted keep the layout their author chose.
+pub fn keep_layout(before: &Workspace, mut after: Workspace) -> Workspace {
+    let mut reformatted = after.clone();
+    let mut changed = false;
+    for id in before.ids() {
+        let (old, new) = (&before.file(id).text, &after.file(id).text);
+        if old == new || !format::format(old).is_ok_and(|f| f == *old) {
+            continue;
+        }
+        if let Ok(text) = format::format(new) {
+            let path = after.file(id).path.clone();
+            reformatted.files[id.0 as usize] = SourceFile::new(path, text);
+            changed = true;
+        }
+    }
+    // Formatting keeps the meaning of a file; a result that no longer checks would be a
+    // formatter bug, and the fixes are kept as they are rather than written broken.
+    if changed && !crate::analyze(&reformatted).has_errors() {
+        after = reformatted;
+    }
+    after
 }
 
 fn key(ws: &Workspace, d: &Diagnostic) -> String {

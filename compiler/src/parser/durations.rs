@@ -17,65 +17,143 @@ pub(crate) enum DurationError {
     MissingUnit,
     /// More seconds than fit.
     TooLarge,
+    /// A leading `-`.
+    Negative,
+    /// A number with a fraction, such as `1.5m`: its length in whole seconds, rounded down, and
+    /// whether that is exact.
+    Fraction { seconds: u64, exact: bool },
 }
+
+const UNITS: [(&str, u64); 4] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+/// Fractions are counted in units of 10^-18 of a second.
+const SCALE: u128 = 1_000_000_000_000_000_000;
+const SCALE_DIGITS: usize = 18;
 
 /// The value in seconds of a duration literal.
 pub(crate) fn seconds(literal: &str) -> Result<u64, DurationError> {
+    if literal.starts_with('-') {
+        return Err(DurationError::Negative);
+    }
     let bytes = literal.as_bytes();
-    let mut total: u64 = 0;
+    let mut total: u128 = 0;
+    let mut fraction = false;
+    let mut exact = true;
     let mut last_rank = usize::MAX;
     let mut i = 0;
     while i < bytes.len() {
         let digits_end = i + bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let unit_end = digits_end + bytes[digits_end..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
-        if digits_end == unit_end {
-            return Err(match &literal[digits_end..] {
+        let mut number_end = digits_end;
+        if bytes.get(digits_end) == Some(&b'.') {
+            number_end = digits_end + 1 + bytes[digits_end + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            fraction = true;
+        }
+        let unit_end = number_end + bytes[number_end..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        if number_end == unit_end {
+            return Err(match &literal[number_end..] {
                 "" => DurationError::MissingUnit,
                 rest => DurationError::UnknownUnit(rest.to_string()),
             });
         }
-        let unit = &literal[digits_end..unit_end];
-        let (rank, factor) = match unit {
-            "d" => (0, 86_400),
-            "h" => (1, 3_600),
-            "m" => (2, 60),
-            "s" => (3, 1),
-            _ => return Err(DurationError::UnknownUnit(unit.to_string())),
+        let unit = &literal[number_end..unit_end];
+        let Some(rank) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(DurationError::UnknownUnit(unit.to_string()));
         };
         if last_rank != usize::MAX && rank <= last_rank {
             return Err(DurationError::OutOfOrder(unit.chars().next().unwrap_or('?')));
         }
         last_rank = rank;
-        if digits_end == i {
+        if number_end == i {
             // Only possible at the start, which the lexer rules out: letters after a unit belong to it.
             return Err(DurationError::UnknownUnit(unit.to_string()));
         }
-        let number: u64 = literal[i..digits_end].parse().map_err(|_| DurationError::TooLarge)?;
-        total = number.checked_mul(factor).and_then(|v| total.checked_add(v)).ok_or(DurationError::TooLarge)?;
+        let (value, whole) = scaled(&literal[i..digits_end], literal.get(digits_end + 1..number_end))?;
+        exact &= whole;
+        let factor = u128::from(UNITS[rank].1);
+        total = value.checked_mul(factor).and_then(|v| total.checked_add(v)).ok_or(DurationError::TooLarge)?;
         i = unit_end;
     }
-    Ok(total)
+    let secs = u64::try_from(total / SCALE).map_err(|_| DurationError::TooLarge)?;
+    if fraction {
+        return Err(DurationError::Fraction { seconds: secs, exact: exact && total % SCALE == 0 });
+    }
+    Ok(secs)
+}
+
+/// `digits[.fraction]` in units of [`SCALE`], and whether no digit of the fraction was dropped.
+fn scaled(digits: &str, fraction: Option<&str>) -> Result<(u128, bool), DurationError> {
+    // `.5m` after another group reads as `0.5m`.
+    let whole: u128 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| DurationError::TooLarge)? };
+    let mut value = whole.checked_mul(SCALE).ok_or(DurationError::TooLarge)?;
+    let fraction = fraction.unwrap_or_default();
+    let kept = &fraction[..fraction.len().min(SCALE_DIGITS)];
+    if !kept.is_empty() {
+        let part: u128 = kept.parse().map_err(|_| DurationError::TooLarge)?;
+        value += part * 10u128.pow((SCALE_DIGITS - kept.len()) as u32);
+    }
+    Ok((value, fraction[kept.len()..].bytes().all(|b| b == b'0')))
+}
+
+/// A length of time as one number of the largest unit that divides it: `90s`, `90m`, `2d`.
+fn in_one_unit(secs: u64) -> String {
+    let (unit, size) = UNITS.iter().find(|(_, size)| secs % size == 0).copied().unwrap_or(("s", 1));
+    format!("{}{unit}", secs / size)
 }
 
 /// The diagnostic for an invalid duration literal at `span`.
 pub(crate) fn diagnostic(file: FileId, span: Span, literal: &str, error: &DurationError) -> Diagnostic {
+    let invalid = format!("invalid duration `{literal}`");
     let (code, message, label) = match error {
-        DurationError::UnknownUnit(unit) => {
-            ("E0104", format!("invalid duration `{literal}`"), format!("`{unit}` is not a unit of time"))
+        DurationError::UnknownUnit(unit) => ("E0104", invalid, format!("`{unit}` is not a unit of time")),
+        DurationError::OutOfOrder(unit) => {
+            ("E0104", invalid, format!("`{unit}` comes after a smaller or equal unit; write the largest unit first"))
         }
-        DurationError::OutOfOrder(unit) => (
-            "E0104",
-            format!("invalid duration `{literal}`"),
-            format!("`{unit}` comes after a smaller or equal unit; write the largest unit first"),
-        ),
-        DurationError::MissingUnit => {
-            ("E0104", format!("invalid duration `{literal}`"), "the last number has no unit".to_string())
-        }
+        DurationError::MissingUnit => ("E0104", invalid, "the last number has no unit".to_string()),
         DurationError::TooLarge => {
             ("E0108", format!("duration `{literal}` is too large"), "more seconds than fit in 64 bits".to_string())
         }
+        DurationError::Negative => return negative(file, span, literal),
+        DurationError::Fraction { seconds, exact } => return fraction(file, span, literal, *seconds, *exact),
     };
     Diagnostic::error(code, file, span, message).with_label(label).with_help(UNITS_HELP)
+}
+
+/// `-5m`: one error, with the positive duration as the fix when the rest is valid.
+fn negative(file: FileId, span: Span, literal: &str) -> Diagnostic {
+    let positive = &literal[1..];
+    let d = Diagnostic::error("E0104", file, span, format!("duration `{literal}` is negative"))
+        .with_label("durations cannot be negative");
+    match seconds(positive) {
+        Ok(_) => d.with_help(format!("a duration is a length of time: write `{positive}`")),
+        Err(DurationError::Fraction { seconds, exact: true }) => {
+            d.with_help(format!("a duration is a length of time: write `{}`", in_one_unit(seconds)))
+        }
+        Err(_) => d.with_help(UNITS_HELP),
+    }
+}
+
+/// `1.5m`: durations are whole numbers of a unit; the exact equivalent when there is one.
+fn fraction(file: FileId, span: Span, literal: &str, secs: u64, exact: bool) -> Diagnostic {
+    let d = Diagnostic::error("E0104", file, span, format!("invalid duration `{literal}`"))
+        .with_label("durations are whole numbers of a unit, without a fraction");
+    if exact {
+        let single = in_one_unit(secs);
+        let mixed = crate::check::format_duration(secs);
+        let help = if mixed == single {
+            format!("write `{single}`, the same length of time")
+        } else {
+            format!("write `{single}` (or `{mixed}`), the same length of time")
+        };
+        return d.with_help(help).with_safe_replacement(format!("replace with `{single}`"), single);
+    }
+    let up = in_one_unit(secs.saturating_add(1));
+    let help = match secs {
+        0 => format!("`{literal}` is not a whole number of seconds, the smallest unit: write `{up}`"),
+        _ => format!(
+            "`{literal}` is not a whole number of seconds, the smallest unit: write `{}` or `{up}`",
+            in_one_unit(secs)
+        ),
+    };
+    d.with_help(help)
 }
 
 #[cfg(test)]
@@ -102,6 +180,31 @@ mod tests {
         assert_eq!(seconds("1H"), Err(DurationError::UnknownUnit("H".into())));
         assert_eq!(seconds("1h30"), Err(DurationError::MissingUnit));
         assert_eq!(seconds("1h3x0m"), Err(DurationError::UnknownUnit("x".into())));
+    }
+
+    #[test]
+    fn signs_and_fractions_are_invalid_with_their_value() {
+        assert_eq!(seconds("-5m"), Err(DurationError::Negative));
+        assert_eq!(seconds("1.5m"), Err(DurationError::Fraction { seconds: 90, exact: true }));
+        assert_eq!(seconds("1h0.5m"), Err(DurationError::Fraction { seconds: 3630, exact: true }));
+        assert_eq!(seconds("1.5s"), Err(DurationError::Fraction { seconds: 1, exact: false }));
+        assert_eq!(seconds("0.25d"), Err(DurationError::Fraction { seconds: 21_600, exact: true }));
+        assert_eq!(seconds("1.0000000000000000000001s"), Err(DurationError::Fraction { seconds: 1, exact: false }));
+        assert_eq!(seconds("1.5x"), Err(DurationError::UnknownUnit("x".into())));
+        assert_eq!(seconds("1h.5m"), Err(DurationError::Fraction { seconds: 3630, exact: true }));
+    }
+
+    #[test]
+    fn fractions_suggest_the_same_length_in_one_unit() {
+        let help = |literal: &str| {
+            let error = seconds(literal).err().unwrap_or(DurationError::MissingUnit);
+            diagnostic(FileId(0), Span::new(0, 1), literal, &error).help.unwrap_or_default()
+        };
+        assert_eq!(help("1.5m"), "write `90s` (or `1m30s`), the same length of time");
+        assert_eq!(help("1.5h"), "write `90m` (or `1h30m`), the same length of time");
+        assert_eq!(help("2.0h"), "write `2h`, the same length of time");
+        assert_eq!(help("1.5s"), "`1.5s` is not a whole number of seconds, the smallest unit: write `1s` or `2s`");
+        assert_eq!(help("-5m"), "a duration is a length of time: write `5m`");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Syntax errors: the one place where the parser's errors become [`Diagnostic`]s (E0105).
 
+use super::durations::{self, DurationError};
 use super::nesting::{closer_of, misindented_pair, Nesting};
 use crate::diagnostic::Diagnostic;
 use crate::lexer::Token;
@@ -52,7 +53,7 @@ pub(crate) fn to_diagnostic(
             alternatives = vec![close];
         }
     }
-    let found_text = found.map_or_else(|| "end of file".to_string(), |t| t.to_string());
+    let found_text = found.map_or_else(|| "end of file".to_string(), found_text);
     let span = if found.is_none() { Span::new(eof, eof) } else { span };
     let message = if alternatives.is_empty() {
         format!("unexpected {found_text}")
@@ -67,6 +68,9 @@ pub(crate) fn to_diagnostic(
     let mut diagnostic = Diagnostic::error("E0105", file, span, message).with_label(label);
     if let Some(help) = help(found, &alternatives) {
         diagnostic = diagnostic.with_help(help);
+    }
+    if let Some(note) = found.and_then(not_a_duration) {
+        diagnostic = diagnostic.with_note(note);
     }
     match found {
         None => {
@@ -94,6 +98,30 @@ pub(crate) fn to_diagnostic(
         Some(_) => {}
     }
     Some(diagnostic)
+}
+
+/// What was found, in words: `` duration `5m` ``, but only `` `1p` `` for text that is no duration.
+fn found_text(token: Token<'_>) -> String {
+    match token {
+        Token::Duration(literal) if durations::seconds(literal).is_err() => format!("`{literal}`"),
+        other => other.to_string(),
+    }
+}
+
+/// Why a number with letters after it is not a duration either: `1p` has an unknown unit.
+fn not_a_duration(token: Token<'_>) -> Option<String> {
+    let Token::Duration(literal) = token else { return None };
+    let why = match durations::seconds(literal).err()? {
+        DurationError::UnknownUnit(unit) => format!("`{unit}` is not a unit of time"),
+        DurationError::OutOfOrder(unit) => format!("its unit `{unit}` comes after a smaller or equal one"),
+        DurationError::MissingUnit => "its last number has no unit".to_string(),
+        DurationError::TooLarge => "it is too large".to_string(),
+        DurationError::Negative => "durations cannot be negative".to_string(),
+        DurationError::Fraction { .. } => "durations are whole numbers of a unit".to_string(),
+    };
+    Some(format!(
+        "`{literal}` is not a valid duration either: {why}; the units are `d`, `h`, `m` and `s`, as in `45s` or `1h30m`"
+    ))
 }
 
 /// The alternatives in words: tokens first, then descriptions, then the end of the file. Tokens

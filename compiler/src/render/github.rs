@@ -14,10 +14,7 @@ pub fn render(diagnostics: &[Diagnostic], workspace: &Workspace) -> String {
             Severity::Warning => "warning",
             Severity::Info => "notice",
         };
-        let title = match crate::lint::registry::lookup(d.code) {
-            Some(rule) => format!("{} {}", d.code, rule.name),
-            None => d.code.to_string(),
-        };
+        let title = super::code_and_name(d.code);
         let mut message = d.message.clone();
         if let Some(help) = &d.help {
             message.push_str(&format!("\nhelp: {help}"));

@@ -19,11 +19,10 @@ pub fn document(diagnostics: &[Diagnostic], workspace: &Workspace) -> Value {
         .map(|(d, fp)| {
             let file = workspace.file(d.file);
             let (start, end) = (file.line_col(d.span.start), file.line_col(d.span.end));
-            let name = crate::lint::registry::lookup(d.code).map_or(d.code, |r| r.name);
             json!({
                 "type": "issue",
                 "description": format!("{}: {}", d.code, d.message),
-                "check_name": format!("{} {name}", d.code),
+                "check_name": super::code_and_name(d.code),
                 "fingerprint": fp.replace(':', "-"),
                 "severity": match d.severity {
                     Severity::Error => "major",

@@ -60,6 +60,18 @@ pub fn render(format: Format, diagnostics: &[Diagnostic], workspace: &Workspace,
     }
 }
 
+/// A code with its short name, as report formats title a finding: `L0008 missing-timeout` for a
+/// lint rule, `E0201 unknown field` for a checker code, the code alone for one neither knows.
+pub fn code_and_name(code: &str) -> String {
+    match crate::lint::registry::lookup(code) {
+        Some(rule) => format!("{code} {}", rule.name),
+        None => match crate::codes::title(code) {
+            Some(title) => format!("{code} {title}"),
+            None => code.to_string(),
+        },
+    }
+}
+
 /// How many diagnostics of each severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {

@@ -44,9 +44,11 @@ declare_rule! {
     /// pipeline build {
     ///   materials = [app]
     ///   stage compile { job linux { timeout = 20m run "make" artifact bin = "out/app" } }
-    ///   stage test    { job unit  { timeout = 5m fetch compile.linux.bin run "make test" } }
-    ///   stage package { job deb   { timeout = 5m fetch compile.linux.bin run "make deb" artifact deb = "out/app.deb" } }
-    ///   stage publish { job push  { timeout = 5m fetch package.deb.deb run "make publish" } }
+    ///   stage package {
+    ///     job unit { timeout = 5m fetch compile.linux.bin run "make test" }
+    ///     job deb  { timeout = 5m fetch compile.linux.bin run "make deb" artifact deb = "out/app.deb" }
+    ///   }
+    ///   stage publish { job push { timeout = 5m fetch package.deb.deb run "make publish" } }
     /// }
     ///
     /// pipeline checks {
@@ -58,6 +60,9 @@ declare_rule! {
     ///   }
     /// }
     /// ```
+    ///
+    /// The checks nothing later needs run in a pipeline of their own, and the tests and the
+    /// package, which both need only the binary, share a stage (`independent-stages-in-sequence`).
     ///
     /// A stage is a cut candidate only when no later stage fetches from it, no pipeline starts
     /// `after` it, it is not the last stage, and moving it would not skip a manual approval.
