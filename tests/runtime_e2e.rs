@@ -209,6 +209,11 @@ fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
     let example = example.to_str().unwrap();
     let lint = pw(&marker, dir.path(), &["lint", "--history", "state", example]);
     assert_eq!(lint.status.code(), Some(0), "{}", String::from_utf8_lossy(&lint.stderr));
+    // The run's server stopped with it: a client says so rather than asking for a server.
+    let status = pw(&marker, dir.path(), &["status", "--state", "state"]);
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert_eq!(status.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no server is running on `state`: `pw run` stops its server"), "{stderr}");
 }
 
 #[test]

@@ -80,6 +80,23 @@ pub fn cause(e: &reqwest::Error) -> String {
     source.to_string()
 }
 
+/// Why no server was found, and what to do.
+fn no_server(state: &std::path::Path) -> String {
+    if state.join("pw.db").exists() {
+        format!(
+            "no server is running on `{0}`: `pw run` stops its server when the run ends; \
+             start one with `pw server PATH... --state {0}`, or pass --server URL",
+            state.display()
+        )
+    } else {
+        format!(
+            "no server given: pass --server URL, set PW_SERVER, or run where `{}` holds a server's state \
+             (or give that folder with --state DIR)",
+            state.display()
+        )
+    }
+}
+
 /// Where a client finds the API token, for messages.
 fn token_advice(state: &std::path::Path) -> String {
     format!(
@@ -97,12 +114,9 @@ impl Client {
             (None, Some(s)) => (s, " (from PW_SERVER)".to_string()),
             (None, None) => {
                 let file = state.join("server-url");
-                let url = std::fs::read_to_string(&file).map(|s| s.trim().to_string()).map_err(|_| {
-                    ClientError::Failed(format!(
-                        "no server given: pass --server URL, set PW_SERVER, or run where `{}` holds a server's state",
-                        state.display()
-                    ))
-                })?;
+                let url = std::fs::read_to_string(&file)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|_| ClientError::Failed(no_server(&state)))?;
                 (url, format!(" (from `{}`)", file.display()))
             }
         };
