@@ -209,10 +209,17 @@ fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
     let example = example.to_str().unwrap();
     let lint = pw(&marker, dir.path(), &["lint", "--history", "state", example]);
     assert_eq!(lint.status.code(), Some(0), "{}", String::from_utf8_lossy(&lint.stderr));
-    // The run's server stopped with it: a client says so rather than asking for a server.
+    // The run's server stopped with it: `pw status` shows what the state folder records, and
+    // a command that needs a server says how to start one.
     let status = pw(&marker, dir.path(), &["status", "--state", "state"]);
-    let stderr = String::from_utf8_lossy(&status.stderr);
-    assert_eq!(status.status.code(), Some(2), "{stderr}");
+    let (stdout, stderr) = (String::from_utf8_lossy(&status.stdout), String::from_utf8_lossy(&status.stderr));
+    assert_eq!(status.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no server is running on `state`: as recorded when it stopped"), "{stderr}");
+    assert!(stdout.starts_with("hello/1  passed"), "{stdout}");
+    assert!(stdout.contains("smoke            passed"), "{stdout}");
+    let trigger = pw(&marker, dir.path(), &["trigger", "hello", "--state", "state"]);
+    let stderr = String::from_utf8_lossy(&trigger.stderr);
+    assert_eq!(trigger.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no server is running on `state`: `pw run` stops its server"), "{stderr}");
 }
 

@@ -344,10 +344,6 @@ async fn simple(opts: &ClientOptions, path: &str, body: Option<serde_json::Value
 }
 
 pub async fn status(opts: &ClientOptions, pipeline: Option<&str>) -> u8 {
-    let c = match Client::new(opts) {
-        Ok(c) => c,
-        Err(e) => return fail(opts.json, &e),
-    };
     let (name, counter) = match pipeline.map(|p| p.split_once('/').map_or((p, None), |(a, b)| (a, Some(b)))) {
         Some((n, c)) => (Some(n), c.map(str::parse::<u32>)),
         None => (None, None),
@@ -356,7 +352,11 @@ pub async fn status(opts: &ClientOptions, pipeline: Option<&str>) -> u8 {
         Ok(c) => c,
         Err(_) => return fail(opts.json, &ClientError::Failed("the counter after `/` must be a number".into())),
     };
-    match c.status(name).await {
+    let answer = match Client::new(opts) {
+        Ok(c) => c.status(name).await,
+        Err(e) => recorded_status(opts, name).unwrap_or(Err(e)),
+    };
+    match answer {
         Ok(mut s) => {
             if let Some(c) = counter {
                 s.instances.retain(|i| i.counter == c);
@@ -370,6 +370,30 @@ pub async fn status(opts: &ClientOptions, pipeline: Option<&str>) -> u8 {
         }
         Err(e) => fail(opts.json, &e),
     }
+}
+
+/// What the state folder records, when no server runs on it (as after `pw run`): `None` when
+/// there is no such folder or a server is meant to run on it.
+fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Result<StatusResponse, ClientError>> {
+    let state = state_dir(opts);
+    let db = state.join("pw.db");
+    if opts.server.is_some() || state.join("server-url").exists() || !db.exists() {
+        return None;
+    }
+    let loaded = match crate::store::read_recorded(&db) {
+        Ok(l) => l,
+        Err(e) => return Some(Err(ClientError::Failed(e))),
+    };
+    if !opts.json {
+        eprintln!("no server is running on `{}`: as recorded when it stopped", state.display());
+    }
+    let instances = loaded
+        .instances
+        .iter()
+        .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
+        .map(|i| i.view())
+        .collect();
+    Some(Ok(StatusResponse { instances, pending: Vec::new(), agents: Vec::new() }))
 }
 
 /// A stage's state in `pw status`.

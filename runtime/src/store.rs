@@ -266,6 +266,21 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     Ok(())
 }
 
+/// Reads what a database records without changing it, for a client when no server has it open.
+pub fn read_recorded(path: &Path) -> Result<Loaded, String> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if version as usize != MIGRATIONS.len() {
+        return Err(format!(
+            "{} was recorded by another version of pw (schema {version}, this one reads {}); start `pw server` on it to upgrade it",
+            path.display(),
+            MIGRATIONS.len()
+        ));
+    }
+    load(&conn)
+}
+
 impl Store {
     /// Opens (creating and migrating) the database and starts its writer thread.
     pub fn open(path: &Path) -> Result<(Store, Loaded), String> {
@@ -761,5 +776,25 @@ mod tests {
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = Store::open(&path).err().unwrap();
         assert!(err.contains("newer than this pw knows"), "{err}");
+    }
+
+    #[test]
+    fn a_database_is_read_as_recorded_without_upgrading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&MIGRATIONS[..2].join("\n")).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let err = read_recorded(&path).err().unwrap();
+        assert!(err.contains("start `pw server` on it to upgrade it"), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 2, "reading does not migrate");
+        drop(conn);
+        drop(Store::open(&path).unwrap());
+        let loaded = read_recorded(&path).unwrap();
+        assert!(loaded.instances.is_empty());
     }
 }
