@@ -58,12 +58,14 @@ impl Backend {
         let (client, state, latest, published) =
             (self.client.clone(), self.state.clone(), self.generation.clone(), self.published.clone());
         if !debounce.is_zero() {
-            // Unless a newer change has come meanwhile (its own check follows): a burst of
-            // changes is checked once.
+            // Unless a newer change has come by the time the lock is free (its own check
+            // follows): a burst of changes is checked once, and checks queued behind a running
+            // one give way at once.
             let (checked, newest) = (state.clone(), latest.clone());
             tokio::task::spawn_blocking(move || {
+                let mut state = lock(&checked);
                 if newest.load(Ordering::SeqCst) == generation {
-                    lock(&checked).snapshot();
+                    state.snapshot();
                 }
             });
         }

@@ -393,7 +393,19 @@ fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Resul
         .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
         .map(|i| i.view())
         .collect();
-    Some(Ok(StatusResponse { instances, pending: Vec::new(), agents: Vec::new() }))
+    // The materials a pending trigger waits for depend on the plan, which only a server holds.
+    let pending = loaded
+        .pending
+        .iter()
+        .filter(|t| pipeline.is_none_or(|p| t.pipeline.eq_ignore_ascii_case(p)))
+        .map(|t| PendingView {
+            pipeline: t.pipeline.clone(),
+            cause: t.cause.to_string(),
+            materials: Vec::new(),
+            since_ms: t.created_ms,
+        })
+        .collect();
+    Some(Ok(StatusResponse { instances, pending, agents: Vec::new() }))
 }
 
 /// A stage's state in `pw status`.

@@ -12,7 +12,7 @@ use crate::state::{
 };
 use crate::store::Write;
 use pw_compiler::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Timings of the agent protocol.
 #[derive(Clone, Debug)]
@@ -843,7 +843,7 @@ impl Scheduler {
         if let Some(job) = self.job_key(attempt_id) {
             self.effects.push(Effect::Event(EventKind::JobScheduled { job }));
         }
-        if let Some(reason) = self.unrunnable(&resources, &excluded, now) {
+        if let Some(reason) = self.unrunnable(&resources, &excluded) {
             self.finish_attempt(attempt_id, JobState::Failed, Some(reason), None, now);
         } else {
             self.effects.push(Effect::WorkReady);
@@ -885,14 +885,14 @@ impl Scheduler {
         Some((attempt_id, resources))
     }
 
-    /// Why no live agent could ever run a job with these resources, if none can. With no live
-    /// agent at all, jobs wait (for their wait limit) for the first one.
-    fn unrunnable(&self, resources: &[String], excluded: &[String], now: u64) -> Option<String> {
-        let alive: Vec<&AgentInfo> = self.agents.values().filter(|a| self.alive(a, now)).collect();
-        if alive.is_empty() {
+    /// Why no registered agent could ever run a job with these resources, if none can. An agent
+    /// silent for now (restarting, cut off) still counts: it may come back. With no agent
+    /// registered at all, jobs wait (for their wait limit) for the first one.
+    fn unrunnable(&self, resources: &[String], excluded: &[String]) -> Option<String> {
+        if self.agents.is_empty() {
             return None;
         }
-        let candidates: Vec<&AgentInfo> = alive.into_iter().filter(|a| !excluded.contains(&a.id)).collect();
+        let candidates: Vec<&AgentInfo> = self.agents.values().filter(|a| !excluded.contains(&a.id)).collect();
         if candidates.iter().any(|a| a.can_run(resources)) {
             return None;
         }
@@ -1352,8 +1352,9 @@ impl Scheduler {
         let mut values: Vec<String> = Vec::new();
         let taken: Vec<String> = st.jobs.iter().map(|j| j.name.clone()).collect();
         let result = result.and_then(|lines| {
+            let mut distinct = HashSet::new();
             for l in lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
-                if !values.iter().any(|v| v == l) {
+                if distinct.insert(l) {
                     values.push(l.to_string());
                 }
             }
@@ -1628,16 +1629,18 @@ fn plain_env(inst: &Instance, stage: &str) -> BTreeMap<String, String> {
 /// Why the jobs of a discover fan-out cannot be made, if they cannot: two values whose names
 /// are the same once made name-safe (`web.1` and `web-1`), or a job name the stage has already.
 fn clashing_job_names(base: &str, values: &[String], taken: &[String]) -> Result<(), String> {
-    let mut seen: Vec<(String, &str)> = Vec::new();
+    let taken: HashSet<String> = taken.iter().map(|t| t.to_ascii_lowercase()).collect();
+    let mut seen: HashMap<String, &str> = HashMap::new();
     for v in values {
         let name = format!("{base}-{}", name_safe(v));
-        if let Some((_, first)) = seen.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+        let key = name.to_ascii_lowercase();
+        if let Some(first) = seen.get(&key) {
             return Err(format!("the values `{first}` and `{v}` both make the job `{name}`"));
         }
-        if taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+        if taken.contains(&key) {
             return Err(format!("the value `{v}` makes the job `{name}`, which the stage has already"));
         }
-        seen.push((name, v));
+        seen.insert(key, v);
     }
     Ok(())
 }

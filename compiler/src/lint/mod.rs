@@ -135,9 +135,11 @@ pub fn lint_with_history(
     let checks: Vec<Check> = registry::RULES.iter().filter(|r| config.enabled(r)).filter_map(|r| r.check).collect();
     let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) && ctx.facts.len() >= 256;
     let findings = run_checks(&ctx, &checks, parallel);
-    // The facts are many small values: free them off the caller's path.
+    // A large program's facts are many small values: free them off the caller's path.
     let facts = ctx.facts;
-    std::thread::spawn(move || drop(facts));
+    if parallel {
+        std::thread::spawn(move || drop(facts));
+    }
     let mut seen = HashSet::new();
     let findings: Vec<Finding> = findings
         .into_iter()

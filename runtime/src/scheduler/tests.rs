@@ -561,15 +561,16 @@ fn discovered_values_that_make_the_same_job_name_fail_the_stage() {
 }
 
 #[test]
-fn only_live_agents_count_for_a_job_no_agent_can_run() {
+fn registered_agents_count_for_a_job_no_agent_can_run_even_when_silent() {
     let silent = Config::default().lease_ms + crate::protocol::MAX_WAIT_MS + 1;
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("gpu", &["gpu"])])])]);
-    s.register_agent("a2", "agent-2", vec!["linux".into()], silent);
+    s.register_agent("a2", "agent-2", vec!["linux".into()], 0);
     manual_at(&mut s, "p", silent);
     let a = s.instance("p", 1).unwrap().stages[0].jobs[0].current().cloned().unwrap();
-    assert_eq!(a.reason.as_deref(), Some("no agent has the resources [gpu] (agents: agent-2 [linux])"));
-    // With no live agent at all, the job waits for one.
-    manual_at(&mut s, "p", 2 * silent + 1);
+    assert_eq!(a.reason.as_deref(), Some("no agent has the resources [gpu] (agents: agent-1 [none]; agent-2 [linux])"));
+    // An agent that could run it, silent for now (restarting), keeps the job waiting for it.
+    s.register_agent("a3", "agent-3", vec!["gpu".into()], 0);
+    manual_at(&mut s, "p", silent);
     let a = s.instance("p", 2).unwrap().stages[0].jobs[0].current().cloned().unwrap();
     assert_eq!(a.state, JobState::Scheduled);
 }
