@@ -3,7 +3,6 @@
 //! people or as JSON.
 
 use crate::protocol::*;
-use crate::state::{JobState, StageState};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -408,31 +407,6 @@ fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Resul
     Some(Ok(StatusResponse { instances, pending, agents: Vec::new() }))
 }
 
-/// A stage's state in `pw status`.
-fn stage_word(s: StageState) -> &'static str {
-    match s {
-        StageState::Pending => "pending",
-        StageState::Discovering => "discovering",
-        StageState::Running => "running",
-        StageState::AwaitingApproval => "awaiting approval",
-        StageState::Passed => "passed",
-        StageState::Failed => "failed",
-        StageState::Cancelled => "cancelled",
-    }
-}
-
-/// A job attempt's state in `pw status`: one given to an agent is running (preparing its
-/// workspace or running its tasks).
-fn job_word(s: JobState) -> &'static str {
-    match s {
-        JobState::Scheduled => "waiting for an agent",
-        JobState::Assigned => "running",
-        JobState::Passed => "passed",
-        JobState::Failed => "failed",
-        JobState::Cancelled => "cancelled",
-    }
-}
-
 /// The human form of `pw status`.
 pub fn render_status(s: &StatusResponse) -> String {
     let mut out = String::new();
@@ -445,13 +419,13 @@ pub fn render_status(s: &StatusResponse) -> String {
             out.push_str(&format!("  material {m} at {}\n", &r[..r.len().min(12)]));
         }
         for st in &i.stages {
-            let state = stage_word(st.state);
+            let state = st.state.word();
             // A reason that only repeats the state (`cancelled`) says nothing more.
             let reason = st.reason.as_deref().filter(|r| *r != state).map(|r| format!("  {r}")).unwrap_or_default();
             out.push_str(&format!("  {:<14} {state}{reason}\n", st.name));
             for j in &st.jobs {
                 let Some(a) = j.attempts.last() else { continue };
-                let state = job_word(a.state);
+                let state = a.state.word();
                 let mut line = format!("    {:<16} {state}", j.name);
                 if let Some(agent) = &a.agent {
                     line.push_str(&format!("  on {agent}"));
@@ -524,6 +498,7 @@ pub async fn logs(opts: &ClientOptions, target: &str, attempt: Option<u32>, foll
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{JobState, StageState};
 
     #[test]
     fn targets() {

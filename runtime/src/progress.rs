@@ -3,7 +3,7 @@
 //! event.
 
 use crate::protocol::{Event, EventKind};
-use crate::state::{JobState, StageState, TaskState};
+use crate::state::{JobState, TaskState};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,25 +16,12 @@ pub struct Progress {
     client_args: String,
 }
 
-fn job_state(s: JobState) -> &'static str {
-    match s {
-        JobState::Scheduled => "scheduled",
-        JobState::Assigned => "running",
-        JobState::Passed => "passed",
-        JobState::Failed => "FAILED",
-        JobState::Cancelled => "cancelled",
-    }
-}
-
-fn stage_state(s: StageState) -> &'static str {
-    match s {
-        StageState::Passed => "passed",
-        StageState::Failed => "FAILED",
-        StageState::Cancelled => "cancelled",
-        StageState::AwaitingApproval => "awaiting approval",
-        StageState::Discovering => "discovering",
-        StageState::Running => "running",
-        StageState::Pending => "pending",
+/// A state's word, failures shouted so that they stand out in a scrolling log.
+fn shout(word: &'static str) -> &'static str {
+    if word == "failed" {
+        "FAILED"
+    } else {
+        word
     }
 }
 
@@ -63,7 +50,7 @@ pub fn line_for(kind: &EventKind, client_args: &str) -> String {
         }
         EventKind::StageFinished { pipeline, counter, stage, result, reason } => {
             let reason = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            format!("{pipeline}/{counter}/{stage} {}{reason}", stage_state(*result))
+            format!("{pipeline}/{counter}/{stage} {}{reason}", shout(result.word()))
         }
         EventKind::JobScheduled { job } => format!("{job} waiting for an agent"),
         EventKind::JobAssigned { job, agent } => format!("{job} assigned to {agent}"),
@@ -81,7 +68,7 @@ pub fn line_for(kind: &EventKind, client_args: &str) -> String {
         }
         EventKind::JobFinished { job, state, reason, .. } => {
             let reason = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-            format!("{job} {}{reason}", job_state(*state))
+            format!("{job} {}{reason}", shout(state.word()))
         }
         EventKind::TriggerFailed { pipeline, cause, reason } => {
             format!("{pipeline} could not start ({cause}): {reason}")

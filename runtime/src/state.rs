@@ -57,6 +57,19 @@ impl StageState {
     pub fn is_finished(self) -> bool {
         matches!(self, StageState::Passed | StageState::Failed | StageState::Cancelled)
     }
+
+    /// The state as people read it (`pw status`, progress lines).
+    pub fn word(self) -> &'static str {
+        match self {
+            StageState::Pending => "pending",
+            StageState::Discovering => "discovering",
+            StageState::Running => "running",
+            StageState::AwaitingApproval => "awaiting approval",
+            StageState::Passed => "passed",
+            StageState::Failed => "failed",
+            StageState::Cancelled => "cancelled",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +87,18 @@ pub enum JobState {
 impl JobState {
     pub fn is_finished(self) -> bool {
         matches!(self, JobState::Passed | JobState::Failed | JobState::Cancelled)
+    }
+
+    /// The state of an attempt as people read it: one given to an agent is running (preparing
+    /// its workspace or running its tasks).
+    pub fn word(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "waiting for an agent",
+            JobState::Assigned => "running",
+            JobState::Passed => "passed",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
     }
 }
 
