@@ -215,6 +215,18 @@ const PASSED_TASKS: &str = "
     WHERE recent <= ?1
     ORDER BY pipeline, stage, job, idx, recent";
 
+/// How many passed runs of each task `task_times` keeps: the ones the medians use.
+const KEPT_TASK_RUNS: i64 = crate::durations::RECENT_RUNS as i64;
+
+/// Forgets a task's runs older than its newest [`KEPT_TASK_RUNS`] passed ones.
+const PRUNE_TASK_TIMES: &str = "
+    DELETE FROM task_times
+    WHERE pipeline = ?1 AND stage = ?2 AND job = ?3 AND idx = ?4 AND attempt < (
+        SELECT attempt FROM task_times
+        WHERE pipeline = ?1 AND stage = ?2 AND job = ?3 AND idx = ?4 AND state = 'passed'
+        ORDER BY attempt DESC LIMIT 1 OFFSET ?5 - 1
+    )";
+
 /// Each passed attempt with both times, from assignment to end, numbered newest first per job.
 const PASSED_ATTEMPTS: &str = "
     SELECT pipeline, stage, job, ms FROM (
@@ -535,6 +547,7 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
                         params![*attempt as i64, *index as i64, pipeline, stage, job, at],
                     )
                 } else {
+                    let passed = *state == TaskState::Passed;
                     let state = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(String::from));
                     tx.execute(
                         "INSERT INTO task_times (attempt, idx, pipeline, stage, job, finished_us, state)
@@ -543,6 +556,12 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
                          SET finished_us = excluded.finished_us, state = excluded.state",
                         params![*attempt as i64, *index as i64, pipeline, stage, job, at, state],
                     )
+                    .and_then(|n| {
+                        if passed {
+                            tx.execute(PRUNE_TASK_TIMES, params![pipeline, stage, job, *index as i64, KEPT_TASK_RUNS])?;
+                        }
+                        Ok(n)
+                    })
                 }
             }
         };
@@ -709,6 +728,43 @@ mod tests {
         assert_eq!(loaded.pending, vec![t]);
         assert_eq!(loaded.last_event, 5);
         assert_eq!(store.events_after(4, 100).unwrap(), vec![event(5)]);
+    }
+
+    #[tokio::test]
+    async fn task_times_keep_only_the_runs_the_medians_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw.db");
+        let (store, _) = Store::open(&path).unwrap();
+        let time = |attempt: u64, index: usize, state: TaskState, at_us: u64| Write::TaskTime {
+            attempt,
+            index,
+            pipeline: "p".into(),
+            stage: "s".into(),
+            job: "j".into(),
+            state,
+            at_us,
+        };
+        let mut w = vec![time(1, 0, TaskState::Running, 0), time(1, 0, TaskState::Failed, 1_000)];
+        for attempt in 2..=31u64 {
+            w.push(time(attempt, 0, TaskState::Running, 0));
+            w.push(time(attempt, 0, TaskState::Passed, attempt * 1_000_000));
+        }
+        // Another task of the same job keeps its own runs.
+        w.extend([time(1, 1, TaskState::Running, 0), time(1, 1, TaskState::Passed, 7_000_000)]);
+        store.queue(w).await.unwrap().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let kept: Vec<(i64, i64)> = conn
+            .prepare("SELECT idx, attempt FROM task_times ORDER BY idx, attempt")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<(i64, i64)> = (12..=31).map(|a| (0, a)).chain([(1, 1)]).collect();
+        assert_eq!(kept, expected, "the newest {KEPT_TASK_RUNS} passed runs of each task");
+        let durations = store.task_durations(crate::durations::RECENT_RUNS).unwrap();
+        assert_eq!(durations[0].millis.len(), 20);
+        assert_eq!(durations[0].millis[0], 31_000, "newest first");
     }
 
     #[tokio::test]
