@@ -730,20 +730,16 @@ mod tests {
         assert_eq!(store.events_after(4, 100).unwrap(), vec![event(5)]);
     }
 
+    /// A task of job `p/s/j` started or ended.
+    fn time(attempt: u64, index: usize, state: TaskState, at_us: u64) -> Write {
+        Write::TaskTime { attempt, index, pipeline: "p".into(), stage: "s".into(), job: "j".into(), state, at_us }
+    }
+
     #[tokio::test]
     async fn task_times_keep_only_the_runs_the_medians_use() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pw.db");
         let (store, _) = Store::open(&path).unwrap();
-        let time = |attempt: u64, index: usize, state: TaskState, at_us: u64| Write::TaskTime {
-            attempt,
-            index,
-            pipeline: "p".into(),
-            stage: "s".into(),
-            job: "j".into(),
-            state,
-            at_us,
-        };
         let mut w = vec![time(1, 0, TaskState::Running, 0), time(1, 0, TaskState::Failed, 1_000)];
         for attempt in 2..=31u64 {
             w.push(time(attempt, 0, TaskState::Running, 0));
@@ -771,15 +767,6 @@ mod tests {
     async fn task_durations_take_each_tasks_last_passed_runs_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(&dir.path().join("pw.db")).unwrap();
-        let time = |attempt: u64, index: usize, state: TaskState, at_us: u64| Write::TaskTime {
-            attempt,
-            index,
-            pipeline: "p".into(),
-            stage: "s".into(),
-            job: "j".into(),
-            state,
-            at_us,
-        };
         let mut w = Vec::new();
         for (attempt, ms) in [(1, 3_000), (2, 1_000), (3, 2_000)] {
             w.push(time(attempt, 0, TaskState::Running, 1_000_000));

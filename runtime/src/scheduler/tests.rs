@@ -412,8 +412,9 @@ fn fan_in_waits_for_every_upstream_with_consistent_revisions() {
     assert_eq!(d.upstreams.len(), 2);
 }
 
-#[test]
-fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
+/// `d` runs after `a`'s stage `s` and uses material `m`, whose revision `a` does not carry; `a`/1
+/// is triggered, with one agent.
+fn downstream_of_a_with_material_m() -> Scheduler {
     let a = pipeline("a", vec![stage("s", vec![job("j", &[])])]);
     let mut d = pipeline("d", vec![stage("s", vec![job("j", &[])])]);
     d.materials = vec!["m".into()];
@@ -423,6 +424,12 @@ fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
     let mut s = Scheduler::new(plan, Config::default());
     s.register_agent("a1", "agent-1", Vec::new(), 0);
     manual(&mut s, "a");
+    s
+}
+
+#[test]
+fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
+    let mut s = downstream_of_a_with_material_m();
     s.take_dirty();
     pass(&mut s, "a1", 1);
     let later = s.take_effects().into_iter().find_map(|e| match e {
@@ -454,15 +461,7 @@ fn downstream_with_an_unknown_material_revision_waits_for_resolution() {
 
 #[test]
 fn a_pending_trigger_that_cannot_be_carried_out_is_reported_and_forgotten() {
-    let a = pipeline("a", vec![stage("s", vec![job("j", &[])])]);
-    let mut d = pipeline("d", vec![stage("s", vec![job("j", &[])])]);
-    d.materials = vec!["m".into()];
-    d.after = vec![Upstream { pipeline: "a".into(), stage: "s".into() }];
-    let mut plan = plan_of(vec![a, d]);
-    plan.materials = vec![material("m")];
-    let mut s = Scheduler::new(plan, Config::default());
-    s.register_agent("a1", "agent-1", Vec::new(), 0);
-    manual(&mut s, "a");
+    let mut s = downstream_of_a_with_material_m();
     pass(&mut s, "a1", 1);
     let id = s.pending_triggers().next().expect("pending").id;
     s.take_effects();
