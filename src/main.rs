@@ -7,10 +7,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod compile_cmds;
-mod lint_cmds;
-mod lsp_cmds;
-mod runtime_cmds;
+use pipewright::commands::client as runtime_cmds;
+use pipewright::commands::compile as compile_cmds;
+use pipewright::commands::fmt as lsp_cmds;
+use pipewright::commands::lint as lint_cmds;
 
 #[derive(Parser)]
 #[command(name = "pw", version, about = "Pipewright: CI/CD pipelines as a checked language")]

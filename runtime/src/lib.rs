@@ -7,11 +7,10 @@
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
 //! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
 //! - [`agent`], [`exec`], [`git`], [`artifacts`]: the agent side;
-//! - [`client`], [`progress`], [`cli`]: the `pw` commands.
+//! - [`client`], [`progress`]: the HTTP client of the `pw` commands, and their progress lines.
 
 pub mod agent;
 pub mod artifacts;
-pub mod cli;
 pub mod client;
 pub mod durations;
 pub mod engine;

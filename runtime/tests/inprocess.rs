@@ -464,7 +464,7 @@ fn dir_has_temp_files(dir: &std::path::Path) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_durations_written_by_the_runtime_reach_the_linters_rules() {
-    use pw_compiler::lint::command::check_and_lint;
+    use pw_compiler::lint::check_and_lint;
     use pw_compiler::lint::history::{DurationsFile, History};
     use pw_compiler::lint::LintConfig;
     let tmp = tempfile::tempdir().unwrap();

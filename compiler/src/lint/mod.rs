@@ -2,10 +2,8 @@
 //! jobs, stage chains longer than they need be, secrets in plain text...), explains the cost with
 //! the figures of its [cost model](cost), and offers fixes where one is mechanical.
 //!
-//! [`lint`] takes a checked [`Analysis`]; [`command`] is the whole `pw lint` command (loading,
-//! configuration, fixes, output) for the CLI.
+//! [`lint`] takes a checked [`Analysis`]; [`check_and_lint`] checks a workspace, then lints it.
 
-pub mod command;
 pub mod config;
 pub mod cost;
 pub mod docs;
@@ -154,6 +152,18 @@ pub fn lint_with_history(
     }
     diagnostic::sort(&mut out);
     out
+}
+
+/// Checks and lints a workspace: the checker's diagnostics, and the linter's when the checker
+/// found no error (a program with errors is incomplete, and its findings would mislead).
+pub fn check_and_lint(workspace: &Workspace, config: &LintConfig, history: &History) -> (Analysis, Vec<Diagnostic>) {
+    let analysis = crate::analyze(workspace);
+    let mut all = analysis.diagnostics.clone();
+    if !analysis.has_errors() {
+        all.extend(lint_with_history(workspace, &analysis, config, history));
+        crate::diagnostic::sort(&mut all);
+    }
+    (analysis, all)
 }
 
 #[cfg(test)]

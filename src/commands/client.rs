@@ -2,8 +2,8 @@
 //! `status`, `approve`, `rerun`, `cancel`, `logs`). Argument parsing only; the work is in
 //! `pw_runtime`.
 
+use crate::commands::run as cli;
 use clap::{Args, ValueEnum};
-use pw_runtime::cli;
 use pw_runtime::client::{self, ClientOptions};
 use std::path::PathBuf;
 

@@ -1,15 +1,15 @@
 //! Entry points of the runtime's commands: `pw run`, `pw server`, `pw agent`, and the client
 //! verbs. Each returns the process exit code.
 
-use crate::agent::{self, AgentOptions};
-use crate::client::{self, ClientOptions};
-use crate::engine::{Engine, EngineConfig, Settled};
-use crate::load::{self, LoadError};
-use crate::progress::Progress;
-use crate::protocol::EventKind;
-use crate::state::{Cause, JobState};
-use crate::statedir::StateDir;
 use pw_compiler::plan::Plan;
+use pw_runtime::agent::{self, AgentOptions};
+use pw_runtime::client::{self, ClientOptions};
+use pw_runtime::engine::{Engine, EngineConfig, Settled};
+use pw_runtime::load::{self, LoadError};
+use pw_runtime::progress::Progress;
+use pw_runtime::protocol::EventKind;
+use pw_runtime::state::{Cause, JobState};
+use pw_runtime::statedir::StateDir;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -156,7 +156,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
     };
     let url = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
     let _ = std::fs::write(state.url_file(), &url);
-    tokio::spawn(crate::server::serve(engine.clone(), listener));
+    tokio::spawn(pw_runtime::server::serve(engine.clone(), listener));
     let count = opts.agents.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     let (stop_agents, stop_rx) = tokio::sync::watch::channel(false);
     for i in 1..=count {
@@ -297,7 +297,7 @@ fn shell_word(text: &str) -> String {
 }
 
 /// The last lines of a failed job's log.
-fn print_tail(engine: &Arc<Engine>, job: &crate::protocol::JobKey) {
+fn print_tail(engine: &Arc<Engine>, job: &pw_runtime::protocol::JobKey) {
     let Ok(logs) = engine.logs(&job.pipeline, job.counter, &job.stage, &job.job, Some(job.attempt), None) else {
         return;
     };
@@ -368,7 +368,7 @@ async fn server_async(opts: ServerOptions, plan: Plan) -> u8 {
     if opts.plan.is_none() {
         tokio::spawn(watch(engine.clone(), opts.paths.clone()));
     }
-    let serve = crate::server::serve(engine, listener);
+    let serve = pw_runtime::server::serve(engine, listener);
     tokio::select! {
         r = serve => match r {
             Ok(()) => 0,
@@ -392,7 +392,7 @@ async fn report_failed_triggers(engine: Arc<Engine>) {
         match events.recv().await {
             Ok(e) => {
                 if let EventKind::TriggerFailed { .. } = &e.kind {
-                    eprintln!("pw server: {}", crate::progress::line(&e.kind));
+                    eprintln!("pw server: {}", pw_runtime::progress::line(&e.kind));
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

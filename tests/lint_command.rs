@@ -1,7 +1,7 @@
 //! The `pw lint` command end to end on real files: configuration found above the paths, errors
 //! in it, per-path ignores, `--fix` writing files, refused fixes, `--history`, exit statuses.
 
-use pw_compiler::lint::command::{self, Failure, Options};
+use pipewright::commands::lint::run::{self as command, Failure, Options};
 use pw_compiler::lint::{fix, History, LintConfig};
 use pw_compiler::{Severity, Workspace};
 use std::path::{Path, PathBuf};
@@ -157,7 +157,7 @@ fn a_fix_that_would_break_the_check_is_refused() {
     ws.add("a.pw", text);
     let config = LintConfig::parse(Path::new("pipewright.toml"), "[lint]\nselect = [\"hand-written-fan-out\"]\n")
         .unwrap_or_else(|e| panic!("{e}"));
-    let lint = |w: &Workspace| command::check_and_lint(w, &config, &History::default());
+    let lint = |w: &Workspace| pw_compiler::lint::check_and_lint(w, &config, &History::default());
     assert_eq!(lint(&ws).1.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["L0007"]);
     let outcome = fix::apply(&ws, true, &lint);
     assert!(outcome.applied.is_empty());

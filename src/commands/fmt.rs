@@ -1,6 +1,6 @@
 //! Arguments and dispatch of the editor tooling's commands: `fmt` and `lsp`.
 
-use crate::compile_cmds::{color, FAILED, FOUND, OK};
+use crate::commands::compile::{color, FAILED, FOUND, OK};
 use clap::Args;
 use miette::miette;
 use pw_compiler::{driver, format, render, Workspace};

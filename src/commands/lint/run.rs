@@ -1,13 +1,14 @@
 //! The `pw lint` command without its argument parsing: load the workspace and the
 //! configuration, check, lint, apply fixes, and decide the exit status.
 
-use super::config::{ConfigError, LintConfig};
-use super::fix;
-use super::history::History;
-use crate::diagnostic::{Applicability, Diagnostic, Severity};
-use crate::driver::{self, LoadError};
-use crate::source::Workspace;
-use crate::Analysis;
+use pw_compiler::diagnostic::{Applicability, Diagnostic, Severity};
+use pw_compiler::driver::{self, LoadError};
+use pw_compiler::lint::check_and_lint;
+use pw_compiler::lint::config::{ConfigError, LintConfig};
+use pw_compiler::lint::fix;
+use pw_compiler::lint::history::History;
+use pw_compiler::source::Workspace;
+use pw_compiler::Analysis;
 use std::path::PathBuf;
 
 /// Exit statuses: nothing at or above the failing level, something, or the command could not run.
@@ -80,18 +81,6 @@ pub fn configuration(opts: &Options) -> Result<LintConfig, ConfigError> {
         Some(file) => LintConfig::load(&file),
         None => Ok(LintConfig::default()),
     }
-}
-
-/// Checks and lints a workspace: the checker's diagnostics, and the linter's when the checker
-/// found no error (a program with errors is incomplete, and its findings would mislead).
-pub fn check_and_lint(workspace: &Workspace, config: &LintConfig, history: &History) -> (Analysis, Vec<Diagnostic>) {
-    let analysis = crate::analyze(workspace);
-    let mut all = analysis.diagnostics.clone();
-    if !analysis.has_errors() {
-        all.extend(super::lint_with_history(workspace, &analysis, config, history));
-        crate::diagnostic::sort(&mut all);
-    }
-    (analysis, all)
 }
 
 /// Runs `pw lint`.

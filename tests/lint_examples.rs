@@ -1,12 +1,12 @@
 //! `examples/antipatterns/` draws exactly the findings listed here; every other example is free
 //! of lint warnings (a deliberate exception carries a reasoned suppression).
 
-use pw_compiler::lint::command::{self, Options};
+use pipewright::commands::lint::run::{self as command, Options};
 use pw_compiler::Severity;
 use std::path::{Path, PathBuf};
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
 fn run(path: PathBuf) -> command::Report {

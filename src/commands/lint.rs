@@ -1,13 +1,15 @@
-//! Arguments and dispatch of `pw lint`; the work is in `pw_compiler::lint::command`.
+//! Arguments and dispatch of `pw lint`; the work is in [`run`].
 
-use crate::compile_cmds::{color, format_parser};
+use super::lint::run::{self as command, Failure, Options};
+use crate::commands::compile::{color, format_parser};
 use clap::{Args, ValueEnum};
 use miette::{miette, LabeledSpan, NamedSource};
-use pw_compiler::lint::command::{self, Failure, Options};
 use pw_compiler::render::{self, Format};
 use pw_compiler::Severity;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+
+pub mod run;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Deny {

@@ -1,0 +1,7 @@
+//! One module per command or family of commands.
+
+pub mod client;
+pub mod compile;
+pub mod fmt;
+pub mod lint;
+pub mod run;

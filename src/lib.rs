@@ -1,0 +1,3 @@
+//! The `pw` commands over the libraries' APIs: the compiler, the language server and the runtime.
+
+pub mod commands;
