@@ -1,4 +1,5 @@
-//! The `pw` command: argument parsing and dispatch to the crates that do the work.
+//! The `pw` command: argument parsing and dispatch to the commands, whose exit status is the
+//! process's exit code.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -7,10 +8,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use pipewright::commands::client as runtime_cmds;
-use pipewright::commands::compile as compile_cmds;
-use pipewright::commands::fmt as lsp_cmds;
-use pipewright::commands::lint as lint_cmds;
+use pipewright::commands::{agent, client, compile, fmt, lint, lsp, run, server};
 
 #[derive(Parser)]
 #[command(name = "pw", version, about = "Pipewright: CI/CD pipelines as a checked language")]
@@ -22,58 +20,58 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check `.pw` files for errors.
-    Check(compile_cmds::CheckArgs),
+    Check(compile::CheckArgs),
     /// Print the execution plan as JSON.
-    Plan(compile_cmds::PlanArgs),
+    Plan(compile::PlanArgs),
     /// Draw the pipelines, their stages and the edges between them.
-    Graph(compile_cmds::GraphArgs),
+    Graph(compile::GraphArgs),
     /// Explain a diagnostic code, with an example.
-    Explain(compile_cmds::ExplainArgs),
+    Explain(compile::ExplainArgs),
     /// Check, then find costly pipeline modelling; `--fix` applies the fixes.
-    Lint(lint_cmds::LintArgs),
+    Lint(lint::LintArgs),
     /// Rewrite `.pw` files in the canonical layout; `--check` only reports.
-    Fmt(lsp_cmds::FmtArgs),
+    Fmt(fmt::FmtArgs),
     /// Run the language server over standard input/output, for editors.
-    Lsp(lsp_cmds::LspArgs),
+    Lsp(lsp::LspArgs),
     /// Run pipelines here: an in-process server and local agents.
-    Run(runtime_cmds::RunArgs),
+    Run(run::RunArgs),
     /// Serve pipelines to remote agents.
-    Server(runtime_cmds::ServerArgs),
+    Server(server::ServerArgs),
     /// Run jobs for a server.
-    Agent(runtime_cmds::AgentArgs),
+    Agent(agent::AgentArgs),
     /// Start a pipeline on a server.
-    Trigger(runtime_cmds::TriggerArgs),
+    Trigger(client::TriggerArgs),
     /// Show pipeline instances and agents.
-    Status(runtime_cmds::StatusArgs),
+    Status(client::StatusArgs),
     /// Let a stage waiting for manual approval start.
-    Approve(runtime_cmds::ApproveArgs),
+    Approve(client::ApproveArgs),
     /// Re-run a stage, one job, or the failed jobs.
-    Rerun(runtime_cmds::RerunArgs),
+    Rerun(client::RerunArgs),
     /// Stop a pipeline instance.
-    Cancel(runtime_cmds::CancelArgs),
+    Cancel(client::CancelArgs),
     /// Print a job's log.
-    Logs(runtime_cmds::LogsArgs),
+    Logs(client::LogsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match cli.command {
-        Command::Check(args) => compile_cmds::check(args),
-        Command::Plan(args) => compile_cmds::plan(args),
-        Command::Graph(args) => compile_cmds::graph(args),
-        Command::Explain(args) => compile_cmds::explain(args),
-        Command::Lint(args) => lint_cmds::lint(args),
-        Command::Fmt(args) => lsp_cmds::fmt(args),
-        Command::Lsp(args) => lsp_cmds::lsp(args),
-        Command::Run(args) => runtime_cmds::run(args),
-        Command::Server(args) => runtime_cmds::server(args),
-        Command::Agent(args) => runtime_cmds::agent(args),
-        Command::Trigger(args) => runtime_cmds::trigger(args),
-        Command::Status(args) => runtime_cmds::status(args),
-        Command::Approve(args) => runtime_cmds::approve(args),
-        Command::Rerun(args) => runtime_cmds::rerun(args),
-        Command::Cancel(args) => runtime_cmds::cancel(args),
-        Command::Logs(args) => runtime_cmds::logs(args),
+    let status = match cli.command {
+        Command::Check(args) => compile::check(args),
+        Command::Plan(args) => compile::plan(args),
+        Command::Graph(args) => compile::graph(args),
+        Command::Explain(args) => compile::explain(args),
+        Command::Lint(args) => lint::lint(args),
+        Command::Fmt(args) => fmt::fmt(args),
+        Command::Lsp(args) => lsp::lsp(args),
+        Command::Run(args) => run::run(args),
+        Command::Server(args) => server::server(args),
+        Command::Agent(args) => agent::agent(args),
+        Command::Trigger(args) => client::trigger(args),
+        Command::Status(args) => client::status(args),
+        Command::Approve(args) => client::approve(args),
+        Command::Rerun(args) => client::rerun(args),
+        Command::Cancel(args) => client::cancel(args),
+        Command::Logs(args) => client::logs(args),
     };
-    ExitCode::from(code)
+    ExitCode::from(status)
 }

@@ -2,6 +2,7 @@
 //! in it, per-path ignores, `--fix` writing files, refused fixes, `--history`, exit statuses.
 
 use pipewright::commands::lint::run::{self as command, Failure, Options};
+use pipewright::ExitStatus;
 use pw_compiler::lint::{fix, History, LintConfig};
 use pw_compiler::{Severity, Workspace};
 use std::path::{Path, PathBuf};
@@ -48,9 +49,9 @@ fn configuration_is_found_above_the_paths_and_applied() {
         .collect();
     assert_eq!(files.len(), 1);
     assert!(files[0].ends_with("new/app.pw"), "{files:?}");
-    assert_eq!(report.exit, command::CLEAN, "warnings do not fail by default");
+    assert_eq!(report.exit, ExitStatus::Success, "warnings do not fail by default");
     let denied = Options { fail_at: Severity::Warning, ..options(dir.path().to_path_buf()) };
-    assert_eq!(command::run(&denied).map(|r| r.exit).ok(), Some(command::FOUND));
+    assert_eq!(command::run(&denied).map(|r| r.exit).ok(), Some(ExitStatus::Failure));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! of lint warnings (a deliberate exception carries a reasoned suppression).
 
 use pipewright::commands::lint::run::{self as command, Options};
+use pipewright::ExitStatus;
 use pw_compiler::Severity;
 use std::path::{Path, PathBuf};
 
@@ -46,7 +47,7 @@ fn the_monolith_release_draws_its_findings() {
     );
     let chain = report.diagnostics.iter().find(|d| d.code == "L0003").map(|d| d.message.clone()).unwrap_or_default();
     assert!(chain.contains("7 transitions add about 2m20s"), "the configured 20s transition is used: {chain}");
-    assert_eq!(report.exit, command::FOUND);
+    assert_eq!(report.exit, ExitStatus::Failure);
 }
 
 #[test]

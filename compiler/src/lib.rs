@@ -6,6 +6,8 @@
 //! 3. [`check::check`]: syntax trees to a checked [`model::Program`] and its [`symbols`];
 //! 4. [`plan::build`]: the program to the serialisable [`plan::Plan`] the runtime executes.
 //!
+//! [`runtime_api`] is all the runtime uses of the compiler.
+//!
 //! [`analyze`] runs stages 1 to 3 over a workspace; everything that reports problems reports
 //! them as [`diagnostic::Diagnostic`]s.
 
@@ -22,6 +24,7 @@ pub mod model;
 pub mod parser;
 pub mod plan;
 pub mod render;
+pub mod runtime_api;
 pub mod schema;
 pub mod source;
 pub mod symbols;

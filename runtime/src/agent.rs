@@ -11,7 +11,7 @@ use crate::scheduler::task_label;
 use crate::secrets::mask;
 use crate::state::TaskState;
 use crate::{now_us, statedir};
-use pw_compiler::plan::{TaskAction, TaskWhen};
+use pw_compiler::runtime_api::plan::{TaskAction, TaskWhen};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

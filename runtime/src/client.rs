@@ -1,6 +1,6 @@
-//! The client commands (`pw trigger`, `status`, `approve`, `rerun`, `cancel`, `logs`): HTTP calls
-//! to a server, found through `--server` or the `server-url` file of a state folder, printed for
-//! people or as JSON.
+//! The HTTP client of the client commands (`pw trigger`, `status`, `approve`, `rerun`, `cancel`,
+//! `logs`): a server found through `--server` or the `server-url` file of a state folder, and
+//! what its state folder recorded when no server runs on it.
 
 use crate::protocol::*;
 use serde::de::DeserializeOwned;
@@ -15,11 +15,6 @@ pub struct ClientOptions {
     pub token_file: Option<PathBuf>,
     pub json: bool,
 }
-
-/// Exit codes: the command did what was asked, the server refused, the command could not run.
-pub const OK: u8 = 0;
-pub const REFUSED: u8 = 1;
-pub const CANNOT_RUN: u8 = 2;
 
 pub struct Client {
     http: reqwest::Client,
@@ -40,13 +35,6 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    pub fn code(&self) -> u8 {
-        match self {
-            ClientError::Refused(_) => REFUSED,
-            ClientError::Failed(_) => CANNOT_RUN,
-        }
-    }
-
     pub fn message(&self) -> &str {
         match self {
             ClientError::Refused(m) | ClientError::Failed(m) => m,
@@ -54,7 +42,7 @@ impl ClientError {
     }
 }
 
-fn state_dir(opts: &ClientOptions) -> PathBuf {
+pub fn state_dir(opts: &ClientOptions) -> PathBuf {
     opts.state.clone().unwrap_or_else(|| PathBuf::from(".pw"))
 }
 
@@ -264,116 +252,16 @@ impl Target {
     }
 }
 
-fn fail(client_json: bool, e: &ClientError) -> u8 {
-    if client_json {
-        println!("{}", serde_json::json!({ "error": e.message() }));
-    }
-    eprintln!("error: {}", e.message());
-    e.code()
-}
-
-fn done(json: bool, what: String) -> u8 {
-    if json {
-        println!("{}", serde_json::json!({ "ok": true, "message": what }));
-    } else {
-        println!("{what}");
-    }
-    OK
-}
-
 /// A client for a command that changes the server's state: one with an API token.
-fn mutating(opts: &ClientOptions) -> Result<Client, ClientError> {
+pub fn mutating(opts: &ClientOptions) -> Result<Client, ClientError> {
     let c = Client::new(opts)?;
     c.need_token(opts)?;
     Ok(c)
 }
 
-pub async fn trigger(opts: &ClientOptions, pipeline: &str) -> u8 {
-    let c = match mutating(opts) {
-        Ok(c) => c,
-        Err(e) => return fail(opts.json, &e),
-    };
-    match c.trigger(pipeline).await {
-        Ok(r) if opts.json => {
-            println!("{}", serde_json::to_string(&r).unwrap_or_default());
-            OK
-        }
-        Ok(r) => done(false, format!("triggered {}/{}", r.pipeline, r.counter)),
-        Err(e) => fail(opts.json, &e),
-    }
-}
-
-pub async fn approve(opts: &ClientOptions, target: &str) -> u8 {
-    let t = match Target::parse(target, 3, 3, "`pipeline/counter/stage`") {
-        Ok(t) => t,
-        Err(m) => return fail(opts.json, &ClientError::Failed(m)),
-    };
-    let path = format!("/instances/{}/{}/stages/{}/approve", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
-    simple(opts, &path, None, format!("approved {target}")).await
-}
-
-pub async fn rerun(opts: &ClientOptions, target: &str, failed_only: bool) -> u8 {
-    let t = match Target::parse(target, 3, 4, "`pipeline/counter/stage` or `pipeline/counter/stage/job`") {
-        Ok(t) => t,
-        Err(m) => return fail(opts.json, &ClientError::Failed(m)),
-    };
-    let path = format!("/instances/{}/{}/stages/{}/rerun", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
-    let body = serde_json::json!({ "job": t.job, "failed_only": failed_only });
-    simple(opts, &path, Some(body), format!("re-running {target}{}", if failed_only { " (failed jobs)" } else { "" }))
-        .await
-}
-
-pub async fn cancel(opts: &ClientOptions, target: &str) -> u8 {
-    let t = match Target::parse(target, 2, 2, "`pipeline/counter`") {
-        Ok(t) => t,
-        Err(m) => return fail(opts.json, &ClientError::Failed(m)),
-    };
-    simple(opts, &format!("/instances/{}/{}/cancel", t.pipeline, t.counter), None, format!("cancelled {target}")).await
-}
-
-async fn simple(opts: &ClientOptions, path: &str, body: Option<serde_json::Value>, what: String) -> u8 {
-    let c = match mutating(opts) {
-        Ok(c) => c,
-        Err(e) => return fail(opts.json, &e),
-    };
-    match c.post(path, body).await {
-        Ok(()) => done(opts.json, what),
-        Err(e) => fail(opts.json, &e),
-    }
-}
-
-pub async fn status(opts: &ClientOptions, pipeline: Option<&str>) -> u8 {
-    let (name, counter) = match pipeline.map(|p| p.split_once('/').map_or((p, None), |(a, b)| (a, Some(b)))) {
-        Some((n, c)) => (Some(n), c.map(str::parse::<u32>)),
-        None => (None, None),
-    };
-    let counter = match counter.transpose() {
-        Ok(c) => c,
-        Err(_) => return fail(opts.json, &ClientError::Failed("the counter after `/` must be a number".into())),
-    };
-    let answer = match Client::new(opts) {
-        Ok(c) => c.status(name).await,
-        Err(e) => recorded_status(opts, name).unwrap_or(Err(e)),
-    };
-    match answer {
-        Ok(mut s) => {
-            if let Some(c) = counter {
-                s.instances.retain(|i| i.counter == c);
-            }
-            if opts.json {
-                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
-            } else {
-                print!("{}", render_status(&s));
-            }
-            OK
-        }
-        Err(e) => fail(opts.json, &e),
-    }
-}
-
 /// What the state folder records, when no server runs on it (as after `pw run`): `None` when
 /// there is no such folder or a server is meant to run on it.
-fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Result<StatusResponse, ClientError>> {
+pub fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Result<StatusResponse, ClientError>> {
     let state = state_dir(opts);
     let db = state.join("pw.db");
     if opts.server.is_some() || state.join("server-url").exists() || !db.exists() {
@@ -383,9 +271,6 @@ fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Resul
         Ok(l) => l,
         Err(e) => return Some(Err(ClientError::Failed(e))),
     };
-    if !opts.json {
-        eprintln!("no server is running on `{}`: as recorded when it stopped", state.display());
-    }
     let instances = loaded
         .instances
         .iter()
@@ -407,98 +292,9 @@ fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<Resul
     Some(Ok(StatusResponse { instances, pending, agents: Vec::new() }))
 }
 
-/// The human form of `pw status`.
-pub fn render_status(s: &StatusResponse) -> String {
-    let mut out = String::new();
-    if s.instances.is_empty() {
-        out.push_str("no pipeline instances\n");
-    }
-    for i in &s.instances {
-        out.push_str(&format!("{}/{}  {}  ({})\n", i.pipeline, i.counter, i.state.replace('_', " "), i.cause));
-        for (m, r) in &i.revisions {
-            out.push_str(&format!("  material {m} at {}\n", &r[..r.len().min(12)]));
-        }
-        for st in &i.stages {
-            let state = st.state.word();
-            // A reason that only repeats the state (`cancelled`) says nothing more.
-            let reason = st.reason.as_deref().filter(|r| *r != state).map(|r| format!("  {r}")).unwrap_or_default();
-            out.push_str(&format!("  {:<14} {state}{reason}\n", st.name));
-            for j in &st.jobs {
-                let Some(a) = j.attempts.last() else { continue };
-                let state = a.state.word();
-                let mut line = format!("    {:<16} {state}", j.name);
-                if let Some(agent) = &a.agent {
-                    line.push_str(&format!("  on {agent}"));
-                }
-                if j.attempts.len() > 1 {
-                    line.push_str(&format!("  (attempt {})", a.number));
-                }
-                if let Some(r) = a.reason.as_deref().filter(|r| *r != state) {
-                    line.push_str(&format!("  {r}"));
-                }
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
-    }
-    for p in &s.pending {
-        let what = match p.materials.as_slice() {
-            [] => "looking up material revisions".to_string(),
-            [one] => format!("looking up the revision of material {one}"),
-            many => format!("looking up the revisions of materials {}", many.join(", ")),
-        };
-        out.push_str(&format!("{}: waiting to start ({}): {what}\n", p.pipeline, p.cause));
-    }
-    if !s.agents.is_empty() {
-        out.push_str("agents:\n");
-        for a in &s.agents {
-            let job = a.job.as_deref().map(|j| format!("  {j}")).unwrap_or_default();
-            out.push_str(&format!("  {:<16} {:<8} [{}]{job}\n", a.name, a.state, a.resources.join(", ")));
-        }
-    }
-    out
-}
-
-pub async fn logs(opts: &ClientOptions, target: &str, attempt: Option<u32>, follow: bool) -> u8 {
-    let t = match Target::parse(target, 4, 4, "`pipeline/counter/stage/job`") {
-        Ok(t) => t,
-        Err(m) => return fail(opts.json, &ClientError::Failed(m)),
-    };
-    let c = match Client::new(opts) {
-        Ok(c) => c,
-        Err(e) => return fail(opts.json, &e),
-    };
-    let mut after = None;
-    let mut attempt = attempt;
-    loop {
-        let r = match c.logs(&t, attempt, after).await {
-            Ok(r) => r,
-            Err(e) => return fail(opts.json, &e),
-        };
-        attempt.get_or_insert(r.attempt);
-        for ch in &r.chunks {
-            if opts.json {
-                println!("{}", serde_json::json!({ "attempt": r.attempt, "seq": ch.seq, "data": ch.data }));
-            } else {
-                print!("{}", ch.data);
-            }
-            after = Some(ch.seq);
-        }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        if !follow || (r.finished && r.chunks.is_empty()) {
-            return OK;
-        }
-        if r.chunks.is_empty() {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{JobState, StageState};
 
     #[test]
     fn targets() {
@@ -533,83 +329,8 @@ mod tests {
             Err(e) => e,
             Ok(_) => panic!("no token was found, yet the client was made"),
         };
-        assert_eq!(e.code(), CANNOT_RUN);
+        assert!(matches!(e, ClientError::Failed(_)), "found before sending, the command cannot run");
         assert!(e.message().starts_with("no API token:"), "{}", e.message());
         assert!(e.message().contains("--token-file FILE or set PW_API_TOKEN"), "{}", e.message());
-    }
-
-    fn attempt(number: u32, state: JobState, agent: Option<&str>, reason: Option<&str>) -> AttemptView {
-        AttemptView {
-            number,
-            state,
-            agent: agent.map(String::from),
-            reason: reason.map(String::from),
-            artifacts: Default::default(),
-        }
-    }
-
-    #[test]
-    fn status_for_people() {
-        let job = |name: &str, attempts: Vec<AttemptView>| JobView { name: name.into(), attempts };
-        let s = StatusResponse {
-            instances: vec![
-                InstanceView {
-                    pipeline: "build".into(),
-                    counter: 7,
-                    state: "running".into(),
-                    cause: "triggered by pw run".into(),
-                    revisions: [("app".to_string(), "0123456789abcdef0123".to_string())].into(),
-                    stages: vec![
-                        StageView {
-                            name: "test".into(),
-                            state: StageState::Running,
-                            reason: None,
-                            jobs: vec![
-                                job("unit", vec![attempt(1, JobState::Assigned, Some("local-1"), None)]),
-                                job("lint", vec![attempt(1, JobState::Scheduled, None, None)]),
-                                job(
-                                    "e2e",
-                                    vec![
-                                        attempt(1, JobState::Failed, Some("local-2"), Some("agent `local-2` lost")),
-                                        attempt(2, JobState::Passed, Some("local-1"), None),
-                                    ],
-                                ),
-                            ],
-                        },
-                        StageView { name: "ship".into(), state: StageState::Pending, reason: None, jobs: vec![] },
-                    ],
-                },
-                InstanceView {
-                    pipeline: "build".into(),
-                    counter: 6,
-                    state: "cancelled".into(),
-                    cause: "triggered by pw run".into(),
-                    revisions: Default::default(),
-                    stages: vec![StageView {
-                        name: "test".into(),
-                        state: StageState::Cancelled,
-                        reason: Some("cancelled".into()),
-                        jobs: vec![job(
-                            "unit",
-                            vec![attempt(1, JobState::Cancelled, Some("local-1"), Some("cancelled"))],
-                        )],
-                    }],
-                },
-            ],
-            pending: vec![PendingView {
-                pipeline: "deploy".into(),
-                cause: "after build/5/test".into(),
-                materials: vec!["infra".into()],
-                since_ms: 0,
-            }],
-            agents: vec![AgentView {
-                id: "x".into(),
-                name: "local-1".into(),
-                resources: vec!["linux".into()],
-                state: "building".into(),
-                job: Some("build/7/test/unit".into()),
-            }],
-        };
-        insta::assert_snapshot!(render_status(&s));
     }
 }

@@ -14,7 +14,7 @@ use crate::state::{Cause, InstanceRef, JobState, PendingTrigger};
 use crate::statedir::{StateDir, Tokens};
 use crate::store::{Store, Write};
 use crate::{git, now_ms};
-use pw_compiler::plan::Plan;
+use pw_compiler::runtime_api::plan::Plan;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -291,7 +291,7 @@ impl Engine {
 
     pub fn plan(&self) -> Plan {
         self.read(|s| s.plan().clone()).unwrap_or(Plan {
-            plan_version: pw_compiler::plan::PLAN_VERSION,
+            plan_version: pw_compiler::runtime_api::plan::PLAN_VERSION,
             materials: Vec::new(),
             pipelines: Vec::new(),
         })

@@ -1,56 +1,24 @@
-//! From `.pw` files (or a plan saved by `pw plan -o`) to the plan the runtime runs, with
-//! materials given as relative paths made absolute against the file that declares them.
+//! The plan the runtime runs, compiled by the CLI or saved by `pw plan -o`, with materials
+//! given as relative paths made absolute against the file that declares them.
 
-use pw_compiler::plan::{Plan, PLAN_VERSION};
-use pw_compiler::{analyze, driver, render};
+use pw_compiler::runtime_api::plan::{Plan, PLAN_VERSION};
 use std::path::{Path, PathBuf};
 
-/// Why a workspace could not be turned into a plan.
-#[derive(Debug)]
-pub enum LoadError {
-    /// The files have errors; the text shows them as `pw check` does.
-    Diagnostics(String),
-    /// The files could not be read, or the plan file is unusable.
-    Usage(String),
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::Diagnostics(t) | LoadError::Usage(t) => f.write_str(t),
-        }
-    }
-}
-
-/// Compiles the `.pw` files below `paths`.
-pub fn compile(paths: &[PathBuf], color: bool) -> Result<Plan, LoadError> {
-    let ws = driver::load(paths).map_err(|e| LoadError::Usage(format!("{e}\nhelp: {}", e.help())))?;
-    let analysis = analyze(&ws);
-    match analysis.plan(&ws) {
-        Some(mut plan) => {
-            absolutize(&mut plan);
-            Ok(plan)
-        }
-        None => Err(LoadError::Diagnostics(render::human::render_all(&analysis.diagnostics, &ws, color))),
-    }
-}
-
 /// Reads a plan saved as JSON.
-pub fn read_plan(path: &Path) -> Result<Plan, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError::Usage(format!("cannot read `{}`: {e}", path.display())))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
+pub fn read_plan(path: &Path) -> Result<Plan, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("`{}` is not a plan: {e}", path.display()))?;
     let version = value.get("plan_version").and_then(|v| v.as_u64());
     if version != Some(PLAN_VERSION as u64) {
-        return Err(LoadError::Usage(format!(
+        return Err(format!(
             "`{}` has plan_version {}, but this pw runs plan_version {PLAN_VERSION}",
             path.display(),
             version.map_or("(none)".to_string(), |v| v.to_string())
-        )));
+        ));
     }
-    let mut plan: Plan = serde_json::from_value(value)
-        .map_err(|e| LoadError::Usage(format!("`{}` is not a plan: {e}", path.display())))?;
+    let mut plan: Plan =
+        serde_json::from_value(value).map_err(|e| format!("`{}` is not a plan: {e}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     for m in &mut plan.materials {
         if is_local(&m.git) && Path::new(&m.git).is_relative() {
@@ -122,7 +90,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("plan.json");
         std::fs::write(&p, r#"{"plan_version": 2, "materials": [], "pipelines": []}"#).unwrap();
-        let err = read_plan(&p).unwrap_err().to_string();
+        let err = read_plan(&p).unwrap_err();
         assert!(err.contains("has plan_version 2, but this pw runs plan_version 1"), "{err}");
         std::fs::write(&p, "{").unwrap();
         assert!(read_plan(&p).is_err());

@@ -2,7 +2,7 @@
 //! response bodies, events and the views the status endpoints return. Everything is JSON.
 
 use crate::state::{JobState, StageState, TaskState};
-use pw_compiler::plan;
+use pw_compiler::runtime_api::plan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -11,7 +11,7 @@ use crate::state::{
     TaskState,
 };
 use crate::store::Write;
-use pw_compiler::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
+use pw_compiler::runtime_api::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Timings of the agent protocol.
@@ -146,7 +146,7 @@ fn key(name: &str) -> String {
 
 /// A name-safe form of a fan-out value, as the compiler makes it for static fan-outs: characters
 /// outside names become `-` (`web-1.example.com` → `web-1-example-com`).
-pub use pw_compiler::check::name_safe;
+pub use pw_compiler::runtime_api::name_safe;
 
 /// Replaces `#{var}` (spaces inside the braces allowed) by `value`.
 pub fn interpolate(text: &str, var: &str, value: &str) -> String {

@@ -2,7 +2,7 @@
 //! changes it; the store saves each instance as one JSON document.
 
 use crate::protocol::{ArtifactRef, AttemptView, InstanceView, JobView, MaterialCheckout, StageView};
-use pw_compiler::plan;
+use pw_compiler::runtime_api::plan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -402,7 +402,7 @@ pipeline hello {
 "#,
     )
     .unwrap();
-    let plan = match pw_runtime::load::compile(&[file], false) {
+    let plan = match common::compile(&[file]) {
         Ok(p) if !p.pipelines.is_empty() => p,
         // The checker does not produce pipelines yet: nothing to run.
         other => panic!("the workspace did not compile: {:?}", other.err()),
@@ -483,7 +483,7 @@ pipeline build {
 }
 "#;
     std::fs::write(&file, text).unwrap();
-    let plan = pw_runtime::load::compile(&[file], false).unwrap_or_else(|e| panic!("{e:?}"));
+    let plan = common::compile(&[file]).unwrap_or_else(|e| panic!("{e:?}"));
     let h = Harness::start(plan, &[("a1", &[])]).await;
     h.engine.trigger("build", by()).await.unwrap();
     assert_eq!(h.finished("build", 1).await.state, "passed");

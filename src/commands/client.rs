@@ -1,80 +1,14 @@
-//! The runtime's commands: `pw run`, `pw server`, `pw agent` and the client verbs (`trigger`,
-//! `status`, `approve`, `rerun`, `cancel`, `logs`). Argument parsing only; the work is in
-//! `pw_runtime`.
+//! The client commands: `pw trigger`, `status`, `approve`, `rerun`, `cancel` and `logs`, calls
+//! to a server through the runtime's HTTP client, printed for people or as JSON.
 
-use crate::commands::run as cli;
+use crate::{error, ExitStatus};
 use clap::{Args, ValueEnum};
-use pw_runtime::client::{self, ClientOptions};
+use pw_runtime::client::{mutating, recorded_status, state_dir, Client, ClientError, ClientOptions, Target};
+use pw_runtime::protocol::StatusResponse;
+use std::future::Future;
+use std::io::Write;
 use std::path::PathBuf;
-
-#[derive(Args)]
-pub struct RunArgs {
-    /// Files, or folders to search for `*.pw` files.
-    #[arg(required_unless_present = "plan")]
-    pub paths: Vec<PathBuf>,
-    /// Run this pipeline (and what it triggers) instead of every pipeline without `after`.
-    #[arg(long)]
-    pub pipeline: Option<String>,
-    /// Number of local agents [default: the number of cores].
-    #[arg(long)]
-    pub agents: Option<usize>,
-    /// State folder [default: `.pw` beside the workspace].
-    #[arg(long)]
-    pub state: Option<PathBuf>,
-    /// Resources of the local agents, comma-separated [default: every resource the jobs name].
-    #[arg(long, value_delimiter = ',')]
-    pub resources: Option<Vec<String>>,
-    /// Run a plan saved by `pw plan -o FILE` instead of `.pw` files.
-    #[arg(long, conflicts_with = "paths")]
-    pub plan: Option<PathBuf>,
-}
-
-#[derive(Args)]
-pub struct ServerArgs {
-    /// Files, or folders to search for `*.pw` files.
-    #[arg(required_unless_present = "plan")]
-    pub paths: Vec<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8150]; only loopback unless told otherwise.
-    #[arg(long)]
-    pub listen: Option<String>,
-    /// State folder [default: `.pw` beside the workspace].
-    #[arg(long)]
-    pub state: Option<PathBuf>,
-    /// Serve a plan saved by `pw plan -o FILE` instead of `.pw` files.
-    #[arg(long, conflicts_with = "paths")]
-    pub plan: Option<PathBuf>,
-    /// Do not poll materials for new commits.
-    #[arg(long)]
-    pub no_poll: bool,
-    /// How long an agent running a job may stay silent, in milliseconds [default: 30000].
-    #[arg(long, hide = true)]
-    pub lease_ms: Option<u64>,
-    /// How often agents running a job renew their lease, in milliseconds [default: 10000].
-    #[arg(long, hide = true)]
-    pub heartbeat_ms: Option<u64>,
-}
-
-#[derive(Args)]
-pub struct AgentArgs {
-    /// The server's URL, e.g. http://ci.example.com:8150.
-    #[arg(long)]
-    pub server: String,
-    /// Resources this agent offers, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub resources: Vec<String>,
-    /// Work folder (workspaces, git caches, the agent's id) [default: .pw-agent].
-    #[arg(long)]
-    pub workdir: Option<PathBuf>,
-    /// File holding the server's agent token [default: the PW_AGENT_TOKEN variable].
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
-    /// Name shown in status and logs [default: host name and process id].
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Between SIGTERM and SIGKILL when a task is stopped, in milliseconds [default: 5000].
-    #[arg(long, hide = true)]
-    pub kill_grace_ms: Option<u64>,
-}
+use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -165,60 +99,292 @@ pub struct LogsArgs {
     pub client: ClientArgs,
 }
 
-pub fn run(a: RunArgs) -> u8 {
-    cli::run(cli::RunOptions {
-        paths: a.paths,
-        plan: a.plan,
-        pipeline: a.pipeline,
-        agents: a.agents,
-        state: a.state,
-        resources: a.resources,
+/// Runs a client command on a small runtime: its errors are printed (on standard output too, as
+/// JSON, under `--format json`); a refusal by the server is a failure, anything else an error.
+fn client<F: Future<Output = Result<ExitStatus, ClientError>>>(
+    opts: ClientOptions,
+    f: impl FnOnce(ClientOptions) -> F,
+) -> ExitStatus {
+    let json = opts.json;
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return error::fail(miette::miette!("cannot start the client: {e}")),
+    };
+    match rt.block_on(f(opts)) {
+        Ok(status) => status,
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({ "error": e.message() }));
+            }
+            let status = error::fail(miette::miette!("{}", e.message()));
+            match e {
+                ClientError::Refused(_) => ExitStatus::Failure,
+                ClientError::Failed(_) => status,
+            }
+        }
+    }
+}
+
+/// Says what was done, as a line or as JSON.
+fn done(json: bool, what: String) -> Result<ExitStatus, ClientError> {
+    if json {
+        println!("{}", serde_json::json!({ "ok": true, "message": what }));
+    } else {
+        println!("{what}");
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `pipeline/counter[/stage[/job]]` with between `min` and `max` parts.
+fn target(text: &str, min: usize, max: usize, shape: &str) -> Result<Target, ClientError> {
+    Target::parse(text, min, max, shape).map_err(ClientError::Failed)
+}
+
+/// `pw trigger`.
+pub fn trigger(a: TriggerArgs) -> ExitStatus {
+    client(a.client.options(), |o| async move {
+        let r = mutating(&o)?.trigger(&a.pipeline).await?;
+        if o.json {
+            println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            Ok(ExitStatus::Success)
+        } else {
+            done(false, format!("triggered {}/{}", r.pipeline, r.counter))
+        }
     })
 }
 
-pub fn server(a: ServerArgs) -> u8 {
-    cli::server(cli::ServerOptions {
-        paths: a.paths,
-        plan: a.plan,
-        listen: a.listen,
-        state: a.state,
-        lease_ms: a.lease_ms,
-        heartbeat_ms: a.heartbeat_ms,
-        no_poll: a.no_poll,
+/// `pw approve`.
+pub fn approve(a: ApproveArgs) -> ExitStatus {
+    client(a.client.options(), |o| async move {
+        let t = target(&a.target, 3, 3, "`pipeline/counter/stage`")?;
+        let path =
+            format!("/instances/{}/{}/stages/{}/approve", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
+        post(&o, &path, None, format!("approved {}", a.target)).await
     })
 }
 
-pub fn agent(a: AgentArgs) -> u8 {
-    cli::agent(cli::AgentCliOptions {
-        server: a.server,
-        resources: a.resources,
-        workdir: a.workdir,
-        token_file: a.token_file,
-        name: a.name,
-        kill_grace_ms: a.kill_grace_ms,
+/// `pw rerun`.
+pub fn rerun(a: RerunArgs) -> ExitStatus {
+    client(a.client.options(), |o| async move {
+        let t = target(&a.target, 3, 4, "`pipeline/counter/stage` or `pipeline/counter/stage/job`")?;
+        let path = format!("/instances/{}/{}/stages/{}/rerun", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
+        let body = serde_json::json!({ "job": t.job, "failed_only": a.failed });
+        let what = format!("re-running {}{}", a.target, if a.failed { " (failed jobs)" } else { "" });
+        post(&o, &path, Some(body), what).await
     })
 }
 
-pub fn trigger(a: TriggerArgs) -> u8 {
-    cli::client(|o| async move { client::trigger(&o, &a.pipeline).await }, a.client.options())
+/// `pw cancel`.
+pub fn cancel(a: CancelArgs) -> ExitStatus {
+    client(a.client.options(), |o| async move {
+        let t = target(&a.target, 2, 2, "`pipeline/counter`")?;
+        let path = format!("/instances/{}/{}/cancel", t.pipeline, t.counter);
+        post(&o, &path, None, format!("cancelled {}", a.target)).await
+    })
 }
 
-pub fn status(a: StatusArgs) -> u8 {
-    cli::client(|o| async move { client::status(&o, a.target.as_deref()).await }, a.client.options())
+/// A call that changes the server's state, then says what was done.
+async fn post(
+    opts: &ClientOptions,
+    path: &str,
+    body: Option<serde_json::Value>,
+    what: String,
+) -> Result<ExitStatus, ClientError> {
+    mutating(opts)?.post(path, body).await?;
+    done(opts.json, what)
 }
 
-pub fn approve(a: ApproveArgs) -> u8 {
-    cli::client(|o| async move { client::approve(&o, &a.target).await }, a.client.options())
+/// `pw status`: asks the server, or shows what the state folder recorded when none runs on it.
+pub fn status(a: StatusArgs) -> ExitStatus {
+    client(a.client.options(), |o| async move {
+        let pipeline = a.target.as_deref();
+        let (name, counter) = match pipeline.map(|p| p.split_once('/').map_or((p, None), |(a, b)| (a, Some(b)))) {
+            Some((n, c)) => (Some(n), c.map(str::parse::<u32>)),
+            None => (None, None),
+        };
+        let counter =
+            counter.transpose().map_err(|_| ClientError::Failed("the counter after `/` must be a number".into()))?;
+        let mut s = match Client::new(&o) {
+            Ok(c) => c.status(name).await?,
+            Err(e) => {
+                let recorded = recorded_status(&o, name).ok_or(e)??;
+                if !o.json {
+                    eprintln!("no server is running on `{}`: as recorded when it stopped", state_dir(&o).display());
+                }
+                recorded
+            }
+        };
+        if let Some(c) = counter {
+            s.instances.retain(|i| i.counter == c);
+        }
+        if o.json {
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        } else {
+            print!("{}", render_status(&s));
+        }
+        Ok(ExitStatus::Success)
+    })
 }
 
-pub fn rerun(a: RerunArgs) -> u8 {
-    cli::client(|o| async move { client::rerun(&o, &a.target, a.failed).await }, a.client.options())
+/// The human form of `pw status`.
+pub fn render_status(s: &StatusResponse) -> String {
+    let mut out = String::new();
+    if s.instances.is_empty() {
+        out.push_str("no pipeline instances\n");
+    }
+    for i in &s.instances {
+        out.push_str(&format!("{}/{}  {}  ({})\n", i.pipeline, i.counter, i.state.replace('_', " "), i.cause));
+        for (m, r) in &i.revisions {
+            out.push_str(&format!("  material {m} at {}\n", &r[..r.len().min(12)]));
+        }
+        for st in &i.stages {
+            let state = st.state.word();
+            // A reason that only repeats the state (`cancelled`) says nothing more.
+            let reason = st.reason.as_deref().filter(|r| *r != state).map(|r| format!("  {r}")).unwrap_or_default();
+            out.push_str(&format!("  {:<14} {state}{reason}\n", st.name));
+            for j in &st.jobs {
+                let Some(a) = j.attempts.last() else { continue };
+                let state = a.state.word();
+                let mut line = format!("    {:<16} {state}", j.name);
+                if let Some(agent) = &a.agent {
+                    line.push_str(&format!("  on {agent}"));
+                }
+                if j.attempts.len() > 1 {
+                    line.push_str(&format!("  (attempt {})", a.number));
+                }
+                if let Some(r) = a.reason.as_deref().filter(|r| *r != state) {
+                    line.push_str(&format!("  {r}"));
+                }
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    for p in &s.pending {
+        let what = match p.materials.as_slice() {
+            [] => "looking up material revisions".to_string(),
+            [one] => format!("looking up the revision of material {one}"),
+            many => format!("looking up the revisions of materials {}", many.join(", ")),
+        };
+        out.push_str(&format!("{}: waiting to start ({}): {what}\n", p.pipeline, p.cause));
+    }
+    if !s.agents.is_empty() {
+        out.push_str("agents:\n");
+        for a in &s.agents {
+            let job = a.job.as_deref().map(|j| format!("  {j}")).unwrap_or_default();
+            out.push_str(&format!("  {:<16} {:<8} [{}]{job}\n", a.name, a.state, a.resources.join(", ")));
+        }
+    }
+    out
 }
 
-pub fn cancel(a: CancelArgs) -> u8 {
-    cli::client(|o| async move { client::cancel(&o, &a.target).await }, a.client.options())
+/// `pw logs`: a job's log, followed to its end with `--follow`.
+pub fn logs(a: LogsArgs) -> ExitStatus {
+    client(a.client.options(), |o| async move {
+        let t = target(&a.target, 4, 4, "`pipeline/counter/stage/job`")?;
+        let c = Client::new(&o)?;
+        let mut after = None;
+        let mut attempt = a.attempt;
+        loop {
+            let r = c.logs(&t, attempt, after).await?;
+            attempt.get_or_insert(r.attempt);
+            for ch in &r.chunks {
+                if o.json {
+                    println!("{}", serde_json::json!({ "attempt": r.attempt, "seq": ch.seq, "data": ch.data }));
+                } else {
+                    print!("{}", ch.data);
+                }
+                after = Some(ch.seq);
+            }
+            let _ = std::io::stdout().flush();
+            if !a.follow || (r.finished && r.chunks.is_empty()) {
+                return Ok(ExitStatus::Success);
+            }
+            if r.chunks.is_empty() {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    })
 }
 
-pub fn logs(a: LogsArgs) -> u8 {
-    cli::client(|o| async move { client::logs(&o, &a.target, a.attempt, a.follow).await }, a.client.options())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pw_runtime::protocol::{AgentView, AttemptView, InstanceView, JobView, PendingView, StageView};
+    use pw_runtime::state::{JobState, StageState};
+
+    fn attempt(number: u32, state: JobState, agent: Option<&str>, reason: Option<&str>) -> AttemptView {
+        AttemptView {
+            number,
+            state,
+            agent: agent.map(String::from),
+            reason: reason.map(String::from),
+            artifacts: Default::default(),
+        }
+    }
+
+    #[test]
+    fn status_for_people() {
+        let job = |name: &str, attempts: Vec<AttemptView>| JobView { name: name.into(), attempts };
+        let s = StatusResponse {
+            instances: vec![
+                InstanceView {
+                    pipeline: "build".into(),
+                    counter: 7,
+                    state: "running".into(),
+                    cause: "triggered by pw run".into(),
+                    revisions: [("app".to_string(), "0123456789abcdef0123".to_string())].into(),
+                    stages: vec![
+                        StageView {
+                            name: "test".into(),
+                            state: StageState::Running,
+                            reason: None,
+                            jobs: vec![
+                                job("unit", vec![attempt(1, JobState::Assigned, Some("local-1"), None)]),
+                                job("lint", vec![attempt(1, JobState::Scheduled, None, None)]),
+                                job(
+                                    "e2e",
+                                    vec![
+                                        attempt(1, JobState::Failed, Some("local-2"), Some("agent `local-2` lost")),
+                                        attempt(2, JobState::Passed, Some("local-1"), None),
+                                    ],
+                                ),
+                            ],
+                        },
+                        StageView { name: "ship".into(), state: StageState::Pending, reason: None, jobs: vec![] },
+                    ],
+                },
+                InstanceView {
+                    pipeline: "build".into(),
+                    counter: 6,
+                    state: "cancelled".into(),
+                    cause: "triggered by pw run".into(),
+                    revisions: Default::default(),
+                    stages: vec![StageView {
+                        name: "test".into(),
+                        state: StageState::Cancelled,
+                        reason: Some("cancelled".into()),
+                        jobs: vec![job(
+                            "unit",
+                            vec![attempt(1, JobState::Cancelled, Some("local-1"), Some("cancelled"))],
+                        )],
+                    }],
+                },
+            ],
+            pending: vec![PendingView {
+                pipeline: "deploy".into(),
+                cause: "after build/5/test".into(),
+                materials: vec!["infra".into()],
+                since_ms: 0,
+            }],
+            agents: vec![AgentView {
+                id: "x".into(),
+                name: "local-1".into(),
+                resources: vec!["linux".into()],
+                state: "building".into(),
+                job: Some("build/7/test/unit".into()),
+            }],
+        };
+        insta::assert_snapshot!(render_status(&s));
+    }
 }

@@ -1,16 +1,13 @@
-//! Arguments and dispatch of the compiler's commands: `check`, `plan`, `graph`, `explain`.
+//! The compiler's commands: `check`, `plan`, `graph`, `explain`; and what every command that
+//! reads `.pw` files shares (`--format`, colour, loading and reporting).
 
+use crate::{error, ExitStatus};
 use clap::{Args, ValueEnum};
-use miette::{miette, IntoDiagnostic};
+use miette::miette;
 use pw_compiler::render::{self, Format};
 use pw_compiler::{driver, Analysis, Workspace};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-
-/// Exit codes: 0 clean, 1 problems found, 2 the command could not run.
-pub const OK: u8 = 0;
-pub const FOUND: u8 = 1;
-pub const FAILED: u8 = 2;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -70,19 +67,16 @@ pub fn color(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Why the `.pw` files below the paths could not be loaded, and what to do.
+pub fn load_error(e: &driver::LoadError) -> miette::Report {
+    miette!(help = e.help(), "{e}")
+}
+
 /// Loads and analyses the workspace, or reports why it could not.
-pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), u8> {
-    match driver::load(paths) {
-        Ok(workspace) => {
-            let analysis = pw_compiler::analyze(&workspace);
-            Ok((workspace, analysis))
-        }
-        Err(e) => {
-            let help = e.help();
-            eprintln!("{:?}", miette!(help = help, "{e}"));
-            Err(FAILED)
-        }
-    }
+pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), ExitStatus> {
+    let workspace = driver::load(paths).map_err(|e| error::fail(load_error(&e)))?;
+    let analysis = pw_compiler::analyze(&workspace);
+    Ok((workspace, analysis))
 }
 
 /// Prints diagnostics: the human format on stderr, the others on stdout.
@@ -98,10 +92,10 @@ pub fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
     }
 }
 
-pub fn check(args: CheckArgs) -> u8 {
+pub fn check(args: CheckArgs) -> ExitStatus {
     let (workspace, analysis) = match analyze(&args.paths) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(status) => return status,
     };
     report(args.format, &analysis, &workspace);
     // The formats for people end with a line saying so when there is nothing to report; it goes
@@ -110,21 +104,21 @@ pub fn check(args: CheckArgs) -> u8 {
         let n = workspace.files.len();
         eprintln!("checked {n} file{}: no problems", if n == 1 { "" } else { "s" });
     }
-    let code = if analysis.has_errors() { FOUND } else { OK };
+    let status = ExitStatus::failure_if(analysis.has_errors());
     // The process ends here: handing the memory back to the system at exit is faster than
     // freeing a whole workspace's trees value by value.
     std::mem::forget((workspace, analysis));
-    code
+    status
 }
 
-pub fn plan(args: PlanArgs) -> u8 {
+pub fn plan(args: PlanArgs) -> ExitStatus {
     let (workspace, analysis) = match analyze(&args.paths) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(status) => return status,
     };
     let Some(plan) = analysis.plan(&workspace) else {
         report(args.format, &analysis, &workspace);
-        return FOUND;
+        return ExitStatus::Failure;
     };
     if args.format == Format::Human && !analysis.diagnostics.is_empty() {
         report(args.format, &analysis, &workspace);
@@ -134,48 +128,41 @@ pub fn plan(args: PlanArgs) -> u8 {
         Some(path) => std::fs::write(path, json).map_err(|e| {
             miette!(help = "check that the folder exists and can be written", "cannot write `{}`: {e}", path.display())
         }),
-        None => std::io::stdout().write_all(json.as_bytes()).into_diagnostic(),
+        None => std::io::stdout().write_all(json.as_bytes()).map_err(|e| miette!("cannot write the plan: {e}")),
     };
     match written {
-        Ok(()) => OK,
-        Err(e) => {
-            eprintln!("{e:?}");
-            FAILED
-        }
+        Ok(()) => ExitStatus::Success,
+        Err(e) => error::fail(e),
     }
 }
 
-pub fn graph(args: GraphArgs) -> u8 {
+pub fn graph(args: GraphArgs) -> ExitStatus {
     let (workspace, analysis) = match analyze(&args.paths) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(status) => return status,
     };
     if analysis.has_errors() {
         report(Format::Human, &analysis, &workspace);
-        return FOUND;
+        return ExitStatus::Failure;
     }
     let text = match args.format {
         GraphFormat::Dot => pw_compiler::graph::dot(&analysis.program),
         GraphFormat::Mermaid => pw_compiler::graph::mermaid(&analysis.program),
     };
     print!("{text}");
-    OK
+    ExitStatus::Success
 }
 
-pub fn explain(args: ExplainArgs) -> u8 {
+pub fn explain(args: ExplainArgs) -> ExitStatus {
     match pw_compiler::codes::explain(&args.code) {
         Some(text) => {
             print!("{text}");
-            OK
+            ExitStatus::Success
         }
-        None => {
-            let e = miette!(
-                help = "codes look like `E0401` (checker) or `L0001` (linter); `pw check` prints them",
-                "unknown code `{}`",
-                args.code
-            );
-            eprintln!("{e:?}");
-            FAILED
-        }
+        None => error::fail(miette!(
+            help = "codes look like `E0401` (checker) or `L0001` (linter); `pw check` prints them",
+            "unknown code `{}`",
+            args.code
+        )),
     }
 }

@@ -1,6 +1,8 @@
-//! Arguments and dispatch of the editor tooling's commands: `fmt` and `lsp`.
+//! `pw fmt`: rewrites `.pw` files in the canonical layout, or with `--check` shows what it would
+//! change. Files with syntax errors are left alone.
 
-use crate::commands::compile::{color, FAILED, FOUND, OK};
+use crate::commands::compile::{color, load_error};
+use crate::{error, ExitStatus};
 use clap::Args;
 use miette::miette;
 use pw_compiler::{driver, format, render, Workspace};
@@ -16,21 +18,11 @@ pub struct FmtArgs {
     pub check: bool,
 }
 
-#[derive(Args)]
-pub struct LspArgs {
-    /// Accepted for editors that pass it; the server always speaks over standard input/output.
-    #[arg(long, hide = true)]
-    pub stdio: bool,
-}
-
 /// `pw fmt`: rewrites files in the canonical layout; refuses files with syntax errors.
-pub fn fmt(args: FmtArgs) -> u8 {
+pub fn fmt(args: FmtArgs) -> ExitStatus {
     let (paths, workspace) = match load(&args.paths) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("{e:?}");
-            return FAILED;
-        }
+        Err(e) => return error::fail(e),
     };
     let results = format::format_workspace(&workspace);
     let (mut changed, mut refused) = (0, 0);
@@ -52,11 +44,11 @@ pub fn fmt(args: FmtArgs) -> u8 {
                     eprintln!("formatted {}", file.path);
                 }
                 Err(e) => {
-                    eprintln!(
-                        "{:?}",
-                        miette!(help = "check the file's permissions", "cannot write `{}`: {e}", file.path)
-                    );
-                    return FAILED;
+                    return error::fail(miette!(
+                        help = "check the file's permissions",
+                        "cannot write `{}`: {e}",
+                        file.path
+                    ))
                 }
             },
         }
@@ -66,15 +58,11 @@ pub fn fmt(args: FmtArgs) -> u8 {
         let them = if changed == 1 { "it" } else { "them" };
         eprintln!("{} not formatted; run `pw fmt` on {them}", files(changed));
     }
-    if refused > 0 || (args.check && changed > 0) {
-        FOUND
-    } else {
-        OK
-    }
+    ExitStatus::failure_if(refused > 0 || (args.check && changed > 0))
 }
 
 fn load(paths: &[PathBuf]) -> miette::Result<(Vec<PathBuf>, Workspace)> {
-    let failed = |e: driver::LoadError| miette!(help = e.help(), "{e}");
+    let failed = |e: driver::LoadError| load_error(&e);
     let files = driver::discover(paths).map_err(failed)?;
     let mut workspace = Workspace::new();
     for file in &files {
@@ -96,15 +84,4 @@ fn write(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&temporary, path).inspect_err(|_| {
         std::fs::remove_file(&temporary).ok();
     })
-}
-
-/// `pw lsp`: the language server over standard input/output.
-pub fn lsp(_args: LspArgs) -> u8 {
-    match pw_lsp::run_stdio() {
-        Ok(()) => OK,
-        Err(e) => {
-            eprintln!("{:?}", miette!("the language server could not start: {e}"));
-            FAILED
-        }
-    }
 }

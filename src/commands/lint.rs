@@ -1,7 +1,8 @@
-//! Arguments and dispatch of `pw lint`; the work is in [`run`].
+//! `pw lint`: its arguments and what it prints; the work is in [`run`].
 
 use super::lint::run::{self as command, Failure, Options};
-use crate::commands::compile::{color, format_parser};
+use crate::commands::compile::{color, format_parser, load_error};
+use crate::{error, ExitStatus};
 use clap::{Args, ValueEnum};
 use miette::{miette, LabeledSpan, NamedSource};
 use pw_compiler::render::{self, Format};
@@ -45,7 +46,7 @@ pub struct LintArgs {
     pub config: Option<PathBuf>,
 }
 
-pub fn lint(args: LintArgs) -> u8 {
+pub fn lint(args: LintArgs) -> ExitStatus {
     let stderr_color = color(&std::io::stderr());
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Human } else { Format::Concise });
     let opts = Options {
@@ -62,10 +63,7 @@ pub fn lint(args: LintArgs) -> u8 {
     };
     let report = match command::run(&opts) {
         Ok(r) => r,
-        Err(failure) => {
-            eprintln!("{:?}", failure_report(failure));
-            return command::FAILED;
-        }
+        Err(failure) => return error::fail(failure_report(failure)),
     };
     for (path, code, message) in &report.fixed {
         eprintln!("fixed {path}: {code} {message}");
@@ -130,10 +128,7 @@ fn failure_report(failure: Failure) -> miette::Report {
             }
             report
         }
-        Failure::Load(e) => {
-            let help = e.help();
-            miette!(help = help, "{e}")
-        }
+        Failure::Load(e) => load_error(&e),
         Failure::History(e) => miette!(
             help = "give the runtime's state folder holding `durations.json`, or the file itself; docs/LINTER.md describes it",
             "{e}"

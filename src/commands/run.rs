@@ -1,11 +1,13 @@
-//! Entry points of the runtime's commands: `pw run`, `pw server`, `pw agent`, and the client
-//! verbs. Each returns the process exit code.
+//! `pw run`: an in-process server on loopback, local agents, the chosen pipelines triggered and
+//! followed to the end.
 
+use crate::commands::runtime::{default_state, plan_of, tokio_runtime};
+use crate::{error, ExitStatus};
+use clap::Args;
+use miette::miette;
 use pw_compiler::plan::Plan;
 use pw_runtime::agent::{self, AgentOptions};
-use pw_runtime::client::{self, ClientOptions};
 use pw_runtime::engine::{Engine, EngineConfig, Settled};
-use pw_runtime::load::{self, LoadError};
 use pw_runtime::progress::Progress;
 use pw_runtime::protocol::EventKind;
 use pw_runtime::state::{Cause, JobState};
@@ -15,110 +17,56 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
+#[derive(Args)]
+pub struct RunArgs {
+    /// Files, or folders to search for `*.pw` files.
+    #[arg(required_unless_present = "plan")]
     pub paths: Vec<PathBuf>,
-    /// A plan saved by `pw plan -o`, instead of `.pw` files.
-    pub plan: Option<PathBuf>,
+    /// Run this pipeline (and what it triggers) instead of every pipeline without `after`.
+    #[arg(long)]
     pub pipeline: Option<String>,
+    /// Number of local agents [default: the number of cores].
+    #[arg(long)]
     pub agents: Option<usize>,
+    /// State folder [default: `.pw` beside the workspace].
+    #[arg(long)]
     pub state: Option<PathBuf>,
-    /// Resources of the local agents; by default every resource the plan's jobs name.
+    /// Resources of the local agents, comma-separated [default: every resource the jobs name].
+    #[arg(long, value_delimiter = ',')]
     pub resources: Option<Vec<String>>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct ServerOptions {
-    pub paths: Vec<PathBuf>,
+    /// Run a plan saved by `pw plan -o FILE` instead of `.pw` files.
+    #[arg(long, conflicts_with = "paths")]
     pub plan: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub state: Option<PathBuf>,
-    pub lease_ms: Option<u64>,
-    pub heartbeat_ms: Option<u64>,
-    /// Do not poll materials for new commits.
-    pub no_poll: bool,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct AgentCliOptions {
-    pub server: String,
-    pub resources: Vec<String>,
-    pub workdir: Option<PathBuf>,
-    pub token_file: Option<PathBuf>,
-    pub name: Option<String>,
-    pub kill_grace_ms: Option<u64>,
-}
-
-const DEFAULT_LISTEN: &str = "127.0.0.1:8150";
-
-fn runtime() -> Result<tokio::runtime::Runtime, u8> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("pw-server").build().map_err(|e| {
-        eprintln!("error: cannot start the runtime: {e}");
-        client::CANNOT_RUN
-    })
-}
-
-fn color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// The plan from `--plan` or from the `.pw` files; errors are printed.
-fn plan_of(paths: &[PathBuf], plan: &Option<PathBuf>) -> Result<Plan, u8> {
-    let result = match plan {
-        Some(p) => load::read_plan(p),
-        None => load::compile(paths, color()),
-    };
-    result.map_err(|e| match e {
-        LoadError::Diagnostics(text) => {
-            eprint!("{text}");
-            eprintln!("error: the workspace has errors; nothing was run");
-            1
-        }
-        LoadError::Usage(text) => {
-            eprintln!("error: {text}");
-            client::CANNOT_RUN
-        }
-    })
-}
-
-fn default_state(paths: &[PathBuf], plan: &Option<PathBuf>) -> PathBuf {
-    match plan {
-        Some(p) => load::default_state(std::slice::from_ref(p)),
-        None => load::default_state(paths),
-    }
-}
-
-/// `pw run`: an in-process server on loopback, local agents, the chosen pipelines triggered and
-/// followed to the end.
-pub fn run(opts: RunOptions) -> u8 {
-    let plan = match plan_of(&opts.paths, &opts.plan) {
+/// `pw run`.
+pub fn run(args: RunArgs) -> ExitStatus {
+    let plan = match plan_of(&args.paths, &args.plan) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(status) => return status,
     };
-    let rt = match runtime() {
+    let rt = match tokio_runtime(tokio::runtime::Builder::new_multi_thread().thread_name("pw-server")) {
         Ok(rt) => rt,
-        Err(code) => return code,
+        Err(status) => return status,
     };
-    let code = rt.block_on(run_async(opts, plan));
+    let status = rt.block_on(run_async(args, plan));
     rt.shutdown_timeout(Duration::from_secs(1));
-    code
+    status
 }
 
-async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
+async fn run_async(opts: RunArgs, plan: Plan) -> ExitStatus {
     let roots: Vec<String> = match &opts.pipeline {
         Some(name) => match plan.pipeline(name) {
             Some(p) => vec![p.name.clone()],
             None => {
                 let names: Vec<&str> = plan.pipelines.iter().map(|p| p.name.as_str()).collect();
-                eprintln!("error: no pipeline named `{name}` (pipelines: {})", names.join(", "));
-                return client::CANNOT_RUN;
+                return error::fail(miette!("no pipeline named `{name}` (pipelines: {})", names.join(", ")));
             }
         },
         None => plan.pipelines.iter().filter(|p| p.after.is_empty()).map(|p| p.name.clone()).collect(),
     };
     if roots.is_empty() {
-        eprintln!("error: the workspace has no pipeline to run");
-        return client::CANNOT_RUN;
+        return error::fail(miette!("the workspace has no pipeline to run"));
     }
     let resources = opts.resources.clone().unwrap_or_else(|| {
         let mut all: Vec<String> = plan
@@ -135,24 +83,17 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
     let state = StateDir::new(opts.state.clone().unwrap_or_else(|| default_state(&opts.paths, &opts.plan)));
     let engine = match Engine::start(state, plan, EngineConfig::default()) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return client::CANNOT_RUN;
-        }
+        Err(e) => return error::fail(miette!("{e}")),
     };
     let state = engine.state.clone();
     // The local agents of earlier runs on this state folder are replaced by this run's: their
     // records (and resources) would otherwise stand until their lease ran out.
     if let Err(e) = engine.forget_agents(|a| is_local_agent(&a.name)).await {
-        eprintln!("error: {e}");
-        return client::CANNOT_RUN;
+        return error::fail(miette!("{e}"));
     }
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on loopback: {e}");
-            return client::CANNOT_RUN;
-        }
+        Err(e) => return error::fail(miette!("cannot listen on loopback: {e}")),
     };
     let url = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
     let _ = std::fs::write(state.url_file(), &url);
@@ -172,7 +113,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         let rx = stop_rx.clone();
         tokio::spawn(async move {
             if let Err(e) = agent::run(o, rx).await {
-                eprintln!("error: {e}");
+                error::print(&miette!("{e}"));
             }
         });
     }
@@ -234,7 +175,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
     if settled.failed.is_empty() && settled.not_started.is_empty() && !failed_to_start {
         let list: Vec<String> = started.iter().map(|(p, c)| format!("{p}/{c}")).collect();
         println!("passed: {}", list.join(", "));
-        0
+        ExitStatus::Success
     } else {
         let mut list: Vec<String> = settled
             .failed
@@ -248,7 +189,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
         if !list.is_empty() {
             println!("failed: {}", list.join(", "));
         }
-        1
+        ExitStatus::Failure
     }
 }
 
@@ -314,210 +255,6 @@ fn print_tail(engine: &Arc<Engine>, job: &pw_runtime::protocol::JobKey) {
         eprintln!("{l}");
     }
     eprintln!("---");
-}
-
-/// `pw server`: serves until killed, reloading the workspace when its files change and polling
-/// materials.
-pub fn server(opts: ServerOptions) -> u8 {
-    let plan = match plan_of(&opts.paths, &opts.plan) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    rt.block_on(server_async(opts, plan))
-}
-
-async fn server_async(opts: ServerOptions, plan: Plan) -> u8 {
-    let state = StateDir::new(opts.state.clone().unwrap_or_else(|| default_state(&opts.paths, &opts.plan)));
-    let mut cfg = EngineConfig::default();
-    if let Some(l) = opts.lease_ms {
-        cfg.sched.lease_ms = l;
-    }
-    if let Some(h) = opts.heartbeat_ms {
-        cfg.sched.heartbeat_ms = h;
-    }
-    let engine = match Engine::start(state, plan, cfg) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return client::CANNOT_RUN;
-        }
-    };
-    let state = engine.state.clone();
-    let listen = opts.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listener = match tokio::net::TcpListener::bind(&listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
-            return client::CANNOT_RUN;
-        }
-    };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen);
-    let url = format!("http://{addr}");
-    let _ = std::fs::write(state.url_file(), &url);
-    eprintln!("pw server listening on {url}");
-    eprintln!("  agent token: {}", state.agent_token_file().display());
-    eprintln!("  API token:   {}", state.api_token_file().display());
-    if !opts.no_poll {
-        tokio::spawn(engine.clone().poll_materials());
-    }
-    tokio::spawn(report_failed_triggers(engine.clone()));
-    if opts.plan.is_none() {
-        tokio::spawn(watch(engine.clone(), opts.paths.clone()));
-    }
-    let serve = pw_runtime::server::serve(engine, listener);
-    tokio::select! {
-        r = serve => match r {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                client::CANNOT_RUN
-            }
-        },
-        _ = shutdown_signal() => {
-            eprintln!("pw server stopping");
-            0
-        }
-    }
-}
-
-/// Prints the downstream instances that could not be created (nothing else shows them).
-async fn report_failed_triggers(engine: Arc<Engine>) {
-    let mut events = engine.subscribe();
-    drop(engine);
-    loop {
-        match events.recv().await {
-            Ok(e) => {
-                if let EventKind::TriggerFailed { .. } = &e.kind {
-                    eprintln!("pw server: {}", pw_runtime::progress::line(&e.kind));
-                }
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-/// Reloads the workspace when a `.pw` file changes; a workspace with errors is reported and the
-/// last good plan stays in force.
-async fn watch(engine: Arc<Engine>, paths: Vec<PathBuf>) {
-    let stamp = |paths: &[PathBuf]| -> Vec<(PathBuf, Option<std::time::SystemTime>, u64)> {
-        pw_compiler::driver::discover(paths)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| {
-                let meta = std::fs::metadata(&f).ok();
-                let (m, len) = (meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()));
-                (f, m, len)
-            })
-            .collect()
-    };
-    let mut last = stamp(&paths);
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = stamp(&paths);
-        if now == last {
-            continue;
-        }
-        last = now;
-        match load::compile(&paths, false) {
-            Ok(plan) => {
-                eprintln!("pw server: workspace reloaded ({} pipelines)", plan.pipelines.len());
-                engine.set_plan(plan);
-            }
-            Err(e) => eprintln!("pw server: the workspace has errors; the last good configuration stays in force\n{e}"),
-        }
-    }
-}
-
-/// `pw agent`.
-pub fn agent(opts: AgentCliOptions) -> u8 {
-    let server = match client::server_url(&opts.server, "") {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return client::CANNOT_RUN;
-        }
-    };
-    let token = match &opts.token_file {
-        Some(f) => match std::fs::read_to_string(f) {
-            Ok(t) => t.trim().to_string(),
-            Err(e) => {
-                eprintln!("error: cannot read the token file `{}`: {e}", f.display());
-                return client::CANNOT_RUN;
-            }
-        },
-        None => match std::env::var("PW_AGENT_TOKEN") {
-            Ok(t) => t,
-            Err(_) => {
-                eprintln!("error: no agent token: pass --token-file (the server's state folder has `agent-token`) or set PW_AGENT_TOKEN");
-                return client::CANNOT_RUN;
-            }
-        },
-    };
-    let name = opts.name.clone().unwrap_or_else(|| {
-        let host =
-            std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "agent".into());
-        format!("{host}-{}", std::process::id())
-    });
-    let o = AgentOptions {
-        server,
-        token,
-        name,
-        resources: opts.resources.clone(),
-        workdir: opts.workdir.clone().unwrap_or_else(|| PathBuf::from(".pw-agent")),
-        kill_grace: Duration::from_millis(opts.kill_grace_ms.unwrap_or(5000)),
-        announce: true,
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return client::CANNOT_RUN;
-        }
-    };
-    rt.block_on(async move {
-        let (_stop, rx) = tokio::sync::watch::channel(false);
-        tokio::select! {
-            r = agent::run(o, rx) => match r {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    client::CANNOT_RUN
-                }
-            },
-            _ = shutdown_signal() => 0,
-        }
-    })
-}
-
-/// Runs a client verb on a small runtime.
-pub fn client<F: std::future::Future<Output = u8>>(f: impl FnOnce(ClientOptions) -> F, opts: ClientOptions) -> u8 {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(f(opts)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            client::CANNOT_RUN
-        }
-    }
 }
 
 #[cfg(test)]

@@ -199,3 +199,15 @@ pub fn job_reason(i: &InstanceView, stage: &str, job: &str) -> Option<String> {
     let st = i.stages.iter().find(|s| s.name == stage).expect("stage");
     st.jobs.iter().find(|j| j.name == job).and_then(|j| j.attempts.last()).and_then(|a| a.reason.clone())
 }
+
+/// The plan of the `.pw` files at `paths`, compiled as `pw run` compiles them; the diagnostics
+/// when they have errors.
+pub fn compile(paths: &[PathBuf]) -> Result<Plan, String> {
+    let workspace = pw_compiler::driver::load(paths).map_err(|e| e.to_string())?;
+    let analysis = pw_compiler::analyze(&workspace);
+    let mut plan = analysis
+        .plan(&workspace)
+        .ok_or_else(|| pw_compiler::render::human::render_all(&analysis.diagnostics, &workspace, false))?;
+    pw_runtime::load::absolutize(&mut plan);
+    Ok(plan)
+}

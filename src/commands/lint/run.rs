@@ -1,6 +1,7 @@
-//! The `pw lint` command without its argument parsing: load the workspace and the
-//! configuration, check, lint, apply fixes, and decide the exit status.
+//! The work of `pw lint` without its printing: load the workspace and the configuration, check,
+//! lint, apply fixes, and decide the exit status.
 
+use crate::ExitStatus;
 use pw_compiler::diagnostic::{Applicability, Diagnostic, Severity};
 use pw_compiler::driver::{self, LoadError};
 use pw_compiler::lint::check_and_lint;
@@ -10,11 +11,6 @@ use pw_compiler::lint::history::History;
 use pw_compiler::source::Workspace;
 use pw_compiler::Analysis;
 use std::path::PathBuf;
-
-/// Exit statuses: nothing at or above the failing level, something, or the command could not run.
-pub const CLEAN: u8 = 0;
-pub const FOUND: u8 = 1;
-pub const FAILED: u8 = 2;
 
 /// What `pw lint` was asked to do.
 #[derive(Clone, Debug)]
@@ -63,7 +59,8 @@ pub struct Report {
     pub refused: Vec<(Diagnostic, String)>,
     /// The configuration file used.
     pub config_file: Option<PathBuf>,
-    pub exit: u8,
+    /// A failure when a finding is at or above the failing level.
+    pub exit: ExitStatus,
 }
 
 impl Report {
@@ -106,6 +103,6 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
         workspace = outcome.workspace;
     }
     let (analysis, diagnostics) = check_and_lint(&workspace, &config, &history);
-    let exit = if diagnostics.iter().any(|d| d.severity >= opts.fail_at) { FOUND } else { CLEAN };
+    let exit = ExitStatus::failure_if(diagnostics.iter().any(|d| d.severity >= opts.fail_at));
     Ok(Report { workspace, analysis, diagnostics, fixed, refused, config_file: config.file.clone(), exit })
 }
