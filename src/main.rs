@@ -2,13 +2,12 @@
 //! process's exit code.
 
 use clap::{Parser, Subcommand};
+use pipewright::commands::{agent, client, compile, fmt, lint, lsp, run, server};
 use std::process::ExitCode;
 
 /// The compiler allocates many small values per file; mimalloc makes that a fifth of the cost.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use pipewright::commands::{agent, client, compile, fmt, lint, lsp, run, server};
 
 #[derive(Parser)]
 #[command(name = "pw", version, about = "Pipewright: CI/CD pipelines as a checked language")]

@@ -252,3 +252,24 @@ fn check_and_lint_say_so_when_there_is_nothing_to_report() {
         pw().current_dir(dir.path()).args(["lint", "--format", "json", "."]).output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(stderr(&out), "", "machine formats print only their document");
 }
+
+#[test]
+fn every_command_draws_a_missing_path_the_same_way() {
+    let dir = workspace(&[]);
+    let said = |args: &[&str]| {
+        let out = pw().current_dir(dir.path()).args(args).output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(2), "pw {args:?}: {}", stderr(&out));
+        stderr(&out)
+    };
+    let check = said(&["check", "nope.pw"]);
+    insta::assert_snapshot!("a_missing_path", check);
+    for args in [
+        &["lint", "nope.pw"][..],
+        &["fmt", "nope.pw"],
+        &["plan", "nope.pw"],
+        &["run", "nope.pw"],
+        &["server", "nope.pw"],
+    ] {
+        assert_eq!(said(args), check, "pw {args:?}");
+    }
+}

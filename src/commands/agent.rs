@@ -44,9 +44,11 @@ pub fn agent(opts: AgentArgs) -> ExitStatus {
         },
         None => match std::env::var("PW_AGENT_TOKEN") {
             Ok(t) => t,
-            Err(_) => return error::fail(miette!(
+            Err(_) => {
+                return error::fail(miette!(
                 "no agent token: pass --token-file (the server's state folder has `agent-token`) or set PW_AGENT_TOKEN"
-            )),
+            ))
+            }
         },
     };
     let name = opts.name.clone().unwrap_or_else(|| {
