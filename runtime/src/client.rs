@@ -13,7 +13,6 @@ pub struct ClientOptions {
     /// Where `server-url` and `api-token` are read from when not given otherwise.
     pub state: Option<PathBuf>,
     pub token_file: Option<PathBuf>,
-    pub json: bool,
 }
 
 pub struct Client {
@@ -23,7 +22,6 @@ pub struct Client {
     server_from: String,
     /// The API token and where it came from (for messages).
     token: Option<(String, String)>,
-    json: bool,
 }
 
 #[derive(Debug)]
@@ -126,7 +124,7 @@ impl Client {
                 }),
         };
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
-        Ok(Client { http, base: format!("{server}{API}"), server_from: from, token, json: opts.json })
+        Ok(Client { http, base: format!("{server}{API}"), server_from: from, token })
     }
 
     /// Fails before sending when a call that needs the API token has none.
@@ -218,10 +216,6 @@ impl Client {
             req = req.query(&[("after", a)]);
         }
         self.call::<LogsResponse>(req).await?.ok_or_else(|| ClientError::Failed("empty answer".into()))
-    }
-
-    pub fn json(&self) -> bool {
-        self.json
     }
 }
 

@@ -1,5 +1,6 @@
 //! Pipewright's runtime: a server that schedules and records pipeline instances, and agents that
-//! long-poll it for jobs, run their tasks, stream logs and publish artifacts.
+//! long-poll it for jobs, run their tasks, stream logs and publish artifacts. It takes a plan
+//! ([`load`] reads one saved as JSON): of the compiler it uses only `pw_compiler::runtime_api`.
 //!
 //! - [`scheduler`]: the pure state machine (stages, jobs, attempts, agents);
 //! - [`state`]: the recorded instances; [`store`]: SQLite persistence with one writer;

@@ -33,12 +33,12 @@ pub struct ClientArgs {
 
 impl ClientArgs {
     fn options(&self) -> ClientOptions {
-        ClientOptions {
-            server: self.server.clone(),
-            state: self.state.clone(),
-            token_file: self.token_file.clone(),
-            json: self.format == OutputFormat::Json,
-        }
+        ClientOptions { server: self.server.clone(), state: self.state.clone(), token_file: self.token_file.clone() }
+    }
+
+    /// Whether to print JSON rather than lines for people.
+    fn json(&self) -> bool {
+        self.format == OutputFormat::Json
     }
 }
 
@@ -103,9 +103,9 @@ pub struct LogsArgs {
 /// JSON, under `--format json`); a refusal by the server is a failure, anything else an error.
 fn client<F: Future<Output = Result<ExitStatus, ClientError>>>(
     opts: ClientOptions,
+    json: bool,
     f: impl FnOnce(ClientOptions) -> F,
 ) -> ExitStatus {
-    let json = opts.json;
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return error::fail(miette::miette!("cannot start the client: {e}")),
@@ -142,9 +142,9 @@ fn target(text: &str, min: usize, max: usize, shape: &str) -> Result<Target, Cli
 
 /// `pw trigger`.
 pub fn trigger(a: TriggerArgs) -> ExitStatus {
-    client(a.client.options(), |o| async move {
+    client(a.client.options(), a.client.json(), |o| async move {
         let r = mutating(&o)?.trigger(&a.pipeline).await?;
-        if o.json {
+        if a.client.json() {
             println!("{}", serde_json::to_string(&r).unwrap_or_default());
             Ok(ExitStatus::Success)
         } else {
@@ -155,48 +155,49 @@ pub fn trigger(a: TriggerArgs) -> ExitStatus {
 
 /// `pw approve`.
 pub fn approve(a: ApproveArgs) -> ExitStatus {
-    client(a.client.options(), |o| async move {
+    client(a.client.options(), a.client.json(), |o| async move {
         let t = target(&a.target, 3, 3, "`pipeline/counter/stage`")?;
         let path =
             format!("/instances/{}/{}/stages/{}/approve", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
-        post(&o, &path, None, format!("approved {}", a.target)).await
+        post(&o, a.client.json(), &path, None, format!("approved {}", a.target)).await
     })
 }
 
 /// `pw rerun`.
 pub fn rerun(a: RerunArgs) -> ExitStatus {
-    client(a.client.options(), |o| async move {
+    client(a.client.options(), a.client.json(), |o| async move {
         let t = target(&a.target, 3, 4, "`pipeline/counter/stage` or `pipeline/counter/stage/job`")?;
         let path = format!("/instances/{}/{}/stages/{}/rerun", t.pipeline, t.counter, t.stage.as_deref().unwrap_or(""));
         let body = serde_json::json!({ "job": t.job, "failed_only": a.failed });
         let what = format!("re-running {}{}", a.target, if a.failed { " (failed jobs)" } else { "" });
-        post(&o, &path, Some(body), what).await
+        post(&o, a.client.json(), &path, Some(body), what).await
     })
 }
 
 /// `pw cancel`.
 pub fn cancel(a: CancelArgs) -> ExitStatus {
-    client(a.client.options(), |o| async move {
+    client(a.client.options(), a.client.json(), |o| async move {
         let t = target(&a.target, 2, 2, "`pipeline/counter`")?;
         let path = format!("/instances/{}/{}/cancel", t.pipeline, t.counter);
-        post(&o, &path, None, format!("cancelled {}", a.target)).await
+        post(&o, a.client.json(), &path, None, format!("cancelled {}", a.target)).await
     })
 }
 
 /// A call that changes the server's state, then says what was done.
 async fn post(
     opts: &ClientOptions,
+    json: bool,
     path: &str,
     body: Option<serde_json::Value>,
     what: String,
 ) -> Result<ExitStatus, ClientError> {
     mutating(opts)?.post(path, body).await?;
-    done(opts.json, what)
+    done(json, what)
 }
 
 /// `pw status`: asks the server, or shows what the state folder recorded when none runs on it.
 pub fn status(a: StatusArgs) -> ExitStatus {
-    client(a.client.options(), |o| async move {
+    client(a.client.options(), a.client.json(), |o| async move {
         let pipeline = a.target.as_deref();
         let (name, counter) = match pipeline.map(|p| p.split_once('/').map_or((p, None), |(a, b)| (a, Some(b)))) {
             Some((n, c)) => (Some(n), c.map(str::parse::<u32>)),
@@ -208,7 +209,7 @@ pub fn status(a: StatusArgs) -> ExitStatus {
             Ok(c) => c.status(name).await?,
             Err(e) => {
                 let recorded = recorded_status(&o, name).ok_or(e)??;
-                if !o.json {
+                if !a.client.json() {
                     eprintln!("no server is running on `{}`: as recorded when it stopped", state_dir(&o).display());
                 }
                 recorded
@@ -217,7 +218,7 @@ pub fn status(a: StatusArgs) -> ExitStatus {
         if let Some(c) = counter {
             s.instances.retain(|i| i.counter == c);
         }
-        if o.json {
+        if a.client.json() {
             println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
         } else {
             print!("{}", render_status(&s));
@@ -280,7 +281,7 @@ pub fn render_status(s: &StatusResponse) -> String {
 
 /// `pw logs`: a job's log, followed to its end with `--follow`.
 pub fn logs(a: LogsArgs) -> ExitStatus {
-    client(a.client.options(), |o| async move {
+    client(a.client.options(), a.client.json(), |o| async move {
         let t = target(&a.target, 4, 4, "`pipeline/counter/stage/job`")?;
         let c = Client::new(&o)?;
         let mut after = None;
@@ -289,7 +290,7 @@ pub fn logs(a: LogsArgs) -> ExitStatus {
             let r = c.logs(&t, attempt, after).await?;
             attempt.get_or_insert(r.attempt);
             for ch in &r.chunks {
-                if o.json {
+                if a.client.json() {
                     println!("{}", serde_json::json!({ "attempt": r.attempt, "seq": ch.seq, "data": ch.data }));
                 } else {
                     print!("{}", ch.data);
