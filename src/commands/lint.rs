@@ -1,12 +1,12 @@
 //! `pw lint`: its arguments and what it prints; the work is in [`run`].
 
-use super::lint::run::{self as command, Failure, Options};
 use crate::commands::compile::{color, format_parser, load_error};
 use crate::{error, ExitStatus};
 use clap::{Args, ValueEnum};
 use miette::{miette, LabeledSpan, NamedSource};
 use pw_compiler::render::{self, Format};
 use pw_compiler::Severity;
+use run::{Failure, Options};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -61,7 +61,7 @@ pub fn lint(args: LintArgs) -> ExitStatus {
         history: args.history,
         config: args.config,
     };
-    let report = match command::run(&opts) {
+    let report = match run::run(&opts) {
         Ok(r) => r,
         Err(failure) => return error::fail(failure_report(failure)),
     };
