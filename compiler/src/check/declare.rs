@@ -3,6 +3,7 @@
 //! invalid names and duplicates among them are reported.
 
 use crate::ast::{Block, BlockKind, Body, Field, File, Ident, Member};
+use crate::codes::Code::{E0207, E0302, E0303};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 use crate::symbols::{Symbol, SymbolId, SymbolKind, Symbols};
@@ -140,7 +141,7 @@ impl<'a> Pass<'a, '_> {
         if !valid {
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0302",
+                    E0302,
                     file,
                     name.span,
                     format!("`{}` is not a valid environment variable name", name.name),
@@ -166,14 +167,9 @@ impl<'a> Pass<'a, '_> {
     fn check_name(&mut self, file: FileId, name: &Ident) {
         if name.name.len() > MAX_NAME_LEN {
             self.diagnostics.push(
-                Diagnostic::error(
-                    "E0302",
-                    file,
-                    name.span,
-                    format!("this name is {} characters long", name.name.len()),
-                )
-                .with_label(format!("names are at most {MAX_NAME_LEN} characters"))
-                .with_help("choose a shorter name"),
+                Diagnostic::error(E0302, file, name.span, format!("this name is {} characters long", name.name.len()))
+                    .with_label(format!("names are at most {MAX_NAME_LEN} characters"))
+                    .with_help("choose a shorter name"),
             );
         }
     }
@@ -190,7 +186,7 @@ fn misplaced_at_top(file: FileId, member: &Member) -> Diagnostic {
         Member::Task(_) => ("a task", "tasks belong inside a job"),
         _ => ("an artifact", "artifacts are declared inside the job that makes them"),
     };
-    Diagnostic::error("E0207", file, header_span(member), format!("{what} cannot stand at the top level of a file"))
+    Diagnostic::error(E0207, file, header_span(member), format!("{what} cannot stand at the top level of a file"))
         .with_label("not inside any pipeline")
         .with_note("the top level of a file holds `material`, `pipeline` and `template` definitions")
         .with_help(help)
@@ -209,7 +205,7 @@ pub fn header_span(member: &Member) -> Span {
 
 /// `duplicate stage `test``, pointing at both definitions.
 pub fn duplicate(what: &str, file: FileId, name: &Ident, first_file: FileId, first: Span, within: &str) -> Diagnostic {
-    Diagnostic::error("E0303", file, name.span, format!("{what} `{}` is defined twice in {within}", name.name))
+    Diagnostic::error(E0303, file, name.span, format!("{what} `{}` is defined twice in {within}", name.name))
         .with_label("defined again here")
         .with_secondary(first_file, first, "first defined here")
         .with_note("names are compared without regard to case")

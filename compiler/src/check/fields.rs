@@ -3,6 +3,7 @@
 
 use super::values::{format_duration, Eval, Value};
 use crate::ast::{Field, Ident};
+use crate::codes::Code::{E0201, E0202, E0203, E0208, E0209};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::schema::{self, FieldSpec, FieldType, Owner};
 use crate::source::{FileId, Span};
@@ -22,7 +23,7 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
         };
         if let Some((_, first, _)) = values.iter().find(|(s, _, _)| s.name == spec.name) {
             eval.diagnostics.push(
-                Diagnostic::error("E0209", eval.file, field.name.span, format!("field `{}` is given twice", spec.name))
+                Diagnostic::error(E0209, eval.file, field.name.span, format!("field `{}` is given twice", spec.name))
                     .with_label("given again here")
                     .with_secondary(eval.file, first.span, "first given here")
                     .with_help("remove one of them"),
@@ -36,7 +37,7 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
         if !values.iter().any(|(s, _, _)| s.name == spec.name) {
             eval.diagnostics.push(
                 Diagnostic::error(
-                    "E0203",
+                    E0203,
                     head.0,
                     head.1,
                     format!("{} needs the field `{}`", owner.describe(), spec.name),
@@ -53,7 +54,7 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
 fn unknown(owner: Owner, file: FileId, name: &Ident) -> Diagnostic {
     let known: Vec<&str> = schema::fields(owner).map(|s| s.name).collect();
     let mut d =
-        Diagnostic::error("E0201", file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
+        Diagnostic::error(E0201, file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
             .with_label("not a field here");
     if let Some(s) = did_you_mean(&name.name, known.iter().copied()) {
         d = d.with_suggestion(s);
@@ -93,7 +94,7 @@ impl<'f> Fields<'f> {
         }
         let (spec, field, _) = self.get(name)?;
         eval.diagnostics.push(
-            Diagnostic::error("E0202", eval.file, field.value.span, format!("`{}` is empty", spec.name))
+            Diagnostic::error(E0202, eval.file, field.value.span, format!("`{}` is empty", spec.name))
                 .with_label(format!("expected {what}"))
                 .with_note(spec.doc)
                 .with_help(match spec.default {
@@ -131,7 +132,7 @@ impl<'f> Fields<'f> {
             Value::Duration(d) => Some(*d),
             Value::Int(i) if *i > 0 => {
                 eval.diagnostics.push(
-                    Diagnostic::error("E0202", eval.file, field.value.span, format!("`{}` needs units", spec.name))
+                    Diagnostic::error(E0202, eval.file, field.value.span, format!("`{}` needs units", spec.name))
                         .with_label("a number without units")
                         .with_help(format!(
                             "write `{}` for {i} {} or `{}` for {i} {}",
@@ -154,7 +155,7 @@ impl<'f> Fields<'f> {
         for (item, expr) in items.iter().zip(list_items(field)) {
             match item {
                 Value::Str(s) if s.trim().is_empty() => eval.diagnostics.push(
-                    Diagnostic::error("E0202", eval.file, expr, format!("an entry of `{}` is empty", spec.name))
+                    Diagnostic::error(E0202, eval.file, expr, format!("an entry of `{}` is empty", spec.name))
                         .with_label(if s.is_empty() { "an empty string" } else { "only spaces" })
                         .with_note(spec.doc)
                         .with_help("write a value, or remove the entry"),
@@ -163,7 +164,7 @@ impl<'f> Fields<'f> {
                 other if other.has_error() => {}
                 other => {
                     let mut d = Diagnostic::error(
-                        "E0202",
+                        E0202,
                         eval.file,
                         expr,
                         format!("`{}` takes strings, but this is {}", spec.name, other.describe()),
@@ -190,7 +191,7 @@ impl<'f> Fields<'f> {
                     return Some(found);
                 }
                 let mut d = Diagnostic::error(
-                    "E0202",
+                    E0202,
                     eval.file,
                     w.span,
                     format!("`{}` is not a value of `{}`", w.name, spec.name),
@@ -221,7 +222,7 @@ impl<'f> Fields<'f> {
                 other if other.has_error() => {}
                 other => eval.diagnostics.push(
                     Diagnostic::error(
-                        "E0202",
+                        E0202,
                         eval.file,
                         span,
                         format!("`{}` takes names, but this is {}", spec.name, other.describe()),
@@ -248,7 +249,7 @@ fn list_items(field: &Field) -> impl Iterator<Item = Span> + '_ {
 fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) -> Option<T> {
     if !value.has_error() {
         let mut d = Diagnostic::error(
-            "E0202",
+            E0202,
             eval.file,
             field.value.span,
             format!("`{}` takes {}, but this is {}", spec.name, spec.ty.describe(), value.describe()),
@@ -267,7 +268,7 @@ fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) 
 
 /// `max_instances = 0`, `timeout = 0s`: `least` is the smallest value as written (`1`, `` `1s` ``).
 pub fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagnostic {
-    Diagnostic::error("E0208", file, field.value.span, format!("`{}` must be at least {least}", field.name.name))
+    Diagnostic::error(E0208, file, field.value.span, format!("`{}` must be at least {least}", field.name.name))
         .with_label(format!("expected {want}"))
         .with_help(format!("remove `{}` for the default, or give {want}", field.name.name))
 }

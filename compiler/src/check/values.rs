@@ -2,6 +2,7 @@
 //! string interpolation, and the checks that a value has the type a field wants.
 
 use crate::ast::{Expr, ExprKind, Ident, StrLit, StrPart};
+use crate::codes::Code::{E0202, E0301, E0506};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::ParamType;
 use crate::source::{FileId, Span};
@@ -174,7 +175,7 @@ impl Eval<'_> {
         let known = ["secret", "discover"];
         let lower = name.name.to_ascii_lowercase();
         if !known.contains(&lower.as_str()) {
-            let mut d = Diagnostic::error("E0301", self.file, name.span, format!("unknown function `{}`", name.name))
+            let mut d = Diagnostic::error(E0301, self.file, name.span, format!("unknown function `{}`", name.name))
                 .with_label("not a function")
                 .with_note("the functions are `secret(\"name\")` and `discover(\"command\")`");
             if let Some(s) = did_you_mean(&name.name, known) {
@@ -196,7 +197,7 @@ impl Eval<'_> {
             _ => {
                 let what = if lower == "secret" { "the secret's name" } else { "the command to run" };
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", self.file, span, format!("`{lower}` takes one non-empty string"))
+                    Diagnostic::error(E0202, self.file, span, format!("`{lower}` takes one non-empty string"))
                         .with_label(format!("expected {what} as one string"))
                         .with_help(format!("write `{lower}(\"...\")`")),
                 );
@@ -231,7 +232,7 @@ impl Eval<'_> {
 
     fn unknown_interpolation(&mut self, id: &Ident) {
         let names: Vec<&str> = self.scope.entries.iter().map(|e| e.name.as_str()).collect();
-        let mut d = Diagnostic::error("E0506", self.file, id.span, format!("unknown name `{}` in `#{{...}}`", id.name))
+        let mut d = Diagnostic::error(E0506, self.file, id.span, format!("unknown name `{}` in `#{{...}}`", id.name))
             .with_label("no template parameter or `for` variable has this name");
         d = match did_you_mean(&id.name, names.iter().copied()) {
             Some(s) => d.with_suggestion(s),

@@ -81,7 +81,7 @@ impl Sink {
 impl Rule {
     /// A diagnostic of this rule at its default severity.
     pub fn at(&self, file: FileId, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(self.code, self.severity, file, span, message)
+        Diagnostic::of_rule(self, file, span, message)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::durations::{self, DurationError};
 use super::nesting::{closer_of, misindented_pair, Nesting};
+use crate::codes::Code::E0105;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::Token;
 use crate::source::{FileId, Span};
@@ -40,7 +41,7 @@ pub(crate) fn to_diagnostic(
     let span = *error.span();
     let (expected, found) = match error.reason() {
         RichReason::ExpectedFound { expected, found } => (expected.as_slice(), found.as_deref().copied()),
-        RichReason::Custom(message) => return Some(Diagnostic::error("E0105", file, span, message.clone())),
+        RichReason::Custom(message) => return Some(Diagnostic::error(E0105, file, span, message.clone())),
     };
     if found.as_ref().is_some_and(already_reported) {
         return None;
@@ -65,7 +66,7 @@ pub(crate) fn to_diagnostic(
         (Some(_), [one]) => format!("expected {one}"),
         (Some(_), _) => format!("unexpected {found_text}"),
     };
-    let mut diagnostic = Diagnostic::error("E0105", file, span, message).with_label(label);
+    let mut diagnostic = Diagnostic::error(E0105, file, span, message).with_label(label);
     if let Some(help) = help(found, &alternatives) {
         diagnostic = diagnostic.with_help(help);
     }
