@@ -8,12 +8,12 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Exit codes: 0 clean, 1 problems found, 2 the command could not run.
-pub const OK: u8 = 0;
-pub const FOUND: u8 = 1;
-pub const FAILED: u8 = 2;
+pub(crate) const OK: u8 = 0;
+pub(crate) const FOUND: u8 = 1;
+pub(crate) const FAILED: u8 = 2;
 
 #[derive(Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Files, or folders to search for `*.pw` files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -27,7 +27,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Write the plan to this file instead of standard output.
@@ -39,13 +39,13 @@ pub struct PlanArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     Dot,
     Mermaid,
 }
 
 #[derive(Args)]
-pub struct GraphArgs {
+pub(crate) struct GraphArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "dot")]
@@ -53,25 +53,25 @@ pub struct GraphArgs {
 }
 
 #[derive(Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A diagnostic code, such as `E0401`.
     pub code: String,
 }
 
 /// Parses `--format`; `--help` and errors list the names.
-pub fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+pub(crate) fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(Format::NAMES)
         .try_map(|name: String| Format::from_name(&name).ok_or_else(|| format!("unknown format `{name}`")))
 }
 
 /// Whether to colour output on this stream: a terminal, and no `NO_COLOR`.
-pub fn color(stream: &impl IsTerminal) -> bool {
+pub(crate) fn color(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Loads and analyses the workspace, or reports why it could not.
-pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), u8> {
+pub(crate) fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), u8> {
     match driver::load(paths) {
         Ok(workspace) => {
             let analysis = pw_compiler::analyze(&workspace);
@@ -86,7 +86,7 @@ pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), u8> {
 }
 
 /// Prints diagnostics: the human format on stderr, the others on stdout.
-pub fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
+pub(crate) fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
     let diagnostics = &analysis.diagnostics;
     match format {
         Format::Human => {
@@ -98,7 +98,7 @@ pub fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
     }
 }
 
-pub fn check(args: CheckArgs) -> u8 {
+pub(crate) fn check(args: CheckArgs) -> u8 {
     let (workspace, analysis) = match analyze(&args.paths) {
         Ok(x) => x,
         Err(code) => return code,
@@ -117,7 +117,7 @@ pub fn check(args: CheckArgs) -> u8 {
     code
 }
 
-pub fn plan(args: PlanArgs) -> u8 {
+pub(crate) fn plan(args: PlanArgs) -> u8 {
     let (workspace, analysis) = match analyze(&args.paths) {
         Ok(x) => x,
         Err(code) => return code,
@@ -145,7 +145,7 @@ pub fn plan(args: PlanArgs) -> u8 {
     }
 }
 
-pub fn graph(args: GraphArgs) -> u8 {
+pub(crate) fn graph(args: GraphArgs) -> u8 {
     let (workspace, analysis) = match analyze(&args.paths) {
         Ok(x) => x,
         Err(code) => return code,
@@ -162,7 +162,7 @@ pub fn graph(args: GraphArgs) -> u8 {
     OK
 }
 
-pub fn explain(args: ExplainArgs) -> u8 {
+pub(crate) fn explain(args: ExplainArgs) -> u8 {
     match pw_compiler::codes::explain(&args.code) {
         Some(text) => {
             print!("{text}");

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Deny {
+pub(crate) enum Deny {
     /// Warnings fail too, not only errors.
     Warnings,
     /// Every finding fails, notes included.
@@ -18,7 +18,7 @@ pub enum Deny {
 }
 
 #[derive(Args)]
-pub struct LintArgs {
+pub(crate) struct LintArgs {
     /// Files, or folders to search for `*.pw` files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -43,7 +43,7 @@ pub struct LintArgs {
     pub config: Option<PathBuf>,
 }
 
-pub fn lint(args: LintArgs) -> u8 {
+pub(crate) fn lint(args: LintArgs) -> u8 {
     let stderr_color = color(&std::io::stderr());
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Human } else { Format::Concise });
     let opts = Options {

@@ -7,7 +7,7 @@ use pw_compiler::{driver, format, render, Workspace};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
-pub struct FmtArgs {
+pub(crate) struct FmtArgs {
     /// Files, or folders to search for `*.pw` files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -17,14 +17,14 @@ pub struct FmtArgs {
 }
 
 #[derive(Args)]
-pub struct LspArgs {
+pub(crate) struct LspArgs {
     /// Accepted for editors that pass it; the server always speaks over standard input/output.
     #[arg(long, hide = true)]
     pub stdio: bool,
 }
 
 /// `pw fmt`: rewrites files in the canonical layout; refuses files with syntax errors.
-pub fn fmt(args: FmtArgs) -> u8 {
+pub(crate) fn fmt(args: FmtArgs) -> u8 {
     let (paths, workspace) = match load(&args.paths) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -99,7 +99,7 @@ fn write(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// `pw lsp`: the language server over standard input/output.
-pub fn lsp(_args: LspArgs) -> u8 {
+pub(crate) fn lsp(_args: LspArgs) -> u8 {
     match pw_lsp::run_stdio() {
         Ok(()) => OK,
         Err(e) => {

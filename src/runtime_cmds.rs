@@ -8,7 +8,7 @@ use pw_runtime::client::{self, ClientOptions};
 use std::path::PathBuf;
 
 #[derive(Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Files, or folders to search for `*.pw` files.
     #[arg(required_unless_present = "plan")]
     pub paths: Vec<PathBuf>,
@@ -30,7 +30,7 @@ pub struct RunArgs {
 }
 
 #[derive(Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Files, or folders to search for `*.pw` files.
     #[arg(required_unless_present = "plan")]
     pub paths: Vec<PathBuf>,
@@ -55,7 +55,7 @@ pub struct ServerArgs {
 }
 
 #[derive(Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// The server's URL, e.g. http://ci.example.com:8150.
     #[arg(long)]
     pub server: String,
@@ -77,13 +77,13 @@ pub struct AgentArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Human,
     Json,
 }
 
 #[derive(Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// The server's URL [default: PW_SERVER, or the `server-url` file of the state folder].
     #[arg(long)]
     pub server: Option<String>,
@@ -109,7 +109,7 @@ impl ClientArgs {
 }
 
 #[derive(Args)]
-pub struct TriggerArgs {
+pub(crate) struct TriggerArgs {
     /// The pipeline to start.
     pub pipeline: String,
     #[command(flatten)]
@@ -117,7 +117,7 @@ pub struct TriggerArgs {
 }
 
 #[derive(Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// `pipeline` or `pipeline/counter` [default: everything].
     pub target: Option<String>,
     #[command(flatten)]
@@ -125,7 +125,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Args)]
-pub struct ApproveArgs {
+pub(crate) struct ApproveArgs {
     /// `pipeline/counter/stage`.
     pub target: String,
     #[command(flatten)]
@@ -133,7 +133,7 @@ pub struct ApproveArgs {
 }
 
 #[derive(Args)]
-pub struct RerunArgs {
+pub(crate) struct RerunArgs {
     /// `pipeline/counter/stage`, or `pipeline/counter/stage/job` for one job.
     pub target: String,
     /// Re-run only the jobs that did not pass.
@@ -144,7 +144,7 @@ pub struct RerunArgs {
 }
 
 #[derive(Args)]
-pub struct CancelArgs {
+pub(crate) struct CancelArgs {
     /// `pipeline/counter`.
     pub target: String,
     #[command(flatten)]
@@ -152,7 +152,7 @@ pub struct CancelArgs {
 }
 
 #[derive(Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// `pipeline/counter/stage/job`.
     pub target: String,
     /// Which attempt [default: the latest].
@@ -165,7 +165,7 @@ pub struct LogsArgs {
     pub client: ClientArgs,
 }
 
-pub fn run(a: RunArgs) -> u8 {
+pub(crate) fn run(a: RunArgs) -> u8 {
     cli::run(cli::RunOptions {
         paths: a.paths,
         plan: a.plan,
@@ -176,7 +176,7 @@ pub fn run(a: RunArgs) -> u8 {
     })
 }
 
-pub fn server(a: ServerArgs) -> u8 {
+pub(crate) fn server(a: ServerArgs) -> u8 {
     cli::server(cli::ServerOptions {
         paths: a.paths,
         plan: a.plan,
@@ -188,7 +188,7 @@ pub fn server(a: ServerArgs) -> u8 {
     })
 }
 
-pub fn agent(a: AgentArgs) -> u8 {
+pub(crate) fn agent(a: AgentArgs) -> u8 {
     cli::agent(cli::AgentCliOptions {
         server: a.server,
         resources: a.resources,
@@ -199,26 +199,26 @@ pub fn agent(a: AgentArgs) -> u8 {
     })
 }
 
-pub fn trigger(a: TriggerArgs) -> u8 {
+pub(crate) fn trigger(a: TriggerArgs) -> u8 {
     cli::client(|o| async move { client::trigger(&o, &a.pipeline).await }, a.client.options())
 }
 
-pub fn status(a: StatusArgs) -> u8 {
+pub(crate) fn status(a: StatusArgs) -> u8 {
     cli::client(|o| async move { client::status(&o, a.target.as_deref()).await }, a.client.options())
 }
 
-pub fn approve(a: ApproveArgs) -> u8 {
+pub(crate) fn approve(a: ApproveArgs) -> u8 {
     cli::client(|o| async move { client::approve(&o, &a.target).await }, a.client.options())
 }
 
-pub fn rerun(a: RerunArgs) -> u8 {
+pub(crate) fn rerun(a: RerunArgs) -> u8 {
     cli::client(|o| async move { client::rerun(&o, &a.target, a.failed).await }, a.client.options())
 }
 
-pub fn cancel(a: CancelArgs) -> u8 {
+pub(crate) fn cancel(a: CancelArgs) -> u8 {
     cli::client(|o| async move { client::cancel(&o, &a.target).await }, a.client.options())
 }
 
-pub fn logs(a: LogsArgs) -> u8 {
+pub(crate) fn logs(a: LogsArgs) -> u8 {
     cli::client(|o| async move { client::logs(&o, &a.target, a.attempt, a.follow).await }, a.client.options())
 }

@@ -24,7 +24,7 @@ pub const MAX_FAN_OUT: i64 = 1000;
 /// How deep templates may instantiate templates.
 const MAX_TEMPLATE_DEPTH: usize = 16;
 
-pub struct Builder<'a, 's> {
+pub(super) struct Builder<'a, 's> {
     pub declared: &'s Declared<'a>,
     pub symbols: &'s mut Symbols,
     pub diagnostics: Vec<Diagnostic>,
@@ -44,7 +44,7 @@ struct Ctx<'a> {
 }
 
 impl<'a, 's> Builder<'a, 's> {
-    pub fn new(declared: &'s Declared<'a>, symbols: &'s mut Symbols) -> Self {
+    pub(super) fn new(declared: &'s Declared<'a>, symbols: &'s mut Symbols) -> Self {
         Builder {
             declared,
             symbols,
@@ -60,7 +60,7 @@ impl<'a, 's> Builder<'a, 's> {
         Eval { file, scope, diagnostics: &mut self.diagnostics, uses: &mut self.uses }
     }
 
-    pub fn material(&mut self, decl: &Decl<'a>) -> Option<Material> {
+    pub(super) fn material(&mut self, decl: &Decl<'a>) -> Option<Material> {
         let members = decl.block.body.members();
         let scope = Scope::default();
         let field_list = self.only_fields(decl.file, members, "a material");
@@ -85,7 +85,7 @@ impl<'a, 's> Builder<'a, 's> {
         })
     }
 
-    pub fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
+    pub(super) fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
         let at = origin(decl.file, decl.block.span, decl.name.span);
         let ctx = self.body_of(decl.block, TemplateKind::Pipeline, decl.file, &Scope::default())?;
         let pipeline = self.pipeline_body(decl.name, at, ctx);
@@ -909,7 +909,7 @@ impl<'a, 's> Builder<'a, 's> {
 
     /// Checks a template's own definition: parameter types and defaults, and its body with a
     /// placeholder for each parameter, so that a template nobody uses is checked too.
-    pub fn template(&mut self, decl: &Decl<'a>) {
+    pub(super) fn template(&mut self, decl: &Decl<'a>) {
         let mut scope = Scope::default();
         let mut seen: Vec<&Ident> = Vec::new();
         for param in &decl.block.params {
@@ -1070,7 +1070,7 @@ fn article(ty: ParamType) -> &'static str {
     }
 }
 
-pub fn param_type(ty: &Ident) -> Option<ParamType> {
+pub(super) fn param_type(ty: &Ident) -> Option<ParamType> {
     match ty.name.to_ascii_lowercase().as_str() {
         "string" => Some(ParamType::String),
         "int" => Some(ParamType::Int),
@@ -1081,7 +1081,7 @@ pub fn param_type(ty: &Ident) -> Option<ParamType> {
     }
 }
 
-pub fn template_kind(block: &Block) -> Option<TemplateKind> {
+pub(super) fn template_kind(block: &Block) -> Option<TemplateKind> {
     match block.template_of.map(|(k, _)| k) {
         Some(BlockKind::Pipeline) => Some(TemplateKind::Pipeline),
         Some(BlockKind::Stage) => Some(TemplateKind::Stage),
@@ -1090,7 +1090,7 @@ pub fn template_kind(block: &Block) -> Option<TemplateKind> {
     }
 }
 
-pub fn origin(file: FileId, span: Span, name: Span) -> Origin {
+pub(super) fn origin(file: FileId, span: Span, name: Span) -> Origin {
     Origin { file, span, name }
 }
 
@@ -1100,7 +1100,7 @@ pub fn name_safe(value: &str) -> String {
 }
 
 /// `./bin/` → `bin`; the empty path and `./` → `.`.
-pub fn normalise_path(path: &str) -> String {
+pub(super) fn normalise_path(path: &str) -> String {
     let trimmed = path.trim().trim_start_matches("./").trim_end_matches('/');
     if trimmed.is_empty() {
         ".".to_string()

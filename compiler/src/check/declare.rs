@@ -13,7 +13,7 @@ pub const MAX_NAME_LEN: usize = 255;
 
 /// A top-level definition.
 #[derive(Clone, Copy, Debug)]
-pub struct Decl<'a> {
+pub(super) struct Decl<'a> {
     pub name: &'a Ident,
     pub block: &'a Block,
     pub file: FileId,
@@ -21,7 +21,7 @@ pub struct Decl<'a> {
 }
 
 #[derive(Debug, Default)]
-pub struct Declared<'a> {
+pub(super) struct Declared<'a> {
     pub materials: Vec<Decl<'a>>,
     pub pipelines: Vec<Decl<'a>>,
     pub templates: Vec<Decl<'a>>,
@@ -32,22 +32,26 @@ pub struct Declared<'a> {
 }
 
 impl<'a> Declared<'a> {
-    pub fn symbol_at(&self, file: FileId, name: Span) -> Option<SymbolId> {
+    pub(super) fn symbol_at(&self, file: FileId, name: Span) -> Option<SymbolId> {
         self.by_name.get(&(file, name.start)).copied()
     }
 
     /// The position of a top-level definition in its list.
-    pub fn position(&self, kind: BlockKind, name: &str) -> Option<usize> {
+    pub(super) fn position(&self, kind: BlockKind, name: &str) -> Option<usize> {
         self.index.get(&(kind, name.to_ascii_lowercase())).copied()
     }
 
-    pub fn template(&self, name: &str) -> Option<&Decl<'a>> {
+    pub(super) fn template(&self, name: &str) -> Option<&Decl<'a>> {
         self.position(BlockKind::Template, name).map(|i| &self.templates[i])
     }
 }
 
 /// Declares every symbol of the workspace.
-pub fn declare<'a>(files: &[&'a File], symbols: &mut Symbols, diagnostics: &mut Vec<Diagnostic>) -> Declared<'a> {
+pub(super) fn declare<'a>(
+    files: &[&'a File],
+    symbols: &mut Symbols,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Declared<'a> {
     let mut pass = Pass { symbols, diagnostics, declared: Declared::default() };
     for (i, file) in files.iter().enumerate() {
         let id = FileId(i as u32);
@@ -193,7 +197,7 @@ fn misplaced_at_top(file: FileId, member: &Member) -> Diagnostic {
 }
 
 /// The first line's worth of a member: enough to point at without underlining a whole block.
-pub fn header_span(member: &Member) -> Span {
+pub(super) fn header_span(member: &Member) -> Span {
     match member {
         Member::Block(b) => b.name.as_ref().map_or(b.kind_span, |n| b.kind_span.to(n.span)),
         Member::Field(f) => f.name.span,
@@ -204,7 +208,14 @@ pub fn header_span(member: &Member) -> Span {
 }
 
 /// `duplicate stage `test``, pointing at both definitions.
-pub fn duplicate(what: &str, file: FileId, name: &Ident, first_file: FileId, first: Span, within: &str) -> Diagnostic {
+pub(super) fn duplicate(
+    what: &str,
+    file: FileId,
+    name: &Ident,
+    first_file: FileId,
+    first: Span,
+    within: &str,
+) -> Diagnostic {
     Diagnostic::error(E0303, file, name.span, format!("{what} `{}` is defined twice in {within}", name.name))
         .with_label("defined again here")
         .with_secondary(first_file, first, "first defined here")

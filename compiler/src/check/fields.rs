@@ -9,12 +9,12 @@ use crate::schema::{self, FieldSpec, FieldType, Owner};
 use crate::source::{FileId, Span};
 
 /// The known fields of one block, each with its value.
-pub struct Fields<'f> {
+pub(super) struct Fields<'f> {
     pub values: Vec<(&'static FieldSpec, &'f Field, Value)>,
 }
 
 /// Evaluates `fields` as fields of `owner`.
-pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (FileId, Span)) -> Fields<'f> {
+pub(super) fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (FileId, Span)) -> Fields<'f> {
     let mut values: Vec<(&'static FieldSpec, &'f Field, Value)> = Vec::new();
     for &field in fields {
         let Some(spec) = schema::lookup(owner, &field.name.name) else {
@@ -73,11 +73,11 @@ impl<'f> Fields<'f> {
     }
 
     /// The span of a field's value, if given.
-    pub fn span(&self, name: &str) -> Option<Span> {
+    pub(super) fn span(&self, name: &str) -> Option<Span> {
         self.get(name).map(|(_, f, _)| f.value.span)
     }
 
-    pub fn string(&self, name: &str, eval: &mut Eval) -> Option<String> {
+    pub(super) fn string(&self, name: &str, eval: &mut Eval) -> Option<String> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Str(s) => Some(s.clone()),
@@ -87,7 +87,7 @@ impl<'f> Fields<'f> {
 
     /// A string that means nothing when empty, such as `git` or `branch`: an empty one (or only
     /// spaces) is reported, with `what` saying what to write instead.
-    pub fn non_empty_string(&self, name: &str, eval: &mut Eval, what: &str) -> Option<String> {
+    pub(super) fn non_empty_string(&self, name: &str, eval: &mut Eval, what: &str) -> Option<String> {
         let value = self.string(name, eval)?;
         if !value.trim().is_empty() {
             return Some(value);
@@ -105,7 +105,7 @@ impl<'f> Fields<'f> {
         None
     }
 
-    pub fn int(&self, name: &str, eval: &mut Eval) -> Option<(i64, Span)> {
+    pub(super) fn int(&self, name: &str, eval: &mut Eval) -> Option<(i64, Span)> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Int(i) => Some((*i, field.value.span)),
@@ -113,7 +113,7 @@ impl<'f> Fields<'f> {
         }
     }
 
-    pub fn bool(&self, name: &str, eval: &mut Eval) -> Option<bool> {
+    pub(super) fn bool(&self, name: &str, eval: &mut Eval) -> Option<bool> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Bool(b) => Some(*b),
@@ -122,7 +122,7 @@ impl<'f> Fields<'f> {
     }
 
     /// A duration of at least one second.
-    pub fn duration(&self, name: &str, eval: &mut Eval) -> Option<u64> {
+    pub(super) fn duration(&self, name: &str, eval: &mut Eval) -> Option<u64> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Duration(0) => {
@@ -148,7 +148,7 @@ impl<'f> Fields<'f> {
         }
     }
 
-    pub fn strings(&self, name: &str, eval: &mut Eval) -> Option<Vec<String>> {
+    pub(super) fn strings(&self, name: &str, eval: &mut Eval) -> Option<Vec<String>> {
         let (spec, field, value) = self.get(name)?;
         let Value::List(items) = value else { return mismatch(eval, spec, field, value) };
         let mut out = Vec::new();
@@ -182,7 +182,7 @@ impl<'f> Fields<'f> {
     }
 
     /// One of the words of an enum field.
-    pub fn word(&self, name: &str, eval: &mut Eval) -> Option<&'static str> {
+    pub(super) fn word(&self, name: &str, eval: &mut Eval) -> Option<&'static str> {
         let (spec, field, value) = self.get(name)?;
         let FieldType::Enum(words) = spec.ty else { return None };
         if let Value::Path(p) = value {
@@ -209,7 +209,7 @@ impl<'f> Fields<'f> {
     }
 
     /// The items of a list field that must be references (single words or dotted paths).
-    pub fn paths(&self, name: &str, eval: &mut Eval) -> Vec<(Vec<Ident>, Span)> {
+    pub(super) fn paths(&self, name: &str, eval: &mut Eval) -> Vec<(Vec<Ident>, Span)> {
         let Some((spec, field, value)) = self.get(name) else { return Vec::new() };
         let Value::List(items) = value else {
             mismatch::<()>(eval, spec, field, value);
@@ -267,7 +267,7 @@ fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) 
 }
 
 /// `max_instances = 0`, `timeout = 0s`: `least` is the smallest value as written (`1`, `` `1s` ``).
-pub fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagnostic {
+pub(super) fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagnostic {
     Diagnostic::error(E0208, file, field.value.span, format!("`{}` must be at least {least}", field.name.name))
         .with_label(format!("expected {want}"))
         .with_help(format!("remove `{}` for the default, or give {want}", field.name.name))
@@ -275,7 +275,7 @@ pub fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagno
 
 impl Fields<'_> {
     /// A positive number, such as `max_instances`.
-    pub fn positive(&self, name: &str, eval: &mut Eval) -> Option<u32> {
+    pub(super) fn positive(&self, name: &str, eval: &mut Eval) -> Option<u32> {
         let (value, _) = self.int(name, eval)?;
         if value >= 1 {
             return Some(value.min(u32::MAX as i64) as u32);

@@ -13,7 +13,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{HashMap, HashSet};
 
-pub struct Resolver<'d, 'a> {
+pub(super) struct Resolver<'d, 'a> {
     pub declared: &'d Declared<'a>,
     pub paths: &'d HashMap<(FileId, usize), Vec<Ident>>,
     pub diagnostics: Vec<Diagnostic>,
@@ -28,7 +28,7 @@ struct Canonical {
 }
 
 impl Resolver<'_, '_> {
-    pub fn resolve(&mut self, program: &mut Program) {
+    pub(super) fn resolve(&mut self, program: &mut Program) {
         self.index = program.pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
         let mut symbols = std::mem::take(&mut program.symbols);
         let canonical: Vec<Canonical> = program

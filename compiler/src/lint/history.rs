@@ -106,7 +106,7 @@ impl History {
         Ok(history)
     }
 
-    pub fn add_job(&mut self, pipeline: &str, stage: &str, job: &str, recorded: Recorded) {
+    pub(crate) fn add_job(&mut self, pipeline: &str, stage: &str, job: &str, recorded: Recorded) {
         self.jobs.insert(key(pipeline, stage, job), recorded);
     }
 

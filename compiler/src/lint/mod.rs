@@ -73,7 +73,7 @@ impl Sink {
     }
 
     /// Adds a finding about the entity written at `entity` (same file as the diagnostic).
-    pub fn add_about(&mut self, entity: Span, diagnostic: Diagnostic) {
+    pub(crate) fn add_about(&mut self, entity: Span, diagnostic: Diagnostic) {
         self.findings.push(Finding { diagnostic, entity: Some(entity) });
     }
 }

@@ -13,16 +13,16 @@ pub(crate) type SyntaxError<'t, 's> = Rich<'t, Token<'s>, Span>;
 
 /// Names for what the parser expects, shared by the grammar and this module.
 pub(crate) mod expect {
-    pub const NAME: &str = "a name";
-    pub const TEMPLATE_NAME: &str = "the name of a template";
-    pub const VALUE: &str = "a value";
-    pub const NUMBER: &str = "a number";
-    pub const FIELD: &str = "a field";
-    pub const BLOCK: &str = "a block";
-    pub const TASK: &str = "a task";
-    pub const ARTIFACT: &str = "an artifact";
-    pub const TEMPLATE_KIND: &str = "`job`, `stage` or `pipeline`";
-    pub const TOP_LEVEL: &[&str] = &["`pipeline`", "`material`", "`template`"];
+    pub(crate) const NAME: &str = "a name";
+    pub(crate) const TEMPLATE_NAME: &str = "the name of a template";
+    pub(crate) const VALUE: &str = "a value";
+    pub(crate) const NUMBER: &str = "a number";
+    pub(crate) const FIELD: &str = "a field";
+    pub(crate) const BLOCK: &str = "a block";
+    pub(crate) const TASK: &str = "a task";
+    pub(crate) const ARTIFACT: &str = "an artifact";
+    pub(crate) const TEMPLATE_KIND: &str = "`job`, `stage` or `pipeline`";
+    pub(crate) const TOP_LEVEL: &[&str] = &["`pipeline`", "`material`", "`template`"];
 }
 
 /// Tokens the lexer already reported; errors about them would only repeat it.
