@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 
 /// How many of the newest events the database keeps for `GET /events` by default.
-pub const EVENTS_KEPT: u64 = 100_000;
+pub(crate) const EVENTS_KEPT: u64 = 100_000;
 
 /// Older events are pruned each time 1% more were recorded (at least 1, at most this many).
 const PRUNE_EVERY_MAX: u64 = 1_000;

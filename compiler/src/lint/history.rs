@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub const FILE_NAME: &str = "durations.json";
 
 /// The version of the file's shape, written by the runtime and required by the reader.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// A recorded median duration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

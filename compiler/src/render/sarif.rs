@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 
-pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub(crate) const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub fn render(diagnostics: &[Diagnostic], workspace: &Workspace) -> String {
     let mut text = serde_json::to_string_pretty(&document(diagnostics, workspace)).unwrap_or_default();
