@@ -231,20 +231,9 @@ impl StrLit {
         StrLit { parts: vec![StrPart::Text(text.into())], multiline: false }
     }
 
-    /// The text when there is no interpolation.
-    pub fn as_plain(&self) -> Option<String> {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                StrPart::Text(t) => out.push_str(t),
-                StrPart::Interp(_) => return None,
-            }
-        }
-        Some(out)
-    }
-
     /// The text with each interpolation written back as `#{name}`.
-    pub fn template_text(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn template_text(&self) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {

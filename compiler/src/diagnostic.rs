@@ -1,5 +1,7 @@
 //! The one diagnostic type of the project: every error, warning and lint finding is one of these.
 
+use crate::codes::Code;
+use crate::lint::registry::Rule;
 use crate::source::{FileId, Span};
 use serde::Serialize;
 
@@ -56,7 +58,7 @@ pub struct Fix {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable code, such as `E0301` (checker) or `L0008` (linter).
+    /// Stable code, such as `E0301` (checker, a [`Code`]) or `L0008` (linter, a [`Rule`]'s).
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -72,7 +74,19 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: &'static str, severity: Severity, file: FileId, span: Span, message: impl Into<String>) -> Self {
+    /// A diagnostic of a checker code.
+    pub fn new(code: Code, severity: Severity, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        Self::coded(code.as_str(), severity, file, span, message)
+    }
+
+    /// A finding of a lint rule, at the rule's default severity.
+    pub fn of_rule(rule: &Rule, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        Self::coded(rule.code, rule.severity, file, span, message)
+    }
+
+    /// The one place a code is written into a diagnostic: a declared checker [`Code`] or a lint
+    /// rule's code.
+    fn coded(code: &'static str, severity: Severity, file: FileId, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
             severity,
@@ -87,11 +101,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn error(code: &'static str, file: FileId, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, file, span, message)
     }
 
-    pub fn warning(code: &'static str, file: FileId, span: Span, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, file, span, message)
     }
 

@@ -1,5 +1,6 @@
 //! Source text to tokens. Never fails: bad input becomes an error token plus a diagnostic.
 
+use crate::codes::Code::{E0101, E0102};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 use logos::Logos;
@@ -192,7 +193,7 @@ pub fn lex(file: FileId, text: &str) -> Lexed<'_> {
                     "names are letters, digits, `_` and `-`; text belongs in double quotes"
                 };
                 out.diagnostics.push(
-                    Diagnostic::error("E0101", file, span, format!("unexpected character `{}`", printable(ch)))
+                    Diagnostic::error(E0101, file, span, format!("unexpected character `{}`", printable(ch)))
                         .with_label("not part of any token")
                         .with_help(help),
                 );
@@ -215,12 +216,12 @@ fn printable(ch: char) -> String {
 fn token_problem(file: FileId, token: Token, span: Span) -> Option<Diagnostic> {
     match token {
         Token::UnterminatedStr(_) => Some(
-            Diagnostic::error("E0102", file, span, "unterminated string")
+            Diagnostic::error(E0102, file, span, "unterminated string")
                 .with_label("this string has no closing `\"` on its line")
                 .with_help("close it with `\"`, or use `\"\"\"` for a string of several lines"),
         ),
         Token::TripleStr(false) => Some(
-            Diagnostic::error("E0102", file, Span::new(span.start, span.start + 3), "unterminated multi-line string")
+            Diagnostic::error(E0102, file, Span::new(span.start, span.start + 3), "unterminated multi-line string")
                 .with_label("this `\"\"\"` is never closed")
                 .with_help("end the string with `\"\"\"`"),
         ),

@@ -78,11 +78,11 @@ const fn field(
     FieldSpec { owner, name, ty, required: false, default, doc }
 }
 
-pub const APPROVALS: &[&str] = &["success", "manual"];
-pub const ON_FAILURE: &[&str] = &["finish", "cancel"];
-pub const WHEN: &[&str] = &["passed", "failed", "always"];
+pub(crate) const APPROVALS: &[&str] = &["success", "manual"];
+pub(crate) const ON_FAILURE: &[&str] = &["finish", "cancel"];
+pub(crate) const WHEN: &[&str] = &["passed", "failed", "always"];
 
-pub static FIELDS: &[FieldSpec] = &[
+pub(crate) static FIELDS: &[FieldSpec] = &[
     FieldSpec {
         owner: Owner::Material,
         name: "git",

@@ -80,7 +80,7 @@ impl SourceFile {
     }
 
     /// Number of lines (a trailing newline starts an empty last line).
-    pub fn line_count(&self) -> usize {
+    pub(crate) fn line_count(&self) -> usize {
         self.line_starts.len()
     }
 

@@ -70,7 +70,7 @@ impl Symbols {
         SymbolId((self.symbols.len() - 1) as u32)
     }
 
-    pub fn refer(&mut self, file: FileId, span: Span, target: SymbolId) {
+    pub(crate) fn refer(&mut self, file: FileId, span: Span, target: SymbolId) {
         self.references.push(Reference { file, span, target });
     }
 

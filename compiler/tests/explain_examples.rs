@@ -1,4 +1,4 @@
-//! Every checker code's explanation (`pw explain CODE`, from `codes.rs`) shows what it says.
+//! Every checker code's explanation (`pw explain CODE`, from `codes/<CODE>.md`) shows what it says.
 //!
 //! The convention of an explanation: what is wrong, then ```pw blocks that are each a whole
 //! workspace of one file. The first is the erroneous example: checked, it reports the code and
@@ -6,15 +6,15 @@
 //! version: it checks clean and is in `pw fmt` layout. Codes whose example would not fit a small
 //! file, and codes no program can cause, are listed below, and their explanations say so.
 
-use pw_compiler::codes::CODES;
+use pw_compiler::codes::Code;
 use pw_compiler::{analyze, format, Workspace};
 
 /// Codes an example of which is too large to show; their explanation says so.
-const TOO_LARGE_TO_SHOW: &[&str] = &["E0106"];
+const TOO_LARGE_TO_SHOW: &[Code] = &[Code::E0106];
 
 /// Codes no program can cause (the checker keeps them as guards); their explanation says so, and
 /// what is reported instead.
-const CANNOT_OCCUR: &[&str] = &["E0505"];
+const CANNOT_OCCUR: &[Code] = &[Code::E0505];
 
 /// The ```pw blocks of a text.
 fn blocks(text: &str) -> Vec<String> {
@@ -48,9 +48,8 @@ fn is_formatted(text: &str) -> bool {
 #[test]
 fn every_code_has_an_erroneous_and_a_corrected_example() {
     let mut problems = Vec::new();
-    for doc in CODES {
-        let code = doc.code;
-        let examples = blocks(doc.text);
+    for &code in Code::ALL {
+        let examples = blocks(code.text());
         if CANNOT_OCCUR.contains(&code) || TOO_LARGE_TO_SHOW.contains(&code) {
             continue;
         }
@@ -59,7 +58,7 @@ fn every_code_has_an_erroneous_and_a_corrected_example() {
             continue;
         };
         let found = codes(wrong);
-        if found.is_empty() || found.iter().any(|c| *c != code) {
+        if found.is_empty() || found.iter().any(|c| *c != code.as_str()) {
             problems.push(format!("{code}: its example reports {found:?}:\n{wrong}"));
         }
         if format::format(wrong).is_ok_and(|formatted| formatted != *wrong) {
@@ -83,11 +82,8 @@ fn every_code_has_an_erroneous_and_a_corrected_example() {
 
 #[test]
 fn codes_without_an_example_say_why() {
-    for code in TOO_LARGE_TO_SHOW.iter().chain(CANNOT_OCCUR) {
-        assert!(CODES.iter().any(|c| c.code == *code), "{code} is listed here but has no explanation");
-    }
-    for doc in CODES.iter().filter(|c| TOO_LARGE_TO_SHOW.contains(&c.code)) {
-        assert!(doc.text.contains("too large to show"), "{}: does not say why it has no example", doc.code);
+    for code in TOO_LARGE_TO_SHOW {
+        assert!(code.text().contains("too large to show"), "{code}: does not say why it has no example");
     }
     // The example E0106's explanation describes: a value inside 65 levels of brackets.
     let deep = format!(
@@ -101,12 +97,12 @@ fn codes_without_an_example_say_why() {
 
 #[test]
 fn codes_that_cannot_occur_say_so_and_are_not_reported() {
-    for doc in CODES.iter().filter(|c| CANNOT_OCCUR.contains(&c.code)) {
-        assert!(doc.text.contains("No program can cause this code"), "{}: does not say it cannot occur", doc.code);
-        assert!(doc.title.contains("cannot occur"), "{}: its title does not say so", doc.code);
-        for text in blocks(doc.text) {
+    for code in CANNOT_OCCUR {
+        assert!(code.text().contains("No program can cause this code"), "{code}: does not say it cannot occur");
+        assert!(code.title().contains("cannot occur"), "{code}: its title does not say so");
+        for text in blocks(code.text()) {
             let found = codes(&text);
-            assert!(!found.is_empty() && !found.contains(&doc.code), "{}: its example reports {found:?}", doc.code);
+            assert!(!found.is_empty() && !found.contains(&code.as_str()), "{code}: its example reports {found:?}");
         }
     }
 }
@@ -132,32 +128,45 @@ fn a_template_cannot_use_itself() {
     }
 }
 
-/// The codes the lexer, the parser and the checker write in their source.
-fn codes_in_source(path: &std::path::Path, out: &mut Vec<String>) {
-    if path.is_dir() {
-        let Ok(entries) = std::fs::read_dir(path) else { return };
-        for entry in entries.filter_map(|e| e.ok()) {
-            codes_in_source(&entry.path(), out);
-        }
-    } else if path.extension().is_some_and(|e| e == "rs") {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        for (at, _) in text.match_indices("\"E0") {
-            let code = text.get(at + 1..at + 6).unwrap_or_default();
-            if code.len() == 5 && code[1..].bytes().all(|b| b.is_ascii_digit()) && !out.iter().any(|c| c == code) {
-                out.push(code.to_string());
-            }
-        }
+/// `Code` gives every declared code its file `codes/<CODE>.md`; a file no code declares would be
+/// an explanation nobody can print.
+#[test]
+fn every_explanation_file_is_a_declared_code() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/codes");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut files: Vec<String> =
+        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    let declared: Vec<String> = Code::ALL.iter().map(|c| format!("{}.md", c.as_str())).collect();
+    assert_eq!(files, declared);
+}
+
+/// Codes are `E` and four digits, declared in order, each with a short lower-case title.
+#[test]
+fn codes_are_well_formed_and_in_order() {
+    for pair in Code::ALL.windows(2) {
+        assert!(pair[0].as_str() < pair[1].as_str(), "{:?} is declared before {:?}", pair[0], pair[1]);
+    }
+    for code in Code::ALL {
+        let text = code.as_str();
+        assert!(text.len() == 5 && text.starts_with('E') && text[1..].bytes().all(|b| b.is_ascii_digit()), "{text}");
+        let title = code.title();
+        assert!(title.starts_with(|c: char| c.is_ascii_lowercase()) && !title.ends_with('.'), "{text}: {title}");
+        assert_eq!(Code::parse(&text.to_ascii_lowercase()), Some(*code));
     }
 }
 
+/// The language reference's table of codes (§ Diagnostic codes) lists every declared code, and
+/// no other.
 #[test]
-fn every_code_the_compiler_writes_is_explained() {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut found = Vec::new();
-    codes_in_source(&src.join("lexer.rs"), &mut found);
-    codes_in_source(&src.join("parser"), &mut found);
-    codes_in_source(&src.join("check"), &mut found);
-    assert!(found.len() >= 30, "expected the checker's codes in {}: {found:?}", src.display());
-    let missing: Vec<&String> = found.iter().filter(|c| !CODES.iter().any(|d| d.code == c.as_str())).collect();
-    assert!(missing.is_empty(), "codes without an explanation in codes.rs: {missing:?}");
+fn the_reference_lists_every_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../grammar/REFERENCE.md");
+    let reference = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let listed: Vec<&str> = reference
+        .lines()
+        .filter_map(|line| line.strip_prefix("| ")?.split(' ').next())
+        .filter(|c| c.starts_with("E0"))
+        .collect();
+    let declared: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(listed, declared);
 }

@@ -16,7 +16,7 @@ pub fn lint(workspace: &Workspace, analysis: &Analysis, config: &LintConfig) -> 
 
 /// The `[lint]` settings of the first root with a `pipewright.toml`; the defaults and the reason
 /// when it is invalid.
-pub fn load_config(roots: &[impl AsRef<Path>]) -> (LintConfig, Option<String>) {
+pub(crate) fn load_config(roots: &[impl AsRef<Path>]) -> (LintConfig, Option<String>) {
     for root in roots {
         let path = root.as_ref().join(lint::config::FILE_NAME);
         if !path.is_file() {
@@ -31,6 +31,6 @@ pub fn load_config(roots: &[impl AsRef<Path>]) -> (LintConfig, Option<String>) {
 }
 
 /// The name a suppression comment uses for the rule with `code`.
-pub fn rule_name(code: &str) -> String {
+pub(crate) fn rule_name(code: &str) -> String {
     registry::lookup(code).map_or_else(|| code.to_string(), |rule| rule.name.to_string())
 }

@@ -19,7 +19,7 @@ pub struct Settings {
 }
 
 /// The published documentation, linked from diagnostics unless `docs_url` says otherwise.
-pub const DOCS_URL: &str = "https://pipewright.dev/docs";
+pub(crate) const DOCS_URL: &str = "https://pipewright.dev/docs";
 
 impl Default for Settings {
     fn default() -> Self {

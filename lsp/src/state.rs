@@ -72,7 +72,7 @@ impl State {
     }
 
     /// Reads a `.pw` file of the workspace again (after a change on disk), or forgets it.
-    pub fn reload_from_disk(&mut self, uri: &Uri) {
+    pub(crate) fn reload_from_disk(&mut self, uri: &Uri) {
         let path = uri.to_file_path().map(|p| p.into_owned());
         let text = path
             .filter(|p| is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
@@ -85,7 +85,7 @@ impl State {
     }
 
     /// Reads every `.pw` file below the workspace folders.
-    pub fn scan_roots(&mut self) {
+    pub(crate) fn scan_roots(&mut self) {
         self.disk.clear();
         let mut files = Vec::new();
         for root in &self.roots {
@@ -100,7 +100,7 @@ impl State {
     }
 
     /// Reads `pipewright.toml` again; returns why it could not be used, if so.
-    pub fn reload_settings(&mut self) -> Option<String> {
+    pub(crate) fn reload_settings(&mut self) -> Option<String> {
         let (settings, problem) = Settings::load(&self.roots);
         let (lint_config, lint_problem) = crate::lints::load_config(&self.roots);
         self.settings = settings;
@@ -130,7 +130,7 @@ impl State {
 }
 
 /// Applies one change: the whole text when `range` is absent.
-pub fn apply_change(text: &mut String, range: Option<Range>, new_text: &str, encoding: Encoding) {
+pub(crate) fn apply_change(text: &mut String, range: Option<Range>, new_text: &str, encoding: Encoding) {
     let Some(range) = range else {
         *text = new_text.to_string();
         return;
@@ -242,7 +242,8 @@ impl Snapshot {
     }
 
     /// Whether the linter has run on this snapshot.
-    pub fn is_linted(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_linted(&self) -> bool {
         self.diagnostics.get().is_some()
     }
 

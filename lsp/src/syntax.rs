@@ -17,11 +17,6 @@ impl Enclosing<'_> {
     pub fn owner(&self) -> Option<Owner> {
         self.blocks.last().and_then(|b| owner(b))
     }
-
-    /// The name of the innermost enclosing block of `kind`.
-    pub fn name_of(&self, kind: BlockKind) -> Option<&str> {
-        self.blocks.iter().rev().find(|b| b.kind == kind).and_then(|b| b.name.as_ref()).map(|n| n.name.as_str())
-    }
 }
 
 /// The kind of entity whose fields a block holds.
@@ -40,7 +35,7 @@ pub fn owner(block: &Block) -> Option<Owner> {
 }
 
 /// What encloses `offset` in `file`.
-pub fn enclosing(file: &File, offset: usize) -> Enclosing<'_> {
+pub(crate) fn enclosing(file: &File, offset: usize) -> Enclosing<'_> {
     let mut found = Enclosing::default();
     let mut members = file.members.as_slice();
     // Bodies nest at most as deep as the parser allowed; the loop ends when no member holds it.

@@ -125,7 +125,7 @@ impl Api {
     }
 
     /// Prints what the agent does on standard error, as `pw agent NAME: ...`.
-    pub fn announcing(mut self, name: &str) -> Self {
+    pub(crate) fn announcing(mut self, name: &str) -> Self {
         self.announce = Some(name.to_string());
         self
     }

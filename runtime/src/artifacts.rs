@@ -8,12 +8,12 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 /// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An artifact or log name: letters, digits, `_`, `-`, `.`; not starting with `.`.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && !name.starts_with('.')
@@ -21,12 +21,12 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// A SHA-256 in lower-case hexadecimal.
-pub fn valid_sha(sha: &str) -> bool {
+pub(crate) fn valid_sha(sha: &str) -> bool {
     sha.len() == 64 && sha.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
 }
 
 /// A relative path that stays inside its folder; `.` is the folder itself.
-pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
+pub(crate) fn safe_relative(path: &str) -> Result<PathBuf, String> {
     let p = Path::new(path);
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -40,7 +40,7 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
 }
 
 /// The SHA-256 and size of a file.
-pub fn sha256_file(path: &Path) -> std::io::Result<ArtifactRef> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<ArtifactRef> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -58,7 +58,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<ArtifactRef> {
 
 /// Packs `workspace/path` (a file or a folder) into a tar archive at `archive`; the archive
 /// holds it under its own name.
-pub fn pack(workspace: &Path, path: &str, archive: &Path) -> Result<ArtifactRef, String> {
+pub(crate) fn pack(workspace: &Path, path: &str, archive: &Path) -> Result<ArtifactRef, String> {
     let rel = safe_relative(path)?;
     let src = workspace.join(&rel);
     let meta = std::fs::metadata(&src).map_err(|_| format!("`{path}` does not exist in the workspace"))?;
@@ -75,7 +75,7 @@ pub fn pack(workspace: &Path, path: &str, archive: &Path) -> Result<ArtifactRef,
 }
 
 /// Unpacks an archive into `dest`, refusing entries that would land outside it.
-pub fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
+pub(crate) fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
     let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
     let mut ar = tar::Archive::new(file);
@@ -111,14 +111,14 @@ impl Blobs {
     }
 
     /// A fresh temporary file name inside the store (same file system, for the rename).
-    pub fn temp_path(&self) -> PathBuf {
+    pub(crate) fn temp_path(&self) -> PathBuf {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.dir.join("tmp").join(format!("{}-{n}", std::process::id()))
     }
 
     /// Moves a checked temporary file into place under its hash.
-    pub fn adopt(&self, temp: &Path, sha: &str) -> std::io::Result<()> {
+    pub(crate) fn adopt(&self, temp: &Path, sha: &str) -> std::io::Result<()> {
         let Some(dest) = self.path(sha) else {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad hash"));
         };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub use pw_compiler::runtime_api::DURATIONS_FILE_NAME as FILE_NAME;
 
 /// How many of a job's (or task's) most recent passed runs its median is taken over.
-pub const RECENT_RUNS: usize = 20;
+pub(crate) const RECENT_RUNS: usize = 20;
 
 /// The median of some durations in milliseconds, rounded to whole seconds (0 when empty).
 pub fn median_seconds(millis: &[u64]) -> u64 {

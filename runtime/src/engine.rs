@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 
 /// How many of the newest events the database keeps for `GET /events` by default.
-pub const EVENTS_KEPT: u64 = 100_000;
+pub(crate) const EVENTS_KEPT: u64 = 100_000;
 
 /// Older events are pruned each time 1% more were recorded (at least 1, at most this many).
 const PRUNE_EVERY_MAX: u64 = 1_000;
@@ -317,7 +317,7 @@ impl Engine {
     }
 
     /// Waits up to `wait` for a job this agent can run.
-    pub async fn next_work(self: &Arc<Self>, agent: &str, wait: Duration) -> Result<Option<Assignment>> {
+    pub(crate) async fn next_work(self: &Arc<Self>, agent: &str, wait: Duration) -> Result<Option<Assignment>> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = self.work.notified();
@@ -360,7 +360,7 @@ impl Engine {
         }
     }
 
-    pub async fn append_log(self: &Arc<Self>, attempt: u64, agent: &str, seq: u64, data: String) -> Result<()> {
+    pub(crate) async fn append_log(self: &Arc<Self>, attempt: u64, agent: &str, seq: u64, data: String) -> Result<()> {
         self.read(|s| s.owns(attempt, agent))??;
         let committed = self.store.queue(vec![Write::Log { attempt, seq, data }]);
         match committed.await {
@@ -370,7 +370,7 @@ impl Engine {
         }
     }
 
-    pub fn owns(&self, attempt: u64, agent: &str) -> Result<()> {
+    pub(crate) fn owns(&self, attempt: u64, agent: &str) -> Result<()> {
         Ok(self.read(|s| s.owns(attempt, agent))??)
     }
 
@@ -542,7 +542,7 @@ impl Engine {
         }
     }
 
-    pub fn resolve_fetch(
+    pub(crate) fn resolve_fetch(
         &self,
         attempt: u64,
         agent: &str,
@@ -554,7 +554,7 @@ impl Engine {
         })??)
     }
 
-    pub async fn artifact_stored(
+    pub(crate) async fn artifact_stored(
         self: &Arc<Self>,
         attempt: u64,
         agent: &str,
@@ -564,7 +564,7 @@ impl Engine {
         Ok(self.apply(Vec::new(), |s, _| s.artifact_stored(attempt, agent, name, r)).await??)
     }
 
-    pub async fn task_report(self: &Arc<Self>, attempt: u64, r: crate::protocol::TaskReport) -> Result<()> {
+    pub(crate) async fn task_report(self: &Arc<Self>, attempt: u64, r: crate::protocol::TaskReport) -> Result<()> {
         Ok(self.apply(Vec::new(), |s, now| s.task_report(attempt, &r, now)).await??)
     }
 

@@ -30,7 +30,7 @@ impl Outcome {
 }
 
 /// Sends `signal` to every process of the group `pgid`.
-pub fn kill_group(pgid: u32, signal: i32) {
+pub(crate) fn kill_group(pgid: u32, signal: i32) {
     if pgid > 1 {
         // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
         unsafe {

@@ -29,7 +29,7 @@ pub fn read_plan(path: &Path) -> Result<Plan, String> {
 }
 
 /// Whether a material's `git` is a path on this machine rather than a URL.
-pub fn is_local(git: &str) -> bool {
+pub(crate) fn is_local(git: &str) -> bool {
     if git.contains("://") {
         return false;
     }
@@ -45,7 +45,7 @@ fn absolute(p: &Path) -> String {
 }
 
 /// Makes relative material paths absolute against the folder of the file declaring them.
-pub fn absolutize(plan: &mut Plan) {
+pub(crate) fn absolutize(plan: &mut Plan) {
     for m in &mut plan.materials {
         if is_local(&m.git) && Path::new(&m.git).is_relative() {
             let base = Path::new(&m.source.file).parent().unwrap_or(Path::new("."));

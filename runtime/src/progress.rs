@@ -32,7 +32,7 @@ pub fn line(kind: &EventKind) -> String {
 
 /// The plain line of an event; `client_args` completes the client commands it suggests, so that
 /// they work as shown (` --state run/.pw`).
-pub fn line_for(kind: &EventKind, client_args: &str) -> String {
+pub(crate) fn line_for(kind: &EventKind, client_args: &str) -> String {
     match kind {
         EventKind::InstanceQueued { pipeline, counter } => {
             format!("{pipeline}/{counter} queued (max_instances reached)")

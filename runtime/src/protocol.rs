@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 /// The version prefix of every endpoint.
 pub const API: &str = "/api/v1";
 /// How long the server holds a work request at most.
-pub const MAX_WAIT_MS: u64 = 30_000;
+pub(crate) const MAX_WAIT_MS: u64 = 30_000;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegisterRequest {

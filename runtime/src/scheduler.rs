@@ -171,7 +171,7 @@ pub fn interpolate(text: &str, var: &str, value: &str) -> String {
 }
 
 /// A short description of a task for progress lines.
-pub fn task_label(task: &plan::Task) -> String {
+pub(crate) fn task_label(task: &plan::Task) -> String {
     let text = match &task.action {
         TaskAction::Shell { script } => script.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string(),
         TaskAction::Exec { argv } => argv.join(" "),
@@ -207,7 +207,7 @@ impl Scheduler {
 
     /// Rebuilds the scheduler from stored instances and agents, after a restart. Every agent gets
     /// a fresh lease, so that agents running jobs have time to come back.
-    pub fn restore(
+    pub(crate) fn restore(
         &mut self,
         instances: Vec<Instance>,
         agents: Vec<AgentInfo>,
@@ -268,7 +268,7 @@ impl Scheduler {
 
     /// Restores the downstream triggers saved before a restart, and asks for each to be carried
     /// out again.
-    pub fn restore_pending(&mut self, pending: Vec<PendingTrigger>) {
+    pub(crate) fn restore_pending(&mut self, pending: Vec<PendingTrigger>) {
         for t in pending {
             self.next_pending = self.next_pending.max(t.id + 1);
             self.effects.push(Effect::TriggerLater(t.clone()));
@@ -325,7 +325,7 @@ impl Scheduler {
 
     /// How `pw status` shows a pending trigger: the materials it waits for are those of the
     /// pipeline it does not inherit from its upstreams.
-    pub fn pending_view(&self, t: &PendingTrigger) -> PendingView {
+    pub(crate) fn pending_view(&self, t: &PendingTrigger) -> PendingView {
         let materials = self
             .plan()
             .pipeline(&t.pipeline)
@@ -341,14 +341,14 @@ impl Scheduler {
     }
 
     /// The downstream triggers that could not be carried out (the most recent ones).
-    pub fn failed_triggers(&self) -> &[FailedTrigger] {
+    pub(crate) fn failed_triggers(&self) -> &[FailedTrigger] {
         &self.failed_triggers
     }
 
     /// Carries out a pending downstream trigger with the revisions looked up for it (or why they
     /// could not be), and forgets it in the same change. `None` when it is not pending (any
     /// more): it was carried out already, and is not again.
-    pub fn complete_trigger(
+    pub(crate) fn complete_trigger(
         &mut self,
         id: u64,
         materials: Result<Vec<MaterialCheckout>, String>,
@@ -381,10 +381,6 @@ impl Scheduler {
         self.by_name.get(&(key(pipeline), counter)).and_then(|id| self.instances.get(id))
     }
 
-    pub fn instance_by_id(&self, id: u64) -> Option<&Instance> {
-        self.instances.get(&id)
-    }
-
     pub fn agents(&self) -> impl Iterator<Item = &AgentInfo> {
         self.agents.values()
     }
@@ -393,16 +389,16 @@ impl Scheduler {
         self.agents.get(id)
     }
 
-    pub fn known_revision(&self, material: &str) -> Option<&str> {
+    pub(crate) fn known_revision(&self, material: &str) -> Option<&str> {
         self.revisions.get(&key(material)).map(String::as_str)
     }
 
-    pub fn set_revision(&mut self, material: &str, revision: &str) {
+    pub(crate) fn set_revision(&mut self, material: &str, revision: &str) {
         self.revisions.insert(key(material), revision.to_string());
     }
 
     /// The job key of an attempt.
-    pub fn job_key(&self, attempt: u64) -> Option<JobKey> {
+    pub(crate) fn job_key(&self, attempt: u64) -> Option<JobKey> {
         let slot = self.slots.get(&attempt)?;
         let inst = self.instances.get(&slot.instance)?;
         let stage = inst.stages.get(slot.stage)?;
@@ -464,7 +460,7 @@ impl Scheduler {
 
     /// Whether an agent has been heard from recently: within its lease, plus the longest a
     /// request for work is held (an idle agent is heard from once per request).
-    pub fn alive(&self, agent: &AgentInfo, now: u64) -> bool {
+    pub(crate) fn alive(&self, agent: &AgentInfo, now: u64) -> bool {
         !agent.lost && now.saturating_sub(agent.last_seen_ms) <= self.cfg.lease_ms + crate::protocol::MAX_WAIT_MS
     }
 
@@ -596,12 +592,12 @@ impl Scheduler {
     }
 
     /// Whether `agent` may upload logs and artifacts for `attempt` (its own, even once over).
-    pub fn owns(&self, attempt: u64, agent: &str) -> Result<(), SchedError> {
+    pub(crate) fn owns(&self, attempt: u64, agent: &str) -> Result<(), SchedError> {
         self.check_owner(attempt, agent).map(|_| ())
     }
 
     /// An agent reports a task starting or ending.
-    pub fn task_report(&mut self, attempt: u64, report: &TaskReport, now: u64) -> Result<(), SchedError> {
+    pub(crate) fn task_report(&mut self, attempt: u64, report: &TaskReport, now: u64) -> Result<(), SchedError> {
         let TaskReport { agent_id: agent, index, state, exit_code, at_us } = report;
         let (index, state, exit_code, at_us) = (*index, *state, *exit_code, *at_us);
         self.check_owner(attempt, agent)?;
@@ -641,7 +637,7 @@ impl Scheduler {
     }
 
     /// Records an artifact an agent uploaded.
-    pub fn artifact_stored(
+    pub(crate) fn artifact_stored(
         &mut self,
         attempt: u64,
         agent: &str,
@@ -685,7 +681,7 @@ impl Scheduler {
     // ----- instances -----
 
     /// The materials of a pipeline, with the revisions still to be found.
-    pub fn materials_of(&self, pipeline: &str) -> Vec<plan::Material> {
+    pub(crate) fn materials_of(&self, pipeline: &str) -> Vec<plan::Material> {
         let Some(p) = self.plan().pipeline(pipeline) else { return Vec::new() };
         p.materials
             .iter()
@@ -1341,7 +1337,14 @@ impl Scheduler {
     }
 
     /// The values a `discover` command printed, or why it failed.
-    pub fn discovered(&mut self, id: u64, stage: &str, job: &str, result: Result<Vec<String>, String>, now: u64) {
+    pub(crate) fn discovered(
+        &mut self,
+        id: u64,
+        stage: &str,
+        job: &str,
+        result: Result<Vec<String>, String>,
+        now: u64,
+    ) {
         let Some(si) = self.instances.get(&id).and_then(|i| i.stage_index(stage)) else { return };
         let Some(inst) = self.instances.get_mut(&id) else { return };
         let st = &mut inst.stages[si];
@@ -1407,7 +1410,7 @@ impl Scheduler {
 
     /// Where an artifact a job fetches comes from: this instance, or the upstream instance
     /// (direct or further up) that caused it.
-    pub fn resolve_fetch(
+    pub(crate) fn resolve_fetch(
         &self,
         attempt: u64,
         pipeline: &str,
@@ -1457,7 +1460,7 @@ impl Scheduler {
     }
 
     /// Applies the clock: wait limits, timeouts and lost agents.
-    pub fn tick(&mut self, now: u64) {
+    pub(crate) fn tick(&mut self, now: u64) {
         let mut expired = Vec::new();
         for &id in &self.queue {
             let (Some(a), Some(slot)) = (self.attempt(id), self.slots.get(&id)) else { continue };
@@ -1589,7 +1592,7 @@ fn checkout(m: &plan::Material, revision: String) -> MaterialCheckout {
 }
 
 /// Builds the checkouts of a pipeline's materials from resolved revisions.
-pub fn checkouts(materials: &[plan::Material], revisions: &BTreeMap<String, String>) -> Vec<MaterialCheckout> {
+pub(crate) fn checkouts(materials: &[plan::Material], revisions: &BTreeMap<String, String>) -> Vec<MaterialCheckout> {
     materials.iter().filter_map(|m| revisions.get(&key(&m.name)).map(|r| checkout(m, r.clone()))).collect()
 }
 

@@ -34,7 +34,7 @@ impl Secrets {
     }
 }
 
-pub fn missing_message(name: &str) -> String {
+pub(crate) fn missing_message(name: &str) -> String {
     format!(
         "secret `{name}` is not set: set the environment variable {} on the server, or write it to the file secrets/{name} in the server's state folder",
         env_var(name)
@@ -42,7 +42,7 @@ pub fn missing_message(name: &str) -> String {
 }
 
 /// Replaces every occurrence of a secret value by `****`, longest values first.
-pub fn mask(line: &str, secrets: &[String]) -> String {
+pub(crate) fn mask(line: &str, secrets: &[String]) -> String {
     let mut out = line.to_string();
     let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
     sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));

@@ -87,7 +87,7 @@ fn authorize(engine: &Engine, headers: &HeaderMap, roles: &[Role]) -> Res<()> {
     }
 }
 
-pub fn router(engine: Arc<Engine>) -> Router {
+pub(crate) fn router(engine: Arc<Engine>) -> Router {
     let v1 = Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/agents/register", post(register))

@@ -20,7 +20,7 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         matches!(self, InstanceState::Passed | InstanceState::Failed | InstanceState::Cancelled)
     }
 
@@ -50,11 +50,11 @@ pub enum StageState {
 }
 
 impl StageState {
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         matches!(self, StageState::Discovering | StageState::Running)
     }
 
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         matches!(self, StageState::Passed | StageState::Failed | StageState::Cancelled)
     }
 
@@ -85,7 +85,7 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         matches!(self, JobState::Passed | JobState::Failed | JobState::Cancelled)
     }
 
@@ -196,10 +196,6 @@ pub struct JobRun {
 impl JobRun {
     pub fn current(&self) -> Option<&Attempt> {
         self.attempts.last()
-    }
-
-    pub fn current_mut(&mut self) -> Option<&mut Attempt> {
-        self.attempts.last_mut()
     }
 
     pub fn state(&self) -> JobState {

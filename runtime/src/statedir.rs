@@ -19,7 +19,7 @@ pub struct Tokens {
 }
 
 /// 32 random bytes in hexadecimal.
-pub fn random_token() -> std::io::Result<String> {
+pub(crate) fn random_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(crate::artifacts::hex(&bytes))
@@ -65,7 +65,7 @@ impl StateDir {
         self.root.join("artifacts")
     }
 
-    pub fn discover_dir(&self) -> PathBuf {
+    pub(crate) fn discover_dir(&self) -> PathBuf {
         self.root.join("discover")
     }
 
@@ -87,7 +87,7 @@ impl StateDir {
 }
 
 /// Writes a file only its owner can read.
-pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)

@@ -6,7 +6,7 @@
 use crate::protocol::Event;
 use crate::scheduler::AgentInfo;
 use crate::state::{Instance, JobRun, PendingTrigger, TaskState};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
@@ -339,7 +339,7 @@ impl Store {
     }
 
     /// The durations of each job's last `last` passed attempts (committed ones), in one query.
-    pub fn job_durations(&self, last: usize) -> Result<Vec<JobDurations>, String> {
+    pub(crate) fn job_durations(&self, last: usize) -> Result<Vec<JobDurations>, String> {
         let conn = self.exporter.lock().map_err(|_| "store lock poisoned")?;
         let mut stmt = conn.prepare_cached(PASSED_ATTEMPTS).map_err(|e| e.to_string())?;
         let rows = stmt
@@ -360,7 +360,7 @@ impl Store {
     }
 
     /// The durations of each task's last `last` passed runs (committed ones), in one query.
-    pub fn task_durations(&self, last: usize) -> Result<Vec<TaskDurations>, String> {
+    pub(crate) fn task_durations(&self, last: usize) -> Result<Vec<TaskDurations>, String> {
         let conn = self.exporter.lock().map_err(|_| "store lock poisoned")?;
         let mut stmt = conn.prepare_cached(PASSED_TASKS).map_err(|e| e.to_string())?;
         let rows = stmt
@@ -406,17 +406,15 @@ impl Store {
     }
 
     /// Whether a log chunk is already stored.
-    pub fn has_log(&self, attempt: u64, seq: u64) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_log(&self, attempt: u64, seq: u64) -> bool {
         let Ok(conn) = self.reader.lock() else { return false };
         conn.query_row(
             "SELECT 1 FROM logs WHERE attempt = ?1 AND seq = ?2",
             params![attempt as i64, seq as i64],
             |_| Ok(()),
         )
-        .optional()
-        .ok()
-        .flatten()
-        .is_some()
+        .is_ok()
     }
 }
 

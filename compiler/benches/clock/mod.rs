@@ -13,7 +13,7 @@ use std::time::Duration;
 static WALL: WallTime = WallTime;
 
 /// CPU time of the whole process (`CLOCK_PROCESS_CPUTIME_ID`).
-pub struct ProcessCpu;
+pub(crate) struct ProcessCpu;
 
 impl ProcessCpu {
     fn now() -> Duration {

@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 /// How big a workspace to make.
 #[derive(Clone, Copy, Debug)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub files: usize,
     pub stages: usize,
     pub jobs: usize,
@@ -23,7 +23,7 @@ pub struct Shape {
 
 impl Shape {
     /// The workspace of the compiler's benchmark: 1,000 pipelines × 6 stages × 4 jobs × 3 tasks.
-    pub const BENCH: Shape = Shape { files: 1000, stages: 6, jobs: 4, tasks: 3 };
+    pub(crate) const BENCH: Shape = Shape { files: 1000, stages: 6, jobs: 4, tasks: 3 };
 }
 
 /// How many materials the workspace declares; pipeline `i` uses material `i % MATERIALS`.
@@ -82,7 +82,7 @@ fn upstreams(i: usize, shape: &Shape) -> Vec<(usize, usize)> {
 }
 
 /// The files of the workspace: (path, text), in a stable order.
-pub fn generate(shape: &Shape) -> Vec<(String, String)> {
+pub(crate) fn generate(shape: &Shape) -> Vec<(String, String)> {
     assert!(shape.stages >= 1 && shape.jobs >= 1 && shape.tasks >= 1, "every level needs at least one entity");
     (0..shape.files)
         .map(|i| {
@@ -93,7 +93,7 @@ pub fn generate(shape: &Shape) -> Vec<(String, String)> {
 }
 
 /// The generated files in a compiler workspace.
-pub fn workspace(files: &[(String, String)]) -> pw_compiler::Workspace {
+pub(crate) fn workspace(files: &[(String, String)]) -> pw_compiler::Workspace {
     let mut ws = pw_compiler::Workspace::new();
     for (path, text) in files {
         ws.add(path.clone(), text.clone());
@@ -102,7 +102,7 @@ pub fn workspace(files: &[(String, String)]) -> pw_compiler::Workspace {
 }
 
 /// Total lines and bytes of the generated files.
-pub fn size(files: &[(String, String)]) -> (usize, usize) {
+pub(crate) fn size(files: &[(String, String)]) -> (usize, usize) {
     files.iter().fold((0, 0), |(lines, bytes), (_, text)| (lines + text.lines().count(), bytes + text.len()))
 }
 

@@ -6,6 +6,9 @@ use super::declare::{duplicate, header_span, Decl, Declared};
 use super::fields::{self, Fields};
 use super::values::{quote_list, Binding, Eval, Scope, Use, Value};
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
+use crate::codes::Code::{
+    E0202, E0204, E0205, E0206, E0207, E0208, E0209, E0301, E0501, E0502, E0503, E0504, E0505, E0507, E0508, E0509,
+};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{
     Action, Approval, ArtifactDecl, Discover, EnvValue, EnvVar, FanOutInstance, Fetch, Job, Material, NameRef,
@@ -21,7 +24,7 @@ pub const MAX_FAN_OUT: i64 = 1000;
 /// How deep templates may instantiate templates.
 const MAX_TEMPLATE_DEPTH: usize = 16;
 
-pub struct Builder<'a, 's> {
+pub(super) struct Builder<'a, 's> {
     pub declared: &'s Declared<'a>,
     pub symbols: &'s mut Symbols,
     pub diagnostics: Vec<Diagnostic>,
@@ -41,7 +44,7 @@ struct Ctx<'a> {
 }
 
 impl<'a, 's> Builder<'a, 's> {
-    pub fn new(declared: &'s Declared<'a>, symbols: &'s mut Symbols) -> Self {
+    pub(super) fn new(declared: &'s Declared<'a>, symbols: &'s mut Symbols) -> Self {
         Builder {
             declared,
             symbols,
@@ -57,7 +60,7 @@ impl<'a, 's> Builder<'a, 's> {
         Eval { file, scope, diagnostics: &mut self.diagnostics, uses: &mut self.uses }
     }
 
-    pub fn material(&mut self, decl: &Decl<'a>) -> Option<Material> {
+    pub(super) fn material(&mut self, decl: &Decl<'a>) -> Option<Material> {
         let members = decl.block.body.members();
         let scope = Scope::default();
         let field_list = self.only_fields(decl.file, members, "a material");
@@ -82,7 +85,7 @@ impl<'a, 's> Builder<'a, 's> {
         })
     }
 
-    pub fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
+    pub(super) fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
         let at = origin(decl.file, decl.block.span, decl.name.span);
         let ctx = self.body_of(decl.block, TemplateKind::Pipeline, decl.file, &Scope::default())?;
         let pipeline = self.pipeline_body(decl.name, at, ctx);
@@ -128,7 +131,7 @@ impl<'a, 's> Builder<'a, 's> {
         let after = self.upstreams(&fields, ctx.file, &ctx.scope);
         if !ctx.members.iter().any(|m| is_block(m, BlockKind::Stage) || stands_in(m, BlockKind::Pipeline)) {
             self.diagnostics.push(
-                Diagnostic::error("E0204", at.file, at.name, format!("pipeline `{}` has no stage", name.name))
+                Diagnostic::error(E0204, at.file, at.name, format!("pipeline `{}` has no stage", name.name))
                     .with_label("a pipeline runs its stages in order, and this one has none")
                     .with_help("add `stage NAME { job NAME { run \"...\" } }`"),
             );
@@ -152,7 +155,7 @@ impl<'a, 's> Builder<'a, 's> {
             match path.as_slice() {
                 [one] => out.push(NameRef { name: one.name.clone(), file, span: one.span }),
                 _ => self.diagnostics.push(
-                    Diagnostic::error("E0202", file, span, "a material is named by one word")
+                    Diagnostic::error(E0202, file, span, "a material is named by one word")
                         .with_label("not a material name")
                         .with_help("write the material's name, as in `materials = [app]`"),
                 ),
@@ -170,7 +173,7 @@ impl<'a, 's> Builder<'a, 's> {
                 out.push(Upstream { pipeline: p.name.clone(), stage: s.name.clone(), file, span });
             } else {
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", file, span, "`after` takes `pipeline.stage` references")
+                    Diagnostic::error(E0202, file, span, "`after` takes `pipeline.stage` references")
                         .with_label(format!("this has {} part{}", path.len(), if path.len() == 1 { "" } else { "s" }))
                         .with_help("name the upstream pipeline and the stage whose success triggers this one, as in `after = [build.test]`"),
                 );
@@ -220,7 +223,7 @@ impl<'a, 's> Builder<'a, 's> {
         let fetch_materials = fields.bool("fetch_materials", &mut eval).unwrap_or(true);
         if !ctx.members.iter().any(|m| is_block(m, BlockKind::Job) || stands_in(m, BlockKind::Stage)) {
             self.diagnostics.push(
-                Diagnostic::error("E0205", at.file, at.name, format!("stage `{}` has no job", name.name))
+                Diagnostic::error(E0205, at.file, at.name, format!("stage `{}` has no job", name.name))
                     .with_label("a stage passes when all its jobs pass, and this one has none")
                     .with_help("add `job NAME { run \"...\" }`, or remove the stage"),
             );
@@ -285,7 +288,7 @@ impl<'a, 's> Builder<'a, 's> {
                         Value::Str(_) => {
                             reported = true;
                             self.diagnostics.push(
-                                Diagnostic::error("E0509", file, item_span, "a `for` value is empty")
+                                Diagnostic::error(E0509, file, item_span, "a `for` value is empty")
                                     .with_label("an empty string names no job")
                                     .with_help(
                                         "each value names one job, such as `\"web-1\"` or `3`; remove the empty one",
@@ -296,7 +299,7 @@ impl<'a, 's> Builder<'a, 's> {
                             reported = true;
                             self.diagnostics.push(
                                 Diagnostic::error(
-                                    "E0509",
+                                    E0509,
                                     file,
                                     item_span,
                                     format!("a `for` list holds names, but this is {}", other.describe()),
@@ -311,7 +314,7 @@ impl<'a, 's> Builder<'a, 's> {
             }
             Value::Range(a, b) if b.saturating_sub(a) > MAX_FAN_OUT => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0509", file, span, format!("this range makes {} jobs", b.saturating_sub(a)))
+                    Diagnostic::error(E0509, file, span, format!("this range makes {} jobs", b.saturating_sub(a)))
                         .with_label(format!("at most {MAX_FAN_OUT} jobs can come from one `for`"))
                         .with_help("use fewer shards, or `discover(...)` to decide when the stage starts"),
                 );
@@ -322,7 +325,7 @@ impl<'a, 's> Builder<'a, 's> {
             other => {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0509",
+                        E0509,
                         file,
                         span,
                         format!("`for` takes a list, a range or `discover(...)`, but this is {}", other.describe()),
@@ -335,7 +338,7 @@ impl<'a, 's> Builder<'a, 's> {
         };
         // A list whose values were all reported as invalid is not reported as empty too.
         if values.is_empty() && !reported {
-            let mut d = Diagnostic::error("E0507", file, span, "this `for` makes no job")
+            let mut d = Diagnostic::error(E0507, file, span, "this `for` makes no job")
                 .with_label("empty")
                 .with_help("give at least one value, or remove the job");
             if matches!(fan.source.kind, ExprKind::Range(..)) {
@@ -347,7 +350,7 @@ impl<'a, 's> Builder<'a, 's> {
         for (value, item_span) in values {
             if let Some((_, first)) = seen.iter().find(|(v, _)| v.eq_ignore_ascii_case(&value)) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0508", file, item_span, format!("`{value}` appears twice in this `for`"))
+                    Diagnostic::error(E0508, file, item_span, format!("`{value}` appears twice in this `for`"))
                         .with_label("repeated here")
                         .with_secondary(file, *first, "first here")
                         .with_help("each value makes one job; remove the repeat"),
@@ -395,7 +398,7 @@ impl<'a, 's> Builder<'a, 's> {
         let estimate_secs = fields.duration("estimate", &mut eval);
         if !ctx.members.iter().any(|m| matches!(m, Member::Task(_)) || stands_in(m, BlockKind::Job)) {
             self.diagnostics.push(
-                Diagnostic::error("E0206", at.file, at.name, format!("job `{name}` has no task"))
+                Diagnostic::error(E0206, at.file, at.name, format!("job `{name}` has no task"))
                     .with_label("a job runs its tasks in order, and this one has none")
                     .with_help("add `run \"command\"`"),
             );
@@ -438,7 +441,7 @@ impl<'a, 's> Builder<'a, 's> {
         match self.eval(file, scope).expr(expr) {
             Value::Str(s) if s.trim().is_empty() => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", file, expr.span, "`run` has an empty command")
+                    Diagnostic::error(E0202, file, expr.span, "`run` has an empty command")
                         .with_label("nothing to run")
                         .with_help("write the command, or remove the task"),
                 );
@@ -449,7 +452,7 @@ impl<'a, 's> Builder<'a, 's> {
             Value::Error => None,
             other => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", file, expr.span, format!("`run` takes a script or a list of strings, but this is {}", other.describe()))
+                    Diagnostic::error(E0202, file, expr.span, format!("`run` takes a script or a list of strings, but this is {}", other.describe()))
                         .with_label("cannot run this")
                         .with_help("write `run \"script\"` to run through a shell, or `run [\"program\", \"arg\"]` to run without one"),
                 );
@@ -462,7 +465,7 @@ impl<'a, 's> Builder<'a, 's> {
     fn argv(&mut self, file: FileId, expr: &Expr, items: Vec<Value>) -> Option<Action> {
         if items.is_empty() {
             self.diagnostics.push(
-                Diagnostic::error("E0202", file, expr.span, "`run` has an empty list: no program to run")
+                Diagnostic::error(E0202, file, expr.span, "`run` has an empty list: no program to run")
                     .with_label("nothing to run")
                     .with_help("name the program and its arguments, as in `run [\"make\", \"test\"]`, or write a script: `run \"make test\"`"),
             );
@@ -477,7 +480,7 @@ impl<'a, 's> Builder<'a, 's> {
         for (i, (item, span)) in items.into_iter().zip(spans).enumerate() {
             match item {
                 Value::Str(s) if i == 0 && s.trim().is_empty() => self.diagnostics.push(
-                    Diagnostic::error("E0202", file, span, "the program of this `run` is empty")
+                    Diagnostic::error(E0202, file, span, "the program of this `run` is empty")
                         .with_label("the first item is the program to run")
                         .with_help("name the program, as in `run [\"make\", \"test\"]`"),
                 ),
@@ -485,7 +488,7 @@ impl<'a, 's> Builder<'a, 's> {
                 Value::Error => {}
                 other => {
                     let mut d = Diagnostic::error(
-                        "E0202",
+                        E0202,
                         file,
                         span,
                         format!("`run` takes a list of strings, but this item is {}", other.describe()),
@@ -511,7 +514,7 @@ impl<'a, 's> Builder<'a, 's> {
                 other => {
                     self.diagnostics.push(
                         Diagnostic::error(
-                            "E0202",
+                            E0202,
                             file,
                             expr.span,
                             format!("`into` takes a folder as a string, but this is {}", other.describe()),
@@ -527,7 +530,7 @@ impl<'a, 's> Builder<'a, 's> {
             if source.kind != ExprKind::Error {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0202",
+                        E0202,
                         file,
                         source.span,
                         format!("`fetch` takes a reference to an artifact, but this is {}", source.kind.describe()),
@@ -544,7 +547,7 @@ impl<'a, 's> Builder<'a, 's> {
             [p, s, j, a] => (p.clone(), [s, j, a]),
             _ => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", file, source.span, format!("this reference has {} parts", names.len()))
+                    Diagnostic::error(E0202, file, source.span, format!("this reference has {} parts", names.len()))
                         .with_label("expected `stage.job.artifact` or `pipeline.stage.job.artifact`")
                         .with_help("name the stage, the job and the artifact it publishes; add the pipeline first to fetch from an upstream pipeline"),
                 );
@@ -572,7 +575,7 @@ impl<'a, 's> Builder<'a, 's> {
             other => {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0202",
+                        E0202,
                         file,
                         a.path.span,
                         format!("an artifact's path is a string, but this is {}", other.describe()),
@@ -592,7 +595,7 @@ impl<'a, 's> Builder<'a, 's> {
         let (subject, relative_to, example) = what.words();
         if path.trim().is_empty() {
             self.diagnostics.push(
-                Diagnostic::error("E0202", file, span, format!("the {subject} is empty"))
+                Diagnostic::error(E0202, file, span, format!("the {subject} is empty"))
                     .with_label(format!("expected a path relative to {relative_to}"))
                     .with_help(what.empty_help()),
             );
@@ -606,7 +609,7 @@ impl<'a, 's> Builder<'a, 's> {
         }
         let label = if absolute { "an absolute path".to_string() } else { format!("`..` leads out of {relative_to}") };
         self.diagnostics.push(
-            Diagnostic::error("E0208", file, span, format!("{subject} `{trimmed}` is outside {relative_to}"))
+            Diagnostic::error(E0208, file, span, format!("{subject} `{trimmed}` is outside {relative_to}"))
                 .with_label(label)
                 .with_note(format!(
                     "{} is relative to {relative_to} and stays inside it: it is not absolute and has no `..`",
@@ -633,7 +636,7 @@ impl<'a, 's> Builder<'a, 's> {
                 other => {
                     self.diagnostics.push(
                         Diagnostic::error(
-                            "E0202",
+                            E0202,
                             file,
                             f.value.span,
                             format!(
@@ -713,7 +716,7 @@ impl<'a, 's> Builder<'a, 's> {
             _ => "move it to where it belongs, or remove it",
         };
         self.diagnostics.push(
-            Diagnostic::error("E0207", file, header_span(member), format!("{what} cannot stand in {within}"))
+            Diagnostic::error(E0207, file, header_span(member), format!("{what} cannot stand in {within}"))
                 .with_label("misplaced")
                 .with_note(format!("{within} holds {allowed}"))
                 .with_help(help),
@@ -734,7 +737,7 @@ impl<'a, 's> Builder<'a, 's> {
             let made = template_kind.map_or("something else", TemplateKind::keyword);
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0501",
+                    E0501,
                     file,
                     call.template.span,
                     format!("`{}` is a {made} template, not a {} template", decl.name.name, kind.keyword()),
@@ -755,7 +758,7 @@ impl<'a, 's> Builder<'a, 's> {
             let chain = self.stack.iter().chain(std::iter::once(&key)).cloned().collect::<Vec<_>>().join(" → ");
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0505",
+                    E0505,
                     file,
                     call.template.span,
                     format!("template `{}` instantiates itself", decl.name.name),
@@ -778,7 +781,7 @@ impl<'a, 's> Builder<'a, 's> {
         if found.is_none() {
             let names: Vec<&str> = self.declared.templates.iter().map(|d| d.name.name.as_str()).collect();
             let mut d = Diagnostic::error(
-                "E0301",
+                E0301,
                 file,
                 call.template.span,
                 format!("no template named `{}`", call.template.name),
@@ -808,7 +811,7 @@ impl<'a, 's> Builder<'a, 's> {
             let Some(param) = params.iter().find(|p| p.name.name.eq_ignore_ascii_case(&arg.name.name)) else {
                 let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
                 let mut d = Diagnostic::error(
-                    "E0503",
+                    E0503,
                     file,
                     arg.name.span,
                     format!("template `{}` has no parameter `{}`", decl.name.name, arg.name.name),
@@ -832,7 +835,7 @@ impl<'a, 's> Builder<'a, 's> {
                 }
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0209",
+                        E0209,
                         file,
                         arg.name.span,
                         format!("argument `{}` is given twice", arg.name.name),
@@ -857,7 +860,7 @@ impl<'a, 's> Builder<'a, 's> {
             if !value.has_type(ty) {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0504",
+                        E0504,
                         file,
                         arg.value.span,
                         format!(
@@ -888,7 +891,7 @@ impl<'a, 's> Builder<'a, 's> {
                 None => {
                     self.diagnostics.push(
                         Diagnostic::error(
-                            "E0502",
+                            E0502,
                             file,
                             call.template.span,
                             format!("template `{}` needs the argument `{}`", decl.name.name, param.name.name),
@@ -906,7 +909,7 @@ impl<'a, 's> Builder<'a, 's> {
 
     /// Checks a template's own definition: parameter types and defaults, and its body with a
     /// placeholder for each parameter, so that a template nobody uses is checked too.
-    pub fn template(&mut self, decl: &Decl<'a>) {
+    pub(super) fn template(&mut self, decl: &Decl<'a>) {
         let mut scope = Scope::default();
         let mut seen: Vec<&Ident> = Vec::new();
         for param in &decl.block.params {
@@ -953,7 +956,7 @@ impl<'a, 's> Builder<'a, 's> {
         let Some(ty) = param_type(&param.ty) else {
             let names = ["string", "int", "bool", "duration", "list"];
             let mut d =
-                Diagnostic::error("E0202", file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
+                Diagnostic::error(E0202, file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
                     .with_label("not a type")
                     .with_note(format!("the types are {}", quote_list(&names)));
             if let Some(s) = did_you_mean(&param.ty.name, names) {
@@ -967,7 +970,7 @@ impl<'a, 's> Builder<'a, 's> {
             if !value.has_type(ty) {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0504",
+                        E0504,
                         file,
                         default.span,
                         format!(
@@ -1067,7 +1070,7 @@ fn article(ty: ParamType) -> &'static str {
     }
 }
 
-pub fn param_type(ty: &Ident) -> Option<ParamType> {
+pub(super) fn param_type(ty: &Ident) -> Option<ParamType> {
     match ty.name.to_ascii_lowercase().as_str() {
         "string" => Some(ParamType::String),
         "int" => Some(ParamType::Int),
@@ -1078,7 +1081,7 @@ pub fn param_type(ty: &Ident) -> Option<ParamType> {
     }
 }
 
-pub fn template_kind(block: &Block) -> Option<TemplateKind> {
+pub(super) fn template_kind(block: &Block) -> Option<TemplateKind> {
     match block.template_of.map(|(k, _)| k) {
         Some(BlockKind::Pipeline) => Some(TemplateKind::Pipeline),
         Some(BlockKind::Stage) => Some(TemplateKind::Stage),
@@ -1087,7 +1090,7 @@ pub fn template_kind(block: &Block) -> Option<TemplateKind> {
     }
 }
 
-pub fn origin(file: FileId, span: Span, name: Span) -> Origin {
+pub(super) fn origin(file: FileId, span: Span, name: Span) -> Origin {
     Origin { file, span, name }
 }
 
@@ -1097,7 +1100,7 @@ pub fn name_safe(value: &str) -> String {
 }
 
 /// `./bin/` → `bin`; the empty path and `./` → `.`.
-pub fn normalise_path(path: &str) -> String {
+pub(super) fn normalise_path(path: &str) -> String {
     let trimmed = path.trim().trim_start_matches("./").trim_end_matches('/');
     if trimmed.is_empty() {
         ".".to_string()

@@ -3,6 +3,7 @@
 //! invalid names and duplicates among them are reported.
 
 use crate::ast::{Block, BlockKind, Body, Field, File, Ident, Member};
+use crate::codes::Code::{E0207, E0302, E0303};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 use crate::symbols::{Symbol, SymbolId, SymbolKind, Symbols};
@@ -12,7 +13,7 @@ pub const MAX_NAME_LEN: usize = 255;
 
 /// A top-level definition.
 #[derive(Clone, Copy, Debug)]
-pub struct Decl<'a> {
+pub(super) struct Decl<'a> {
     pub name: &'a Ident,
     pub block: &'a Block,
     pub file: FileId,
@@ -20,7 +21,7 @@ pub struct Decl<'a> {
 }
 
 #[derive(Debug, Default)]
-pub struct Declared<'a> {
+pub(super) struct Declared<'a> {
     pub materials: Vec<Decl<'a>>,
     pub pipelines: Vec<Decl<'a>>,
     pub templates: Vec<Decl<'a>>,
@@ -31,22 +32,26 @@ pub struct Declared<'a> {
 }
 
 impl<'a> Declared<'a> {
-    pub fn symbol_at(&self, file: FileId, name: Span) -> Option<SymbolId> {
+    pub(super) fn symbol_at(&self, file: FileId, name: Span) -> Option<SymbolId> {
         self.by_name.get(&(file, name.start)).copied()
     }
 
     /// The position of a top-level definition in its list.
-    pub fn position(&self, kind: BlockKind, name: &str) -> Option<usize> {
+    pub(super) fn position(&self, kind: BlockKind, name: &str) -> Option<usize> {
         self.index.get(&(kind, name.to_ascii_lowercase())).copied()
     }
 
-    pub fn template(&self, name: &str) -> Option<&Decl<'a>> {
+    pub(super) fn template(&self, name: &str) -> Option<&Decl<'a>> {
         self.position(BlockKind::Template, name).map(|i| &self.templates[i])
     }
 }
 
 /// Declares every symbol of the workspace.
-pub fn declare<'a>(files: &[&'a File], symbols: &mut Symbols, diagnostics: &mut Vec<Diagnostic>) -> Declared<'a> {
+pub(super) fn declare<'a>(
+    files: &[&'a File],
+    symbols: &mut Symbols,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Declared<'a> {
     let mut pass = Pass { symbols, diagnostics, declared: Declared::default() };
     for (i, file) in files.iter().enumerate() {
         let id = FileId(i as u32);
@@ -140,7 +145,7 @@ impl<'a> Pass<'a, '_> {
         if !valid {
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0302",
+                    E0302,
                     file,
                     name.span,
                     format!("`{}` is not a valid environment variable name", name.name),
@@ -166,14 +171,9 @@ impl<'a> Pass<'a, '_> {
     fn check_name(&mut self, file: FileId, name: &Ident) {
         if name.name.len() > MAX_NAME_LEN {
             self.diagnostics.push(
-                Diagnostic::error(
-                    "E0302",
-                    file,
-                    name.span,
-                    format!("this name is {} characters long", name.name.len()),
-                )
-                .with_label(format!("names are at most {MAX_NAME_LEN} characters"))
-                .with_help("choose a shorter name"),
+                Diagnostic::error(E0302, file, name.span, format!("this name is {} characters long", name.name.len()))
+                    .with_label(format!("names are at most {MAX_NAME_LEN} characters"))
+                    .with_help("choose a shorter name"),
             );
         }
     }
@@ -190,14 +190,14 @@ fn misplaced_at_top(file: FileId, member: &Member) -> Diagnostic {
         Member::Task(_) => ("a task", "tasks belong inside a job"),
         _ => ("an artifact", "artifacts are declared inside the job that makes them"),
     };
-    Diagnostic::error("E0207", file, header_span(member), format!("{what} cannot stand at the top level of a file"))
+    Diagnostic::error(E0207, file, header_span(member), format!("{what} cannot stand at the top level of a file"))
         .with_label("not inside any pipeline")
         .with_note("the top level of a file holds `material`, `pipeline` and `template` definitions")
         .with_help(help)
 }
 
 /// The first line's worth of a member: enough to point at without underlining a whole block.
-pub fn header_span(member: &Member) -> Span {
+pub(super) fn header_span(member: &Member) -> Span {
     match member {
         Member::Block(b) => b.name.as_ref().map_or(b.kind_span, |n| b.kind_span.to(n.span)),
         Member::Field(f) => f.name.span,
@@ -208,8 +208,15 @@ pub fn header_span(member: &Member) -> Span {
 }
 
 /// `duplicate stage `test``, pointing at both definitions.
-pub fn duplicate(what: &str, file: FileId, name: &Ident, first_file: FileId, first: Span, within: &str) -> Diagnostic {
-    Diagnostic::error("E0303", file, name.span, format!("{what} `{}` is defined twice in {within}", name.name))
+pub(super) fn duplicate(
+    what: &str,
+    file: FileId,
+    name: &Ident,
+    first_file: FileId,
+    first: Span,
+    within: &str,
+) -> Diagnostic {
+    Diagnostic::error(E0303, file, name.span, format!("{what} `{}` is defined twice in {within}", name.name))
         .with_label("defined again here")
         .with_secondary(first_file, first, "first defined here")
         .with_note("names are compared without regard to case")

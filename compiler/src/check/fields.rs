@@ -3,17 +3,18 @@
 
 use super::values::{format_duration, Eval, Value};
 use crate::ast::{Field, Ident};
+use crate::codes::Code::{E0201, E0202, E0203, E0208, E0209};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::schema::{self, FieldSpec, FieldType, Owner};
 use crate::source::{FileId, Span};
 
 /// The known fields of one block, each with its value.
-pub struct Fields<'f> {
+pub(super) struct Fields<'f> {
     pub values: Vec<(&'static FieldSpec, &'f Field, Value)>,
 }
 
 /// Evaluates `fields` as fields of `owner`.
-pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (FileId, Span)) -> Fields<'f> {
+pub(super) fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (FileId, Span)) -> Fields<'f> {
     let mut values: Vec<(&'static FieldSpec, &'f Field, Value)> = Vec::new();
     for &field in fields {
         let Some(spec) = schema::lookup(owner, &field.name.name) else {
@@ -22,7 +23,7 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
         };
         if let Some((_, first, _)) = values.iter().find(|(s, _, _)| s.name == spec.name) {
             eval.diagnostics.push(
-                Diagnostic::error("E0209", eval.file, field.name.span, format!("field `{}` is given twice", spec.name))
+                Diagnostic::error(E0209, eval.file, field.name.span, format!("field `{}` is given twice", spec.name))
                     .with_label("given again here")
                     .with_secondary(eval.file, first.span, "first given here")
                     .with_help("remove one of them"),
@@ -36,7 +37,7 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
         if !values.iter().any(|(s, _, _)| s.name == spec.name) {
             eval.diagnostics.push(
                 Diagnostic::error(
-                    "E0203",
+                    E0203,
                     head.0,
                     head.1,
                     format!("{} needs the field `{}`", owner.describe(), spec.name),
@@ -53,7 +54,7 @@ pub fn read<'f>(owner: Owner, fields: &[&'f Field], eval: &mut Eval, head: (File
 fn unknown(owner: Owner, file: FileId, name: &Ident) -> Diagnostic {
     let known: Vec<&str> = schema::fields(owner).map(|s| s.name).collect();
     let mut d =
-        Diagnostic::error("E0201", file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
+        Diagnostic::error(E0201, file, name.span, format!("unknown field `{}` in {}", name.name, owner.describe()))
             .with_label("not a field here");
     if let Some(s) = did_you_mean(&name.name, known.iter().copied()) {
         d = d.with_suggestion(s);
@@ -72,11 +73,11 @@ impl<'f> Fields<'f> {
     }
 
     /// The span of a field's value, if given.
-    pub fn span(&self, name: &str) -> Option<Span> {
+    pub(super) fn span(&self, name: &str) -> Option<Span> {
         self.get(name).map(|(_, f, _)| f.value.span)
     }
 
-    pub fn string(&self, name: &str, eval: &mut Eval) -> Option<String> {
+    pub(super) fn string(&self, name: &str, eval: &mut Eval) -> Option<String> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Str(s) => Some(s.clone()),
@@ -86,14 +87,14 @@ impl<'f> Fields<'f> {
 
     /// A string that means nothing when empty, such as `git` or `branch`: an empty one (or only
     /// spaces) is reported, with `what` saying what to write instead.
-    pub fn non_empty_string(&self, name: &str, eval: &mut Eval, what: &str) -> Option<String> {
+    pub(super) fn non_empty_string(&self, name: &str, eval: &mut Eval, what: &str) -> Option<String> {
         let value = self.string(name, eval)?;
         if !value.trim().is_empty() {
             return Some(value);
         }
         let (spec, field, _) = self.get(name)?;
         eval.diagnostics.push(
-            Diagnostic::error("E0202", eval.file, field.value.span, format!("`{}` is empty", spec.name))
+            Diagnostic::error(E0202, eval.file, field.value.span, format!("`{}` is empty", spec.name))
                 .with_label(format!("expected {what}"))
                 .with_note(spec.doc)
                 .with_help(match spec.default {
@@ -104,7 +105,7 @@ impl<'f> Fields<'f> {
         None
     }
 
-    pub fn int(&self, name: &str, eval: &mut Eval) -> Option<(i64, Span)> {
+    pub(super) fn int(&self, name: &str, eval: &mut Eval) -> Option<(i64, Span)> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Int(i) => Some((*i, field.value.span)),
@@ -112,7 +113,7 @@ impl<'f> Fields<'f> {
         }
     }
 
-    pub fn bool(&self, name: &str, eval: &mut Eval) -> Option<bool> {
+    pub(super) fn bool(&self, name: &str, eval: &mut Eval) -> Option<bool> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Bool(b) => Some(*b),
@@ -121,7 +122,7 @@ impl<'f> Fields<'f> {
     }
 
     /// A duration of at least one second.
-    pub fn duration(&self, name: &str, eval: &mut Eval) -> Option<u64> {
+    pub(super) fn duration(&self, name: &str, eval: &mut Eval) -> Option<u64> {
         let (spec, field, value) = self.get(name)?;
         match value {
             Value::Duration(0) => {
@@ -131,7 +132,7 @@ impl<'f> Fields<'f> {
             Value::Duration(d) => Some(*d),
             Value::Int(i) if *i > 0 => {
                 eval.diagnostics.push(
-                    Diagnostic::error("E0202", eval.file, field.value.span, format!("`{}` needs units", spec.name))
+                    Diagnostic::error(E0202, eval.file, field.value.span, format!("`{}` needs units", spec.name))
                         .with_label("a number without units")
                         .with_help(format!(
                             "write `{}` for {i} {} or `{}` for {i} {}",
@@ -147,14 +148,14 @@ impl<'f> Fields<'f> {
         }
     }
 
-    pub fn strings(&self, name: &str, eval: &mut Eval) -> Option<Vec<String>> {
+    pub(super) fn strings(&self, name: &str, eval: &mut Eval) -> Option<Vec<String>> {
         let (spec, field, value) = self.get(name)?;
         let Value::List(items) = value else { return mismatch(eval, spec, field, value) };
         let mut out = Vec::new();
         for (item, expr) in items.iter().zip(list_items(field)) {
             match item {
                 Value::Str(s) if s.trim().is_empty() => eval.diagnostics.push(
-                    Diagnostic::error("E0202", eval.file, expr, format!("an entry of `{}` is empty", spec.name))
+                    Diagnostic::error(E0202, eval.file, expr, format!("an entry of `{}` is empty", spec.name))
                         .with_label(if s.is_empty() { "an empty string" } else { "only spaces" })
                         .with_note(spec.doc)
                         .with_help("write a value, or remove the entry"),
@@ -163,7 +164,7 @@ impl<'f> Fields<'f> {
                 other if other.has_error() => {}
                 other => {
                     let mut d = Diagnostic::error(
-                        "E0202",
+                        E0202,
                         eval.file,
                         expr,
                         format!("`{}` takes strings, but this is {}", spec.name, other.describe()),
@@ -181,7 +182,7 @@ impl<'f> Fields<'f> {
     }
 
     /// One of the words of an enum field.
-    pub fn word(&self, name: &str, eval: &mut Eval) -> Option<&'static str> {
+    pub(super) fn word(&self, name: &str, eval: &mut Eval) -> Option<&'static str> {
         let (spec, field, value) = self.get(name)?;
         let FieldType::Enum(words) = spec.ty else { return None };
         if let Value::Path(p) = value {
@@ -190,7 +191,7 @@ impl<'f> Fields<'f> {
                     return Some(found);
                 }
                 let mut d = Diagnostic::error(
-                    "E0202",
+                    E0202,
                     eval.file,
                     w.span,
                     format!("`{}` is not a value of `{}`", w.name, spec.name),
@@ -208,7 +209,7 @@ impl<'f> Fields<'f> {
     }
 
     /// The items of a list field that must be references (single words or dotted paths).
-    pub fn paths(&self, name: &str, eval: &mut Eval) -> Vec<(Vec<Ident>, Span)> {
+    pub(super) fn paths(&self, name: &str, eval: &mut Eval) -> Vec<(Vec<Ident>, Span)> {
         let Some((spec, field, value)) = self.get(name) else { return Vec::new() };
         let Value::List(items) = value else {
             mismatch::<()>(eval, spec, field, value);
@@ -221,7 +222,7 @@ impl<'f> Fields<'f> {
                 other if other.has_error() => {}
                 other => eval.diagnostics.push(
                     Diagnostic::error(
-                        "E0202",
+                        E0202,
                         eval.file,
                         span,
                         format!("`{}` takes names, but this is {}", spec.name, other.describe()),
@@ -248,7 +249,7 @@ fn list_items(field: &Field) -> impl Iterator<Item = Span> + '_ {
 fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) -> Option<T> {
     if !value.has_error() {
         let mut d = Diagnostic::error(
-            "E0202",
+            E0202,
             eval.file,
             field.value.span,
             format!("`{}` takes {}, but this is {}", spec.name, spec.ty.describe(), value.describe()),
@@ -266,15 +267,15 @@ fn mismatch<T>(eval: &mut Eval, spec: &FieldSpec, field: &Field, value: &Value) 
 }
 
 /// `max_instances = 0`, `timeout = 0s`: `least` is the smallest value as written (`1`, `` `1s` ``).
-pub fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagnostic {
-    Diagnostic::error("E0208", file, field.value.span, format!("`{}` must be at least {least}", field.name.name))
+pub(super) fn below_one(file: FileId, field: &Field, least: &str, want: &str) -> Diagnostic {
+    Diagnostic::error(E0208, file, field.value.span, format!("`{}` must be at least {least}", field.name.name))
         .with_label(format!("expected {want}"))
         .with_help(format!("remove `{}` for the default, or give {want}", field.name.name))
 }
 
 impl Fields<'_> {
     /// A positive number, such as `max_instances`.
-    pub fn positive(&self, name: &str, eval: &mut Eval) -> Option<u32> {
+    pub(super) fn positive(&self, name: &str, eval: &mut Eval) -> Option<u32> {
         let (value, _) = self.int(name, eval)?;
         if value >= 1 {
             return Some(value.min(u32::MAX as i64) as u32);

@@ -4,6 +4,7 @@
 use super::declare::Declared;
 use super::values::quote_list;
 use crate::ast::{BlockKind, Ident};
+use crate::codes::Code::{E0301, E0401, E0402, E0403, E0404, E0405, E0406, E0407, E0408};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{Action, Fetch, Pipeline, Program, Upstream};
 use crate::source::{FileId, Span};
@@ -12,7 +13,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{HashMap, HashSet};
 
-pub struct Resolver<'d, 'a> {
+pub(super) struct Resolver<'d, 'a> {
     pub declared: &'d Declared<'a>,
     pub paths: &'d HashMap<(FileId, usize), Vec<Ident>>,
     pub diagnostics: Vec<Diagnostic>,
@@ -27,7 +28,7 @@ struct Canonical {
 }
 
 impl Resolver<'_, '_> {
-    pub fn resolve(&mut self, program: &mut Program) {
+    pub(super) fn resolve(&mut self, program: &mut Program) {
         self.index = program.pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
         let mut symbols = std::mem::take(&mut program.symbols);
         let canonical: Vec<Canonical> = program
@@ -97,7 +98,7 @@ impl Resolver<'_, '_> {
             symbols.refer(r.file, r.span, decl.symbol);
             if let Some((_, first, _)) = seen.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&r.name)) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0406", r.file, r.span, format!("material `{}` is listed twice", r.name))
+                    Diagnostic::error(E0406, r.file, r.span, format!("material `{}` is listed twice", r.name))
                         .with_label("listed again here")
                         .with_secondary(r.file, *first, "first listed here")
                         .with_help("remove the repeat"),
@@ -107,7 +108,7 @@ impl Resolver<'_, '_> {
             let path = position.map_or(".".to_string(), |i| program.materials[i].path.clone());
             if let Some((other, other_span, _)) = seen.iter().find(|(_, _, q)| *q == path) {
                 self.diagnostics.push(
-                    Diagnostic::error("E0407", r.file, r.span, format!("materials `{other}` and `{}` are both checked out at `{path}`", r.name))
+                    Diagnostic::error(E0407, r.file, r.span, format!("materials `{other}` and `{}` are both checked out at `{path}`", r.name))
                         .with_label("checked out over the other")
                         .with_secondary(r.file, *other_span, "also checked out there")
                         .with_note("each material of a pipeline is checked out into the same workspace, so each needs its own folder")
@@ -162,7 +163,7 @@ impl Resolver<'_, '_> {
             if let Some((_, first)) = seen.iter().find(|(n, _)| n.eq_ignore_ascii_case(&up.pipeline)) {
                 self.diagnostics.push(
                     Diagnostic::error(
-                        "E0406",
+                        E0406,
                         up.file,
                         up.span,
                         format!("upstream pipeline `{}` is named twice", target.name),
@@ -203,7 +204,7 @@ impl Resolver<'_, '_> {
             };
             let Some(first_edge) = edge(order[0], order[(1) % order.len()]) else { continue };
             let mut d = Diagnostic::error(
-                "E0405",
+                E0405,
                 first_edge.file,
                 first_edge.span,
                 format!("pipelines trigger each other in a cycle: {} → {}", names.join(" → "), names[0]),
@@ -308,7 +309,7 @@ impl Resolver<'_, '_> {
         let Some(artifact) = job.artifacts.iter().find(|a| a.name.eq_ignore_ascii_case(&f.artifact)) else {
             let names: Vec<&str> = job.artifacts.iter().map(|a| a.name.as_str()).collect();
             let mut d = Diagnostic::error(
-                "E0403",
+                E0403,
                 at.file,
                 a_span,
                 format!("job `{}` publishes no artifact `{}`", job.name, f.artifact),
@@ -359,7 +360,7 @@ impl Resolver<'_, '_> {
         if from == at.stage && stage.jobs[at.job].name.eq_ignore_ascii_case(&job.name) {
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0401",
+                    E0401,
                     at.file,
                     whole,
                     format!("job `{}` fetches its own artifact `{}`", job.name, artifact.name),
@@ -377,7 +378,7 @@ impl Resolver<'_, '_> {
         }
         if from == at.stage {
             self.diagnostics.push(
-                Diagnostic::error("E0401", at.file, whole, format!("this fetches from job `{}` of the same stage `{}`", job.name, stage.name))
+                Diagnostic::error(E0401, at.file, whole, format!("this fetches from job `{}` of the same stage `{}`", job.name, stage.name))
                     .with_label("fetched from a job that runs at the same time")
                     .with_secondary(job.origin.file, job.origin.name, "this job runs in parallel, on another agent")
                     .with_note("the jobs of a stage run in parallel on different agents with different workspaces: the artifact does not exist yet when this job starts, so this is sequential work split across jobs")
@@ -389,7 +390,7 @@ impl Resolver<'_, '_> {
             let later = &here.stages[from];
             self.diagnostics.push(
                 Diagnostic::error(
-                    "E0402",
+                    E0402,
                     at.file,
                     whole,
                     format!("stage `{}` runs after stage `{}`", later.name, stage.name),
@@ -421,7 +422,7 @@ impl Resolver<'_, '_> {
         let target = &graph.pipelines[target_index];
         if !graph.ancestors.contains(&target_index) {
             self.diagnostics.push(
-                Diagnostic::error("E0404", at.file, whole, format!("pipeline `{}` is not upstream of `{}`", target.name, here.name))
+                Diagnostic::error(E0404, at.file, whole, format!("pipeline `{}` is not upstream of `{}`", target.name, here.name))
                     .with_label("fetched from a pipeline this one does not run after")
                     .with_note("an artifact comes from the upstream instance that triggered this one; without an `after` edge there is none")
                     .with_help(format!("add `after = [{}.{}]` to pipeline `{}`", target.name, target.stages[from].name, here.name)),
@@ -439,7 +440,7 @@ impl Resolver<'_, '_> {
         let via_pipeline = &graph.pipelines[via];
         let mut d = if via == at.pipeline {
             Diagnostic::error(
-                "E0402",
+                E0402,
                 at.file,
                 whole,
                 format!(
@@ -451,7 +452,7 @@ impl Resolver<'_, '_> {
         } else {
             let chain = graph.chain(at.pipeline, via);
             Diagnostic::error(
-                "E0402",
+                E0402,
                 at.file,
                 whole,
                 format!(
@@ -548,7 +549,7 @@ fn fanned_out(f: &Fetch, stage: &crate::model::Stage, file: FileId, span: Span) 
         .filter(|j| j.instance_of.as_ref().is_some_and(|i| i.base.eq_ignore_ascii_case(&f.job)))
         .map(|j| j.name.as_str())
         .collect();
-    let mut d = Diagnostic::error("E0408", file, span, format!("job `{}` is fanned out into several jobs", f.job))
+    let mut d = Diagnostic::error(E0408, file, span, format!("job `{}` is fanned out into several jobs", f.job))
         .with_label("which of its jobs?");
     d = match instances.first() {
         Some(first) => d
@@ -565,7 +566,7 @@ fn fanned_out(f: &Fetch, stage: &crate::model::Stage, file: FileId, span: Span) 
 fn unresolved(what: &str, name: &str, file: FileId, span: Span, candidates: &[&str], hint: &str) -> Diagnostic {
     let message = if name.is_empty() { format!("no {what}") } else { format!("no {what} named `{name}`") };
     let written = file_text_name(what, name);
-    let mut d = Diagnostic::error("E0301", file, span, message).with_label("not found");
+    let mut d = Diagnostic::error(E0301, file, span, message).with_label("not found");
     d = match did_you_mean(written, candidates.iter().copied()) {
         Some(s) => d.with_suggestion(s),
         None if candidates.is_empty() => d.with_help(hint.to_string()),

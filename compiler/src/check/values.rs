@@ -2,13 +2,14 @@
 //! string interpolation, and the checks that a value has the type a field wants.
 
 use crate::ast::{Expr, ExprKind, Ident, StrLit, StrPart};
+use crate::codes::Code::{E0202, E0301, E0506};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::ParamType;
 use crate::source::{FileId, Span};
 use crate::symbols::SymbolId;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub(super) enum Value {
     Str(String),
     Int(i64),
     Bool(bool),
@@ -25,7 +26,7 @@ pub enum Value {
 }
 
 impl Value {
-    pub fn describe(&self) -> &'static str {
+    pub(super) fn describe(&self) -> &'static str {
         match self {
             Value::Str(_) => "a string",
             Value::Int(_) => "a number",
@@ -43,7 +44,7 @@ impl Value {
 
     /// Whether the value is or holds an invalid value, already reported: a type error about it
     /// would only repeat that.
-    pub fn has_error(&self) -> bool {
+    pub(super) fn has_error(&self) -> bool {
         match self {
             Value::Error => true,
             Value::List(items) => items.iter().any(Value::has_error),
@@ -52,7 +53,7 @@ impl Value {
     }
 
     /// The value as text for interpolation.
-    pub fn to_text(&self) -> String {
+    pub(super) fn to_text(&self) -> String {
         match self {
             Value::Str(s) => s.clone(),
             Value::Int(i) => i.to_string(),
@@ -64,7 +65,7 @@ impl Value {
         }
     }
 
-    pub fn has_type(&self, ty: ParamType) -> bool {
+    pub(super) fn has_type(&self, ty: ParamType) -> bool {
         matches!(
             (self, ty),
             (Value::Str(_), ParamType::String)
@@ -77,7 +78,7 @@ impl Value {
     }
 
     /// A value of the type, standing for any argument when a template is checked on its own.
-    pub fn placeholder(ty: ParamType, name: &str) -> Value {
+    pub(super) fn placeholder(ty: ParamType, name: &str) -> Value {
         match ty {
             ParamType::String => Value::Str(name.to_string()),
             ParamType::Int => Value::Int(1),
@@ -90,7 +91,7 @@ impl Value {
 
 /// What a name in scope stands for.
 #[derive(Clone, Debug)]
-pub enum Binding {
+pub(super) enum Binding {
     Value(Value),
     /// A `discover(...)` variable: known only when the stage starts, so kept as `#{name}`.
     Dynamic,
@@ -100,7 +101,7 @@ pub enum Binding {
 }
 
 #[derive(Clone, Debug)]
-pub struct Entry {
+pub(super) struct Entry {
     pub name: String,
     pub binding: Binding,
     pub symbol: Option<SymbolId>,
@@ -108,32 +109,32 @@ pub struct Entry {
 
 /// Template parameters and `for` variables visible at a point of the source.
 #[derive(Clone, Debug, Default)]
-pub struct Scope {
+pub(super) struct Scope {
     pub entries: Vec<Entry>,
 }
 
 impl Scope {
-    pub fn with(&self, name: &str, binding: Binding, symbol: Option<SymbolId>) -> Scope {
+    pub(super) fn with(&self, name: &str, binding: Binding, symbol: Option<SymbolId>) -> Scope {
         let mut next = self.clone();
         next.entries.push(Entry { name: name.to_string(), binding, symbol });
         next
     }
 
-    pub fn get(&self, name: &str) -> Option<&Entry> {
+    pub(super) fn get(&self, name: &str) -> Option<&Entry> {
         self.entries.iter().rev().find(|e| e.name.eq_ignore_ascii_case(name))
     }
 }
 
 /// A use of a scope entry, for references and for counting parameter uses.
 #[derive(Clone, Copy, Debug)]
-pub struct Use {
+pub(super) struct Use {
     pub file: FileId,
     pub span: Span,
     pub symbol: SymbolId,
 }
 
 /// Evaluates expressions of one file under one scope, collecting diagnostics and uses.
-pub struct Eval<'a> {
+pub(super) struct Eval<'a> {
     pub file: FileId,
     pub scope: &'a Scope,
     pub diagnostics: &'a mut Vec<Diagnostic>,
@@ -141,7 +142,7 @@ pub struct Eval<'a> {
 }
 
 impl Eval<'_> {
-    pub fn expr(&mut self, expr: &Expr) -> Value {
+    pub(super) fn expr(&mut self, expr: &Expr) -> Value {
         match &expr.kind {
             ExprKind::Str(lit) => Value::Str(self.string(lit)),
             ExprKind::Int(i) => Value::Int(*i),
@@ -174,7 +175,7 @@ impl Eval<'_> {
         let known = ["secret", "discover"];
         let lower = name.name.to_ascii_lowercase();
         if !known.contains(&lower.as_str()) {
-            let mut d = Diagnostic::error("E0301", self.file, name.span, format!("unknown function `{}`", name.name))
+            let mut d = Diagnostic::error(E0301, self.file, name.span, format!("unknown function `{}`", name.name))
                 .with_label("not a function")
                 .with_note("the functions are `secret(\"name\")` and `discover(\"command\")`");
             if let Some(s) = did_you_mean(&name.name, known) {
@@ -196,7 +197,7 @@ impl Eval<'_> {
             _ => {
                 let what = if lower == "secret" { "the secret's name" } else { "the command to run" };
                 self.diagnostics.push(
-                    Diagnostic::error("E0202", self.file, span, format!("`{lower}` takes one non-empty string"))
+                    Diagnostic::error(E0202, self.file, span, format!("`{lower}` takes one non-empty string"))
                         .with_label(format!("expected {what} as one string"))
                         .with_help(format!("write `{lower}(\"...\")`")),
                 );
@@ -206,7 +207,7 @@ impl Eval<'_> {
     }
 
     /// The text of a string with its interpolations resolved.
-    pub fn string(&mut self, lit: &StrLit) -> String {
+    pub(super) fn string(&mut self, lit: &StrLit) -> String {
         let mut out = String::new();
         for part in &lit.parts {
             match part {
@@ -231,7 +232,7 @@ impl Eval<'_> {
 
     fn unknown_interpolation(&mut self, id: &Ident) {
         let names: Vec<&str> = self.scope.entries.iter().map(|e| e.name.as_str()).collect();
-        let mut d = Diagnostic::error("E0506", self.file, id.span, format!("unknown name `{}` in `#{{...}}`", id.name))
+        let mut d = Diagnostic::error(E0506, self.file, id.span, format!("unknown name `{}` in `#{{...}}`", id.name))
             .with_label("no template parameter or `for` variable has this name");
         d = match did_you_mean(&id.name, names.iter().copied()) {
             Some(s) => d.with_suggestion(s),
@@ -252,7 +253,7 @@ impl Eval<'_> {
 }
 
 /// `` `a`, `b` and `c` ``
-pub fn quote_list(names: &[&str]) -> String {
+pub(super) fn quote_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.as_slice() {
         [] => "none".to_string(),

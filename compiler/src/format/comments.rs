@@ -4,7 +4,7 @@ use crate::source::Span;
 
 /// Where a comment stands in its line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
+pub(super) enum Placement {
     /// Alone on its line.
     OwnLine,
     /// After code on the same line.
@@ -12,31 +12,31 @@ pub enum Placement {
 }
 
 /// The comments not printed yet, in source order.
-pub struct Comments<'a> {
+pub(super) struct Comments<'a> {
     text: &'a str,
     spans: &'a [Span],
     next: usize,
 }
 
 impl<'a> Comments<'a> {
-    pub fn new(text: &'a str, spans: &'a [Span]) -> Self {
+    pub(super) fn new(text: &'a str, spans: &'a [Span]) -> Self {
         Comments { text, spans, next: 0 }
     }
 
     /// The next comment, if it starts before `offset`.
-    pub fn next_before(&self, offset: usize) -> Option<Span> {
+    pub(super) fn next_before(&self, offset: usize) -> Option<Span> {
         self.spans.get(self.next).copied().filter(|c| c.start < offset)
     }
 
     /// Takes the next comment if it starts before `offset`.
-    pub fn take_before(&mut self, offset: usize) -> Option<Span> {
+    pub(super) fn take_before(&mut self, offset: usize) -> Option<Span> {
         let c = self.next_before(offset)?;
         self.next += 1;
         Some(c)
     }
 
     /// Takes the next comment if it is on the same line as `offset` (and after it).
-    pub fn take_trailing(&mut self, offset: usize) -> Option<Span> {
+    pub(super) fn take_trailing(&mut self, offset: usize) -> Option<Span> {
         let c = self.spans.get(self.next).copied()?;
         if c.start >= offset && !self.text[offset..c.start].contains('\n') {
             self.next += 1;
@@ -46,18 +46,18 @@ impl<'a> Comments<'a> {
     }
 
     /// Whether a comment not yet printed starts inside `span`.
-    pub fn any_within(&self, span: Span) -> bool {
+    pub(super) fn any_within(&self, span: Span) -> bool {
         let rest = &self.spans[self.next..];
         let i = rest.partition_point(|c| c.start < span.start);
         rest.get(i).is_some_and(|c| c.start < span.end)
     }
 
     /// The comment's text, trailing whitespace removed.
-    pub fn text(&self, c: Span) -> &'a str {
+    pub(super) fn text(&self, c: Span) -> &'a str {
         self.text[c.range()].trim_end()
     }
 
-    pub fn placement(&self, c: Span) -> Placement {
+    pub(super) fn placement(&self, c: Span) -> Placement {
         let line_start = self.text[..c.start].rfind('\n').map_or(0, |i| i + 1);
         if self.text[line_start..c.start].trim().is_empty() {
             Placement::OwnLine
@@ -68,7 +68,7 @@ impl<'a> Comments<'a> {
 
     /// Whether the source has a blank line between `from` and `to`: a line holding nothing but
     /// whitespace, strictly between the line of `from` and the line of `to`.
-    pub fn blank_between(&self, from: usize, to: usize) -> bool {
+    pub(super) fn blank_between(&self, from: usize, to: usize) -> bool {
         if from >= to || to > self.text.len() {
             return false;
         }

@@ -18,7 +18,7 @@ use crate::source::FileId;
 use crate::ParsedFile;
 
 /// Lines longer than this get their lists, calls and signatures wrapped.
-pub const MAX_WIDTH: usize = 100;
+pub(crate) const MAX_WIDTH: usize = 100;
 
 /// Formats one file. Refuses a file with syntax errors: its diagnostics are returned instead.
 pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {

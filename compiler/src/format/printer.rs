@@ -8,7 +8,7 @@ use crate::source::Span;
 const INDENT: &str = "  ";
 
 /// Prints `file` (parsed from `text`, with comments at `comments`).
-pub fn print(text: &str, file: &crate::ast::File, comments: &[Span]) -> String {
+pub(super) fn print(text: &str, file: &crate::ast::File, comments: &[Span]) -> String {
     let mut p =
         Printer { src: text, out: String::with_capacity(text.len() + text.len() / 4), indent: 0, trailing: Vec::new() };
     let mut queue = Comments::new(text, comments);

@@ -8,7 +8,7 @@ use crate::model::Job;
 use crate::source::{FileId, SourceFile, Span};
 
 /// The block written at `span`, searched through the whole tree.
-pub fn find_block(file: &ast::File, span: Span) -> Option<&Block> {
+pub(crate) fn find_block(file: &ast::File, span: Span) -> Option<&Block> {
     fn walk(members: &[Member], span: Span) -> Option<&Block> {
         for m in members {
             if let Member::Block(b) = m {
@@ -28,7 +28,7 @@ pub fn find_block(file: &ast::File, span: Span) -> Option<&Block> {
 }
 
 /// The leading whitespace of the line holding `offset`.
-pub fn indent_at(source: &SourceFile, offset: usize) -> &str {
+pub(crate) fn indent_at(source: &SourceFile, offset: usize) -> &str {
     let line = source.line_text(source.line_index(offset));
     &line[..line.len() - line.trim_start().len()]
 }
@@ -50,7 +50,7 @@ pub fn removal(source: &SourceFile, span: Span) -> Span {
 
 /// Inserts `lines` (already without indentation) as new members after the last member of
 /// `block`, or after its `{`, each on its own line at the members' indentation.
-pub fn append_members(source: &SourceFile, file: FileId, block: &Block, lines: &[String]) -> Option<Edit> {
+pub(crate) fn append_members(source: &SourceFile, file: FileId, block: &Block, lines: &[String]) -> Option<Edit> {
     let Body::Members { members, span } = &block.body else { return None };
     let (at, indent) = match members.last() {
         Some(last) => (last.span().end, indent_at(source, last.span().start).to_string()),
@@ -67,7 +67,7 @@ pub fn append_members(source: &SourceFile, file: FileId, block: &Block, lines: &
 }
 
 /// Inserts `line` before the first task of `block` (after its fields), or at the end.
-pub fn insert_before_tasks(source: &SourceFile, file: FileId, block: &Block, line: &str) -> Option<Edit> {
+pub(crate) fn insert_before_tasks(source: &SourceFile, file: FileId, block: &Block, line: &str) -> Option<Edit> {
     let Body::Members { members, .. } = &block.body else { return None };
     match members.iter().find(|m| matches!(m, Member::Task(_))) {
         Some(first) => {
@@ -83,7 +83,7 @@ pub fn insert_before_tasks(source: &SourceFile, file: FileId, block: &Block, lin
 
 /// The span to delete to remove an entity: its whole lines, the comment lines right above it
 /// (its documentation and suppressions), and a blank line that would otherwise be doubled.
-pub fn entity_removal(source: &SourceFile, span: Span) -> Span {
+pub(crate) fn entity_removal(source: &SourceFile, span: Span) -> Span {
     let mut out = removal(source, span);
     if out == span {
         return out;
@@ -107,7 +107,7 @@ pub fn entity_removal(source: &SourceFile, span: Span) -> Span {
 }
 
 /// Inserts `line` as the first member of `block`'s body.
-pub fn prepend_member(source: &SourceFile, file: FileId, block: &Block, line: &str) -> Option<Edit> {
+pub(crate) fn prepend_member(source: &SourceFile, file: FileId, block: &Block, line: &str) -> Option<Edit> {
     let Body::Members { members, span } = &block.body else { return None };
     let indent = match members.first() {
         Some(first) => indent_at(source, first.span().start).to_string(),
@@ -117,7 +117,7 @@ pub fn prepend_member(source: &SourceFile, file: FileId, block: &Block, line: &s
 }
 
 /// A job written as a plain block (not a template instance, not a fan-out), and its syntax.
-pub fn plain_job<'a>(ctx: &'a Context, job: &Job) -> Option<&'a Block> {
+pub(crate) fn plain_job<'a>(ctx: &'a Context, job: &Job) -> Option<&'a Block> {
     if job.template.is_some() || job.instance_of.is_some() || job.discover.is_some() {
         return None;
     }
@@ -129,7 +129,7 @@ pub fn plain_job<'a>(ctx: &'a Context, job: &Job) -> Option<&'a Block> {
 /// Edits that make the tasks and artifacts of `others` tasks of `keep`, after its own, and
 /// delete each of `remove` (the others' jobs, or the stages that hold them). `None` where that
 /// is not mechanical: a job that is not a plain block, fields that differ, `env` blocks.
-pub fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[Span]) -> Option<Vec<Edit>> {
+pub(crate) fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[Span]) -> Option<Vec<Edit>> {
     let file = keep.origin.file;
     let source = ctx.workspace.file(file);
     let keep_block = plain_job(ctx, keep)?;

@@ -120,7 +120,7 @@ impl Facts {
 
     /// Whether `job` runs one of the commands `other` runs, and so likely makes the same files
     /// itself (`cargo build --release` in both).
-    pub fn repeats_work_of(&self, job: &Job, other: &Job) -> bool {
+    pub(crate) fn repeats_work_of(&self, job: &Job, other: &Job) -> bool {
         let (mine, theirs) = (&self.job(job).commands, &self.job(other).commands);
         theirs.iter().any(|c| mine.contains(c))
     }

@@ -87,7 +87,7 @@ pub fn apply(
 /// `after` with the files that were formatted in `before` and changed since formatted again: a
 /// fix inserts text (`timeout = 12m`) without aligning it with its neighbours or spacing the
 /// blocks it adds. Files that were not formatted keep the layout their author chose.
-pub fn keep_layout(before: &Workspace, mut after: Workspace) -> Workspace {
+pub(crate) fn keep_layout(before: &Workspace, mut after: Workspace) -> Workspace {
     let mut reformatted = after.clone();
     let mut changed = false;
     for id in before.ids() {
@@ -156,7 +156,7 @@ fn first_error(ws: &Workspace, d: &Diagnostic) -> String {
 }
 
 /// Applies edits to a copy of the workspace; `None` when edits overlap or fall outside a file.
-pub fn apply_edits(ws: &Workspace, edits: &[&Edit]) -> Option<Workspace> {
+pub(crate) fn apply_edits(ws: &Workspace, edits: &[&Edit]) -> Option<Workspace> {
     let mut out = Workspace::new();
     for id in ws.ids() {
         let file = ws.file(id);

@@ -27,7 +27,7 @@ fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
 }
 
 /// `*` and `?` within one segment.
-pub fn match_segment(pattern: &str, text: &str) -> bool {
+pub(crate) fn match_segment(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);

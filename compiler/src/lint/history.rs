@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub const FILE_NAME: &str = "durations.json";
 
 /// The version of the file's shape, written by the runtime and required by the reader.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// A recorded median duration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl History {
         Ok(history)
     }
 
-    pub fn add_job(&mut self, pipeline: &str, stage: &str, job: &str, recorded: Recorded) {
+    pub(crate) fn add_job(&mut self, pipeline: &str, stage: &str, job: &str, recorded: Recorded) {
         self.jobs.insert(key(pipeline, stage, job), recorded);
     }
 

@@ -71,7 +71,7 @@ impl Sink {
     }
 
     /// Adds a finding about the entity written at `entity` (same file as the diagnostic).
-    pub fn add_about(&mut self, entity: Span, diagnostic: Diagnostic) {
+    pub(crate) fn add_about(&mut self, entity: Span, diagnostic: Diagnostic) {
         self.findings.push(Finding { diagnostic, entity: Some(entity) });
     }
 }
@@ -79,7 +79,7 @@ impl Sink {
 impl Rule {
     /// A diagnostic of this rule at its default severity.
     pub fn at(&self, file: FileId, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(self.code, self.severity, file, span, message)
+        Diagnostic::of_rule(self, file, span, message)
     }
 }
 

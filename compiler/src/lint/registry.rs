@@ -141,7 +141,7 @@ pub fn lookup(code_or_name: &str) -> Option<&'static Rule> {
 
 /// The rule or category name closest to a misspelt one: by edit distance, else the one
 /// holding every word of it (`long-chain` → `long-stage-chain`).
-pub fn suggest(text: &str) -> Option<&'static str> {
+pub(crate) fn suggest(text: &str) -> Option<&'static str> {
     let names = || RULES.iter().map(|r| r.name).chain(Category::ALL.iter().map(|c| c.name()));
     crate::diagnostic::did_you_mean(text, names()).or_else(|| {
         let lower = text.to_ascii_lowercase();

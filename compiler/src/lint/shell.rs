@@ -143,7 +143,7 @@ pub fn commands(script: &str) -> Vec<Command> {
 
 /// A path as a job's workspace knows it: `./` and a trailing `/` removed. `None` for what is
 /// not a workspace path (flags, URLs, variables, `/dev/null`, `.`).
-pub fn normalize(word: &str) -> Option<String> {
+pub(crate) fn normalize(word: &str) -> Option<String> {
     let w = word.trim();
     if w.is_empty() || w.starts_with('-') || w.contains("://") || w.contains('$') || w.contains('=') {
         return None;
@@ -176,7 +176,7 @@ pub fn writes(script: &str) -> Vec<String> {
 }
 
 /// The paths parsed commands create or write.
-pub fn writes_of(cmds: &[Command]) -> Vec<String> {
+pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
     for cmd in cmds {
         out.extend(cmd.writes.iter().filter_map(|w| normalize(w)));
@@ -216,12 +216,13 @@ pub fn writes_of(cmds: &[Command]) -> Vec<String> {
 }
 
 /// Every path a script names (what it reads, writes or runs).
-pub fn mentions(script: &str) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn mentions(script: &str) -> Vec<String> {
     mentions_of(&commands(script))
 }
 
 /// Every path parsed commands name.
-pub fn mentions_of(cmds: &[Command]) -> Vec<String> {
+pub(crate) fn mentions_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
     for cmd in cmds {
         out.extend(cmd.reads.iter().filter_map(|w| normalize(w)));
@@ -239,12 +240,13 @@ pub fn mentions_of(cmds: &[Command]) -> Vec<String> {
 }
 
 /// The paths a script polls for in a `while`/`until` loop or waits for with a tool.
-pub fn waits_for(script: &str) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn waits_for(script: &str) -> Vec<String> {
     waits_of(&commands(script))
 }
 
 /// The paths parsed commands poll or wait for.
-pub fn waits_of(cmds: &[Command]) -> Vec<String> {
+pub(crate) fn waits_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_loop = false;
     for cmd in cmds {
@@ -269,7 +271,7 @@ pub fn waits_of(cmds: &[Command]) -> Vec<String> {
 }
 
 /// Whether a path a script names is `produced` or inside it, or matches it as a glob.
-pub fn refers_to(mentioned: &str, produced: &str) -> bool {
+pub(crate) fn refers_to(mentioned: &str, produced: &str) -> bool {
     if mentioned.eq_ignore_ascii_case(produced) {
         return true;
     }
@@ -285,7 +287,7 @@ pub fn refers_to(mentioned: &str, produced: &str) -> bool {
 }
 
 /// Where a download is piped into an interpreter (`curl ... | sh`): the text of the pipeline.
-pub fn piped_downloads(script: &str) -> Vec<String> {
+pub(crate) fn piped_downloads(script: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in script.lines() {
         let parts: Vec<&str> = line.split('|').collect();

@@ -251,7 +251,7 @@ fn unused_finding(workspace: &Workspace, s: &Suppression, unused: &[&Allowed]) -
 
 /// The text to delete to remove a comment: its whole line when it stands alone, else the
 /// comment and the spaces before it.
-pub fn removal_span(source: &SourceFile, comment: Span) -> Span {
+pub(crate) fn removal_span(source: &SourceFile, comment: Span) -> Span {
     let line = source.line_index(comment.start);
     let start = source.line_start(line);
     let before = &source.text[start..comment.start];

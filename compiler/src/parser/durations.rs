@@ -1,5 +1,6 @@
 //! Duration literals such as `45s`, `20m` and `1h30m`, read into seconds.
 
+use crate::codes::Code::{E0104, E0108};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 
@@ -103,13 +104,13 @@ fn in_one_unit(secs: u64) -> String {
 pub(crate) fn diagnostic(file: FileId, span: Span, literal: &str, error: &DurationError) -> Diagnostic {
     let invalid = format!("invalid duration `{literal}`");
     let (code, message, label) = match error {
-        DurationError::UnknownUnit(unit) => ("E0104", invalid, format!("`{unit}` is not a unit of time")),
+        DurationError::UnknownUnit(unit) => (E0104, invalid, format!("`{unit}` is not a unit of time")),
         DurationError::OutOfOrder(unit) => {
-            ("E0104", invalid, format!("`{unit}` comes after a smaller or equal unit; write the largest unit first"))
+            (E0104, invalid, format!("`{unit}` comes after a smaller or equal unit; write the largest unit first"))
         }
-        DurationError::MissingUnit => ("E0104", invalid, "the last number has no unit".to_string()),
+        DurationError::MissingUnit => (E0104, invalid, "the last number has no unit".to_string()),
         DurationError::TooLarge => {
-            ("E0108", format!("duration `{literal}` is too large"), "more seconds than fit in 64 bits".to_string())
+            (E0108, format!("duration `{literal}` is too large"), "more seconds than fit in 64 bits".to_string())
         }
         DurationError::Negative => return negative(file, span, literal),
         DurationError::Fraction { seconds, exact } => return fraction(file, span, literal, *seconds, *exact),
@@ -120,7 +121,7 @@ pub(crate) fn diagnostic(file: FileId, span: Span, literal: &str, error: &Durati
 /// `-5m`: one error, with the positive duration as the fix when the rest is valid.
 fn negative(file: FileId, span: Span, literal: &str) -> Diagnostic {
     let positive = &literal[1..];
-    let d = Diagnostic::error("E0104", file, span, format!("duration `{literal}` is negative"))
+    let d = Diagnostic::error(E0104, file, span, format!("duration `{literal}` is negative"))
         .with_label("durations cannot be negative");
     match seconds(positive) {
         Ok(_) => d.with_help(format!("a duration is a length of time: write `{positive}`")),
@@ -133,7 +134,7 @@ fn negative(file: FileId, span: Span, literal: &str) -> Diagnostic {
 
 /// `1.5m`: durations are whole numbers of a unit; the exact equivalent when there is one.
 fn fraction(file: FileId, span: Span, literal: &str, secs: u64, exact: bool) -> Diagnostic {
-    let d = Diagnostic::error("E0104", file, span, format!("invalid duration `{literal}`"))
+    let d = Diagnostic::error(E0104, file, span, format!("invalid duration `{literal}`"))
         .with_label("durations are whole numbers of a unit, without a fraction");
     if exact {
         let single = in_one_unit(secs);

@@ -2,6 +2,7 @@
 
 use super::durations::{self, DurationError};
 use super::nesting::{closer_of, misindented_pair, Nesting};
+use crate::codes::Code::E0105;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::Token;
 use crate::source::{FileId, Span};
@@ -12,16 +13,16 @@ pub(crate) type SyntaxError<'t, 's> = Rich<'t, Token<'s>, Span>;
 
 /// Names for what the parser expects, shared by the grammar and this module.
 pub(crate) mod expect {
-    pub const NAME: &str = "a name";
-    pub const TEMPLATE_NAME: &str = "the name of a template";
-    pub const VALUE: &str = "a value";
-    pub const NUMBER: &str = "a number";
-    pub const FIELD: &str = "a field";
-    pub const BLOCK: &str = "a block";
-    pub const TASK: &str = "a task";
-    pub const ARTIFACT: &str = "an artifact";
-    pub const TEMPLATE_KIND: &str = "`job`, `stage` or `pipeline`";
-    pub const TOP_LEVEL: &[&str] = &["`pipeline`", "`material`", "`template`"];
+    pub(crate) const NAME: &str = "a name";
+    pub(crate) const TEMPLATE_NAME: &str = "the name of a template";
+    pub(crate) const VALUE: &str = "a value";
+    pub(crate) const NUMBER: &str = "a number";
+    pub(crate) const FIELD: &str = "a field";
+    pub(crate) const BLOCK: &str = "a block";
+    pub(crate) const TASK: &str = "a task";
+    pub(crate) const ARTIFACT: &str = "an artifact";
+    pub(crate) const TEMPLATE_KIND: &str = "`job`, `stage` or `pipeline`";
+    pub(crate) const TOP_LEVEL: &[&str] = &["`pipeline`", "`material`", "`template`"];
 }
 
 /// Tokens the lexer already reported; errors about them would only repeat it.
@@ -40,7 +41,7 @@ pub(crate) fn to_diagnostic(
     let span = *error.span();
     let (expected, found) = match error.reason() {
         RichReason::ExpectedFound { expected, found } => (expected.as_slice(), found.as_deref().copied()),
-        RichReason::Custom(message) => return Some(Diagnostic::error("E0105", file, span, message.clone())),
+        RichReason::Custom(message) => return Some(Diagnostic::error(E0105, file, span, message.clone())),
     };
     if found.as_ref().is_some_and(already_reported) {
         return None;
@@ -65,7 +66,7 @@ pub(crate) fn to_diagnostic(
         (Some(_), [one]) => format!("expected {one}"),
         (Some(_), _) => format!("unexpected {found_text}"),
     };
-    let mut diagnostic = Diagnostic::error("E0105", file, span, message).with_label(label);
+    let mut diagnostic = Diagnostic::error(E0105, file, span, message).with_label(label);
     if let Some(help) = help(found, &alternatives) {
         diagnostic = diagnostic.with_help(help);
     }

@@ -18,6 +18,7 @@ use super::errors::{already_reported, expect, starts_member, SyntaxError};
 use super::nesting::{closer_of, is_closer};
 use super::strings;
 use crate::ast::*;
+use crate::codes::Code::{E0105, E0108};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::lexer::Token;
 use crate::source::{FileId, Span};
@@ -359,7 +360,7 @@ fn field_or_unknown_block<'t, 's: 't>(
                 };
                 let state: &mut Sink = e.state();
                 state.diags.push(
-                    Diagnostic::error("E0105", state.file, name.span, format!("unknown block `{}`", name.name))
+                    Diagnostic::error(E0105, state.file, name.span, format!("unknown block `{}`", name.name))
                         .with_label("not a kind of block")
                         .with_help(help),
                 );
@@ -469,7 +470,7 @@ fn read_int(state: &mut Sink<'_>, (literal, span): (&str, Span)) -> Option<i64> 
         Ok(value) => Some(value),
         Err(_) => {
             state.diags.push(
-                Diagnostic::error("E0108", state.file, span, format!("number `{literal}` is out of range"))
+                Diagnostic::error(E0108, state.file, span, format!("number `{literal}` is out of range"))
                     .with_label(format!("numbers go from {} to {}", i64::MIN, i64::MAX)),
             );
             None

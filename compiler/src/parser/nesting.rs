@@ -2,6 +2,7 @@
 //! nested deeper than [`MAX_DEPTH`] (E0106), and remembers which delimiters are left open so that
 //! syntax errors at the end of the file can point at them.
 
+use crate::codes::Code::E0106;
 use crate::diagnostic::Diagnostic;
 use crate::lexer::Token;
 use crate::source::{FileId, Span};
@@ -122,7 +123,7 @@ fn indentation(text: &str, offset: usize) -> (usize, bool) {
 }
 
 fn deep_diagnostic(file: FileId, span: Span) -> Diagnostic {
-    Diagnostic::error("E0106", file, span, "nesting too deep")
+    Diagnostic::error(E0106, file, span, "nesting too deep")
         .with_label(format!("this is more than {MAX_DEPTH} levels of `{{`, `[` and `(` deep"))
         .with_note("the parser skips everything inside this delimiter")
         .with_help(format!("nest blocks, lists and calls at most {MAX_DEPTH} deep"))
@@ -151,7 +152,7 @@ mod tests {
         let text = format!("x = {}1{} y = 2", "[".repeat(70), "]".repeat(70));
         let lexed = lex(FileId(0), &text);
         let n = analyze(FileId(0), &lexed.tokens);
-        let d = n.too_deep.unwrap_or_else(|| Diagnostic::error("none", FileId(0), Span::default(), ""));
+        let Some(d) = n.too_deep else { panic!("nothing was reported nested too deep") };
         assert_eq!(d.code, "E0106");
         assert_eq!(d.span, Span::new(4 + MAX_DEPTH, 5 + MAX_DEPTH));
         // `x`, `=`, 64 `[`, the cut region, 64 `]`, `y`, `=`, `2`.

@@ -4,6 +4,7 @@
 //! of its name, and every bad escape is reported at its two characters.
 
 use crate::ast::{Ident, StrLit, StrPart};
+use crate::codes::Code::{E0103, E0107};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 
@@ -119,7 +120,7 @@ impl Decoder<'_> {
             _ => {
                 let span = Span::new(i, i + 1 + c.len_utf8());
                 self.diags.push(
-                    Diagnostic::error("E0103", self.file, span, format!("unknown escape `\\{}`", c.escape_default()))
+                    Diagnostic::error(E0103, self.file, span, format!("unknown escape `\\{}`", c.escape_default()))
                         .with_label("not a valid escape")
                         .with_note(ESCAPES_NOTE)
                         .with_help("write `\\\\` for a backslash"),
@@ -142,7 +143,7 @@ impl Decoder<'_> {
         }
         let Some(close) = bytes[i + 2..end].iter().position(|&b| b == b'}').map(|p| i + 2 + p) else {
             self.diags.push(
-                Diagnostic::error("E0107", self.file, Span::new(i, end), "unclosed interpolation")
+                Diagnostic::error(E0107, self.file, Span::new(i, end), "unclosed interpolation")
                     .with_label("this `#{` has no closing `}`")
                     .with_help("close it as in `#{name}`, or write `\\#{` to keep `#{` as text"),
             );
@@ -166,7 +167,7 @@ impl Decoder<'_> {
                 format!("`{name}` is not a name")
             };
             self.diags.push(
-                Diagnostic::error("E0107", self.file, Span::new(i, close + 1), "invalid interpolation")
+                Diagnostic::error(E0107, self.file, Span::new(i, close + 1), "invalid interpolation")
                     .with_label(label)
                     .with_help(
                         "interpolate a template parameter or a `for` variable by name, as in `#{server}`; \

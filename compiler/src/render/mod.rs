@@ -62,7 +62,7 @@ pub fn render(format: Format, diagnostics: &[Diagnostic], workspace: &Workspace,
 
 /// A code with its short name, as report formats title a finding: `L0008 missing-timeout` for a
 /// lint rule, `E0201 unknown field` for a checker code, the code alone for one neither knows.
-pub fn code_and_name(code: &str) -> String {
+pub(crate) fn code_and_name(code: &str) -> String {
     match crate::lint::registry::lookup(code) {
         Some(rule) => format!("{code} {}", rule.name),
         None => match crate::codes::title(code) {
@@ -87,7 +87,7 @@ impl Summary {
     }
 
     /// `2 errors, 1 warning`, or `no problems`.
-    pub fn sentence(&self) -> String {
+    pub(crate) fn sentence(&self) -> String {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         let mut parts = Vec::new();
         if self.errors > 0 {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 
-pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub(crate) const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 pub fn render(diagnostics: &[Diagnostic], workspace: &Workspace) -> String {
     let mut text = serde_json::to_string_pretty(&document(diagnostics, workspace)).unwrap_or_default();
@@ -169,7 +169,7 @@ pub fn fingerprints(diagnostics: &[Diagnostic], workspace: &Workspace) -> Vec<St
 
 /// A file's path relative to the root of its git repository, `/`-separated; the path as given
 /// when it is in no repository or does not exist.
-pub fn repo_relative(path: &str) -> String {
+pub(crate) fn repo_relative(path: &str) -> String {
     let given = path.replace('\\', "/");
     let Ok(abs) = Path::new(path).canonicalize() else { return given };
     let Some(root) = abs.ancestors().skip(1).find(|d| d.join(".git").exists()) else { return given };

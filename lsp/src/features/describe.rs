@@ -20,7 +20,7 @@ fn segments(symbol: &Symbol) -> Vec<&str> {
 }
 
 /// The jobs a job block became: itself, or one per value of its static fan-out.
-pub fn job_instances<'a>(stage: &'a Stage, name: &str) -> Vec<&'a Job> {
+pub(crate) fn job_instances<'a>(stage: &'a Stage, name: &str) -> Vec<&'a Job> {
     stage
         .jobs
         .iter()
@@ -147,7 +147,7 @@ fn describe_pipeline(program: &Program, p: &Pipeline) -> String {
 }
 
 /// `stage 2 of 5 of pipeline build; 3 jobs run in parallel; waits for approval`.
-pub fn describe_stage(p: &Pipeline, s: &Stage) -> String {
+pub(crate) fn describe_stage(p: &Pipeline, s: &Stage) -> String {
     let index = p.stages.iter().position(|x| std::ptr::eq(x, s)).unwrap_or(0);
     let jobs = match s.jobs.len() {
         1 => "1 job".to_string(),

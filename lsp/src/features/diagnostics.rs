@@ -9,7 +9,7 @@ use tower_lsp_server::ls_types::{
 
 /// The page below `docs_url` (the `[lsp]` setting) that explains `code`: the rule's page for a
 /// lint, the reference's entry otherwise.
-pub fn doc_link(docs_url: &str, code: &str) -> Option<Uri> {
+pub(crate) fn doc_link(docs_url: &str, code: &str) -> Option<Uri> {
     let url = if code.starts_with('L') {
         format!("{docs_url}/rules/{code}")
     } else {
@@ -18,7 +18,7 @@ pub fn doc_link(docs_url: &str, code: &str) -> Option<Uri> {
     url.parse().ok()
 }
 
-pub fn to_lsp(snap: &Snapshot, d: &Diagnostic) -> lsp::Diagnostic {
+pub(crate) fn to_lsp(snap: &Snapshot, d: &Diagnostic) -> lsp::Diagnostic {
     let mut message = d.message.clone();
     for note in &d.notes {
         message.push_str("\nnote: ");

@@ -26,7 +26,7 @@ pub fn document(snap: &Snapshot, file: FileId, range: Option<Range>) -> Option<V
 }
 
 /// The changed runs of lines: the old line numbers, their span, and the new text.
-pub fn line_edits(source: &SourceFile, new: &str) -> Vec<(std::ops::Range<usize>, Span, String)> {
+pub(crate) fn line_edits(source: &SourceFile, new: &str) -> Vec<(std::ops::Range<usize>, Span, String)> {
     let diff = TextDiff::from_lines(source.text.as_str(), new);
     let new_lines = diff.new_slices();
     let mut out = Vec::new();

@@ -112,7 +112,7 @@ fn syntax_hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String,
 }
 
 /// A field's entry of the language reference.
-pub fn field_entry(spec: &FieldSpec) -> String {
+pub(crate) fn field_entry(spec: &FieldSpec) -> String {
     let mut text = format!("**{}** — field of {}: {}", spec.name, spec.owner.describe(), spec.ty.describe());
     if spec.required {
         text.push_str(", required");
@@ -125,7 +125,7 @@ pub fn field_entry(spec: &FieldSpec) -> String {
 }
 
 /// The reference entry of each keyword.
-pub fn keyword_entry(word: &str) -> Option<&'static str> {
+pub(crate) fn keyword_entry(word: &str) -> Option<&'static str> {
     KEYWORDS.iter().find(|(k, _)| *k == word).map(|(_, doc)| *doc)
 }
 

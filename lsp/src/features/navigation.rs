@@ -45,7 +45,7 @@ fn occurrences(snap: &Snapshot, id: SymbolId, declaration: bool) -> Vec<(FileId,
 }
 
 /// The range of the name that a rename at `offset` would change.
-pub fn prepare_rename(snap: &Snapshot, file: FileId, offset: usize) -> Option<Range> {
+pub(crate) fn prepare_rename(snap: &Snapshot, file: FileId, offset: usize) -> Option<Range> {
     let table = symbols(snap);
     let id = table.at(file, offset)?;
     let symbol = table.get(id);

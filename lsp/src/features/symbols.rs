@@ -128,7 +128,7 @@ fn subsequence(query: &str, text: &str) -> bool {
     query.chars().all(|q| chars.any(|c| c == q))
 }
 
-pub fn lsp_kind(kind: PwKind) -> SymbolKind {
+pub(crate) fn lsp_kind(kind: PwKind) -> SymbolKind {
     match kind {
         PwKind::Material => SymbolKind::MODULE,
         PwKind::Pipeline => SymbolKind::NAMESPACE,

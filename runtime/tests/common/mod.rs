@@ -12,20 +12,20 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn src() -> Source {
+pub(crate) fn src() -> Source {
     Source { file: "t.pw".into(), line: 1, column: 1 }
 }
 
-pub fn task(script: &str) -> Task {
+pub(crate) fn task(script: &str) -> Task {
     Task { action: TaskAction::Shell { script: script.into() }, when: TaskWhen::Passed, source: src() }
 }
 
-pub fn when(mut t: Task, w: TaskWhen) -> Task {
+pub(crate) fn when(mut t: Task, w: TaskWhen) -> Task {
     t.when = w;
     t
 }
 
-pub fn fetch(pipeline: &str, stage: &str, job: &str, artifact: &str, into: &str) -> Task {
+pub(crate) fn fetch(pipeline: &str, stage: &str, job: &str, artifact: &str, into: &str) -> Task {
     Task {
         action: TaskAction::Fetch {
             pipeline: pipeline.into(),
@@ -39,28 +39,28 @@ pub fn fetch(pipeline: &str, stage: &str, job: &str, artifact: &str, into: &str)
     }
 }
 
-pub fn job(name: &str, tasks: Vec<Task>) -> Job {
+pub(crate) fn job(name: &str, tasks: Vec<Task>) -> Job {
     Job::new(name, tasks, src())
 }
 
-pub fn artifact(mut j: Job, name: &str, path: &str) -> Job {
+pub(crate) fn artifact(mut j: Job, name: &str, path: &str) -> Job {
     j.artifacts.push(Artifact { name: name.into(), path: path.into() });
     j
 }
 
-pub fn stage(name: &str, jobs: Vec<Job>) -> Stage {
+pub(crate) fn stage(name: &str, jobs: Vec<Job>) -> Stage {
     Stage::new(name, jobs, src())
 }
 
-pub fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
+pub(crate) fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
     Pipeline::new(name, stages, src())
 }
 
-pub fn plan(materials: Vec<Material>, pipelines: Vec<Pipeline>) -> Plan {
+pub(crate) fn plan(materials: Vec<Material>, pipelines: Vec<Pipeline>) -> Plan {
     Plan { plan_version: 1, materials, pipelines }
 }
 
-pub fn material(name: &str, repo: &Path, poll_seconds: u64) -> Material {
+pub(crate) fn material(name: &str, repo: &Path, poll_seconds: u64) -> Material {
     Material {
         name: name.into(),
         git: repo.to_string_lossy().into_owned(),
@@ -71,14 +71,14 @@ pub fn material(name: &str, repo: &Path, poll_seconds: u64) -> Material {
     }
 }
 
-pub fn sh(dir: &Path, script: &str) -> String {
+pub(crate) fn sh(dir: &Path, script: &str) -> String {
     let out = Command::new("sh").arg("-c").arg(script).current_dir(dir).output().expect("sh");
     assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A git repository with one commit holding `files`; returns its path.
-pub fn git_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn git_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let repo = root.join(name);
     std::fs::create_dir_all(&repo).unwrap();
     sh(&repo, "git init -q -b main");
@@ -87,7 +87,7 @@ pub fn git_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 /// Commits `files` and returns the new revision.
-pub fn commit(repo: &Path, files: &[(&str, &str)], message: &str) -> String {
+pub(crate) fn commit(repo: &Path, files: &[(&str, &str)], message: &str) -> String {
     for (name, text) in files {
         let p = repo.join(name);
         if let Some(parent) = p.parent() {
@@ -99,7 +99,7 @@ pub fn commit(repo: &Path, files: &[(&str, &str)], message: &str) -> String {
 }
 
 /// An in-process server on a loopback port with agents running as tasks.
-pub struct Harness {
+pub(crate) struct Harness {
     pub engine: Arc<Engine>,
     pub url: String,
     pub dir: tempfile::TempDir,
@@ -107,11 +107,11 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub async fn start(p: Plan, agents: &[(&str, &[&str])]) -> Harness {
+    pub(crate) async fn start(p: Plan, agents: &[(&str, &[&str])]) -> Harness {
         Self::start_with(p, agents, EngineConfig::default()).await
     }
 
-    pub async fn start_with(p: Plan, agents: &[(&str, &[&str])], cfg: EngineConfig) -> Harness {
+    pub(crate) async fn start_with(p: Plan, agents: &[(&str, &[&str])], cfg: EngineConfig) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::new(dir.path().join("state"));
         let engine = Engine::start(state, p, cfg).expect("engine");
@@ -141,7 +141,7 @@ impl Harness {
     }
 
     /// Waits (up to a minute) for the status to satisfy `cond`.
-    pub async fn wait(&self, cond: impl Fn(&StatusResponse) -> bool) -> StatusResponse {
+    pub(crate) async fn wait(&self, cond: impl Fn(&StatusResponse) -> bool) -> StatusResponse {
         for _ in 0..3000 {
             let s = self.engine.status(None).expect("status");
             if cond(&s) {
@@ -152,7 +152,7 @@ impl Harness {
         panic!("condition not reached; status: {:#?}", self.engine.status(None).ok());
     }
 
-    pub async fn finished(&self, pipeline: &str, counter: u32) -> InstanceView {
+    pub(crate) async fn finished(&self, pipeline: &str, counter: u32) -> InstanceView {
         let s = self
             .wait(|s| {
                 s.instances.iter().any(|i| {
@@ -165,13 +165,13 @@ impl Harness {
         s.instances.into_iter().find(|i| i.pipeline == pipeline && i.counter == counter).unwrap()
     }
 
-    pub fn log(&self, pipeline: &str, counter: u32, stage: &str, job: &str, attempt: Option<u32>) -> String {
+    pub(crate) fn log(&self, pipeline: &str, counter: u32, stage: &str, job: &str, attempt: Option<u32>) -> String {
         let r = self.engine.logs(pipeline, counter, stage, job, attempt, None).expect("logs");
         r.chunks.iter().map(|c| c.data.as_str()).collect()
     }
 
     /// Waits for the attempt's log to be complete (the agent sends it before reporting the end).
-    pub async fn log_containing(&self, p: &str, c: u32, s: &str, j: &str, needle: &str) -> String {
+    pub(crate) async fn log_containing(&self, p: &str, c: u32, s: &str, j: &str, needle: &str) -> String {
         for _ in 0..500 {
             let l = self.log(p, c, s, j, None);
             if l.contains(needle) {
@@ -189,13 +189,13 @@ impl Drop for Harness {
     }
 }
 
-pub fn job_state(i: &InstanceView, stage: &str, job: &str) -> String {
+pub(crate) fn job_state(i: &InstanceView, stage: &str, job: &str) -> String {
     let st = i.stages.iter().find(|s| s.name == stage).expect("stage");
     let j = st.jobs.iter().find(|j| j.name == job).expect("job");
     serde_json::to_value(j.attempts.last().unwrap().state).unwrap().as_str().unwrap().to_string()
 }
 
-pub fn job_reason(i: &InstanceView, stage: &str, job: &str) -> Option<String> {
+pub(crate) fn job_reason(i: &InstanceView, stage: &str, job: &str) -> Option<String> {
     let st = i.stages.iter().find(|s| s.name == stage).expect("stage");
     st.jobs.iter().find(|j| j.name == job).and_then(|j| j.attempts.last()).and_then(|a| a.reason.clone())
 }

@@ -14,7 +14,7 @@ macro_rules! declare_rule {
         check: $check:expr $(,)?
     ) => {
         $(#[doc = $doc])*
-        pub static RULE: $crate::lint::registry::Rule = $crate::lint::registry::Rule {
+        pub(crate) static RULE: $crate::lint::registry::Rule = $crate::lint::registry::Rule {
             code: $code,
             name: $name,
             category: $crate::lint::registry::Category::$cat,

@@ -59,7 +59,7 @@ const SECRET_WORDS: [&str; 8] = ["TOKEN", "PASSWORD", "PASSWD", "PASS", "SECRET"
 const NOT_SECRET_SUFFIXES: [&str; 6] = ["ID", "FILE", "PATH", "NAME", "URL", "USER"];
 
 /// Whether a variable's name says it holds a secret.
-pub fn secret_name(name: &str) -> bool {
+pub(crate) fn secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     let words: Vec<&str> = upper.split(['_', '-']).filter(|w| !w.is_empty()).collect();
     if words.last().is_some_and(|w| NOT_SECRET_SUFFIXES.contains(w)) {
