@@ -45,7 +45,7 @@ fn absolute(p: &Path) -> String {
 }
 
 /// Makes relative material paths absolute against the folder of the file declaring them.
-pub(crate) fn absolutize(plan: &mut Plan) {
+pub fn absolutize(plan: &mut Plan) {
     for m in &mut plan.materials {
         if is_local(&m.git) && Path::new(&m.git).is_relative() {
             let base = Path::new(&m.source.file).parent().unwrap_or(Path::new("."));

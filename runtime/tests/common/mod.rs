@@ -202,7 +202,7 @@ pub(crate) fn job_reason(i: &InstanceView, stage: &str, job: &str) -> Option<Str
 
 /// The plan of the `.pw` files at `paths`, compiled as `pw run` compiles them; the diagnostics
 /// when they have errors.
-pub fn compile(paths: &[PathBuf]) -> Result<Plan, String> {
+pub(crate) fn compile(paths: &[PathBuf]) -> Result<Plan, String> {
     let workspace = pw_compiler::driver::load(paths).map_err(|e| e.to_string())?;
     let analysis = pw_compiler::analyze(&workspace);
     let mut plan = analysis
