@@ -1,5 +1,5 @@
-//! The linter's settings: the `[lint]` table of `pipewright.toml`, found by walking up from the
-//! paths a command names. An invalid setting is an error with its location, never ignored.
+//! The linter's settings: the `[lint]` table of a `pipewright.toml` (which file applies to which
+//! `.pw` file is [`super::per_file`]'s). An invalid setting is an error with its location, never ignored.
 //!
 //! ```toml
 //! [lint]
@@ -185,14 +185,6 @@ impl LintConfig {
             Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
             Err(_) => path.replace('\\', "/"),
         }
-    }
-
-    /// Finds `pipewright.toml` in the folder of the first path or above it.
-    pub fn discover(paths: &[PathBuf]) -> Option<PathBuf> {
-        let first = paths.first()?;
-        let abs = first.canonicalize().or_else(|_| std::path::absolute(first)).ok()?;
-        let start = if abs.is_dir() { abs.as_path() } else { abs.parent()? };
-        start.ancestors().map(|d| d.join(FILE_NAME)).find(|f| f.is_file())
     }
 
     /// Reads a configuration file.

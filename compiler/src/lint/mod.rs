@@ -14,6 +14,7 @@ pub mod facts;
 pub mod fix;
 pub mod glob;
 pub mod history;
+pub mod per_file;
 pub mod registry;
 pub mod rules;
 pub mod shell;
@@ -26,6 +27,7 @@ use crate::Analysis;
 pub use config::LintConfig;
 pub use cost::Costs;
 pub use history::History;
+pub use per_file::Configs;
 use registry::Rule;
 use std::collections::HashSet;
 
@@ -115,6 +117,29 @@ fn run_checks(ctx: &Context, checks: &[Check], parallel: bool) -> Vec<Finding> {
 /// Lints a checked workspace with durations from estimates only.
 pub fn lint(workspace: &Workspace, analysis: &Analysis, config: &LintConfig) -> Vec<Diagnostic> {
     lint_with_history(workspace, analysis, config, &History::default())
+}
+
+/// Lints a checked workspace, each file with its own configuration: the findings in a file are
+/// those of a run with its configuration (see [`per_file`]). `paths` gives each file's path on
+/// disk, in the workspace's order.
+pub fn lint_files<'a>(
+    workspace: &Workspace,
+    analysis: &Analysis,
+    configs: &Configs,
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+    history: &History,
+) -> Vec<Diagnostic> {
+    let groups = configs.groups(paths);
+    if let [(config, _)] = groups.as_slice() {
+        return lint_with_history(workspace, analysis, config, history);
+    }
+    let mut out = Vec::new();
+    for (config, files) in &groups {
+        let mine = |d: &Diagnostic| files.binary_search(&(d.file.0 as usize)).is_ok();
+        out.extend(lint_with_history(workspace, analysis, config, history).into_iter().filter(mine));
+    }
+    diagnostic::sort(&mut out);
+    out
 }
 
 /// Lints a checked workspace; `history` holds the durations the runtime recorded.
