@@ -1304,26 +1304,26 @@ pipeline deploy {
         code: "E0507",
         title: "empty fan-out",
         text: r#"
-A `for` that makes no job, such as `for i in 3..3` or `for s in []`, is almost certainly a
-mistake: the stage would lose that job silently. A range `a..b` includes `a` and stops before `b`.
+A `for` that makes no job, such as `for s in []`, is almost certainly a mistake: the stage would
+lose that job silently.
 
 ```pw
-pipeline build {
-  stage test {
-    job shard for n in 3..3 {
-      run "make test SHARD=#{n}"
+pipeline deploy {
+  stage ship {
+    job copy for server in [] {
+      run "scp app #{server}:/srv/"
     }
   }
 }
 ```
 
-Give a range whose end is past its start (here four shards, 1 to 4):
+Give at least one value:
 
 ```pw
-pipeline build {
-  stage test {
-    job shard for n in 1..5 {
-      run "make test SHARD=#{n}"
+pipeline deploy {
+  stage ship {
+    job copy for server in ["web-1"] {
+      run "scp app #{server}:/srv/"
     }
   }
 }
@@ -1385,6 +1385,36 @@ pipeline deploy {
   stage ship {
     job copy for server in ["web-1", "web-2"] {
       run "scp app #{server}:/srv/"
+    }
+  }
+}
+```
+"#,
+    },
+    CodeDoc {
+        code: "E0510",
+        title: "range that counts down",
+        text: r#"
+A range `a..b` counts up from `a` to `b`, both included: `1..4` is 1, 2, 3 and 4. A range whose
+end is below its start, such as `4..1`, makes no job, and the stage would lose that job silently.
+
+```pw
+pipeline build {
+  stage test {
+    job shard for n in 4..1 {
+      run "make test SHARD=#{n}/4"
+    }
+  }
+}
+```
+
+Write the range counting up:
+
+```pw
+pipeline build {
+  stage test {
+    job shard for n in 1..4 {
+      run "make test SHARD=#{n}/4"
     }
   }
 }

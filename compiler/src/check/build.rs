@@ -6,7 +6,7 @@ use super::declare::{duplicate, header_span, Decl, Declared};
 use super::fields::{self, Fields};
 use super::values::{quote_list, Binding, Eval, Scope, Use, Value};
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
-use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::diagnostic::{did_you_mean, Applicability, Diagnostic, Edit, Fix};
 use crate::model::{
     Action, Approval, ArtifactDecl, Discover, EnvValue, EnvVar, FanOutInstance, Fetch, Job, Material, NameRef,
     OnFailure, Origin, ParamType, Pipeline, Stage, Task, TemplateKind, Upstream, When,
@@ -257,7 +257,7 @@ impl<'a, 's> Builder<'a, 's> {
         let mut jobs = Vec::new();
         for value in values {
             let inner = scope.with(&fan.var.name, Binding::Value(Value::Str(value.clone())), var_symbol);
-            let instance = format!("{}-{}", name.name, name_safe(&value));
+            let instance = crate::fan_out::instance_name(&name.name, &value);
             if let Some(mut job) = self.job_instance(file, block, &inner, instance, at) {
                 job.instance_of = Some(FanOutInstance { base: name.name.clone(), var: fan.var.name.clone(), value });
                 jobs.push(job);
@@ -309,15 +309,20 @@ impl<'a, 's> Builder<'a, 's> {
                 }
                 out
             }
-            Value::Range(a, b) if b.saturating_sub(a) > MAX_FAN_OUT => {
+            Value::Range(a, b) if b < a => {
+                self.diagnostics.push(reversed_range(file, span, a, b));
+                return Vec::new();
+            }
+            Value::Range(a, b) if b.saturating_sub(a).saturating_add(1) > MAX_FAN_OUT => {
+                let count = b.saturating_sub(a).saturating_add(1);
                 self.diagnostics.push(
-                    Diagnostic::error("E0509", file, span, format!("this range makes {} jobs", b.saturating_sub(a)))
+                    Diagnostic::error("E0509", file, span, format!("this range makes {count} jobs"))
                         .with_label(format!("at most {MAX_FAN_OUT} jobs can come from one `for`"))
                         .with_help("use fewer shards, or `discover(...)` to decide when the stage starts"),
                 );
                 return Vec::new();
             }
-            Value::Range(a, b) => (a..b).map(|i| (i.to_string(), span)).collect(),
+            Value::Range(a, b) => (a..=b).map(|i| (i.to_string(), span)).collect(),
             Value::Error => return Vec::new(),
             other => {
                 self.diagnostics.push(
@@ -328,20 +333,18 @@ impl<'a, 's> Builder<'a, 's> {
                         format!("`for` takes a list, a range or `discover(...)`, but this is {}", other.describe()),
                     )
                     .with_label("cannot fan out over this")
-                    .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..5` or `for x in discover(\"command\")`"),
+                    .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..4` or `for x in discover(\"command\")`"),
                 );
                 return Vec::new();
             }
         };
         // A list whose values were all reported as invalid is not reported as empty too.
         if values.is_empty() && !reported {
-            let mut d = Diagnostic::error("E0507", file, span, "this `for` makes no job")
-                .with_label("empty")
-                .with_help("give at least one value, or remove the job");
-            if matches!(fan.source.kind, ExprKind::Range(..)) {
-                d = d.with_note("a range `a..b` includes `a` and stops before `b`");
-            }
-            self.diagnostics.push(d);
+            self.diagnostics.push(
+                Diagnostic::error("E0507", file, span, "this `for` makes no job")
+                    .with_label("empty")
+                    .with_help("give at least one value, or remove the job"),
+            );
         }
         let mut seen: Vec<(String, Span)> = Vec::new();
         for (value, item_span) in values {
@@ -1087,13 +1090,23 @@ pub fn template_kind(block: &Block) -> Option<TemplateKind> {
     }
 }
 
-pub fn origin(file: FileId, span: Span, name: Span) -> Origin {
-    Origin { file, span, name }
+/// `4..1`: a range counts up, so this one would make no job.
+fn reversed_range(file: FileId, span: Span, a: i64, b: i64) -> Diagnostic {
+    let upward = format!("{b}..{a}");
+    let fix = Fix {
+        message: format!("write `{upward}`"),
+        applicability: Applicability::Unsafe,
+        edits: vec![Edit { file, span, replacement: upward.clone() }],
+    };
+    Diagnostic::error("E0510", file, span, format!("the range `{a}..{b}` counts down, so it makes no job"))
+        .with_label(format!("{a} is past {b}"))
+        .with_note("a range `a..b` counts up from `a` to `b`, both included")
+        .with_help(format!("write `{upward}`, the same values counted up"))
+        .with_fix(fix)
 }
 
-/// `web-1.example.com` as part of a job name: `web-1-example-com`.
-pub fn name_safe(value: &str) -> String {
-    value.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+pub fn origin(file: FileId, span: Span, name: Span) -> Origin {
+    Origin { file, span, name }
 }
 
 /// `./bin/` → `bin`; the empty path and `./` → `.`.

@@ -3,6 +3,7 @@
 
 use crate::ast::{Expr, ExprKind, Ident, StrLit, StrPart};
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::fan_out::Template;
 use crate::model::ParamType;
 use crate::source::{FileId, Span};
 use crate::symbols::SymbolId;
@@ -48,6 +49,19 @@ impl Value {
             Value::Error => true,
             Value::List(items) => items.iter().any(Value::has_error),
             _ => false,
+        }
+    }
+
+    /// The value as it stands in the text of a `discover` job: its strings as literal template text.
+    fn escaped(&self) -> Value {
+        match self {
+            Value::Str(s) => {
+                let mut text = Template::new(true);
+                text.literal(s);
+                Value::Str(text.finish())
+            }
+            Value::List(items) => Value::List(items.iter().map(Value::escaped).collect()),
+            other => other.clone(),
         }
     }
 
@@ -122,6 +136,11 @@ impl Scope {
     pub fn get(&self, name: &str) -> Option<&Entry> {
         self.entries.iter().rev().find(|e| e.name.eq_ignore_ascii_case(name))
     }
+
+    /// Whether a `discover` variable is in scope: the texts made here are templates.
+    pub fn is_dynamic(&self) -> bool {
+        self.entries.iter().any(|e| matches!(e.binding, Binding::Dynamic))
+    }
 }
 
 /// A use of a scope entry, for references and for counting parameter uses.
@@ -161,8 +180,13 @@ impl Eval<'_> {
             if let Some(entry) = self.scope.get(&word.name) {
                 self.record(entry.symbol, word.span);
                 return match &entry.binding {
+                    Binding::Value(v) if self.scope.is_dynamic() => v.escaped(),
                     Binding::Value(v) => v.clone(),
-                    Binding::Dynamic => Value::Str(format!("#{{{}}}", entry.name)),
+                    Binding::Dynamic => {
+                        let mut text = Template::new(true);
+                        text.placeholder(&entry.name);
+                        Value::Str(text.finish())
+                    }
                     Binding::Unknown => Value::Error,
                 };
             }
@@ -205,27 +229,28 @@ impl Eval<'_> {
         }
     }
 
-    /// The text of a string with its interpolations resolved.
+    /// The text of a string with its interpolations resolved; in a `discover` job, a template
+    /// whose `#{var}` the runtime fills in (see [`crate::fan_out`]).
     pub fn string(&mut self, lit: &StrLit) -> String {
-        let mut out = String::new();
+        let mut out = Template::new(self.scope.is_dynamic());
         for part in &lit.parts {
             match part {
-                StrPart::Text(t) => out.push_str(t),
-                StrPart::Interp(id) => out.push_str(&self.interpolate(id)),
+                StrPart::Text(t) => out.literal(t),
+                StrPart::Interp(id) => self.interpolate(id, &mut out),
             }
         }
-        out
+        out.finish()
     }
 
-    fn interpolate(&mut self, id: &Ident) -> String {
+    fn interpolate(&mut self, id: &Ident, out: &mut Template) {
         let Some(entry) = self.scope.get(&id.name) else {
             self.unknown_interpolation(id);
-            return String::new();
+            return;
         };
         self.record(entry.symbol, id.span);
         match &entry.binding {
-            Binding::Value(v) => v.to_text(),
-            Binding::Dynamic | Binding::Unknown => format!("#{{{}}}", entry.name),
+            Binding::Value(v) => out.literal(&v.to_text()),
+            Binding::Dynamic | Binding::Unknown => out.placeholder(&entry.name),
         }
     }
 

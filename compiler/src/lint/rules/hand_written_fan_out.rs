@@ -203,7 +203,7 @@ fn fan_out(group: &[&Shape], hole: usize) -> Option<Plan> {
         let ints: Vec<i64> = raw.iter().filter_map(|r| r.parse().ok()).collect();
         let consecutive = ints.windows(2).all(|w| w[1] == w[0] + 1);
         let list = if consecutive && ints.len() > 2 {
-            format!("{}..{}", ints[0], ints[ints.len() - 1] + 1)
+            format!("{}..{}", ints[0], ints[ints.len() - 1])
         } else {
             format!("[{}]", raw.join(", "))
         };
