@@ -26,6 +26,7 @@ pub mod render;
 pub mod schema;
 pub mod source;
 pub mod symbols;
+pub mod words;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use source::{FileId, Span, Workspace};

@@ -13,7 +13,7 @@ use pw_compiler::lint::Configs;
 use pw_compiler::source::SourceFile;
 use pw_compiler::{Analysis, Diagnostic, FileId, ParsedFile, Span, Workspace};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tower_lsp_server::ls_types::{Location, Position, Range, TextDocumentContentChangeEvent, Uri};
 
@@ -79,7 +79,7 @@ impl State {
     pub fn reload_from_disk(&mut self, uri: &Uri) {
         let path = uri.to_file_path().map(|p| p.into_owned());
         let text = path
-            .filter(|p| is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
+            .filter(|p| pw_compiler::driver::is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
             .and_then(|p| std::fs::read_to_string(p).ok());
         match text {
             Some(text) => self.new_files |= self.disk.insert(uri.clone(), text).is_none(),
@@ -92,10 +92,8 @@ impl State {
     pub fn scan_roots(&mut self) {
         self.disk.clear();
         self.new_files = true;
-        let mut files = Vec::new();
-        for root in &self.roots {
-            collect_pw_files(root, &mut files, 0);
-        }
+        let files: Vec<PathBuf> =
+            self.roots.iter().flat_map(|root| pw_compiler::driver::pw_files_below(root)).collect();
         for path in files {
             if let (Some(uri), Ok(text)) = (Uri::from_file_path(&path), std::fs::read_to_string(&path)) {
                 self.disk.insert(uri, text);
@@ -159,29 +157,6 @@ pub fn apply_change(text: &mut String, range: Option<Range>, new_text: &str, enc
     let mut updated = file.text;
     updated.replace_range(span.range(), new_text);
     *text = updated;
-}
-
-fn is_pw_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "pw")
-}
-
-/// Folders never searched for `.pw` files.
-const SKIPPED: &[&str] = &["target", "node_modules"];
-
-fn collect_pw_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if path.is_dir() {
-            if depth < 32 && !name.starts_with('.') && !SKIPPED.contains(&name) {
-                collect_pw_files(&path, out, depth + 1);
-            }
-        } else if is_pw_file(&path) {
-            out.push(path);
-        }
-    }
 }
 
 /// The workspace as it was at one revision, analysed. Requests read it without locking.

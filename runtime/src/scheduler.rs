@@ -1166,7 +1166,7 @@ impl Scheduler {
             return Err(SchedError::Conflict(format!(
                 "stage {pipeline}/{counter}/{} is not awaiting approval (it is {})",
                 st.name,
-                stage_word(st.state)
+                st.state.word()
             )));
         }
         st.approved_by = Some(by.to_string());
@@ -1203,7 +1203,7 @@ impl Scheduler {
             return Err(SchedError::Conflict(format!(
                 "stage `{}` has not run in {pipeline}/{counter} (it is {})",
                 st.name,
-                stage_word(st.state)
+                st.state.word()
             )));
         }
         let selected: Vec<usize> = match job {
@@ -1525,18 +1525,6 @@ impl Scheduler {
 
 fn unknown_agent(agent: &str) -> SchedError {
     SchedError::NotFound(format!("unknown agent {agent}: register first"))
-}
-
-fn stage_word(s: StageState) -> &'static str {
-    match s {
-        StageState::Pending => "pending",
-        StageState::AwaitingApproval => "awaiting approval",
-        StageState::Discovering => "discovering",
-        StageState::Running => "running",
-        StageState::Passed => "passed",
-        StageState::Failed => "failed",
-        StageState::Cancelled => "cancelled",
-    }
 }
 
 fn seconds(ms: u64) -> String {

@@ -4,7 +4,7 @@
 
 use super::declare::{duplicate, header_span, Decl, Declared};
 use super::fields::{self, Fields};
-use super::values::{quote_list, Binding, Eval, Scope, Use, Value};
+use super::values::{Binding, Eval, Scope, Use, Value};
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
 use crate::diagnostic::{did_you_mean, Applicability, Diagnostic, Edit, Fix};
 use crate::model::{
@@ -14,6 +14,7 @@ use crate::model::{
 use crate::schema::Owner;
 use crate::source::{FileId, Span};
 use crate::symbols::Symbols;
+use crate::words::quote_list;
 use std::collections::HashMap;
 
 /// How many jobs one `for` may make.
@@ -958,7 +959,7 @@ impl<'a, 's> Builder<'a, 's> {
             let mut d =
                 Diagnostic::error("E0202", file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
                     .with_label("not a type")
-                    .with_note(format!("the types are {}", quote_list(&names)));
+                    .with_note(format!("the types are {}", quote_list(names)));
             if let Some(s) = did_you_mean(&param.ty.name, names) {
                 d = d.with_suggestion(s);
             }

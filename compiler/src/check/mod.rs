@@ -14,7 +14,6 @@ mod values;
 
 pub use build::MAX_FAN_OUT;
 pub use declare::MAX_NAME_LEN;
-pub use values::format_duration;
 
 use crate::ast::{self, Block};
 use crate::diagnostic::Diagnostic;

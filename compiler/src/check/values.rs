@@ -7,6 +7,7 @@ use crate::fan_out::Template;
 use crate::model::ParamType;
 use crate::source::{FileId, Span};
 use crate::symbols::SymbolId;
+use crate::words::quote_list;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -273,49 +274,5 @@ impl Eval<'_> {
         if let Some(symbol) = symbol {
             self.uses.push(Use { file: self.file, span, symbol });
         }
-    }
-}
-
-/// `` `a`, `b` and `c` ``
-pub fn quote_list(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.as_slice() {
-        [] => "none".to_string(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
-/// Formats seconds the way durations are written: `1h30m`, `45s`.
-pub fn format_duration(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_format_like_source() {
-        assert_eq!(format_duration(5400), "1h30m");
-        assert_eq!(format_duration(45), "45s");
-        assert_eq!(format_duration(0), "0s");
-    }
-
-    #[test]
-    fn lists_read_as_prose() {
-        assert_eq!(quote_list(&["a", "b", "c"]), "`a`, `b` and `c`");
-        assert_eq!(quote_list(&["a"]), "`a`");
     }
 }

@@ -21,10 +21,11 @@
 //! max-stages = 6
 //! ```
 
-use super::cost::{parse_duration, CostModel};
+use super::cost::CostModel;
 use super::glob;
 use super::registry::{self, Category, Rule};
 use crate::diagnostic::Severity;
+use crate::parser::parse_duration;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -336,8 +337,11 @@ fn duration(value: &Option<Spanned<toml::Value>>, default: u64) -> Result<u64, (
     let Some(v) = value else { return Ok(default) };
     match v.get_ref() {
         toml::Value::Integer(n) if *n >= 0 => Ok(*n as u64),
-        toml::Value::String(s) => parse_duration(s).ok_or_else(|| {
-            (v.span(), format!("invalid duration `{s}`: write it as the language does, such as \"10s\" or \"1m30s\""))
+        toml::Value::String(s) => parse_duration(s).map_err(|why| {
+            (
+                v.span(),
+                format!("invalid duration `{s}`: {why}; write it as the language does, such as \"10s\" or \"1m30s\""),
+            )
         }),
         other => Err((v.span(), format!("expected a duration such as \"10s\", found {}", other.type_str()))),
     }

@@ -180,7 +180,7 @@ pub fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[Span]) -
     let mut edits = Vec::new();
     for (name, total) in sums {
         if let Some(f) = field(keep_block, name) {
-            edits.push(Edit { file, span: f.value.span, replacement: super::cost::format_secs(total) });
+            edits.push(Edit { file, span: f.value.span, replacement: crate::parser::format_duration(total) });
         }
     }
     edits.push(append_members(source, file, keep_block, &moved)?);

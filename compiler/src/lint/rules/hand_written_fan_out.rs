@@ -168,7 +168,7 @@ fn report(ctx: &Context, group: &[&Shape], hole: usize, sink: &mut Sink) {
         .at(
             o.file,
             o.name,
-            format!("jobs {} differ only in one value: {}", super::list(&names), plan.values.join(", ")),
+            format!("jobs {} differ only in one value: {}", crate::words::quote_list(&names), plan.values.join(", ")),
         )
         .with_label(format!("{} copies of one job", group.len()))
         .with_help(format!(
