@@ -37,13 +37,17 @@ impl Template {
 
     /// The value of `var`, filled in by [`expand`].
     pub fn placeholder(&mut self, var: &str) {
+        self.template(&format!("#{{{var}}}"));
+    }
+
+    /// Text already in template form, such as an argument made in the same `discover` job.
+    pub fn template(&mut self, text: &str) {
         self.flush();
-        if self.escaped {
+        if self.escaped && text.trim_start_matches('\\').starts_with("#{") {
+            // The literal backslashes before it must not escape its first `#{`.
             self.text.extend(std::iter::repeat_n('\\', trailing_backslashes(&self.text)));
         }
-        self.text.push_str("#{");
-        self.text.push_str(var);
-        self.text.push('}');
+        self.text.push_str(text);
     }
 
     pub fn finish(mut self) -> String {

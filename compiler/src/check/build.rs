@@ -805,7 +805,7 @@ impl<'a, 's> Builder<'a, 's> {
     /// The template's parameters bound to the call's arguments (or their defaults).
     fn arguments(&mut self, call: &TemplateCall, decl: &Decl<'a>, file: FileId, scope: &Scope) -> Option<Scope> {
         let params = &decl.block.params;
-        let mut bound = Scope::default();
+        let mut bound = Scope { in_discover: scope.in_discover, ..Scope::default() };
         let mut ok = true;
         let mut given: Vec<&ast::Arg> = Vec::new();
         for arg in &call.args {
@@ -877,7 +877,11 @@ impl<'a, 's> Builder<'a, 's> {
                 ok = false;
                 continue;
             }
-            bound = bound.with(&param.name.name, Binding::Value(value), param_symbol);
+            let binding = match value {
+                Value::Str(text) if scope.in_discover => Binding::Template(text),
+                value => Binding::Value(value),
+            };
+            bound = bound.with(&param.name.name, binding, param_symbol);
         }
         for param in params {
             if given.iter().any(|a| a.name.name.eq_ignore_ascii_case(&param.name.name)) {

@@ -109,6 +109,9 @@ pub enum Binding {
     Value(Value),
     /// A `discover(...)` variable: known only when the stage starts, so kept as `#{name}`.
     Dynamic,
+    /// A string argument given inside a `discover` job: already template text (see
+    /// [`crate::fan_out`]), which may hold the variable.
+    Template(String),
     /// A template parameter whose type is unknown (reported): declared, so its uses are no
     /// error, but its value is nothing to check against.
     Unknown,
@@ -125,22 +128,21 @@ pub struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub entries: Vec<Entry>,
+    /// Whether this is inside a `discover` job, directly or through a template it uses: the
+    /// texts made here are templates.
+    pub in_discover: bool,
 }
 
 impl Scope {
     pub fn with(&self, name: &str, binding: Binding, symbol: Option<SymbolId>) -> Scope {
         let mut next = self.clone();
+        next.in_discover |= matches!(binding, Binding::Dynamic);
         next.entries.push(Entry { name: name.to_string(), binding, symbol });
         next
     }
 
     pub fn get(&self, name: &str) -> Option<&Entry> {
         self.entries.iter().rev().find(|e| e.name.eq_ignore_ascii_case(name))
-    }
-
-    /// Whether a `discover` variable is in scope: the texts made here are templates.
-    pub fn is_dynamic(&self) -> bool {
-        self.entries.iter().any(|e| matches!(e.binding, Binding::Dynamic))
     }
 }
 
@@ -181,13 +183,14 @@ impl Eval<'_> {
             if let Some(entry) = self.scope.get(&word.name) {
                 self.record(entry.symbol, word.span);
                 return match &entry.binding {
-                    Binding::Value(v) if self.scope.is_dynamic() => v.escaped(),
+                    Binding::Value(v) if self.scope.in_discover => v.escaped(),
                     Binding::Value(v) => v.clone(),
                     Binding::Dynamic => {
                         let mut text = Template::new(true);
                         text.placeholder(&entry.name);
                         Value::Str(text.finish())
                     }
+                    Binding::Template(text) => Value::Str(text.clone()),
                     Binding::Unknown => Value::Error,
                 };
             }
@@ -233,7 +236,7 @@ impl Eval<'_> {
     /// The text of a string with its interpolations resolved; in a `discover` job, a template
     /// whose `#{var}` the runtime fills in (see [`crate::fan_out`]).
     pub fn string(&mut self, lit: &StrLit) -> String {
-        let mut out = Template::new(self.scope.is_dynamic());
+        let mut out = Template::new(self.scope.in_discover);
         for part in &lit.parts {
             match part {
                 StrPart::Text(t) => out.literal(t),
@@ -251,6 +254,7 @@ impl Eval<'_> {
         self.record(entry.symbol, id.span);
         match &entry.binding {
             Binding::Value(v) => out.literal(&v.to_text()),
+            Binding::Template(text) => out.template(text),
             Binding::Dynamic | Binding::Unknown => out.placeholder(&entry.name),
         }
     }
