@@ -95,7 +95,8 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
             })
         }
         SymbolKind::ForVar => Some(
-            "the job runs once per value; `#{name}` in its strings is replaced by the value"
+            "the job runs once per value (a range `1..4` is 1 to 4, both ends included); `#{name}` in its \
+             strings is replaced by the value"
                 .replace("name", &symbol.name),
         ),
         SymbolKind::EnvVar => Some("set in the environment of every task below it".into()),
