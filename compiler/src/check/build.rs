@@ -877,10 +877,7 @@ impl<'a, 's> Builder<'a, 's> {
                 ok = false;
                 continue;
             }
-            let binding = match value {
-                Value::Str(text) if scope.in_discover => Binding::Template(text),
-                value => Binding::Value(value),
-            };
+            let binding = if scope.in_discover { Binding::Template(value) } else { Binding::Value(value) };
             bound = bound.with(&param.name.name, binding, param_symbol);
         }
         for param in params {

@@ -109,9 +109,9 @@ pub enum Binding {
     Value(Value),
     /// A `discover(...)` variable: known only when the stage starts, so kept as `#{name}`.
     Dynamic,
-    /// A string argument given inside a `discover` job: already template text (see
+    /// An argument given inside a `discover` job: its strings are already template text (see
     /// [`crate::fan_out`]), which may hold the variable.
-    Template(String),
+    Template(Value),
     /// A template parameter whose type is unknown (reported): declared, so its uses are no
     /// error, but its value is nothing to check against.
     Unknown,
@@ -190,7 +190,7 @@ impl Eval<'_> {
                         text.placeholder(&entry.name);
                         Value::Str(text.finish())
                     }
-                    Binding::Template(text) => Value::Str(text.clone()),
+                    Binding::Template(v) => v.clone(),
                     Binding::Unknown => Value::Error,
                 };
             }
@@ -254,7 +254,7 @@ impl Eval<'_> {
         self.record(entry.symbol, id.span);
         match &entry.binding {
             Binding::Value(v) => out.literal(&v.to_text()),
-            Binding::Template(text) => out.template(text),
+            Binding::Template(v) => out.template(&v.to_text()),
             Binding::Dynamic | Binding::Unknown => out.placeholder(&entry.name),
         }
     }

@@ -686,10 +686,10 @@ fn task_starts_and_ends_are_saved_with_their_job_names() {
 /// one, written in the job itself and in a template the fan-out uses.
 fn fan_out_plan(source: &str) -> Plan {
     let text = format!(
-        "template job probe(target: string) {{\n  run \"probe \\#{{host}} #{{target}}\"\n}}\n\
+        "template job probe(target: string, tags: list) {{\n  resources = tags\n  run \"probe \\#{{host}} #{{target}}\"\n}}\n\
          pipeline p {{\n  stage s {{\n    job deploy for host in {source} {{\n      resources = [host]\n      \
          env {{ HOST = \"#{{host}}\" }}\n      run \"echo literal=\\#{{host}} value=#{{host}} \\\\#{{host}}\"\n      \
-         artifact log = \"logs/#{{host}}.txt\"\n    }}\n    job check for host in {source} = probe(target = \"#{{host}}\")\n  }}\n}}\n"
+         artifact log = \"logs/#{{host}}.txt\"\n    }}\n    job check for host in {source} = probe(target = \"#{{host}}\", tags = [\"#{{host}}\"])\n  }}\n}}\n"
     );
     let mut ws = pw_compiler::Workspace::new();
     ws.add("fan.pw", text);
@@ -718,4 +718,5 @@ fn static_and_discovered_fan_outs_make_the_same_jobs() {
     assert_eq!(script(fixed[0]), r"echo literal=#{host} value=a \a");
     assert_eq!((fixed[1].name.as_str(), fixed[1].resources.as_slice()), ("deploy-web-2", &["web.2".to_string()][..]));
     assert_eq!(script(fixed[2]), "probe #{host} a", "a template's escape stays literal too");
+    assert_eq!(fixed[2].resources, ["a"]);
 }
