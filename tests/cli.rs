@@ -134,7 +134,7 @@ fn plan_writes_json_to_a_file_and_refuses_a_failing_workspace() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&plan_file).unwrap_or_default();
     let plan: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan["plan_version"], 1);
+    assert_eq!(plan["plan_version"], 2);
     let names: Vec<&str> =
         plan["pipelines"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["build", "deploy"]);
@@ -272,4 +272,20 @@ fn every_command_draws_a_missing_path_the_same_way() {
     ] {
         assert_eq!(said(args), check, "pw {args:?}");
     }
+}
+
+#[test]
+fn a_range_includes_its_end() {
+    let text = "pipeline p {\n  stage s {\n    job shard for n in 1..4 {\n      run \"./e2e.sh --shard #{n}/4\"\n    }\n  }\n}\n";
+    let dir = workspace(&[("shards.pw", text)]);
+    let out = pw().arg("plan").arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let jobs: Vec<&str> = plan["pipelines"][0]["stages"][0]["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert_eq!(jobs, ["shard-1", "shard-2", "shard-3", "shard-4"]);
 }

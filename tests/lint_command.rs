@@ -3,7 +3,7 @@
 
 use pipewright::commands::lint::run::{self as command, Failure, Options};
 use pipewright::ExitStatus;
-use pw_compiler::lint::{fix, History, LintConfig};
+use pw_compiler::lint::{self, fix, History, LintConfig};
 use pw_compiler::{Severity, Workspace};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ fn configuration_is_found_above_the_paths_and_applied() {
     write(dir.path(), "legacy/old.pw", NO_TIMEOUT);
     write(dir.path(), "new/app.pw", &NO_TIMEOUT.replace("pipeline p", "pipeline q"));
     let report = command::run(&options(dir.path().to_path_buf())).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.config_file.as_deref(), Some(dir.path().join("pipewright.toml").as_path()));
+    assert_eq!(report.config_files, [dir.path().join("pipewright.toml")]);
     let files: Vec<String> = report
         .diagnostics
         .iter()
@@ -158,6 +158,7 @@ fn a_fix_that_would_break_the_check_is_refused() {
     ws.add("a.pw", text);
     let config = LintConfig::parse(Path::new("pipewright.toml"), "[lint]\nselect = [\"hand-written-fan-out\"]\n")
         .unwrap_or_else(|e| panic!("{e}"));
+    let config = lint::Configs::single(config);
     let lint = |w: &Workspace| pw_compiler::lint::check_and_lint(w, &config, &History::default());
     assert_eq!(lint(&ws).1.iter().map(|d| d.code).collect::<Vec<_>>(), vec!["L0007"]);
     let outcome = fix::apply(&ws, true, &lint);

@@ -30,7 +30,7 @@ fn findings(report: &command::Report) -> Vec<(&'static str, usize)> {
 #[test]
 fn the_monolith_release_draws_its_findings() {
     let report = run(examples().join("antipatterns/monolith-release"));
-    assert!(report.config_file.is_some(), "its pipewright.toml is found");
+    assert_eq!(report.config_files.len(), 1, "its pipewright.toml is found");
     assert_eq!(
         findings(&report),
         vec![
@@ -48,6 +48,23 @@ fn the_monolith_release_draws_its_findings() {
     let chain = report.diagnostics.iter().find(|d| d.code == "L0003").map(|d| d.message.clone()).unwrap_or_default();
     assert!(chain.contains("7 transitions add about 2m20s"), "the configured 20s transition is used: {chain}");
     assert_eq!(report.exit, ExitStatus::Failure);
+}
+
+/// The findings in the files whose path ends with `suffix`, as the user reads them.
+fn rendered(report: &command::Report, suffix: &str) -> Vec<String> {
+    let mine = |d: &&pw_compiler::Diagnostic| report.workspace.file(d.file).path.ends_with(suffix);
+    let line = |d: &pw_compiler::Diagnostic| report.workspace.file(d.file).line_col(d.span.start).line;
+    report.diagnostics.iter().filter(mine).map(|d| format!("{}:{} {}", d.code, line(d), d.message)).collect()
+}
+
+#[test]
+fn a_file_draws_the_same_findings_whichever_folder_is_named() {
+    let alone = run(examples().join("antipatterns/monolith-release"));
+    let above = run(examples().join("antipatterns"));
+    let file = "monolith-release/release.pw";
+    assert!(!rendered(&alone, file).is_empty());
+    assert_eq!(rendered(&above, file), rendered(&alone, file), "the folder's own pipewright.toml applies");
+    assert_eq!(above.config_files, alone.config_files);
 }
 
 #[test]

@@ -84,6 +84,7 @@ declare_codes! {
     E0507: "empty fan-out",
     E0508: "repeated fan-out value",
     E0509: "invalid fan-out source",
+    E0510: "range that counts down",
 }
 
 impl Code {

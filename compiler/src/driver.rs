@@ -50,7 +50,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|_| LoadError::NotFound(path.clone()))?;
         if meta.is_dir() {
-            walk(path, 0, &mut files)?;
+            walk(path, 0, Unreadable::Fail, &mut files)?;
         } else {
             files.push(path.clone());
         }
@@ -63,11 +63,35 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Every `.pw` file below a folder, in a stable order, passing over the folders that cannot be
+/// read: for a language server, which must keep going whatever the disk holds.
+pub fn pw_files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let _ = walk(dir, 0, Unreadable::Skip, &mut files);
+    files
+}
+
+/// Whether a path names a `.pw` file.
+pub fn is_pw_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "pw")
+}
+
+/// What a folder that cannot be read does to a search.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unreadable {
+    Fail,
+    Skip,
+}
+
+fn walk(dir: &Path, depth: usize, unreadable: Unreadable, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Unreadable(dir.to_path_buf(), e))?;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(_) if unreadable == Unreadable::Skip => return Ok(()),
+        Err(e) => return Err(LoadError::Unreadable(dir.to_path_buf(), e)),
+    };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
@@ -76,8 +100,8 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), LoadErro
             continue;
         }
         if path.is_dir() {
-            walk(&path, depth + 1, out)?;
-        } else if path.extension().is_some_and(|e| e == "pw") {
+            walk(&path, depth + 1, unreadable, out)?;
+        } else if is_pw_file(&path) {
             out.push(path);
         }
     }

@@ -16,6 +16,7 @@ pub mod check;
 pub mod codes;
 pub mod diagnostic;
 pub mod driver;
+pub mod fan_out;
 pub mod format;
 pub mod graph;
 pub mod lexer;
@@ -28,6 +29,7 @@ pub mod runtime_api;
 pub mod schema;
 pub mod source;
 pub mod symbols;
+pub mod words;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use source::{FileId, Span, Workspace};

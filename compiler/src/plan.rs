@@ -2,6 +2,7 @@
 //! explicit and the pipelines in topological order of their `after` edges. The runtime consumes
 //! this and nothing else.
 
+use crate::fan_out;
 use crate::model::{self, Action, Approval, OnFailure, Origin, Program, When};
 use crate::source::Workspace;
 use petgraph::algo::toposort;
@@ -9,7 +10,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-pub const PLAN_VERSION: u32 = 1;
+/// Version 2: the text of a `discover` job is a template (see [`crate::fan_out`]).
+pub const PLAN_VERSION: u32 = 2;
 
 /// How long a job waits for an agent when its `wait_limit` is not given.
 pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 3600;
@@ -101,7 +103,8 @@ pub struct Job {
     pub tasks: Vec<Task>,
     pub artifacts: Vec<Artifact>,
     /// A dynamic fan-out: the runtime runs `command` when the stage starts and makes one job per
-    /// line of its output, with `#{var}` in the tasks replaced by the line.
+    /// line of its output with [`Job::expand`]. The job's texts are then templates: `#{var}` is
+    /// the line, and `\#{` a literal `#{`.
     pub discover: Option<Discover>,
     pub source: Source,
 }
@@ -174,6 +177,32 @@ impl Job {
             discover: None,
             source,
         }
+    }
+
+    /// The job a `discover` fan-out makes for one value: named `NAME-VALUE`, with `#{var}` in its
+    /// tasks, artifact paths, resources and environment replaced by the value. `None` for a job
+    /// without `discover`.
+    pub fn expand(&self, value: &str) -> Option<Job> {
+        let var = &self.discover.as_ref()?.var;
+        let sub = |s: &mut String| *s = fan_out::expand(s, var, value);
+        let mut job = self.clone();
+        job.name = fan_out::instance_name(&self.name, value);
+        job.discover = None;
+        for t in &mut job.tasks {
+            match &mut t.action {
+                TaskAction::Shell { script } => sub(script),
+                TaskAction::Exec { argv } => argv.iter_mut().for_each(sub),
+                TaskAction::Fetch { into, .. } => sub(into),
+            }
+        }
+        job.artifacts.iter_mut().for_each(|a| sub(&mut a.path));
+        job.resources.iter_mut().for_each(sub);
+        for v in job.env.values_mut() {
+            if let EnvValue::Value(s) = v {
+                sub(s);
+            }
+        }
+        Some(job)
     }
 }
 

@@ -30,7 +30,7 @@ fn code_of(path: &Path) -> String {
 }
 
 fn lint_with(ws: &Workspace, config: &LintConfig) -> (pw_compiler::Analysis, Vec<pw_compiler::Diagnostic>) {
-    lint::check_and_lint(ws, config, &lint::History::default())
+    lint::check_and_lint(ws, &lint::Configs::single(config.clone()), &lint::History::default())
 }
 
 #[test]

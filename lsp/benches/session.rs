@@ -144,12 +144,12 @@ fn stages(files: &[(String, String)]) {
     let parse_one = median_of(|| pw_compiler::parse_file(last, &workspace.file(last).text));
     let check = median_of(|| pw_compiler::analyze_parsed(&workspace, parse()));
     let analysis = pw_compiler::analyze(&workspace);
-    let lint = median_of(|| pw_lsp::lints::lint(&workspace, &analysis, &Default::default()));
+    let uris: Vec<tower_lsp_server::ls_types::Uri> =
+        files.iter().map(|(path, _)| format!("file:///ws/{path}").parse().expect("uri")).collect();
+    let lint = median_of(|| pw_lsp::lints::lint(&workspace, &analysis, &Default::default(), &uris));
 
     // The server's own snapshots: from scratch, and after an edit of one file.
     let mut state = State::new(Vec::new(), Encoding::Utf16);
-    let uris: Vec<tower_lsp_server::ls_types::Uri> =
-        files.iter().map(|(path, _)| format!("file:///ws/{path}").parse().expect("uri")).collect();
     for (uri, (_, text)) in uris.iter().zip(files) {
         state.open(uri.clone(), text.clone(), 1);
     }

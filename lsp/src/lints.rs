@@ -1,33 +1,32 @@
 //! The linter's findings for a workspace, beside the checker's diagnostics, with the `[lint]`
-//! settings of the workspace's `pipewright.toml`.
+//! settings of the `pipewright.toml` nearest above each file.
 
-use pw_compiler::lint::{self, registry, LintConfig};
+use pw_compiler::lint::config::ConfigError;
+use pw_compiler::lint::{self, registry, Configs, LintConfig};
 use pw_compiler::{Analysis, Diagnostic, Workspace};
-use std::path::Path;
+use std::path::PathBuf;
+use tower_lsp_server::ls_types::Uri;
 
-/// The linter's findings; none while the workspace has errors, as the linter reads a checked
-/// program.
-pub fn lint(workspace: &Workspace, analysis: &Analysis, config: &LintConfig) -> Vec<Diagnostic> {
+/// The linter's findings, each file's with its own configuration; none while the workspace has
+/// errors, as the linter reads a checked program. `uris` names the workspace's files in order.
+pub fn lint(workspace: &Workspace, analysis: &Analysis, configs: &Configs, uris: &[Uri]) -> Vec<Diagnostic> {
     if analysis.has_errors() {
         return Vec::new();
     }
-    lint::lint(workspace, analysis, config)
+    let paths: Vec<PathBuf> = uris.iter().map(file_path).collect();
+    lint::lint_files(workspace, analysis, configs, paths.iter().map(PathBuf::as_path), &lint::History::default())
 }
 
-/// The `[lint]` settings of the first root with a `pipewright.toml`; the defaults and the reason
-/// when it is invalid.
-pub(crate) fn load_config(roots: &[impl AsRef<Path>]) -> (LintConfig, Option<String>) {
-    for root in roots {
-        let path = root.as_ref().join(lint::config::FILE_NAME);
-        if !path.is_file() {
-            continue;
-        }
-        return match LintConfig::load(&path) {
-            Ok(config) => (config, None),
-            Err(e) => (LintConfig::default(), Some(e.to_string())),
-        };
-    }
-    (LintConfig::default(), None)
+/// The `[lint]` settings of each file, from the nearest `pipewright.toml` above it; the defaults
+/// for a file below an invalid one, and what is wrong with it.
+pub(crate) fn load_configs<'a>(uris: impl Iterator<Item = &'a Uri>) -> (Configs, Vec<ConfigError>) {
+    Configs::nearest(uris.map(file_path), LintConfig::default())
+}
+
+/// The file a document is on disk; an empty path (the current folder's settings) for a document
+/// that is not a file.
+pub(crate) fn file_path(uri: &Uri) -> PathBuf {
+    uri.to_file_path().map(|p| p.into_owned()).unwrap_or_default()
 }
 
 /// The name a suppression comment uses for the rule with `code`.

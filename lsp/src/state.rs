@@ -9,11 +9,11 @@
 
 use crate::position::Encoding;
 use crate::settings::Settings;
-use pw_compiler::lint::LintConfig;
+use pw_compiler::lint::Configs;
 use pw_compiler::source::SourceFile;
 use pw_compiler::{Analysis, Diagnostic, FileId, ParsedFile, Span, Workspace};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tower_lsp_server::ls_types::{Location, Position, Range, TextDocumentContentChangeEvent, Uri};
 
@@ -31,7 +31,10 @@ pub struct State {
     pub disk: BTreeMap<Uri, String>,
     pub roots: Vec<PathBuf>,
     pub settings: Settings,
-    pub lint_config: Arc<LintConfig>,
+    /// The `[lint]` settings of each file: the nearest `pipewright.toml` above it.
+    pub lint_configs: Arc<Configs>,
+    /// Whether files were added since `lint_configs` was made.
+    new_files: bool,
     pub encoding: Encoding,
     revision: u64,
     /// The latest snapshot built: the current one when its revision is `revision`, otherwise
@@ -49,6 +52,7 @@ impl State {
     }
 
     pub fn open(&mut self, uri: Uri, text: String, version: i32) {
+        self.new_files |= !self.disk.contains_key(&uri);
         self.open.insert(uri, Document { text, version });
         self.changed();
     }
@@ -75,11 +79,11 @@ impl State {
     pub(crate) fn reload_from_disk(&mut self, uri: &Uri) {
         let path = uri.to_file_path().map(|p| p.into_owned());
         let text = path
-            .filter(|p| is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
+            .filter(|p| pw_compiler::driver::is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
             .and_then(|p| std::fs::read_to_string(p).ok());
         match text {
-            Some(text) => self.disk.insert(uri.clone(), text),
-            None => self.disk.remove(uri),
+            Some(text) => self.new_files |= self.disk.insert(uri.clone(), text).is_none(),
+            None => _ = self.disk.remove(uri),
         };
         self.changed();
     }
@@ -87,10 +91,9 @@ impl State {
     /// Reads every `.pw` file below the workspace folders.
     pub(crate) fn scan_roots(&mut self) {
         self.disk.clear();
-        let mut files = Vec::new();
-        for root in &self.roots {
-            collect_pw_files(root, &mut files, 0);
-        }
+        self.new_files = true;
+        let files: Vec<PathBuf> =
+            self.roots.iter().flat_map(|root| pw_compiler::driver::pw_files_below(root)).collect();
         for path in files {
             if let (Some(uri), Ok(text)) = (Uri::from_file_path(&path), std::fs::read_to_string(&path)) {
                 self.disk.insert(uri, text);
@@ -102,11 +105,20 @@ impl State {
     /// Reads `pipewright.toml` again; returns why it could not be used, if so.
     pub(crate) fn reload_settings(&mut self) -> Option<String> {
         let (settings, problem) = Settings::load(&self.roots);
-        let (lint_config, lint_problem) = crate::lints::load_config(&self.roots);
         self.settings = settings;
-        self.lint_config = Arc::new(lint_config);
-        self.changed();
+        let lint_problem = self.reload_lint_configs();
         problem.or(lint_problem)
+    }
+
+    /// Finds the nearest `pipewright.toml` above each file again; returns why one could not be
+    /// used, if so.
+    fn reload_lint_configs(&mut self) -> Option<String> {
+        let (configs, errors) = crate::lints::load_configs(self.open.keys().chain(self.disk.keys()));
+        self.lint_configs = Arc::new(configs);
+        self.new_files = false;
+        self.changed();
+        let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        (!problems.is_empty()).then(|| problems.join("\n"))
     }
 
     pub fn version(&self, uri: &Uri) -> Option<i32> {
@@ -121,6 +133,11 @@ impl State {
     pub fn snapshot(&mut self) -> Arc<Snapshot> {
         if let Some(latest) = self.latest.as_ref().filter(|s| s.revision == self.revision) {
             return latest.clone();
+        }
+        if self.new_files {
+            // Files the configurations were not found for: found now, and a problem with them is
+            // reported when the settings are next read.
+            self.reload_lint_configs();
         }
         let previous = Previous::new(self.latest.take());
         let snapshot = Arc::new(Snapshot::build(self, previous));
@@ -142,29 +159,6 @@ pub(crate) fn apply_change(text: &mut String, range: Option<Range>, new_text: &s
     *text = updated;
 }
 
-fn is_pw_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "pw")
-}
-
-/// Folders never searched for `.pw` files.
-const SKIPPED: &[&str] = &["target", "node_modules"];
-
-fn collect_pw_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if path.is_dir() {
-            if depth < 32 && !name.starts_with('.') && !SKIPPED.contains(&name) {
-                collect_pw_files(&path, out, depth + 1);
-            }
-        } else if is_pw_file(&path) {
-            out.push(path);
-        }
-    }
-}
-
 /// The workspace as it was at one revision, analysed. Requests read it without locking.
 pub struct Snapshot {
     pub revision: u64,
@@ -179,7 +173,7 @@ pub struct Snapshot {
     pub settings: Settings,
     /// How many files were parsed for this snapshot; the others kept the previous one's parse.
     pub files_parsed: usize,
-    lint_config: Arc<LintConfig>,
+    lint_configs: Arc<Configs>,
     /// The checker's and the linter's diagnostics, computed on first use.
     diagnostics: OnceLock<Vec<Diagnostic>>,
 }
@@ -222,7 +216,7 @@ impl Snapshot {
             encoding: state.encoding,
             settings: state.settings.clone(),
             files_parsed: missing.len(),
-            lint_config: state.lint_config.clone(),
+            lint_configs: state.lint_configs.clone(),
             diagnostics: OnceLock::new(),
         }
     }
@@ -234,7 +228,7 @@ impl Snapshot {
         self.diagnostics.get_or_init(|| {
             let mut all = self.analysis.diagnostics.clone();
             if self.settings.lint {
-                all.extend(crate::lints::lint(&self.workspace, &self.analysis, &self.lint_config));
+                all.extend(crate::lints::lint(&self.workspace, &self.analysis, &self.lint_configs, &self.uris));
             }
             pw_compiler::diagnostic::sort(&mut all);
             all
@@ -369,6 +363,41 @@ mod tests {
         let uri = Uri::from_file_path(root.path().join("a.pw")).expect("uri");
         state.reload_from_disk(&uri);
         assert!(state.snapshot().workspace.files.is_empty());
+    }
+
+    #[test]
+    fn each_file_is_linted_with_the_nearest_configuration() {
+        let root = tempfile::tempdir().expect("temporary folder");
+        let job =
+            |p: &str| format!("pipeline {p} {{\n  stage s {{\n    job j {{\n      run \"make\"\n    }}\n  }}\n}}\n");
+        for (folder, pipeline) in [("quiet", "a"), ("loud", "b")] {
+            std::fs::create_dir_all(root.path().join(folder)).expect("folder");
+            std::fs::write(root.path().join(folder).join(format!("{pipeline}.pw")), job(pipeline)).expect("write");
+        }
+        std::fs::write(root.path().join("quiet/pipewright.toml"), "[lint]\nignore = [\"missing-timeout\"]\n")
+            .expect("write");
+        let mut state = State::new(vec![root.path().to_path_buf()], Encoding::Utf16);
+        assert_eq!(state.reload_settings(), None);
+        state.scan_roots();
+        let flagged = |state: &mut State| {
+            let snap = state.snapshot();
+            let mut files: Vec<String> = snap
+                .diagnostics()
+                .iter()
+                .filter(|d| d.code == "L0008")
+                .map(|d| snap.source(d.file).path.clone())
+                .collect();
+            files.sort();
+            files
+        };
+        assert_eq!(flagged(&mut state), ["loud/b.pw"]);
+
+        // A file opened in a folder of its own takes that folder's configuration.
+        std::fs::create_dir_all(root.path().join("new")).expect("folder");
+        std::fs::write(root.path().join("new/pipewright.toml"), "[lint]\nignore = [\"all\"]\n").expect("write");
+        let uri = Uri::from_file_path(root.path().join("new/c.pw")).expect("uri");
+        state.open(uri, job("c"), 1);
+        assert_eq!(flagged(&mut state), ["loud/b.pw"]);
     }
 
     #[test]

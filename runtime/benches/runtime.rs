@@ -138,7 +138,11 @@ fn stage_transitions() {
     const STAGES: usize = 50;
     const RUNS: usize = 4;
     let stages = (0..STAGES).map(|i| stage(&format!("s{i}"), vec![trivial_job("j")])).collect();
-    let b = Bench::new(Plan { plan_version: 1, materials: Vec::new(), pipelines: vec![pipeline("chain", stages)] });
+    let b = Bench::new(Plan {
+        plan_version: pw_compiler::plan::PLAN_VERSION,
+        materials: Vec::new(),
+        pipelines: vec![pipeline("chain", stages)],
+    });
     b.agents(2);
     let mut latencies = Vec::new();
     for _ in 0..RUNS {
@@ -175,7 +179,7 @@ fn stage_transitions() {
 fn job_overhead() {
     const JOBS: usize = 200;
     let b = Bench::new(Plan {
-        plan_version: 1,
+        plan_version: pw_compiler::plan::PLAN_VERSION,
         materials: Vec::new(),
         pipelines: vec![pipeline("one", vec![stage("s", vec![trivial_job("j")])])],
     });
@@ -206,7 +210,7 @@ fn throughput() {
     const AGENTS: usize = 16;
     let jobs = (0..JOBS).map(|i| trivial_job(&format!("j{i}"))).collect();
     let b = Bench::new(Plan {
-        plan_version: 1,
+        plan_version: pw_compiler::plan::PLAN_VERSION,
         materials: Vec::new(),
         pipelines: vec![pipeline("wide", vec![stage("s", jobs)])],
     });
@@ -247,7 +251,7 @@ fn idle_agents() {
     const AGENTS: usize = 200;
     const SECONDS: u64 = 45;
     let b = Bench::new(Plan {
-        plan_version: 1,
+        plan_version: pw_compiler::plan::PLAN_VERSION,
         materials: Vec::new(),
         pipelines: vec![pipeline("one", vec![stage("s", vec![trivial_job("j")])])],
     });

@@ -12,9 +12,11 @@ pub fn read_plan(path: &Path) -> Result<Plan, String> {
     let version = value.get("plan_version").and_then(|v| v.as_u64());
     if version != Some(PLAN_VERSION as u64) {
         return Err(format!(
-            "`{}` has plan_version {}, but this pw runs plan_version {PLAN_VERSION}",
+            "`{}` has plan_version {}, but this pw reads plan_version {PLAN_VERSION} only\n\
+             help: make the plan again with this pw (`pw plan FILES -o {}`), or run the `.pw` files",
             path.display(),
-            version.map_or("(none)".to_string(), |v| v.to_string())
+            version.map_or("(none)".to_string(), |v| v.to_string()),
+            path.display()
         ));
     }
     let mut plan: Plan =
@@ -89,9 +91,10 @@ mod tests {
     fn plans_of_another_version_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("plan.json");
-        std::fs::write(&p, r#"{"plan_version": 2, "materials": [], "pipelines": []}"#).unwrap();
+        std::fs::write(&p, r#"{"plan_version": 1, "materials": [], "pipelines": []}"#).unwrap();
         let err = read_plan(&p).unwrap_err();
-        assert!(err.contains("has plan_version 2, but this pw runs plan_version 1"), "{err}");
+        assert!(err.contains("has plan_version 1, but this pw reads plan_version 2 only"), "{err}");
+        assert!(err.contains("help: make the plan again with this pw"), "{err}");
         std::fs::write(&p, "{").unwrap();
         assert!(read_plan(&p).is_err());
     }

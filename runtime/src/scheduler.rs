@@ -11,6 +11,7 @@ use crate::state::{
     TaskState,
 };
 use crate::store::Write;
+use pw_compiler::runtime_api::fan_out;
 use pw_compiler::runtime_api::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -142,32 +143,6 @@ pub struct FailedTrigger {
 
 fn key(name: &str) -> String {
     name.to_ascii_lowercase()
-}
-
-/// A name-safe form of a fan-out value, as the compiler makes it for static fan-outs: characters
-/// outside names become `-` (`web-1.example.com` → `web-1-example-com`).
-pub use pw_compiler::runtime_api::name_safe;
-
-/// Replaces `#{var}` (spaces inside the braces allowed) by `value`.
-pub fn interpolate(text: &str, var: &str, value: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("#{") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        match after.find('}') {
-            Some(end) if after[..end].trim() == var => {
-                out.push_str(value);
-                rest = &after[end + 1..];
-            }
-            _ => {
-                out.push_str("#{");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A short description of a task for progress lines.
@@ -1187,7 +1162,7 @@ impl Scheduler {
             return Err(SchedError::Conflict(format!(
                 "stage {pipeline}/{counter}/{} is not awaiting approval (it is {})",
                 st.name,
-                stage_word(st.state)
+                st.state.word()
             )));
         }
         st.approved_by = Some(by.to_string());
@@ -1224,7 +1199,7 @@ impl Scheduler {
             return Err(SchedError::Conflict(format!(
                 "stage `{}` has not run in {pipeline}/{counter} (it is {})",
                 st.name,
-                stage_word(st.state)
+                st.state.word()
             )));
         }
         let selected: Vec<usize> = match job {
@@ -1369,9 +1344,7 @@ impl Scheduler {
         let mut created = Vec::new();
         match result {
             Ok(()) => {
-                for v in &values {
-                    let mut expanded = expand_job(&def, &d.var, v);
-                    expanded.discover = None;
+                for expanded in values.iter().filter_map(|v| def.expand(v)) {
                     st.jobs.push(JobRun { name: expanded.name.clone(), definition: expanded, attempts: Vec::new() });
                     created.push(st.jobs.len() - 1);
                 }
@@ -1557,18 +1530,6 @@ fn unknown_agent(agent: &str) -> SchedError {
     SchedError::NotFound(format!("unknown agent {agent}: register first"))
 }
 
-fn stage_word(s: StageState) -> &'static str {
-    match s {
-        StageState::Pending => "pending",
-        StageState::AwaitingApproval => "awaiting approval",
-        StageState::Discovering => "discovering",
-        StageState::Running => "running",
-        StageState::Passed => "passed",
-        StageState::Failed => "failed",
-        StageState::Cancelled => "cancelled",
-    }
-}
-
 fn seconds(ms: u64) -> String {
     if ms % 1000 == 0 {
         format!("{}s", ms / 1000)
@@ -1635,7 +1596,7 @@ fn clashing_job_names(base: &str, values: &[String], taken: &[String]) -> Result
     let taken: HashSet<String> = taken.iter().map(|t| t.to_ascii_lowercase()).collect();
     let mut seen: HashMap<String, &str> = HashMap::new();
     for v in values {
-        let name = format!("{base}-{}", name_safe(v));
+        let name = fan_out::instance_name(base, v);
         let key = name.to_ascii_lowercase();
         if let Some(first) = seen.get(&key) {
             return Err(format!("the values `{first}` and `{v}` both make the job `{name}`"));
@@ -1646,30 +1607,6 @@ fn clashing_job_names(base: &str, values: &[String], taken: &[String]) -> Result
         seen.insert(key, v);
     }
     Ok(())
-}
-
-/// One job of a discover fan-out: `NAME-VALUE` (the value made name-safe as the compiler does for
-/// static fan-outs), with `#{var}` replaced everywhere.
-fn expand_job(def: &plan::Job, var: &str, value: &str) -> plan::Job {
-    let sub = |s: &str| interpolate(s, var, value);
-    let mut job = def.clone();
-    job.name = format!("{}-{}", def.name, name_safe(value));
-    for t in &mut job.tasks {
-        match &mut t.action {
-            TaskAction::Shell { script } => *script = sub(script),
-            TaskAction::Exec { argv } => argv.iter_mut().for_each(|a| *a = sub(a)),
-            TaskAction::Fetch { into, .. } => *into = sub(into),
-        }
-    }
-    for a in &mut job.artifacts {
-        a.path = sub(&a.path);
-    }
-    for v in job.env.values_mut() {
-        if let EnvValue::Value(s) = v {
-            *s = sub(s);
-        }
-    }
-    job
 }
 
 #[cfg(test)]

@@ -504,6 +504,7 @@ pipeline build {
         "[lint]\nselect = [\"serial-independent-work\"]\n[lint.serial-independent-work]\nmin-duration = \"2s\"\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    let config = pw_compiler::lint::Configs::single(config);
     let fired = |history: &History| check_and_lint(&ws, &config, history).1.iter().any(|d| d.code == "L0006");
     assert!(!fired(&History::default()), "without durations the rule has nothing to go on");
     assert!(fired(&History::load(&state).unwrap()), "{written}");

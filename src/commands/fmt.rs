@@ -5,7 +5,7 @@ use crate::commands::compile::{color, load_error};
 use crate::{error, ExitStatus};
 use clap::Args;
 use miette::miette;
-use pw_compiler::{driver, format, render, Workspace};
+use pw_compiler::{driver, format, render};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -20,13 +20,13 @@ pub struct FmtArgs {
 
 /// `pw fmt`: rewrites files in the canonical layout; refuses files with syntax errors.
 pub fn fmt(args: FmtArgs) -> ExitStatus {
-    let (paths, workspace) = match load(&args.paths) {
-        Ok(loaded) => loaded,
-        Err(e) => return error::fail(e),
+    let workspace = match driver::load(&args.paths) {
+        Ok(workspace) => workspace,
+        Err(e) => return error::fail(load_error(&e)),
     };
     let results = format::format_workspace(&workspace);
-    let (mut changed, mut refused) = (0, 0);
-    for ((path, file), result) in paths.iter().zip(&workspace.files).zip(results) {
+    let (mut changed, mut refused) = (0u64, 0);
+    for (file, result) in workspace.files.iter().zip(results) {
         match result {
             Err(diagnostics) => {
                 refused += 1;
@@ -38,7 +38,7 @@ pub fn fmt(args: FmtArgs) -> ExitStatus {
                 changed += 1;
                 print!("{}", format::unified_diff(&file.path, &file.text, &formatted));
             }
-            Ok(formatted) => match write(path, &formatted) {
+            Ok(formatted) => match write(Path::new(&file.path), &formatted) {
                 Ok(()) => {
                     changed += 1;
                     eprintln!("formatted {}", file.path);
@@ -53,24 +53,11 @@ pub fn fmt(args: FmtArgs) -> ExitStatus {
             },
         }
     }
-    let files = |n: usize| format!("{n} file{}", if n == 1 { "" } else { "s" });
     if args.check && changed > 0 {
         let them = if changed == 1 { "it" } else { "them" };
-        eprintln!("{} not formatted; run `pw fmt` on {them}", files(changed));
+        eprintln!("{} not formatted; run `pw fmt` on {them}", pw_compiler::words::plural(changed, "file"));
     }
     ExitStatus::failure_if(refused > 0 || (args.check && changed > 0))
-}
-
-fn load(paths: &[PathBuf]) -> miette::Result<(Vec<PathBuf>, Workspace)> {
-    let failed = |e: driver::LoadError| load_error(&e);
-    let files = driver::discover(paths).map_err(failed)?;
-    let mut workspace = Workspace::new();
-    for file in &files {
-        let bytes = std::fs::read(file).map_err(|e| failed(driver::LoadError::Unreadable(file.clone(), e)))?;
-        let text = String::from_utf8(bytes).map_err(|_| failed(driver::LoadError::NotUtf8(file.clone())))?;
-        workspace.add(driver::display_path(file), text);
-    }
-    Ok((files, workspace))
 }
 
 /// Replaces the file through a temporary file beside it, so that a failure leaves it intact.

@@ -4,12 +4,13 @@
 
 use super::declare::{duplicate, header_span, Decl, Declared};
 use super::fields::{self, Fields};
-use super::values::{quote_list, Binding, Eval, Scope, Use, Value};
+use super::values::{Binding, Eval, Scope, Use, Value};
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
 use crate::codes::Code::{
     E0202, E0204, E0205, E0206, E0207, E0208, E0209, E0301, E0501, E0502, E0503, E0504, E0505, E0507, E0508, E0509,
+    E0510,
 };
-use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::diagnostic::{did_you_mean, Applicability, Diagnostic, Edit, Fix};
 use crate::model::{
     Action, Approval, ArtifactDecl, Discover, EnvValue, EnvVar, FanOutInstance, Fetch, Job, Material, NameRef,
     OnFailure, Origin, ParamType, Pipeline, Stage, Task, TemplateKind, Upstream, When,
@@ -17,6 +18,7 @@ use crate::model::{
 use crate::schema::Owner;
 use crate::source::{FileId, Span};
 use crate::symbols::Symbols;
+use crate::words::quote_list;
 use std::collections::HashMap;
 
 /// How many jobs one `for` may make.
@@ -260,7 +262,7 @@ impl<'a, 's> Builder<'a, 's> {
         let mut jobs = Vec::new();
         for value in values {
             let inner = scope.with(&fan.var.name, Binding::Value(Value::Str(value.clone())), var_symbol);
-            let instance = format!("{}-{}", name.name, name_safe(&value));
+            let instance = crate::fan_out::instance_name(&name.name, &value);
             if let Some(mut job) = self.job_instance(file, block, &inner, instance, at) {
                 job.instance_of = Some(FanOutInstance { base: name.name.clone(), var: fan.var.name.clone(), value });
                 jobs.push(job);
@@ -312,15 +314,20 @@ impl<'a, 's> Builder<'a, 's> {
                 }
                 out
             }
-            Value::Range(a, b) if b.saturating_sub(a) > MAX_FAN_OUT => {
+            Value::Range(a, b) if b < a => {
+                self.diagnostics.push(reversed_range(file, span, a, b));
+                return Vec::new();
+            }
+            Value::Range(a, b) if b.saturating_sub(a).saturating_add(1) > MAX_FAN_OUT => {
+                let count = b.saturating_sub(a).saturating_add(1);
                 self.diagnostics.push(
-                    Diagnostic::error(E0509, file, span, format!("this range makes {} jobs", b.saturating_sub(a)))
+                    Diagnostic::error(E0509, file, span, format!("this range makes {count} jobs"))
                         .with_label(format!("at most {MAX_FAN_OUT} jobs can come from one `for`"))
                         .with_help("use fewer shards, or `discover(...)` to decide when the stage starts"),
                 );
                 return Vec::new();
             }
-            Value::Range(a, b) => (a..b).map(|i| (i.to_string(), span)).collect(),
+            Value::Range(a, b) => (a..=b).map(|i| (i.to_string(), span)).collect(),
             Value::Error => return Vec::new(),
             other => {
                 self.diagnostics.push(
@@ -331,20 +338,18 @@ impl<'a, 's> Builder<'a, 's> {
                         format!("`for` takes a list, a range or `discover(...)`, but this is {}", other.describe()),
                     )
                     .with_label("cannot fan out over this")
-                    .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..5` or `for x in discover(\"command\")`"),
+                    .with_help("write `for x in [\"a\", \"b\"]`, `for i in 1..4` or `for x in discover(\"command\")`"),
                 );
                 return Vec::new();
             }
         };
         // A list whose values were all reported as invalid is not reported as empty too.
         if values.is_empty() && !reported {
-            let mut d = Diagnostic::error(E0507, file, span, "this `for` makes no job")
-                .with_label("empty")
-                .with_help("give at least one value, or remove the job");
-            if matches!(fan.source.kind, ExprKind::Range(..)) {
-                d = d.with_note("a range `a..b` includes `a` and stops before `b`");
-            }
-            self.diagnostics.push(d);
+            self.diagnostics.push(
+                Diagnostic::error(E0507, file, span, "this `for` makes no job")
+                    .with_label("empty")
+                    .with_help("give at least one value, or remove the job"),
+            );
         }
         let mut seen: Vec<(String, Span)> = Vec::new();
         for (value, item_span) in values {
@@ -804,7 +809,7 @@ impl<'a, 's> Builder<'a, 's> {
     /// The template's parameters bound to the call's arguments (or their defaults).
     fn arguments(&mut self, call: &TemplateCall, decl: &Decl<'a>, file: FileId, scope: &Scope) -> Option<Scope> {
         let params = &decl.block.params;
-        let mut bound = Scope::default();
+        let mut bound = Scope { in_discover: scope.in_discover, ..Scope::default() };
         let mut ok = true;
         let mut given: Vec<&ast::Arg> = Vec::new();
         for arg in &call.args {
@@ -876,7 +881,8 @@ impl<'a, 's> Builder<'a, 's> {
                 ok = false;
                 continue;
             }
-            bound = bound.with(&param.name.name, Binding::Value(value), param_symbol);
+            let binding = if scope.in_discover { Binding::Template(value) } else { Binding::Value(value) };
+            bound = bound.with(&param.name.name, binding, param_symbol);
         }
         for param in params {
             if given.iter().any(|a| a.name.name.eq_ignore_ascii_case(&param.name.name)) {
@@ -958,7 +964,7 @@ impl<'a, 's> Builder<'a, 's> {
             let mut d =
                 Diagnostic::error(E0202, file, param.ty.span, format!("unknown parameter type `{}`", param.ty.name))
                     .with_label("not a type")
-                    .with_note(format!("the types are {}", quote_list(&names)));
+                    .with_note(format!("the types are {}", quote_list(names)));
             if let Some(s) = did_you_mean(&param.ty.name, names) {
                 d = d.with_suggestion(s);
             }
@@ -1090,13 +1096,23 @@ pub(super) fn template_kind(block: &Block) -> Option<TemplateKind> {
     }
 }
 
-pub(super) fn origin(file: FileId, span: Span, name: Span) -> Origin {
-    Origin { file, span, name }
+/// `4..1`: a range counts up, so this one would make no job.
+fn reversed_range(file: FileId, span: Span, a: i64, b: i64) -> Diagnostic {
+    let upward = format!("{b}..{a}");
+    let fix = Fix {
+        message: format!("write `{upward}`"),
+        applicability: Applicability::Unsafe,
+        edits: vec![Edit { file, span, replacement: upward.clone() }],
+    };
+    Diagnostic::error(E0510, file, span, format!("the range `{a}..{b}` counts down, so it makes no job"))
+        .with_label(format!("{a} is past {b}"))
+        .with_note("a range `a..b` counts up from `a` to `b`, both included")
+        .with_help(format!("write `{upward}`, the same values counted up"))
+        .with_fix(fix)
 }
 
-/// `web-1.example.com` as part of a job name: `web-1-example-com`.
-pub fn name_safe(value: &str) -> String {
-    value.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+pub(super) fn origin(file: FileId, span: Span, name: Span) -> Origin {
+    Origin { file, span, name }
 }
 
 /// `./bin/` → `bin`; the empty path and `./` → `.`.

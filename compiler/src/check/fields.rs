@@ -1,12 +1,14 @@
 //! Reading the fields of one block against the [`schema`](crate::schema): unknown fields, fields
 //! given twice, missing required ones, and typed values.
 
-use super::values::{format_duration, Eval, Value};
+use super::values::{Eval, Value};
 use crate::ast::{Field, Ident};
 use crate::codes::Code::{E0201, E0202, E0203, E0208, E0209};
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::parser::format_duration;
 use crate::schema::{self, FieldSpec, FieldType, Owner};
 use crate::source::{FileId, Span};
+use crate::words::plural;
 
 /// The known fields of one block, each with its value.
 pub(super) struct Fields<'f> {
@@ -64,7 +66,7 @@ fn unknown(owner: Owner, file: FileId, name: &Ident) -> Diagnostic {
     {
         d = d.with_help(format!("`{}` is a field of {}", name.name, other.describe()));
     }
-    d.with_note(format!("the fields of {} are {}", owner.describe(), super::values::quote_list(&known)))
+    d.with_note(format!("the fields of {} are {}", owner.describe(), crate::words::quote_list(&known)))
 }
 
 impl<'f> Fields<'f> {
@@ -135,11 +137,11 @@ impl<'f> Fields<'f> {
                     Diagnostic::error(E0202, eval.file, field.value.span, format!("`{}` needs units", spec.name))
                         .with_label("a number without units")
                         .with_help(format!(
-                            "write `{}` for {i} {} or `{}` for {i} {}",
+                            "write `{}` for {} or `{}` for {}",
                             format_duration(*i as u64),
-                            plural(*i, "second"),
+                            plural(*i as u64, "second"),
                             format_duration(*i as u64 * 60),
-                            plural(*i, "minute"),
+                            plural(*i as u64, "minute"),
                         )),
                 );
                 None
@@ -288,13 +290,4 @@ impl Fields<'_> {
 
 fn path_text(path: &[Ident]) -> String {
     path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
-}
-
-/// `1 second`, `2 seconds`.
-fn plural(n: i64, unit: &str) -> String {
-    if n == 1 {
-        unit.to_string()
-    } else {
-        format!("{unit}s")
-    }
 }

@@ -12,9 +12,8 @@ mod fields;
 mod resolve;
 mod values;
 
-pub use build::{name_safe, MAX_FAN_OUT};
+pub use build::MAX_FAN_OUT;
 pub use declare::MAX_NAME_LEN;
-pub use values::format_duration;
 
 use crate::ast::{self, Block};
 use crate::diagnostic::Diagnostic;

@@ -2,13 +2,13 @@
 //! fetches) and checks what they connect: cycles among pipelines, fetches that could not work.
 
 use super::declare::Declared;
-use super::values::quote_list;
 use crate::ast::{BlockKind, Ident};
 use crate::codes::Code::{E0301, E0401, E0402, E0403, E0404, E0405, E0406, E0407, E0408};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{Action, Fetch, Pipeline, Program, Upstream};
 use crate::source::{FileId, Span};
 use crate::symbols::Symbols;
+use crate::words::quote_list;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{HashMap, HashSet};

@@ -4,9 +4,11 @@
 use crate::ast::{Expr, ExprKind, Ident, StrLit, StrPart};
 use crate::codes::Code::{E0202, E0301, E0506};
 use crate::diagnostic::{did_you_mean, Diagnostic};
+use crate::fan_out::Template;
 use crate::model::ParamType;
 use crate::source::{FileId, Span};
 use crate::symbols::SymbolId;
+use crate::words::quote_list;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Value {
@@ -49,6 +51,19 @@ impl Value {
             Value::Error => true,
             Value::List(items) => items.iter().any(Value::has_error),
             _ => false,
+        }
+    }
+
+    /// The value as it stands in the text of a `discover` job: its strings as literal template text.
+    fn escaped(&self) -> Value {
+        match self {
+            Value::Str(s) => {
+                let mut text = Template::new(true);
+                text.literal(s);
+                Value::Str(text.finish())
+            }
+            Value::List(items) => Value::List(items.iter().map(Value::escaped).collect()),
+            other => other.clone(),
         }
     }
 
@@ -95,6 +110,9 @@ pub(super) enum Binding {
     Value(Value),
     /// A `discover(...)` variable: known only when the stage starts, so kept as `#{name}`.
     Dynamic,
+    /// An argument given inside a `discover` job: its strings are already template text (see
+    /// [`crate::fan_out`]), which may hold the variable.
+    Template(Value),
     /// A template parameter whose type is unknown (reported): declared, so its uses are no
     /// error, but its value is nothing to check against.
     Unknown,
@@ -111,11 +129,15 @@ pub(super) struct Entry {
 #[derive(Clone, Debug, Default)]
 pub(super) struct Scope {
     pub entries: Vec<Entry>,
+    /// Whether this is inside a `discover` job, directly or through a template it uses: the
+    /// texts made here are templates.
+    pub in_discover: bool,
 }
 
 impl Scope {
     pub(super) fn with(&self, name: &str, binding: Binding, symbol: Option<SymbolId>) -> Scope {
         let mut next = self.clone();
+        next.in_discover |= matches!(binding, Binding::Dynamic);
         next.entries.push(Entry { name: name.to_string(), binding, symbol });
         next
     }
@@ -162,8 +184,14 @@ impl Eval<'_> {
             if let Some(entry) = self.scope.get(&word.name) {
                 self.record(entry.symbol, word.span);
                 return match &entry.binding {
+                    Binding::Value(v) if self.scope.in_discover => v.escaped(),
                     Binding::Value(v) => v.clone(),
-                    Binding::Dynamic => Value::Str(format!("#{{{}}}", entry.name)),
+                    Binding::Dynamic => {
+                        let mut text = Template::new(true);
+                        text.placeholder(&entry.name);
+                        Value::Str(text.finish())
+                    }
+                    Binding::Template(v) => v.clone(),
                     Binding::Unknown => Value::Error,
                 };
             }
@@ -206,27 +234,29 @@ impl Eval<'_> {
         }
     }
 
-    /// The text of a string with its interpolations resolved.
+    /// The text of a string with its interpolations resolved; in a `discover` job, a template
+    /// whose `#{var}` the runtime fills in (see [`crate::fan_out`]).
     pub(super) fn string(&mut self, lit: &StrLit) -> String {
-        let mut out = String::new();
+        let mut out = Template::new(self.scope.in_discover);
         for part in &lit.parts {
             match part {
-                StrPart::Text(t) => out.push_str(t),
-                StrPart::Interp(id) => out.push_str(&self.interpolate(id)),
+                StrPart::Text(t) => out.literal(t),
+                StrPart::Interp(id) => self.interpolate(id, &mut out),
             }
         }
-        out
+        out.finish()
     }
 
-    fn interpolate(&mut self, id: &Ident) -> String {
+    fn interpolate(&mut self, id: &Ident, out: &mut Template) {
         let Some(entry) = self.scope.get(&id.name) else {
             self.unknown_interpolation(id);
-            return String::new();
+            return;
         };
         self.record(entry.symbol, id.span);
         match &entry.binding {
-            Binding::Value(v) => v.to_text(),
-            Binding::Dynamic | Binding::Unknown => format!("#{{{}}}", entry.name),
+            Binding::Value(v) => out.literal(&v.to_text()),
+            Binding::Template(v) => out.template(&v.to_text()),
+            Binding::Dynamic | Binding::Unknown => out.placeholder(&entry.name),
         }
     }
 
@@ -249,49 +279,5 @@ impl Eval<'_> {
         if let Some(symbol) = symbol {
             self.uses.push(Use { file: self.file, span, symbol });
         }
-    }
-}
-
-/// `` `a`, `b` and `c` ``
-pub(super) fn quote_list(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.as_slice() {
-        [] => "none".to_string(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
-/// Formats seconds the way durations are written: `1h30m`, `45s`.
-pub fn format_duration(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_format_like_source() {
-        assert_eq!(format_duration(5400), "1h30m");
-        assert_eq!(format_duration(45), "45s");
-        assert_eq!(format_duration(0), "0s");
-    }
-
-    #[test]
-    fn lists_read_as_prose() {
-        assert_eq!(quote_list(&["a", "b", "c"]), "`a`, `b` and `c`");
-        assert_eq!(quote_list(&["a"]), "`a`");
     }
 }

@@ -1,5 +1,5 @@
-//! The linter's settings: the `[lint]` table of `pipewright.toml`, found by walking up from the
-//! paths a command names. An invalid setting is an error with its location, never ignored.
+//! The linter's settings: the `[lint]` table of a `pipewright.toml` (which file applies to which
+//! `.pw` file is [`super::per_file`]'s). An invalid setting is an error with its location, never ignored.
 //!
 //! ```toml
 //! [lint]
@@ -21,10 +21,11 @@
 //! max-stages = 6
 //! ```
 
-use super::cost::{parse_duration, CostModel};
+use super::cost::CostModel;
 use super::glob;
 use super::registry::{self, Category, Rule};
 use crate::diagnostic::Severity;
+use crate::parser::parse_duration;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -187,14 +188,6 @@ impl LintConfig {
         }
     }
 
-    /// Finds `pipewright.toml` in the folder of the first path or above it.
-    pub fn discover(paths: &[PathBuf]) -> Option<PathBuf> {
-        let first = paths.first()?;
-        let abs = first.canonicalize().or_else(|_| std::path::absolute(first)).ok()?;
-        let start = if abs.is_dir() { abs.as_path() } else { abs.parent()? };
-        start.ancestors().map(|d| d.join(FILE_NAME)).find(|f| f.is_file())
-    }
-
     /// Reads a configuration file.
     pub fn load(file: &Path) -> Result<LintConfig, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
@@ -344,8 +337,11 @@ fn duration(value: &Option<Spanned<toml::Value>>, default: u64) -> Result<u64, (
     let Some(v) = value else { return Ok(default) };
     match v.get_ref() {
         toml::Value::Integer(n) if *n >= 0 => Ok(*n as u64),
-        toml::Value::String(s) => parse_duration(s).ok_or_else(|| {
-            (v.span(), format!("invalid duration `{s}`: write it as the language does, such as \"10s\" or \"1m30s\""))
+        toml::Value::String(s) => parse_duration(s).map_err(|why| {
+            (
+                v.span(),
+                format!("invalid duration `{s}`: {why}; write it as the language does, such as \"10s\" or \"1m30s\""),
+            )
         }),
         other => Err((v.span(), format!("expected a duration such as \"10s\", found {}", other.type_str()))),
     }

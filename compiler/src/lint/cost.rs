@@ -14,6 +14,7 @@
 
 use super::history::History;
 use crate::model::{Job, Pipeline, Stage, Task, When};
+use crate::parser::format_duration;
 
 /// The settings of the cost model, in seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,75 +106,10 @@ impl<'a> Costs<'a> {
     }
 }
 
-/// `1h2m3s`, `45s`, `0s`: the language's own duration syntax.
-pub fn format_secs(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    for (n, unit) in [(d, 'd'), (h, 'h'), (m, 'm'), (s, 's')] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    out
-}
-
-/// Parses the language's duration syntax (`45s`, `1h30m`); units in descending order, once each.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let mut total: u64 = 0;
-    let mut last_rank = usize::MAX;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 || digits == rest.len() {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        let unit = rest[digits..].chars().next()?;
-        let (rank, factor) = match unit {
-            'd' => (0, 86_400),
-            'h' => (1, 3600),
-            'm' => (2, 60),
-            's' => (3, 1),
-            _ => return None,
-        };
-        if last_rank != usize::MAX && rank <= last_rank {
-            return None;
-        }
-        last_rank = rank;
-        total = total.checked_add(n.checked_mul(factor)?)?;
-        rest = &rest[digits + 1..];
-    }
-    Some(total)
-}
-
 /// `about 1m30s` or `about 1m30s (recorded median of 12 runs)`.
 pub fn about(secs: Secs) -> String {
     match secs.basis {
-        Basis::Estimate => format!("about {}", format_secs(secs.secs)),
-        Basis::History { runs } => format!("about {} (median of {runs} recorded runs)", format_secs(secs.secs)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_and_parses_durations() {
-        assert_eq!(format_secs(90), "1m30s");
-        assert_eq!(format_secs(3600), "1h");
-        assert_eq!(format_secs(0), "0s");
-        assert_eq!(parse_duration("1h30m"), Some(5400));
-        assert_eq!(parse_duration("10s"), Some(10));
-        assert_eq!(parse_duration("1m1h"), None);
-        assert_eq!(parse_duration("5ms"), None);
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration(""), None);
+        Basis::Estimate => format!("about {}", format_duration(secs.secs)),
+        Basis::History { runs } => format!("about {} (median of {runs} recorded runs)", format_duration(secs.secs)),
     }
 }

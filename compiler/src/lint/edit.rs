@@ -180,7 +180,7 @@ pub(crate) fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[S
     let mut edits = Vec::new();
     for (name, total) in sums {
         if let Some(f) = field(keep_block, name) {
-            edits.push(Edit { file, span: f.value.span, replacement: super::cost::format_secs(total) });
+            edits.push(Edit { file, span: f.value.span, replacement: crate::parser::format_duration(total) });
         }
     }
     edits.push(append_members(source, file, keep_block, &moved)?);
@@ -190,10 +190,9 @@ pub(crate) fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[S
     Some(edits)
 }
 
-/// A name-safe form of `text` (letters, digits, `_`, `-`; starting with a letter or `_`).
-pub fn name_safe(text: &str) -> String {
-    let mut out: String =
-        text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect();
+/// A name for `text` on its own: name-safe, starting with a letter or `_`.
+pub fn name_for(text: &str) -> String {
+    let mut out = crate::fan_out::name_safe(text);
     if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         out.insert(0, '_');
     }
@@ -215,7 +214,7 @@ mod tests {
 
     #[test]
     fn names_are_made_safe() {
-        assert_eq!(name_safe("web 1.example"), "web-1-example");
-        assert_eq!(name_safe("1"), "_1");
+        assert_eq!(name_for("web 1.example"), "web-1-example");
+        assert_eq!(name_for("1"), "_1");
     }
 }

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod fix;
 pub mod glob;
 pub mod history;
+pub mod per_file;
 pub mod registry;
 pub mod rules;
 pub mod shell;
@@ -24,6 +25,7 @@ use crate::Analysis;
 pub use config::LintConfig;
 pub use cost::Costs;
 pub use history::History;
+pub use per_file::Configs;
 use registry::Rule;
 use std::collections::HashSet;
 
@@ -115,6 +117,29 @@ pub fn lint(workspace: &Workspace, analysis: &Analysis, config: &LintConfig) -> 
     lint_with_history(workspace, analysis, config, &History::default())
 }
 
+/// Lints a checked workspace, each file with its own configuration: the findings in a file are
+/// those of a run with its configuration (see [`per_file`]). `paths` gives each file's path on
+/// disk, in the workspace's order.
+pub fn lint_files<'a>(
+    workspace: &Workspace,
+    analysis: &Analysis,
+    configs: &Configs,
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+    history: &History,
+) -> Vec<Diagnostic> {
+    let groups = configs.groups(paths);
+    if let [(config, _)] = groups.as_slice() {
+        return lint_with_history(workspace, analysis, config, history);
+    }
+    let mut out = Vec::new();
+    for (config, files) in &groups {
+        let mine = |d: &Diagnostic| files.binary_search(&(d.file.0 as usize)).is_ok();
+        out.extend(lint_with_history(workspace, analysis, config, history).into_iter().filter(mine));
+    }
+    diagnostic::sort(&mut out);
+    out
+}
+
 /// Lints a checked workspace; `history` holds the durations the runtime recorded.
 pub fn lint_with_history(
     workspace: &Workspace,
@@ -156,11 +181,12 @@ pub fn lint_with_history(
 
 /// Checks and lints a workspace: the checker's diagnostics, and the linter's when the checker
 /// found no error (a program with errors is incomplete, and its findings would mislead).
-pub fn check_and_lint(workspace: &Workspace, config: &LintConfig, history: &History) -> (Analysis, Vec<Diagnostic>) {
+pub fn check_and_lint(workspace: &Workspace, configs: &Configs, history: &History) -> (Analysis, Vec<Diagnostic>) {
     let analysis = crate::analyze(workspace);
     let mut all = analysis.diagnostics.clone();
     if !analysis.has_errors() {
-        all.extend(lint_with_history(workspace, &analysis, config, history));
+        let paths = workspace.files.iter().map(|f| std::path::Path::new(&f.path));
+        all.extend(lint_files(workspace, &analysis, configs, paths, history));
         crate::diagnostic::sort(&mut all);
     }
     (analysis, all)

@@ -1,4 +1,5 @@
-//! Duration literals such as `45s`, `20m` and `1h30m`, read into seconds.
+//! Durations such as `45s`, `20m` and `1h30m`: read into seconds (from a literal, or from a
+//! setting of `pipewright.toml`), and written back the same way.
 
 use crate::codes::Code::{E0104, E0108};
 use crate::diagnostic::Diagnostic;
@@ -80,6 +81,43 @@ pub(crate) fn seconds(literal: &str) -> Result<u64, DurationError> {
     Ok(secs)
 }
 
+/// The seconds of a duration written as the language writes it (a setting of `pipewright.toml`,
+/// say), or why it is not one, in words.
+pub fn parse(text: &str) -> Result<u64, String> {
+    if text.is_empty() {
+        return Err("it is empty".to_string());
+    }
+    seconds(text).map_err(|e| why(&e))
+}
+
+/// Why a duration is invalid, in words.
+pub(crate) fn why(error: &DurationError) -> String {
+    match error {
+        DurationError::UnknownUnit(unit) => format!("`{unit}` is not a unit of time"),
+        DurationError::OutOfOrder(unit) => format!("its unit `{unit}` comes after a smaller or equal one"),
+        DurationError::MissingUnit => "its last number has no unit".to_string(),
+        DurationError::TooLarge => "it is too large".to_string(),
+        DurationError::Negative => "durations cannot be negative".to_string(),
+        DurationError::Fraction { .. } => "durations are whole numbers of a unit".to_string(),
+    }
+}
+
+/// Seconds the way durations are written: `1h30m`, `45s`, `0s`.
+pub fn format(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in UNITS {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
 /// `digits[.fraction]` in units of [`SCALE`], and whether no digit of the fraction was dropped.
 fn scaled(digits: &str, fraction: Option<&str>) -> Result<(u128, bool), DurationError> {
     // `.5m` after another group reads as `0.5m`.
@@ -138,7 +176,7 @@ fn fraction(file: FileId, span: Span, literal: &str, secs: u64, exact: bool) -> 
         .with_label("durations are whole numbers of a unit, without a fraction");
     if exact {
         let single = in_one_unit(secs);
-        let mixed = crate::check::format_duration(secs);
+        let mixed = format(secs);
         let help = if mixed == single {
             format!("write `{single}`, the same length of time")
         } else {
@@ -160,6 +198,27 @@ fn fraction(file: FileId, span: Span, literal: &str, secs: u64, exact: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_written_as_they_are_read() {
+        assert_eq!(format(5400), "1h30m");
+        assert_eq!(format(45), "45s");
+        assert_eq!(format(0), "0s");
+        assert_eq!(format(90_061), "1d1h1m1s");
+        for secs in [1, 59, 60, 3_600, 5_400, 86_400, 90_061] {
+            assert_eq!(parse(&format(secs)), Ok(secs));
+        }
+    }
+
+    #[test]
+    fn settings_are_read_as_literals_are() {
+        assert_eq!(parse("1h30m"), Ok(5400));
+        assert_eq!(parse("1m1h"), Err("its unit `h` comes after a smaller or equal one".to_string()));
+        assert_eq!(parse("5ms"), Err("`ms` is not a unit of time".to_string()));
+        assert_eq!(parse("10"), Err("its last number has no unit".to_string()));
+        assert_eq!(parse("1.5m"), Err("durations are whole numbers of a unit".to_string()));
+        assert_eq!(parse(""), Err("it is empty".to_string()));
+    }
 
     #[test]
     fn valid_durations() {

@@ -1,6 +1,6 @@
 //! Syntax errors: the one place where the parser's errors become [`Diagnostic`]s (E0105).
 
-use super::durations::{self, DurationError};
+use super::durations;
 use super::nesting::{closer_of, misindented_pair, Nesting};
 use crate::codes::Code::E0105;
 use crate::diagnostic::Diagnostic;
@@ -112,14 +112,7 @@ fn found_text(token: Token<'_>) -> String {
 /// Why a number with letters after it is not a duration either: `1p` has an unknown unit.
 fn not_a_duration(token: Token<'_>) -> Option<String> {
     let Token::Duration(literal) = token else { return None };
-    let why = match durations::seconds(literal).err()? {
-        DurationError::UnknownUnit(unit) => format!("`{unit}` is not a unit of time"),
-        DurationError::OutOfOrder(unit) => format!("its unit `{unit}` comes after a smaller or equal one"),
-        DurationError::MissingUnit => "its last number has no unit".to_string(),
-        DurationError::TooLarge => "it is too large".to_string(),
-        DurationError::Negative => "durations cannot be negative".to_string(),
-        DurationError::Fraction { .. } => "durations are whole numbers of a unit".to_string(),
-    };
+    let why = durations::why(&durations::seconds(literal).err()?);
     Some(format!(
         "`{literal}` is not a valid duration either: {why}; the units are `d`, `h`, `m` and `s`, as in `45s` or `1h30m`"
     ))

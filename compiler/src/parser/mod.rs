@@ -8,6 +8,7 @@
 //! - [`errors`] turns the grammar's errors into E0105 diagnostics.
 
 mod durations;
+pub use durations::{format as format_duration, parse as parse_duration};
 mod errors;
 mod grammar;
 mod nesting;

@@ -2,17 +2,10 @@
 
 use pw_compiler::model::{Action, Approval, Job, OnFailure, Pipeline, Program, Stage};
 use pw_compiler::symbols::{Symbol, SymbolKind};
+use pw_compiler::words::{plural, quote_list};
 
 /// A duration in seconds as written in the language: `1h30m`, `45s`.
-pub use pw_compiler::check::format_duration as duration;
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
-
-fn quoted_list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    names.into_iter().map(|n| format!("`{}`", n.as_ref())).collect::<Vec<_>>().join(", ")
-}
+pub use pw_compiler::parser::format_duration as duration;
 
 /// The segments of a symbol's dotted path.
 fn segments(symbol: &Symbol) -> Vec<&str> {
@@ -66,7 +59,7 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
                 m.path
             );
             if !users.is_empty() {
-                text.push_str(&format!("\n\nused by {}", quoted_list(users)));
+                text.push_str(&format!("\n\nused by {}", quote_list(users)));
             }
             text
         }),
@@ -90,7 +83,7 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
                 text.push_str("\n\n");
                 text.push_str(&t.doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n"));
             }
-            text.push_str(&format!("\n\nused {}", plural(t.uses, "time")));
+            text.push_str(&format!("\n\nused {}", plural(t.uses as u64, "time")));
             text
         }),
         SymbolKind::Param => {
@@ -102,7 +95,8 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
             })
         }
         SymbolKind::ForVar => Some(
-            "the job runs once per value; `#{name}` in its strings is replaced by the value"
+            "the job runs once per value (a range `1..4` is 1 to 4, both ends included); `#{name}` in its \
+             strings is replaced by the value"
                 .replace("name", &symbol.name),
         ),
         SymbolKind::EnvVar => Some("set in the environment of every task below it".into()),
@@ -115,10 +109,10 @@ pub fn symbol(program: &Program, symbol: &Symbol) -> String {
 
 fn describe_pipeline(program: &Program, p: &Pipeline) -> String {
     let stages: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
-    let mut lines = vec![format!("{}: {}", plural(stages.len(), "stage"), stages.join(" → "))];
+    let mut lines = vec![format!("{}: {}", plural(stages.len() as u64, "stage"), stages.join(" → "))];
     let mut triggers = Vec::new();
     if !p.materials.is_empty() {
-        triggers.push(format!("a commit to {}", quoted_list(p.materials.iter().map(|m| &m.name))));
+        triggers.push(format!("a commit to {}", quote_list(p.materials.iter().map(|m| &m.name))));
     }
     for up in &p.after {
         triggers.push(format!("`{}.{}` passing", up.pipeline, up.stage));
@@ -140,7 +134,7 @@ fn describe_pipeline(program: &Program, p: &Pipeline) -> String {
         lines.push(format!("triggers {}", downstream.join(", ")));
     }
     lines.push(match p.max_instances {
-        Some(n) => format!("at most {} at once", plural(n as usize, "instance")),
+        Some(n) => format!("at most {} at once", plural(u64::from(n), "instance")),
         None => "any number of instances at once".into(),
     });
     lines.join("\n\n")
@@ -175,19 +169,19 @@ fn describe_job(p: &Pipeline, s: &Stage, jobs: &[&Job]) -> String {
         lines.push(format!("fans out when the stage starts: one job per line printed by `{}`", d.command));
     } else if job.instance_of.is_some() {
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        lines.push(format!("fans out into {}: {}", plural(jobs.len(), "job"), quoted_list(names)));
+        lines.push(format!("fans out into {}: {}", plural(jobs.len() as u64, "job"), quote_list(names)));
     }
     let (runs, fetches) = job.tasks.iter().fold((0, 0), |(r, f), t| match t.action {
         Action::Fetch(_) => (r, f + 1),
         _ => (r + 1, f),
     });
-    let mut tasks = plural(runs, "command");
+    let mut tasks = plural(runs as u64, "command");
     if fetches > 0 {
-        tasks.push_str(&format!(" and {}", plural(fetches, "fetch").replace("fetchs", "fetches")));
+        tasks.push_str(&format!(" and {}", plural(fetches as u64, "fetch")));
     }
     lines.push(format!("{tasks}, in sequence on one agent"));
     if !job.resources.is_empty() {
-        lines.push(format!("needs an agent with {}", quoted_list(&job.resources)));
+        lines.push(format!("needs an agent with {}", quote_list(&job.resources)));
     }
     let mut limits = Vec::new();
     if let Some(t) = job.timeout_secs {
@@ -196,7 +190,7 @@ fn describe_job(p: &Pipeline, s: &Stage, jobs: &[&Job]) -> String {
     limits.push(format!("waits at most {} for an agent", duration(job.wait_limit_secs)));
     lines.push(limits.join("; "));
     if !job.artifacts.is_empty() {
-        lines.push(format!("publishes {}", quoted_list(job.artifacts.iter().map(|a| &a.name))));
+        lines.push(format!("publishes {}", quote_list(job.artifacts.iter().map(|a| &a.name))));
     }
     lines.join("\n\n")
 }

@@ -20,7 +20,7 @@ fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
 }
 
 fn plan_of(pipelines: Vec<Pipeline>) -> Plan {
-    Plan { plan_version: 1, materials: Vec::new(), pipelines }
+    Plan { plan_version: plan::PLAN_VERSION, materials: Vec::new(), pipelines }
 }
 
 fn sched(pipelines: Vec<Pipeline>) -> Scheduler {
@@ -682,8 +682,41 @@ fn task_starts_and_ends_are_saved_with_their_job_names() {
     assert_eq!(times, vec![(0, TaskState::Running, 7), (0, TaskState::Passed, 2_000_007)]);
 }
 
+/// The plan of one `deploy` job fanned out over `source`, with an escaped `#{host}` beside a real
+/// one, written in the job itself and in a template the fan-out uses.
+fn fan_out_plan(source: &str) -> Plan {
+    let text = format!(
+        "template job probe(target: string, tags: list) {{\n  resources = tags\n  run \"probe \\#{{host}} #{{target}}\"\n}}\n\
+         pipeline p {{\n  stage s {{\n    job deploy for host in {source} {{\n      resources = [host]\n      \
+         env {{ HOST = \"#{{host}}\" }}\n      run \"echo literal=\\#{{host}} value=#{{host}} \\\\#{{host}}\"\n      \
+         artifact log = \"logs/#{{host}}.txt\"\n    }}\n    job check for host in {source} = probe(target = \"#{{host}}\", tags = [\"#{{host}}\"])\n  }}\n}}\n"
+    );
+    let mut ws = pw_compiler::Workspace::new();
+    ws.add("fan.pw", text);
+    let analysis = pw_compiler::analyze(&ws);
+    analysis.plan(&ws).unwrap_or_else(|| panic!("{:?}", analysis.diagnostics))
+}
+
+fn script(job: &Job) -> &str {
+    match &job.tasks[0].action {
+        TaskAction::Shell { script } => script,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
-fn interpolation_and_safe_names() {
-    assert_eq!(interpolate("a #{x} #{ x } #{y} #{x", "x", "1"), "a 1 1 #{y} #{x");
-    assert_eq!(name_safe("web-1.example.com"), "web-1-example-com");
+fn static_and_discovered_fan_outs_make_the_same_jobs() {
+    let fixed = fan_out_plan(r#"["a", "web.2"]"#);
+    let mut s = sched(fan_out_plan(r#"discover("printf 'a\\nweb.2\\n'")"#).pipelines);
+    manual(&mut s, "p");
+    for job in ["deploy", "check"] {
+        s.discovered(1, "s", job, Ok(vec!["a".into(), "web.2".into()]), 1);
+    }
+    let discovered: Vec<&Job> = s.instance("p", 1).unwrap().stages[0].jobs.iter().map(|j| &j.definition).collect();
+    let fixed: Vec<&Job> = fixed.pipelines[0].stages[0].jobs.iter().collect();
+    assert_eq!(discovered, fixed);
+    assert_eq!(script(fixed[0]), r"echo literal=#{host} value=a \a");
+    assert_eq!((fixed[1].name.as_str(), fixed[1].resources.as_slice()), ("deploy-web-2", &["web.2".to_string()][..]));
+    assert_eq!(script(fixed[2]), "probe #{host} a", "a template's escape stays literal too");
+    assert_eq!(fixed[2].resources, ["a"]);
 }

@@ -57,7 +57,7 @@ pub(crate) fn pipeline(name: &str, stages: Vec<Stage>) -> Pipeline {
 }
 
 pub(crate) fn plan(materials: Vec<Material>, pipelines: Vec<Pipeline>) -> Plan {
-    Plan { plan_version: 1, materials, pipelines }
+    Plan { plan_version: pw_compiler::runtime_api::plan::PLAN_VERSION, materials, pipelines }
 }
 
 pub(crate) fn material(name: &str, repo: &Path, poll_seconds: u64) -> Material {

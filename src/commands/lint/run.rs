@@ -8,9 +8,10 @@ use pw_compiler::lint::check_and_lint;
 use pw_compiler::lint::config::{ConfigError, LintConfig};
 use pw_compiler::lint::fix;
 use pw_compiler::lint::history::History;
+use pw_compiler::lint::per_file::Configs;
 use pw_compiler::source::Workspace;
 use pw_compiler::Analysis;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What `pw lint` was asked to do.
 #[derive(Clone, Debug)]
@@ -57,8 +58,8 @@ pub struct Report {
     pub fixed: Vec<(String, &'static str, String)>,
     /// Fixes not applied because the result would fail `pw check`: the finding and the error.
     pub refused: Vec<(Diagnostic, String)>,
-    /// The configuration file used.
-    pub config_file: Option<PathBuf>,
+    /// The configuration files used: `--config`, or the nearest above each file.
+    pub config_files: Vec<PathBuf>,
     /// A failure when a finding is at or above the failing level.
     pub exit: ExitStatus,
 }
@@ -72,27 +73,35 @@ impl Report {
     }
 }
 
-/// The configuration for the paths: `--config`, else `pipewright.toml` found above them.
-pub fn configuration(opts: &Options) -> Result<LintConfig, ConfigError> {
-    match opts.config.clone().or_else(|| LintConfig::discover(&opts.paths)) {
-        Some(file) => LintConfig::load(&file),
-        None => Ok(LintConfig::default()),
+/// The configuration of each file: `--config` for all, else the nearest `pipewright.toml` above it.
+pub fn configuration(opts: &Options, workspace: &Workspace) -> Result<Configs, ConfigError> {
+    if let Some(file) = &opts.config {
+        return LintConfig::load(file).map(Configs::single);
     }
+    let (configs, errors) = Configs::nearest(disk_paths(workspace), LintConfig::default());
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(configs),
+    }
+}
+
+fn disk_paths(workspace: &Workspace) -> impl Iterator<Item = &Path> {
+    workspace.files.iter().map(|f| Path::new(&f.path))
 }
 
 /// Runs `pw lint`.
 pub fn run(opts: &Options) -> Result<Report, Failure> {
-    let config = configuration(opts).map_err(Failure::Config)?;
     let history = match &opts.history {
         Some(dir) => History::load(dir).map_err(Failure::History)?,
         None => History::default(),
     };
     let mut workspace = driver::load(&opts.paths).map_err(Failure::Load)?;
+    let configs = configuration(opts, &workspace).map_err(Failure::Config)?;
     let mut fixed = Vec::new();
     let mut refused = Vec::new();
     if opts.fix {
         let before = workspace.clone();
-        let lint = |ws: &Workspace| check_and_lint(ws, &config, &history);
+        let lint = |ws: &Workspace| check_and_lint(ws, &configs, &history);
         let outcome = fix::apply(&workspace, opts.unsafe_fixes, &lint);
         for id in outcome.changed(&before).collect::<Vec<_>>() {
             let file = outcome.workspace.file(id);
@@ -102,7 +111,11 @@ pub fn run(opts: &Options) -> Result<Report, Failure> {
         refused = outcome.refused;
         workspace = outcome.workspace;
     }
-    let (analysis, diagnostics) = check_and_lint(&workspace, &config, &history);
+    let (analysis, diagnostics) = check_and_lint(&workspace, &configs, &history);
     let exit = ExitStatus::failure_if(diagnostics.iter().any(|d| d.severity >= opts.fail_at));
-    Ok(Report { workspace, analysis, diagnostics, fixed, refused, config_file: config.file.clone(), exit })
+    let config_files = match &opts.config {
+        Some(file) => vec![file.clone()],
+        None => configs.files(),
+    };
+    Ok(Report { workspace, analysis, diagnostics, fixed, refused, config_files, exit })
 }

@@ -168,7 +168,7 @@ fn report(ctx: &Context, group: &[&Shape], hole: usize, sink: &mut Sink) {
         .at(
             o.file,
             o.name,
-            format!("jobs {} differ only in one value: {}", super::list(&names), plan.values.join(", ")),
+            format!("jobs {} differ only in one value: {}", crate::words::quote_list(&names), plan.values.join(", ")),
         )
         .with_label(format!("{} copies of one job", group.len()))
         .with_help(format!(
@@ -203,7 +203,7 @@ fn fan_out(group: &[&Shape], hole: usize) -> Option<Plan> {
         let ints: Vec<i64> = raw.iter().filter_map(|r| r.parse().ok()).collect();
         let consecutive = ints.windows(2).all(|w| w[1] == w[0] + 1);
         let list = if consecutive && ints.len() > 2 {
-            format!("{}..{}", ints[0], ints[ints.len() - 1] + 1)
+            format!("{}..{}", ints[0], ints[ints.len() - 1])
         } else {
             format!("[{}]", raw.join(", "))
         };

@@ -1,12 +1,12 @@
 //! L0005 `independent-stages-in-sequence`.
 
-use super::super::cost::format_secs;
 use super::super::edit;
 use super::super::{Context, Sink};
 use super::long_stage_chain::dependencies;
 use crate::ast::{BlockKind, Member};
 use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::model::{Approval, Pipeline, Stage};
+use crate::parser::format_duration;
 
 declare_rule! {
     /// ## What it does
@@ -84,9 +84,9 @@ fn report(ctx: &Context, p: &Pipeline, group: &[Stage], sink: &mut Sink) {
     let detail = match &durations {
         Some(d) => {
             saving += d.iter().sum::<u64>() - d.iter().copied().max().unwrap_or(0);
-            format!("about {} a run, waiting included", format_secs(saving))
+            format!("about {} a run, waiting included", format_duration(saving))
         }
-        None => format!("about {} of transitions and setups a run", format_secs(saving)),
+        None => format!("about {} of transitions and setups a run", format_duration(saving)),
     };
     let o = group[1].origin;
     let mut d = RULE
@@ -95,7 +95,7 @@ fn report(ctx: &Context, p: &Pipeline, group: &[Stage], sink: &mut Sink) {
             o.name,
             format!(
                 "stages {} use nothing each other makes and no approval separates them: as jobs of one stage they would run in parallel and save {detail}",
-                super::list(&names)
+                crate::words::quote_list(&names)
             ),
         )
         .with_label(format!("waits for `{}` but needs nothing from it", group[0].name))
@@ -134,7 +134,7 @@ fn fix(ctx: &Context, group: &[Stage]) -> Option<Fix> {
     Some(Fix {
         message: format!(
             "move the jobs of {} into `{}`",
-            super::list(&group[1..].iter().map(|s| s.name.as_str()).collect::<Vec<_>>()),
+            crate::words::quote_list(group[1..].iter().map(|s| s.name.as_str())),
             group[0].name
         ),
         applicability: Applicability::Unsafe,

@@ -1,9 +1,9 @@
 //! L0003 `long-stage-chain`.
 
-use super::super::cost::format_secs;
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::model::{Action, Approval, Pipeline};
+use crate::parser::format_duration;
 use std::collections::BTreeSet;
 
 declare_rule! {
@@ -87,11 +87,11 @@ fn check(ctx: &Context, sink: &mut Sink) {
         let mut message = format!(
             "pipeline `{}` runs {n} stages in sequence (the limit is {max}): their {} add about {} to every run",
             p.name,
-            super::plural(transitions, "transition"),
-            format_secs(cost)
+            crate::words::plural(transitions, "transition"),
+            format_duration(cost)
         );
         if let Some(run) = run {
-            message.push_str(&format!(" of about {}", format_secs(run)));
+            message.push_str(&format!(" of about {}", format_duration(run)));
         }
         let o = p.origin;
         let mut d = RULE.at(o.file, o.name, message).with_label(format!("{n} stages, one after another"));
@@ -114,9 +114,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 let saved = group.len() as u64 * model.transition_secs;
                 d = d.with_help(format!(
                     "{verb} {} {subject}: {place} would run {} in parallel with the rest and shorten the chain from {n} to {after}, saving about {} of transitions a run",
-                    super::list(&names),
+                    crate::words::quote_list(&names),
                     if names.len() == 1 { "it" } else { "them" },
-                    format_secs(saved)
+                    format_duration(saved)
                 ));
                 for &i in &group {
                     let s = &p.stages[i];

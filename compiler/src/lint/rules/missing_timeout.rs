@@ -1,9 +1,9 @@
 //! L0008 `missing-timeout`.
 
-use super::super::cost::format_secs;
 use super::super::edit;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
+use crate::parser::format_duration;
 
 declare_rule! {
     /// ## What it does
@@ -66,7 +66,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 let suggested = suggest(secs.secs);
                 d = d.with_help(format!(
                     "add `timeout = {}`: three times its {} run",
-                    format_secs(suggested),
+                    format_duration(suggested),
                     super::super::cost::about(secs).trim_start_matches("about ")
                 ));
                 if let Some(fix) = fix(ctx, job, suggested) {
@@ -87,9 +87,9 @@ fn suggest(secs: u64) -> u64 {
 fn fix(ctx: &Context, job: &crate::model::Job, secs: u64) -> Option<Fix> {
     let block = edit::plain_job(ctx, job)?;
     let source = ctx.workspace.file(job.origin.file);
-    let e = edit::prepend_member(source, job.origin.file, block, &format!("timeout = {}", format_secs(secs)))?;
+    let e = edit::prepend_member(source, job.origin.file, block, &format!("timeout = {}", format_duration(secs)))?;
     Some(Fix {
-        message: format!("add `timeout = {}`", format_secs(secs)),
+        message: format!("add `timeout = {}`", format_duration(secs)),
         applicability: Applicability::Unsafe,
         edits: vec![e],
     })

@@ -90,18 +90,3 @@ pub struct Produced {
 pub(crate) fn makes_itself(own: &[Produced], path: &str) -> bool {
     own.iter().any(|p| shell::refers_to(path, &p.path) || shell::refers_to(&p.path, path))
 }
-
-/// `a`, `a` and `b`, `a`, `b` and `c`, each in backticks.
-pub(crate) fn list(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.len() {
-        0 => String::new(),
-        1 => quoted[0].clone(),
-        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
-    }
-}
-
-/// `1 transition`, `3 transitions`.
-pub(crate) fn plural(n: u64, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}

@@ -1,8 +1,8 @@
 //! L0006 `serial-independent-work`.
 
-use super::super::cost::format_secs;
 use super::super::{Context, Sink};
 use crate::model::{Job, Pipeline, Stage, When};
+use crate::parser::format_duration;
 
 declare_rule! {
     /// ## What it does
@@ -163,16 +163,16 @@ fn report(
                 "job `{}` runs `{}` {n} times in sequence, about {} in all: as {n} parallel jobs it would take about {}",
                 job.name,
                 shown.join(" "),
-                format_secs(total),
-                format_secs(parallel)
+                format_duration(total),
+                format_duration(parallel)
             ),
         )
         .with_label(format!("{n} independent runs, one after another"))
         .with_secondary(first.file, first.span.to(last.span), "these differ only in one word")
         .with_note(format!(
             "each parallel job takes its longest run (about {}) plus a setup of about {}",
-            format_secs(longest),
-            format_secs(model.setup_secs)
+            format_duration(longest),
+            format_duration(model.setup_secs)
         ))
         .with_help(format!(
             "fan it out: `job {} for value in [{}] {{ run \"{}\" }}`, and re-run only the part that failed",

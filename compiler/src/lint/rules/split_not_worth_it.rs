@@ -1,10 +1,10 @@
 //! L0004 `split-not-worth-it`.
 
-use super::super::cost::format_secs;
 use super::super::edit;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
 use crate::model::{Action, Approval, Job, Pipeline, Stage};
+use crate::parser::format_duration;
 
 declare_rule! {
     /// ## What it does
@@ -128,22 +128,22 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
             o.name,
             format!(
                 "stages {} do about {} of work in all, yet their {} and {} cost about {} a run",
-                super::list(&names),
-                format_secs(work),
-                super::plural(k - 1, "transition"),
-                super::plural(k - 1, "extra job setup"),
-                format_secs(overhead)
+                crate::words::quote_list(&names),
+                format_duration(work),
+                crate::words::plural(k - 1, "transition"),
+                crate::words::plural(k - 1, "extra job setup"),
+                format_duration(overhead)
             ),
         )
         .with_label(format!(
             "a stage boundary for about {} of work",
-            format_secs(ctx.costs.stage(p, second).unwrap_or(0))
+            format_duration(ctx.costs.stage(p, second).unwrap_or(0))
         ))
         .with_secondary(run[0].origin.file, run[0].origin.name, "the run of short stages starts here")
         .with_help(format!(
             "make them tasks of one job: the run would take about {} instead of {}",
-            format_secs(merged),
-            format_secs(split)
+            format_duration(merged),
+            format_duration(split)
         ));
     let keep = &run[0].jobs[0];
     let others: Vec<&Job> = run[1..].iter().map(|s| &s.jobs[0]).collect();
@@ -154,10 +154,10 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
             d = d.with_fix(Fix {
                 message: format!(
                     "move the tasks of {} into `{}` and remove {} {}",
-                    super::list(&others.iter().map(|j| j.name.as_str()).collect::<Vec<_>>()),
+                    crate::words::quote_list(others.iter().map(|j| j.name.as_str())),
                     keep.name,
                     if names.len() > 2 { "stages" } else { "stage" },
-                    super::list(&names[1..])
+                    crate::words::quote_list(&names[1..])
                 ),
                 applicability: Applicability::Unsafe,
                 edits,
@@ -193,24 +193,24 @@ fn jobs(ctx: &Context, p: &Pipeline, s: &Stage, sink: &mut Sink) {
             o.name,
             format!(
                 "jobs {} of stage `{}` do about {} of work in all, less than the {} of agent setup their split costs",
-                super::list(&names),
+                crate::words::quote_list(&names),
                 s.name,
-                format_secs(work),
-                format_secs(n * model.setup_secs)
+                format_duration(work),
+                format_duration(n * model.setup_secs)
             ),
         )
         .with_label("a job of its own for a few seconds of work")
         .with_help(format!(
             "make them tasks of one job: {} agent instead of {n}, {} less agent time, the stage about {} longer",
             1,
-            format_secs(saved_agent_time),
-            format_secs(added_wall_time)
+            format_duration(saved_agent_time),
+            format_duration(added_wall_time)
         ));
     let others: Vec<&Job> = s.jobs[1..].iter().collect();
     let removed: Vec<_> = others.iter().map(|j| j.origin.span).collect();
     if let Some(edits) = edit::merge_jobs(ctx, &s.jobs[0], &others, &removed) {
         d = d.with_fix(Fix {
-            message: format!("move the tasks of {} into `{}`", super::list(&names[1..]), names[0]),
+            message: format!("move the tasks of {} into `{}`", crate::words::quote_list(&names[1..]), names[0]),
             applicability: Applicability::Unsafe,
             edits,
         });

@@ -147,7 +147,7 @@ fn fetched(ctx: &Context, job: &Job, path: &str) -> bool {
 fn artifact_name(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
     let stem = base.split('.').next().filter(|s| !s.is_empty()).unwrap_or(base);
-    edit::name_safe(stem)
+    edit::name_for(stem)
 }
 
 fn fix(
