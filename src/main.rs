@@ -7,6 +7,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod commands;
 mod compile_cmds;
 mod lint_cmds;
 mod lsp_cmds;
@@ -31,6 +32,8 @@ enum Command {
     Explain(compile_cmds::ExplainArgs),
     /// Check, then find costly pipeline modelling; `--fix` applies the fixes.
     Lint(lint_cmds::LintArgs),
+    /// Write GoCD YAML config files as `.pw` files.
+    Import(commands::import::ImportArgs),
     /// Rewrite `.pw` files in the canonical layout; `--check` only reports.
     Fmt(lsp_cmds::FmtArgs),
     /// Run the language server over standard input/output, for editors.
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => compile_cmds::graph(args),
         Command::Explain(args) => compile_cmds::explain(args),
         Command::Lint(args) => lint_cmds::lint(args),
+        Command::Import(args) => commands::import::import(args),
         Command::Fmt(args) => lsp_cmds::fmt(args),
         Command::Lsp(args) => lsp_cmds::lsp(args),
         Command::Run(args) => runtime_cmds::run(args),

@@ -14,12 +14,16 @@ pub fn explain(code: &str) -> Option<String> {
     if let Some(doc) = CODES.iter().find(|c| c.code == upper) {
         return Some(format!("# {}: {}\n\n{}\n", doc.code, doc.title, doc.text.trim()));
     }
-    crate::lint::registry::explain(code.trim())
+    crate::gocd::codes::explain(&upper).or_else(|| crate::lint::registry::explain(code.trim()))
 }
 
 /// The one-line title of a checker code.
 pub fn title(code: &str) -> Option<&'static str> {
-    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code)).map(|c| c.title)
+    CODES
+        .iter()
+        .find(|c| c.code.eq_ignore_ascii_case(code))
+        .map(|c| c.title)
+        .or_else(|| crate::gocd::codes::title(code))
 }
 
 pub static CODES: &[CodeDoc] = &[

@@ -1,0 +1,97 @@
+//! `pw import PATH... [-o DIR]`: GoCD YAML config files to `.pw` (over `pw_compiler::gocd::import`).
+
+use crate::compile_cmds::{color, FAILED, FOUND, OK};
+use clap::Args;
+use miette::miette;
+use pw_compiler::render::{self, Format};
+use pw_compiler::{driver, gocd, Workspace};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// GoCD files (`*.gocd.yaml`, `*.gocd.yml`, or YAML with `pipelines:`), or folders to search.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Write one `.pw` file per GoCD file into this folder (created if needed; files of the same
+    /// name are replaced). Without it, the `.pw` text goes to standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Exit status 0 when everything was imported, 1 when something could not be, 2 when the
+/// command could not run.
+pub fn import(args: ImportArgs) -> u8 {
+    let workspace = match load(&args.paths) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e:?}");
+            return FAILED;
+        }
+    };
+    let imported = gocd::import(&workspace);
+    let colored = color(&std::io::stderr());
+    if !imported.diagnostics.is_empty() {
+        eprint!("{}", render::render(Format::Human, &imported.diagnostics, &workspace, colored));
+    }
+    if !imported.output_diagnostics.is_empty() {
+        eprint!("{}", render::render(Format::Human, &imported.output_diagnostics, &imported.output, colored));
+    }
+    if let Err(e) = write(&imported.output, args.output.as_deref()) {
+        eprintln!("{e:?}");
+        return FAILED;
+    }
+    let into = args.output.as_ref().map_or(String::new(), |d| format!(" into {}", d.display()));
+    eprintln!(
+        "imported {} pipeline{} from {} file{}{into}{}",
+        imported.pipelines_imported,
+        if imported.pipelines_imported == 1 { "" } else { "s" },
+        workspace.files.len(),
+        if workspace.files.len() == 1 { "" } else { "s" },
+        if imported.failed > 0 { format!("; {} could not be imported", imported.failed) } else { String::new() },
+    );
+    if imported.complete() {
+        OK
+    } else {
+        FOUND
+    }
+}
+
+/// The GoCD files the paths name: by name in folders; a file named directly when it is GoCD by
+/// name or by content.
+fn load(paths: &[PathBuf]) -> miette::Result<Workspace> {
+    let failed = |e: driver::LoadError| miette!(help = e.help(), "{e}");
+    let files = driver::discover_sources(paths).map_err(failed)?;
+    let mut workspace = Workspace::new();
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|e| failed(driver::LoadError::Unreadable(file.clone(), e)))?;
+        let text = driver::utf8(&file, bytes).map_err(failed)?;
+        let shown = driver::display_path(&file);
+        if gocd::is_gocd_path(&shown) || (paths.contains(&file) && gocd::looks_like_gocd(&text)) {
+            workspace.add(shown, text);
+        }
+    }
+    if workspace.files.is_empty() {
+        return Err(miette!(help = "name `*.gocd.yaml` files, or folders that hold some", "no GoCD files to import"));
+    }
+    Ok(workspace)
+}
+
+fn write(output: &Workspace, dir: Option<&Path>) -> miette::Result<()> {
+    let Some(dir) = dir else {
+        for (i, file) in output.files.iter().enumerate() {
+            if output.files.len() > 1 {
+                println!("{}# {}", if i > 0 { "\n" } else { "" }, file.path);
+            }
+            print!("{}", file.text);
+        }
+        return Ok(());
+    };
+    for file in &output.files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| miette!("cannot create `{}`: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, &file.text).map_err(|e| miette!("cannot write `{}`: {e}", path.display()))?;
+    }
+    Ok(())
+}
