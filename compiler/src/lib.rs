@@ -82,6 +82,7 @@ pub fn analyze_parsed(workspace: &Workspace, files: Vec<ParsedFile>) -> Analysis
     let (program, mut diagnostics) = check::check(workspace, &trees);
     let mut all: Vec<Diagnostic> = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
     all.append(&mut diagnostics);
+    gocd::drop_pw_fixes_in_gocd_files(workspace, &mut all);
     diagnostic::sort(&mut all);
     Analysis { files, program, diagnostics: all }
 }

@@ -142,8 +142,9 @@ pub fn apply_change(text: &mut String, range: Option<Range>, new_text: &str, enc
     *text = updated;
 }
 
+/// A `.pw` file, or a GoCD file (`*.gocd.yaml`), which the compiler reads as well.
 fn is_pw_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "pw")
+    path.extension().is_some_and(|e| e == "pw") || pw_compiler::gocd::is_gocd_path(&path.to_string_lossy())
 }
 
 /// Folders never searched for `.pw` files.

@@ -161,6 +161,9 @@ impl Lowerer<'_> {
         for s in &p.stages {
             members.push(Member::Block(self.stage(p, s)));
         }
+        if p.incomplete {
+            members.push(Member::Error(span));
+        }
         let name = self.declared_name(&p.name, span);
         out.push(Member::Block(block(BlockKind::Pipeline, name, members, span)));
     }
@@ -192,6 +195,9 @@ impl Lowerer<'_> {
         for j in &s.jobs {
             members.push(Member::Block(self.job(p, s, j)));
         }
+        if s.incomplete {
+            members.push(Member::Error(s.span));
+        }
         let name = self.declared_name(&s.name, s.span);
         block(BlockKind::Stage, name, members, s.span)
     }
@@ -216,6 +222,9 @@ impl Lowerer<'_> {
             if let Some(task) = self.task(p, t, span) {
                 members.push(Member::Task(task));
             }
+        }
+        if j.incomplete {
+            members.push(Member::Error(span));
         }
         let names = artifact_names(&j.artifacts);
         for (a, name) in j.artifacts.iter().zip(names) {
@@ -367,6 +376,9 @@ impl Lowerer<'_> {
             return;
         }
         for u in items {
+            if self.notes.iter().any(|n| n.at == at && n.source.as_ref() == Some(u)) {
+                continue;
+            }
             self.note(at, format!("GoCD {}: {} ({})", u.feature, u.value, u.why), Some(u.clone()));
         }
     }

@@ -96,3 +96,15 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
         ParsedFile { ast: lowered.file, comments: r.comments.clone(), diagnostics: all }
     })
 }
+
+/// Drops the fixes that would write `.pw` syntax into a GoCD file: the checker's and the
+/// linter's edits are made for `.pw` text. The GoCD front end's own (`G` codes) stay.
+pub fn drop_pw_fixes_in_gocd_files(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
+    for d in diagnostics {
+        let Some(fix) = &d.fix else { continue };
+        let touches_gocd = fix.edits.iter().any(|e| is_gocd_path(&workspace.file(e.file).path));
+        if touches_gocd && !d.code.starts_with('G') {
+            d.fix = None;
+        }
+    }
+}

@@ -56,6 +56,8 @@ pub struct Pipeline {
     pub materials: Vec<Material>,
     pub stages: Vec<Stage>,
     pub unmapped: Vec<Unmapped>,
+    /// Some of its stages could not be read (already reported).
+    pub incomplete: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +103,8 @@ pub struct Stage {
     pub vars: Vec<Var>,
     pub jobs: Vec<Job>,
     pub unmapped: Vec<Unmapped>,
+    /// Some of its jobs could not be read (already reported).
+    pub incomplete: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -116,6 +120,8 @@ pub struct Job {
     pub artifacts: Vec<Artifact>,
     pub tasks: Vec<Task>,
     pub unmapped: Vec<Unmapped>,
+    /// Some of its tasks could not be read (already reported).
+    pub incomplete: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

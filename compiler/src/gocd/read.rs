@@ -110,11 +110,13 @@ impl Reader {
                     }
                 }
                 "stages" => {
+                    let errors = self.errors();
                     for item in self.list(value, "`stages`") {
                         if let Some((n, b)) = self.one_key(item, "a stage") {
                             p.stages.extend(self.stage(n, b));
                         }
                     }
+                    p.incomplete = self.errors() > errors;
                 }
                 "label_template" => p.unmapped.push(unmapped(
                     key_name,
@@ -249,6 +251,7 @@ impl Reader {
             }
         }
         s.vars = self.vars(body);
+        let errors = self.errors();
         if shorthand {
             s.jobs.extend(self.job(name, body, false));
         } else if let Some(jobs) = body.get("jobs") {
@@ -267,6 +270,7 @@ impl Reader {
                 .with_help("add `jobs:` with at least one job, or `tasks:` for a stage of one job"),
             );
         }
+        s.incomplete = self.errors() > errors;
         Some(s)
     }
 
@@ -353,6 +357,7 @@ impl Reader {
                 self.artifact(item, &mut j);
             }
         }
+        let errors = self.errors();
         match body.get("tasks") {
             Some(tasks) => {
                 for item in self.list(tasks, "`tasks`") {
@@ -364,6 +369,7 @@ impl Reader {
                     .with_help("add `tasks:` with at least one task"),
             ),
         }
+        j.incomplete = self.errors() > errors;
         Some(j)
     }
 
@@ -567,6 +573,10 @@ impl Reader {
         let entries = self.map(node, what)?;
         let (k, v) = entries.first()?;
         Some((self.name(k), v))
+    }
+
+    fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
     fn server_ref(&mut self, what: &'static str, node: &Node) {

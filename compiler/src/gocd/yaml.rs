@@ -239,11 +239,11 @@ impl Builder {
     fn close(&mut self, open: Open, span: Span) -> Node {
         let (node, anchor) = match open {
             Open::Seq { items, anchor, start } => {
-                let end = items.last().map_or(span.end, |n| n.span.end.max(span.end));
+                let end = items.last().map_or(span.end, |n| n.span.end);
                 (Node { kind: NodeKind::Seq(items), span: Span::new(start, end) }, anchor)
             }
             Open::Map { mut entries, merged, anchor, start, .. } => {
-                let end = entries.last().map_or(span.end, |(_, v)| v.span.end.max(span.end));
+                let end = entries.last().map_or(span.end, |(_, v)| v.span.end);
                 for (k, v) in merged {
                     if !entries.iter().any(|(e, _)| e.str() == k.str()) {
                         entries.push((k, v));
