@@ -163,8 +163,20 @@ impl Offsets {
 }
 
 enum Open {
-    Seq { items: Vec<Node>, anchor: usize, start: usize },
-    Map { entries: Vec<(Node, Node)>, merged: Vec<(Node, Node)>, key: Option<Node>, anchor: usize, start: usize },
+    Seq {
+        items: Vec<Node>,
+        anchor: usize,
+        start: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        /// The keys of `entries` and where each is, to find a duplicate at once in large maps.
+        seen: HashMap<String, Span>,
+        merged: Vec<(Node, Node)>,
+        key: Option<Node>,
+        anchor: usize,
+        start: usize,
+    },
 }
 
 struct Builder {
@@ -210,7 +222,14 @@ impl Builder {
                 self.open(Open::Seq { items: Vec::new(), anchor, start: span.start }, span)
             }
             Event::MappingStart(anchor, _) => self.open(
-                Open::Map { entries: Vec::new(), merged: Vec::new(), key: None, anchor, start: span.start },
+                Open::Map {
+                    entries: Vec::new(),
+                    seen: HashMap::new(),
+                    merged: Vec::new(),
+                    key: None,
+                    anchor,
+                    start: span.start,
+                },
                 span,
             ),
             Event::SequenceEnd | Event::MappingEnd => {
@@ -242,10 +261,10 @@ impl Builder {
                 let end = items.last().map_or(span.end, |n| n.span.end);
                 (Node { kind: NodeKind::Seq(items), span: Span::new(start, end) }, anchor)
             }
-            Open::Map { mut entries, merged, anchor, start, .. } => {
+            Open::Map { mut entries, seen, merged, anchor, start, .. } => {
                 let end = entries.last().map_or(span.end, |(_, v)| v.span.end);
                 for (k, v) in merged {
-                    if !entries.iter().any(|(e, _)| e.str() == k.str()) {
+                    if !seen.contains_key(k.str().unwrap_or_default()) {
                         entries.push((k, v));
                     }
                 }
@@ -273,7 +292,7 @@ impl Builder {
                 items.push(node);
                 Ok(false)
             }
-            Some(Open::Map { entries, merged, key, .. }) => {
+            Some(Open::Map { entries, seen, merged, key, .. }) => {
                 let Some(k) = key.take() else {
                     if !matches!(node.kind, NodeKind::Scalar { .. }) {
                         return Err(YamlError {
@@ -290,14 +309,16 @@ impl Builder {
                     merge(merged, node)?;
                     return Ok(false);
                 }
-                if let Some((first, _)) = entries.iter().find(|(e, _)| e.str() == k.str()) {
+                let text = k.str().unwrap_or_default().to_string();
+                if let Some(first) = seen.get(&text) {
                     return Err(YamlError {
                         span: k.span,
-                        message: format!("the key `{}` is given twice in this map", k.str().unwrap_or_default()),
+                        message: format!("the key `{text}` is given twice in this map"),
                         help: "GoCD rejects duplicate keys: remove one, or merge the two",
-                        first: Some(first.span),
+                        first: Some(*first),
                     });
                 }
+                seen.insert(text, k.span);
                 entries.push((k, node));
                 Ok(false)
             }
