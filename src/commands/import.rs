@@ -7,6 +7,9 @@ use pw_compiler::render::{self, Format};
 use pw_compiler::{driver, gocd, Workspace};
 use std::path::{Path, PathBuf};
 
+/// Up to this many diagnostics are drawn with their source; more are listed one a line.
+const MAX_DRAWN: usize = 100;
+
 #[derive(Args)]
 pub struct ImportArgs {
     /// GoCD files (`*.gocd.yaml`, `*.gocd.yml`, or YAML with `pipelines:`), or folders to search.
@@ -30,11 +33,14 @@ pub fn import(args: ImportArgs) -> u8 {
     };
     let imported = gocd::import(&workspace);
     let colored = color(&std::io::stderr());
+    // A large repository draws thousands of warnings: one line each then.
+    let count = imported.diagnostics.len() + imported.output_diagnostics.len();
+    let format = if count <= MAX_DRAWN { Format::Human } else { Format::Concise };
     if !imported.diagnostics.is_empty() {
-        eprint!("{}", render::render(Format::Human, &imported.diagnostics, &workspace, colored));
+        eprint!("{}", render::render(format, &imported.diagnostics, &workspace, colored));
     }
     if !imported.output_diagnostics.is_empty() {
-        eprint!("{}", render::render(Format::Human, &imported.output_diagnostics, &imported.output, colored));
+        eprint!("{}", render::render(format, &imported.output_diagnostics, &imported.output, colored));
     }
     if let Err(e) = write(&imported.output, args.output.as_deref()) {
         eprintln!("{e:?}");
