@@ -372,6 +372,20 @@ mod tests {
     }
 
     #[test]
+    fn an_open_gocd_file_gets_diagnostics_on_its_yaml_lines_and_no_formatting() {
+        let root = tempfile::tempdir().expect("temporary folder");
+        let mut state = State::new(vec![root.path().to_path_buf()], Encoding::Utf16);
+        let uri = Uri::from_file_path(root.path().join("ci.gocd.yaml")).expect("uri");
+        let text = "pipelines:\n  p:\n    materials:\n      app:\n        git: https://x.example/a.git\n        brnach: main\n";
+        state.open(uri.clone(), text.to_string(), 1);
+        let snap = state.snapshot();
+        let file = snap.file_id(&uri).expect("the GoCD file is in the workspace");
+        let found = snap.diagnostics().iter().find(|d| d.code == "G0003").expect("the ignored key is reported");
+        assert_eq!(snap.range(file, found.span).start, Position::new(5, 8));
+        assert!(crate::features::formatting::document(&snap, file, None).is_none());
+    }
+
+    #[test]
     fn a_snapshot_is_reused_until_a_change() {
         let mut state = State::default();
         let uri: Uri = "file:///w/a.pw".parse().expect("uri");
