@@ -2,7 +2,7 @@
 //! process's exit code.
 
 use clap::{Parser, Subcommand};
-use pipewright::commands::{agent, client, compile, fmt, lint, lsp, run, server};
+use pipewright::commands::{agent, client, compile, fmt, import, lint, lsp, run, server};
 use std::process::ExitCode;
 
 /// The compiler allocates many small values per file; mimalloc makes that a fifth of the cost.
@@ -28,6 +28,8 @@ enum Command {
     Explain(compile::ExplainArgs),
     /// Check, then find costly pipeline modelling; `--fix` applies the fixes.
     Lint(lint::LintArgs),
+    /// Write GoCD YAML config files as `.pw` files.
+    Import(import::ImportArgs),
     /// Rewrite `.pw` files in the canonical layout; `--check` only reports.
     Fmt(fmt::FmtArgs),
     /// Run the language server over standard input/output, for editors.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => compile::graph(args),
         Command::Explain(args) => compile::explain(args),
         Command::Lint(args) => lint::lint(args),
+        Command::Import(args) => import::import(args),
         Command::Fmt(args) => fmt::fmt(args),
         Command::Lsp(args) => lsp::lsp(args),
         Command::Run(args) => run::run(args),

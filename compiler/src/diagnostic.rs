@@ -73,9 +73,28 @@ pub struct Diagnostic {
     pub fix: Option<Fix>,
 }
 
+/// A declared code of the checker or of a front end: how diagnostics write it. Every kind of code
+/// is an enum whose variants are its declared codes, so no undeclared code can be reported.
+pub trait DiagnosticCode: Copy {
+    /// The code as diagnostics write it: `E0401`, `G0003`.
+    fn as_str(self) -> &'static str;
+}
+
+impl DiagnosticCode for Code {
+    fn as_str(self) -> &'static str {
+        Code::as_str(self)
+    }
+}
+
 impl Diagnostic {
-    /// A diagnostic of a checker code.
-    pub fn new(code: Code, severity: Severity, file: FileId, span: Span, message: impl Into<String>) -> Self {
+    /// A diagnostic of a declared code.
+    pub fn new(
+        code: impl DiagnosticCode,
+        severity: Severity,
+        file: FileId,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Self::coded(code.as_str(), severity, file, span, message)
     }
 
@@ -101,11 +120,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn error(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(code: impl DiagnosticCode, file: FileId, span: Span, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, file, span, message)
     }
 
-    pub fn warning(code: Code, file: FileId, span: Span, message: impl Into<String>) -> Self {
+    pub fn warning(code: impl DiagnosticCode, file: FileId, span: Span, message: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, file, span, message)
     }
 

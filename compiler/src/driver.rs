@@ -1,5 +1,6 @@
-//! Loading the workspace a command names: the files given, and every `*.pw` file below the
-//! folders given. Reading problems are errors of the command, not diagnostics.
+//! Loading the workspace a command names: the files given, and every `*.pw` file (and GoCD
+//! `*.gocd.yaml`, `*.gocd.yml`) below the folders given. Reading problems are errors of the
+//! command, not diagnostics.
 
 use crate::source::Workspace;
 use std::fmt;
@@ -13,6 +14,8 @@ pub enum LoadError {
     NotFound(PathBuf),
     Unreadable(PathBuf, std::io::Error),
     NotUtf8(PathBuf),
+    /// Not UTF-8 from this 1-based line and column (in bytes) on.
+    NotUtf8At(PathBuf, usize, usize),
     NoFiles(Vec<PathBuf>),
 }
 
@@ -22,9 +25,16 @@ impl fmt::Display for LoadError {
             LoadError::NotFound(p) => write!(f, "`{}` does not exist", p.display()),
             LoadError::Unreadable(p, e) => write!(f, "cannot read `{}`: {e}", p.display()),
             LoadError::NotUtf8(p) => write!(f, "`{}` is not UTF-8 text", p.display()),
+            LoadError::NotUtf8At(p, line, column) => {
+                write!(
+                    f,
+                    "`{}` is not UTF-8 text: line {line}, column {column} holds a byte UTF-8 does not allow",
+                    p.display()
+                )
+            }
             LoadError::NoFiles(paths) => {
                 let names: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
-                write!(f, "no `.pw` files in {}", names.join(", "))
+                write!(f, "no `.pw` or GoCD files in {}", names.join(", "))
             }
         }
     }
@@ -38,19 +48,28 @@ impl LoadError {
         match self {
             LoadError::NotFound(_) => "check the path; folders are searched for `*.pw` files",
             LoadError::Unreadable(..) => "check the file's permissions",
-            LoadError::NotUtf8(_) => "save the file as UTF-8",
-            LoadError::NoFiles(_) => "name `.pw` files, or folders that contain some",
+            LoadError::NotUtf8(_) | LoadError::NotUtf8At(..) => "save the file as UTF-8",
+            LoadError::NoFiles(_) => "name `.pw` or `*.gocd.yaml` files, or folders that contain some",
         }
     }
 }
 
 /// The `.pw` files the paths name, in a stable order, without repeats.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    discover_kinds(paths, is_pw_file)
+}
+
+/// The `.pw` and GoCD files the paths name, in a stable order, without repeats.
+pub fn discover_sources(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    discover_kinds(paths, is_source_file)
+}
+
+fn discover_kinds(paths: &[PathBuf], wanted: fn(&Path) -> bool) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|_| LoadError::NotFound(path.clone()))?;
         if meta.is_dir() {
-            walk(path, 0, Unreadable::Fail, &mut files)?;
+            walk(path, 0, wanted, Unreadable::Fail, &mut files)?;
         } else {
             files.push(path.clone());
         }
@@ -63,17 +82,22 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
-/// Every `.pw` file below a folder, in a stable order, passing over the folders that cannot be
-/// read: for a language server, which must keep going whatever the disk holds.
+/// Every `.pw` and GoCD file below a folder, in a stable order, passing over the folders that
+/// cannot be read: for a language server, which must keep going whatever the disk holds.
 pub fn pw_files_below(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let _ = walk(dir, 0, Unreadable::Skip, &mut files);
+    let _ = walk(dir, 0, is_source_file, Unreadable::Skip, &mut files);
     files
 }
 
 /// Whether a path names a `.pw` file.
 pub fn is_pw_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "pw")
+}
+
+/// Whether a path names a file the compiler reads: a `.pw` file or a GoCD file (`*.gocd.yaml`).
+pub fn is_source_file(path: &Path) -> bool {
+    is_pw_file(path) || crate::gocd::is_gocd_path(&path.to_string_lossy())
 }
 
 /// What a folder that cannot be read does to a search.
@@ -83,7 +107,13 @@ enum Unreadable {
     Skip,
 }
 
-fn walk(dir: &Path, depth: usize, unreadable: Unreadable, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk(
+    dir: &Path,
+    depth: usize,
+    wanted: fn(&Path) -> bool,
+    unreadable: Unreadable,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), LoadError> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -100,23 +130,33 @@ fn walk(dir: &Path, depth: usize, unreadable: Unreadable, out: &mut Vec<PathBuf>
             continue;
         }
         if path.is_dir() {
-            walk(&path, depth + 1, unreadable, out)?;
-        } else if is_pw_file(&path) {
+            walk(&path, depth + 1, wanted, unreadable, out)?;
+        } else if wanted(&path) {
             out.push(path);
         }
     }
     Ok(())
 }
 
-/// Reads the `.pw` files the paths name into one workspace.
+/// Reads the `.pw` and GoCD files the paths name into one workspace.
 pub fn load(paths: &[PathBuf]) -> Result<Workspace, LoadError> {
     let mut workspace = Workspace::new();
-    for file in discover(paths)? {
+    for file in discover_sources(paths)? {
         let bytes = std::fs::read(&file).map_err(|e| LoadError::Unreadable(file.clone(), e))?;
-        let text = String::from_utf8(bytes).map_err(|_| LoadError::NotUtf8(file.clone()))?;
+        let text = utf8(&file, bytes)?;
         workspace.add(display_path(&file), text);
     }
     Ok(workspace)
+}
+
+/// The file's text, or where it stops being UTF-8.
+pub fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        LoadError::NotUtf8At(path.to_path_buf(), line, column)
+    })
 }
 
 /// The path as users see it: relative, with `/` separators.
@@ -136,6 +176,8 @@ mod tests {
         let empty = std::env::temp_dir().join(format!("pw-empty-{}", std::process::id()));
         std::fs::create_dir_all(&empty).ok();
         assert!(matches!(load(std::slice::from_ref(&empty)), Err(LoadError::NoFiles(_))));
+        let bad = utf8(Path::new("a.gocd.yaml"), b"a: 1\nb: \xff\n".to_vec());
+        assert!(matches!(bad, Err(LoadError::NotUtf8At(_, 2, 4))));
         std::fs::remove_dir_all(&empty).ok();
     }
 }

@@ -18,6 +18,7 @@ pub mod diagnostic;
 pub mod driver;
 pub mod fan_out;
 pub mod format;
+pub mod gocd;
 pub mod graph;
 pub mod lexer;
 pub mod lint;
@@ -86,6 +87,7 @@ pub fn analyze_parsed(workspace: &Workspace, files: Vec<ParsedFile>) -> Analysis
     let (program, mut diagnostics) = check::check(workspace, &trees);
     let mut all: Vec<Diagnostic> = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
     all.append(&mut diagnostics);
+    gocd::drop_pw_fixes_in_gocd_files(workspace, &mut all);
     diagnostic::sort(&mut all);
     Analysis { files, program, diagnostics: all }
 }
@@ -96,19 +98,31 @@ fn parse_all(workspace: &Workspace) -> Vec<ParsedFile> {
 }
 
 /// Lexes and parses the files `ids` of the workspace, in that order; on all cores when there
-/// are several.
+/// are several. GoCD files are read by their own front end ([`gocd`]).
 pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
+    let is_gocd = |id: &FileId| gocd::is_gocd_path(&workspace.file(*id).path);
+    let gocd_ids: Vec<FileId> = ids.iter().copied().filter(is_gocd).collect();
+    if gocd_ids.is_empty() {
+        return par_map(ids, |id| parse_file(id, &workspace.file(id).text));
+    }
+    let mut gocd_files = gocd::parse_files(workspace, &gocd_ids).into_iter();
+    let pw_ids: Vec<FileId> = ids.iter().copied().filter(|id| !is_gocd(id)).collect();
+    let mut pw_files = par_map(&pw_ids, |id| parse_file(id, &workspace.file(id).text)).into_iter();
+    ids.iter().map(|id| if is_gocd(id) { gocd_files.next() } else { pw_files.next() }.unwrap_or_default()).collect()
+}
+
+/// `f` over `ids`, in order; on all cores when there are several.
+pub(crate) fn par_map<T: Send>(ids: &[FileId], f: impl Fn(FileId) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len().max(1));
     if threads <= 1 || ids.len() < 8 {
-        return ids.iter().map(|&id| parse_file(id, &workspace.file(id).text)).collect();
+        return ids.iter().map(|&id| f(id)).collect();
     }
     let chunk = ids.len().div_ceil(threads);
+    let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = ids
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|&id| parse_file(id, &workspace.file(id).text)).collect::<Vec<_>>())
-            })
+            .map(|part| scope.spawn(move || part.iter().map(|&id| f(id)).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })

@@ -250,8 +250,9 @@ fn capabilities(encoding: Encoding) -> ServerCapabilities {
 
 fn watchers() -> Registration {
     let watch = |glob: &str| FileSystemWatcher { glob_pattern: GlobPattern::String(glob.into()), kind: None };
-    let options =
-        DidChangeWatchedFilesRegistrationOptions { watchers: vec![watch("**/*.pw"), watch("**/pipewright.toml")] };
+    let options = DidChangeWatchedFilesRegistrationOptions {
+        watchers: vec![watch("**/*.pw"), watch("**/*.gocd.yaml"), watch("**/*.gocd.yml"), watch("**/pipewright.toml")],
+    };
     Registration {
         id: "pipewright-files".into(),
         method: "workspace/didChangeWatchedFiles".into(),

@@ -79,7 +79,7 @@ impl State {
     pub(crate) fn reload_from_disk(&mut self, uri: &Uri) {
         let path = uri.to_file_path().map(|p| p.into_owned());
         let text = path
-            .filter(|p| pw_compiler::driver::is_pw_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
+            .filter(|p| pw_compiler::driver::is_source_file(p) && self.roots.iter().any(|r| p.starts_with(r)))
             .and_then(|p| std::fs::read_to_string(p).ok());
         match text {
             Some(text) => self.new_files |= self.disk.insert(uri.clone(), text).is_none(),
@@ -398,6 +398,20 @@ mod tests {
         let uri = Uri::from_file_path(root.path().join("new/c.pw")).expect("uri");
         state.open(uri, job("c"), 1);
         assert_eq!(flagged(&mut state), ["loud/b.pw"]);
+    }
+
+    #[test]
+    fn an_open_gocd_file_gets_diagnostics_on_its_yaml_lines_and_no_formatting() {
+        let root = tempfile::tempdir().expect("temporary folder");
+        let mut state = State::new(vec![root.path().to_path_buf()], Encoding::Utf16);
+        let uri = Uri::from_file_path(root.path().join("ci.gocd.yaml")).expect("uri");
+        let text = "pipelines:\n  p:\n    materials:\n      app:\n        git: https://x.example/a.git\n        brnach: main\n";
+        state.open(uri.clone(), text.to_string(), 1);
+        let snap = state.snapshot();
+        let file = snap.file_id(&uri).expect("the GoCD file is in the workspace");
+        let found = snap.diagnostics().iter().find(|d| d.code == "G0003").expect("the ignored key is reported");
+        assert_eq!(snap.range(file, found.span).start, Position::new(5, 8));
+        assert!(crate::features::formatting::document(&snap, file, None).is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod client;
 pub mod compile;
 pub mod fmt;
+pub mod import;
 pub mod lint;
 pub mod lsp;
 pub mod run;

@@ -175,6 +175,7 @@ pub fn lint_with_history(
             d.severity = config.severity(rule);
         }
     }
+    crate::gocd::drop_pw_fixes_in_gocd_files(workspace, &mut out);
     diagnostic::sort(&mut out);
     out
 }

@@ -11,6 +11,9 @@ use tower_lsp_server::ls_types::{Range, TextEdit};
 /// when the document has syntax errors (the formatter refuses it).
 pub fn document(snap: &Snapshot, file: FileId, range: Option<Range>) -> Option<Vec<TextEdit>> {
     let source = snap.source(file);
+    if pw_compiler::gocd::is_gocd_path(&source.path) {
+        return None;
+    }
     let formatted = pw_compiler::format::format_parsed(&source.text, snap.parsed(file)).ok()?;
     let lines = range.map(|r| (r.start.line as usize, r.end.line as usize));
     Some(

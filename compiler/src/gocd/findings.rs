@@ -1,0 +1,87 @@
+//! GoCD-specific findings that need the whole config: names only the GoCD server knows
+//! (reported once, as information) and secrets written in plain text.
+
+use super::index::Index;
+use super::model::{Config, Var};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::gocd::codes::GoCode;
+use crate::source::FileId;
+
+/// The findings of one file of the workspace `index` describes.
+pub(super) fn findings(file: FileId, config: &Config, index: &Index) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in config.server_refs.iter().chain(&index.missing_upstreams(config)) {
+        if !index.is_first(file, r) {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                GoCode::G0005,
+                Severity::Info,
+                file,
+                r.span,
+                format!("{} `{}` is defined on the GoCD server, not in these files", r.what, r.name),
+            )
+            .with_label("not checked")
+            .with_note("Pipewright checks what the files say; this name is reported once"),
+        );
+    }
+    let vars = config
+        .pipelines
+        .iter()
+        .flat_map(|p| {
+            p.vars.iter().chain(p.stages.iter().flat_map(|s| s.vars.iter().chain(s.jobs.iter().flat_map(|j| &j.vars))))
+        })
+        .chain(config.environments.iter().flat_map(|e| &e.vars));
+    for v in vars {
+        if let Some(why) = plain_secret(v) {
+            out.push(
+                Diagnostic::warning(GoCode::G0006, file, v.value.span, format!("`{}` holds a secret in plain text", v.name.value))
+                    .with_label(why)
+                    .with_help("move it to `secure_variables` (encrypted by the GoCD server) or a `{{SECRET:[config][key]}}` reference, and rotate it: it is in the repository's history"),
+            );
+        }
+    }
+    out
+}
+
+const SECRET_WORDS: &[&str] =
+    &["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "access_key", "credentials"];
+const SECRET_PREFIXES: &[&str] =
+    &["ghp_", "gho_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "AKIA", "-----BEGIN", "sk_live_"];
+
+/// Why a plain variable looks like a secret, if it does.
+fn plain_secret(v: &Var) -> Option<&'static str> {
+    let value = v.value.value.trim();
+    if v.secure || value.is_empty() || value.contains("{{SECRET:") {
+        return None;
+    }
+    if SECRET_PREFIXES.iter().any(|p| value.starts_with(p)) {
+        return Some("this value has the shape of a credential");
+    }
+    let name = v.name.value.to_ascii_lowercase();
+    let refers = value.starts_with('$') || value.starts_with('%') || value.contains("${");
+    let named = SECRET_WORDS.iter().any(|w| name.contains(w)) && !name.ends_with("_file") && !name.ends_with("_path");
+    (named && !refers).then_some("a secret's name with a value written out")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gocd::model::Text;
+
+    fn var(name: &str, value: &str, secure: bool) -> Var {
+        let t = |s: &str| Text { value: s.into(), span: Default::default() };
+        Var { name: t(name), value: t(value), secure }
+    }
+
+    #[test]
+    fn plain_secrets_are_found_and_references_are_not() {
+        assert!(plain_secret(&var("DB_PASSWORD", "hunter2", false)).is_some());
+        assert!(plain_secret(&var("ANY", "ghp_abcdef", false)).is_some());
+        assert!(plain_secret(&var("DB_PASSWORD", "hunter2", true)).is_none());
+        assert!(plain_secret(&var("DB_PASSWORD", "{{SECRET:[vault][db]}}", false)).is_none());
+        assert!(plain_secret(&var("TOKEN_FILE", "/run/token", false)).is_none());
+        assert!(plain_secret(&var("MODE", "release", false)).is_none());
+    }
+}

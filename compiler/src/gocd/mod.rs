@@ -1,0 +1,112 @@
+//! GoCD configurations as a second front end: `*.gocd.yaml` files (the YAML config-repo
+//! plugin's format) are read into GoCD's model and mapped into the compiler's own syntax tree,
+//! with spans into the YAML, so the checker, the linter and every output format report on the
+//! YAML's lines. [`import`] writes the same tree as `.pw`.
+//!
+//! yaml text ─► [`yaml::read`] ─► nodes ─► `read` ─► [`model::Config`] ─► `lower` ─► `ast::File`
+//!                                                        └─► `findings` (GoCD-specific)
+
+pub mod codes;
+mod emit;
+mod findings;
+mod import;
+mod index;
+mod keys;
+mod lower;
+pub mod model;
+mod read;
+pub mod yaml;
+
+pub use import::{import, output_name, Imported};
+pub use lower::pw_name;
+
+use crate::diagnostic::Diagnostic;
+use crate::gocd::codes::GoCode;
+use crate::source::{FileId, Span, Workspace};
+use crate::ParsedFile;
+use index::Index;
+use lower::Mode;
+
+/// Whether the path names a GoCD YAML file (`*.gocd.yaml`, `*.gocd.yml`).
+pub fn is_gocd_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".gocd.yaml") || lower.ends_with(".gocd.yml")
+}
+
+/// One GoCD file read into the model.
+#[derive(Debug, Default)]
+struct ReadFile {
+    config: model::Config,
+    comments: Vec<Span>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn read_file(file: FileId, text: &str) -> ReadFile {
+    match yaml::read(text) {
+        Err(e) => {
+            let mut d =
+                Diagnostic::error(GoCode::G0001, file, e.span, format!("this is not valid YAML: {}", e.message))
+                    .with_label("the YAML cannot be read here")
+                    .with_help(e.help);
+            if let Some(first) = e.first {
+                d = d.with_secondary(file, first, "first given here");
+            }
+            ReadFile { diagnostics: vec![d], ..Default::default() }
+        }
+        Ok(doc) => {
+            let Some(root) = doc.root else { return ReadFile { comments: doc.comments, ..Default::default() } };
+            let (config, diagnostics) = read::read(file, &root);
+            ReadFile { config, comments: doc.comments, diagnostics }
+        }
+    }
+}
+
+/// Whether a YAML file's text reads as a GoCD config (for files not named `*.gocd.yaml`).
+pub fn looks_like_gocd(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with("pipelines:") || l.starts_with("format_version:") || l.starts_with("environments:"))
+}
+
+/// Reads the files `ids` of the workspace on all cores.
+fn read_files(workspace: &Workspace, ids: &[FileId]) -> Vec<(FileId, ReadFile)> {
+    crate::par_map(ids, |id| (id, read_file(id, &workspace.file(id).text)))
+}
+
+/// Reads every GoCD file of the workspace (the index needs them all).
+fn read_all(workspace: &Workspace) -> Vec<(FileId, ReadFile)> {
+    let ids: Vec<FileId> = workspace.ids().filter(|&id| is_gocd_path(&workspace.file(id).path)).collect();
+    read_files(workspace, &ids)
+}
+
+fn build_index(read: &[(FileId, ReadFile)]) -> Index {
+    let configs: Vec<(FileId, &model::Config)> = read.iter().map(|(id, r)| (*id, &r.config)).collect();
+    Index::build(&configs)
+}
+
+/// The GoCD files `ids` of the workspace as syntax trees, in that order, with the findings of
+/// reading them. All GoCD files of the workspace are read, as GoCD merges a config repository.
+pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
+    let read = read_all(workspace);
+    let index = build_index(&read);
+    crate::par_map(ids, |id| {
+        let Ok(at) = read.binary_search_by_key(&id, |(f, _)| *f) else { return ParsedFile::default() };
+        let r = &read[at].1;
+        let span = Span::new(0, workspace.file(id).text.len());
+        let lowered = lower::lower(&r.config, &index, Mode::Check, span);
+        let mut all = r.diagnostics.clone();
+        all.extend(findings::findings(id, &r.config, &index));
+        ParsedFile { ast: lowered.file, comments: r.comments.clone(), diagnostics: all }
+    })
+}
+
+/// Drops the fixes that would write `.pw` syntax into a GoCD file: the checker's and the
+/// linter's edits are made for `.pw` text. The GoCD front end's own (`G` codes) stay.
+pub fn drop_pw_fixes_in_gocd_files(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
+    for d in diagnostics {
+        let Some(fix) = &d.fix else { continue };
+        let touches_gocd = fix.edits.iter().any(|e| is_gocd_path(&workspace.file(e.file).path));
+        if touches_gocd && !d.code.starts_with('G') {
+            d.fix = None;
+        }
+    }
+}

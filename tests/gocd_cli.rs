@@ -1,0 +1,135 @@
+//! End-to-end tests of `pw check`, `pw lint` and `pw import` on GoCD YAML files, from the binary.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn pw() -> Command {
+    let mut cmd = Command::cargo_bin("pw").unwrap_or_else(|e| panic!("pw binary: {e}"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+const BUILD: &str = "format_version: 10
+pipelines:
+  app.build:
+    group: app
+    label_template: \"${COUNT}\"
+    materials:
+      app:
+        git: https://git.example.com/acme/app.git
+    stages:
+      - compile:
+          jobs:
+            linux:
+              timeout: 10
+              tasks:
+                - exec:
+                    command: make
+              artifacts:
+                - build:
+                    source: out/app
+";
+
+const DEPLOY: &str = "pipelines:
+  deploy:
+    group: app
+    materials:
+      upstream:
+        pipeline: app.build
+        stage: compile
+    stages:
+      - ship:
+          approval: manual
+          timeout: 5
+          tasks:
+            - fetch:
+                pipeline: app.build
+                stage: compile
+                job: linux
+                source: app
+                is_file: true
+            - exec:
+                command: ./ship
+";
+
+fn repo(dir: &Path) {
+    std::fs::write(dir.join("build.gocd.yaml"), BUILD).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.join("ci")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("ci/deploy.gocd.yml"), DEPLOY).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn check_and_lint_read_a_folder_of_gocd_files_as_one_workspace() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    repo(dir.path());
+    pw().arg("check").arg(dir.path()).assert().code(0);
+    pw().args(["lint", "--deny", "warnings"]).arg(dir.path()).assert().code(0);
+}
+
+#[test]
+fn diagnostics_point_at_the_yaml_in_every_format() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    repo(dir.path());
+    let broken = BUILD.replace("timeout: 10", "timout: 10");
+    std::fs::write(dir.path().join("build.gocd.yaml"), broken).unwrap_or_else(|e| panic!("{e}"));
+    let out =
+        pw().arg("check").args(["--format", "concise"]).arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("build.gocd.yaml:13:15: warning[G0003]"), "{text}");
+    let out = pw().arg("lint").args(["--format", "json"]).arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let text = json.to_string();
+    assert!(text.contains("G0003") && text.contains("L0008"), "{text}");
+    assert_eq!(out.status.code(), Some(0), "warnings alone do not fail without --deny");
+}
+
+#[test]
+fn broken_yaml_is_an_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("a.gocd.yaml"), "pipelines:\n  p:\n\tgroup: x\n").unwrap_or_else(|e| panic!("{e}"));
+    let out =
+        pw().arg("check").args(["--format", "concise"]).arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a.gocd.yaml:3:"), "{out:?}");
+    std::fs::write(dir.path().join("a.gocd.yaml"), b"pipelines:\n  p: \xff\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = pw().arg("check").arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 6"), "{out:?}");
+}
+
+#[test]
+fn import_writes_pw_that_checks() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    repo(dir.path());
+    let out_dir = dir.path().join("out");
+    let out = pw().arg("import").arg(dir.path()).arg("-o").arg(&out_dir).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("G0007") && stderr.contains("label_template"), "{stderr}");
+    assert!(stderr.contains("imported 2 pipelines from 2 files"), "{stderr}");
+    let deploy = std::fs::read_to_string(out_dir.join("ci/deploy.pw")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        deploy.contains("after = [app_build.compile]") && deploy.contains("fetch app_build.compile.linux.app"),
+        "{deploy}"
+    );
+    pw().arg("check").arg(&out_dir).assert().code(0);
+}
+
+#[test]
+fn import_goes_on_past_a_bad_pipeline_and_says_so() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("{BUILD}  broken:\n    materials:\n      app:\n        git: https://x.example/b.git\n    stages:\n      - s:\n          tasks:\n            - exec:\n                arguments: [x]\n");
+    std::fs::write(dir.path().join("a.gocd.yaml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let out = pw().arg("import").arg(dir.path().join("a.gocd.yaml")).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pipeline app_build"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 could not be imported"));
+    pw().arg("import").arg(dir.path().join("missing.gocd.yaml")).assert().code(2);
+}
+
+#[test]
+fn explain_knows_the_gocd_codes() {
+    let out = pw().args(["explain", "G0004"]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("depends_on"));
+}
