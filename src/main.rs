@@ -7,6 +7,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod commands;
 mod compile_cmds;
 mod lint_cmds;
 mod lsp_cmds;
@@ -29,6 +30,8 @@ enum Command {
     Graph(compile_cmds::GraphArgs),
     /// Explain a diagnostic code, with an example.
     Explain(compile_cmds::ExplainArgs),
+    /// Write the pipelines in another CI system's format (`--to gocd`).
+    Export(commands::export::ExportArgs),
     /// Check, then find costly pipeline modelling; `--fix` applies the fixes.
     Lint(lint_cmds::LintArgs),
     /// Rewrite `.pw` files in the canonical layout; `--check` only reports.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => compile_cmds::plan(args),
         Command::Graph(args) => compile_cmds::graph(args),
         Command::Explain(args) => compile_cmds::explain(args),
+        Command::Export(args) => commands::export::export(args),
         Command::Lint(args) => lint_cmds::lint(args),
         Command::Fmt(args) => lsp_cmds::fmt(args),
         Command::Lsp(args) => lsp_cmds::lsp(args),

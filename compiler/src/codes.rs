@@ -11,7 +11,7 @@ pub struct CodeDoc {
 /// The explanation of `code` (any case), for checker and lint codes alike.
 pub fn explain(code: &str) -> Option<String> {
     let upper = code.trim().to_ascii_uppercase();
-    if let Some(doc) = CODES.iter().find(|c| c.code == upper) {
+    if let Some(doc) = all_codes().find(|c| c.code == upper) {
         return Some(format!("# {}: {}\n\n{}\n", doc.code, doc.title, doc.text.trim()));
     }
     crate::lint::registry::explain(code.trim())
@@ -19,7 +19,12 @@ pub fn explain(code: &str) -> Option<String> {
 
 /// The one-line title of a checker code.
 pub fn title(code: &str) -> Option<&'static str> {
-    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code)).map(|c| c.title)
+    all_codes().find(|c| c.code.eq_ignore_ascii_case(code)).map(|c| c.title)
+}
+
+/// The checker's codes, then `pw export`'s.
+fn all_codes() -> impl Iterator<Item = &'static CodeDoc> {
+    CODES.iter().chain(crate::export::codes::CODES)
 }
 
 pub static CODES: &[CodeDoc] = &[

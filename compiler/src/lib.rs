@@ -14,6 +14,7 @@ pub mod check;
 pub mod codes;
 pub mod diagnostic;
 pub mod driver;
+pub mod export;
 pub mod format;
 pub mod graph;
 pub mod lexer;

@@ -1,0 +1,3 @@
+//! One module a command: arguments and dispatch over the libraries, which do the work.
+
+pub mod export;
