@@ -91,12 +91,13 @@ pub fn export(workspace: &Workspace, program: &Program, options: &Options) -> Ex
         }
         let mut writer = PipelineWriter { workspace, program, options, pipeline, diagnostics: Vec::new() };
         let body = writer.pipeline();
-        let failed = writer.diagnostics.iter().any(Diagnostic::is_error);
-        out.diagnostics.append(&mut writer.diagnostics);
-        if failed {
+        if writer.diagnostics.iter().any(Diagnostic::is_error) {
+            // What would have changed in a pipeline that is not written does not matter yet.
+            out.diagnostics.extend(writer.diagnostics.into_iter().filter(Diagnostic::is_error));
             left_out.insert(pipeline.name.to_ascii_lowercase());
             continue;
         }
+        out.diagnostics.append(&mut writer.diagnostics);
         let document = Node::map([
             ("format_version", Node::Int(FORMAT_VERSION)),
             ("pipelines", Node::map([(pipeline.name.clone(), body)])),
@@ -369,6 +370,7 @@ impl PipelineWriter<'_> {
                 let message =
                     format!("artifact `{name}` (`{path}`) is fetched as a file, which its path does not show");
                 let mut d = Diagnostic::warning(ARTIFACT_KIND_GUESSED, t.origin.file, t.origin.name, message)
+                    .with_label("exported with `is_file: true`")
                     .with_help("if it is a folder, set `is_file: false` in the exported fetch, or publish an archive");
                 if let Some(a) = declared {
                     d = d.with_secondary(a.origin.file, a.origin.name, "published here");

@@ -295,8 +295,10 @@ fn discover_is_an_error_and_leaves_out_its_pipeline_and_downstreams_only() {
 }
 
 #[test]
-fn a_pipeline_without_material_cannot_be_exported() {
-    let e = export_one("pipeline manual {\n  stage s {\n    job j { run \"x\" }\n  }\n}\n");
+fn a_pipeline_without_material_cannot_be_exported_and_its_warnings_are_not_shown() {
+    let e = export_one(
+        "pipeline manual {\n  stage s {\n    job j {\n      timeout = 90s\n      run \"x\"\n    }\n  }\n}\n",
+    );
     assert_eq!(codes(&e), ["X0101"]);
     assert!(e.files.is_empty());
 }
