@@ -284,3 +284,13 @@ fn config_ids_are_gocd_names() {
     assert!(!is_valid_config_id(""));
     assert!(!is_valid_config_id("a]b"));
 }
+
+#[test]
+fn every_export_code_is_explained_and_apart_from_the_checkers() {
+    for doc in crate::export::codes::CODES {
+        assert!(!crate::codes::CODES.iter().any(|c| c.code == doc.code), "{} is a checker code too", doc.code);
+        let text = crate::codes::explain(&doc.code.to_ascii_lowercase()).unwrap_or_default();
+        assert!(text.starts_with(&format!("# {}: {}", doc.code, doc.title)), "{text}");
+        assert_eq!(crate::render::code_and_name(doc.code), format!("{} {}", doc.code, doc.title));
+    }
+}
