@@ -2,7 +2,7 @@
 //! process's exit code.
 
 use clap::{Parser, Subcommand};
-use pipewright::commands::{agent, client, compile, fmt, import, lint, lsp, run, server};
+use pipewright::commands::{agent, client, compile, export, fmt, import, lint, lsp, run, server};
 use std::process::ExitCode;
 
 /// The compiler allocates many small values per file; mimalloc makes that a fifth of the cost.
@@ -26,6 +26,8 @@ enum Command {
     Graph(compile::GraphArgs),
     /// Explain a diagnostic code, with an example.
     Explain(compile::ExplainArgs),
+    /// Write the pipelines in another CI system's format (`--to gocd`).
+    Export(export::ExportArgs),
     /// Check, then find costly pipeline modelling; `--fix` applies the fixes.
     Lint(lint::LintArgs),
     /// Write GoCD YAML config files as `.pw` files.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => compile::plan(args),
         Command::Graph(args) => compile::graph(args),
         Command::Explain(args) => compile::explain(args),
+        Command::Export(args) => export::export(args),
         Command::Lint(args) => lint::lint(args),
         Command::Import(args) => import::import(args),
         Command::Fmt(args) => fmt::fmt(args),

@@ -104,13 +104,18 @@ impl std::fmt::Display for Code {
 pub fn explain(code: &str) -> Option<String> {
     match Code::parse(code) {
         Some(c) => Some(format!("# {}: {}\n\n{}\n", c.as_str(), c.title(), c.text().trim())),
-        None => crate::gocd::codes::explain(code).or_else(|| crate::lint::registry::explain(code.trim())),
+        None => crate::gocd::codes::explain(code)
+            .or_else(|| crate::export::codes::explain(code))
+            .or_else(|| crate::lint::registry::explain(code.trim())),
     }
 }
 
 /// The one-line title of a checker code.
 pub fn title(code: &str) -> Option<&'static str> {
-    Code::parse(code).map(Code::title).or_else(|| crate::gocd::codes::title(code))
+    Code::parse(code)
+        .map(Code::title)
+        .or_else(|| crate::gocd::codes::title(code))
+        .or_else(|| crate::export::codes::title(code))
 }
 
 #[cfg(test)]

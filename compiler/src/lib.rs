@@ -16,6 +16,7 @@ pub mod check;
 pub mod codes;
 pub mod diagnostic;
 pub mod driver;
+pub mod export;
 pub mod fan_out;
 pub mod format;
 pub mod gocd;

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod client;
 pub mod compile;
+pub mod export;
 pub mod fmt;
 pub mod import;
 pub mod lint;
