@@ -2,7 +2,7 @@
 //! `status`, `approve`, `rerun`, `cancel`, `logs`). Argument parsing only; the work is in
 //! `pw_runtime`.
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use pw_runtime::cli;
 use pw_runtime::client::{self, ClientOptions};
 use std::path::PathBuf;
@@ -52,13 +52,19 @@ pub struct ServerArgs {
     /// How often agents running a job renew their lease, in milliseconds [default: 10000].
     #[arg(long, hide = true)]
     pub heartbeat_ms: Option<u64>,
+    /// New agents take no job until `pw agent approve ID`.
+    #[arg(long)]
+    pub require_approval: bool,
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct AgentArgs {
+    #[command(subcommand)]
+    pub action: Option<AgentAction>,
     /// The server's URL, e.g. http://ci.example.com:8150.
-    #[arg(long)]
-    pub server: String,
+    #[arg(long, required = true)]
+    pub server: Option<String>,
     /// Resources this agent offers, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub resources: Vec<String>,
@@ -74,6 +80,23 @@ pub struct AgentArgs {
     /// Between SIGTERM and SIGKILL when a task is stopped, in milliseconds [default: 5000].
     #[arg(long, hide = true)]
     pub kill_grace_ms: Option<u64>,
+    /// Run tasks as this unprivileged user (when the agent runs as root).
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AgentAction {
+    /// Let an agent waiting for approval (server started with `--require-approval`) take jobs.
+    Approve(AgentApproveArgs),
+}
+
+#[derive(Args)]
+pub struct AgentApproveArgs {
+    /// The agent's id, as the agent and the server print it.
+    pub id: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,17 +208,22 @@ pub fn server(a: ServerArgs) -> u8 {
         lease_ms: a.lease_ms,
         heartbeat_ms: a.heartbeat_ms,
         no_poll: a.no_poll,
+        require_approval: a.require_approval,
     })
 }
 
 pub fn agent(a: AgentArgs) -> u8 {
+    if let Some(AgentAction::Approve(x)) = a.action {
+        return cli::client(|o| async move { client::approve_agent(&o, &x.id).await }, x.client.options());
+    }
     cli::agent(cli::AgentCliOptions {
-        server: a.server,
+        server: a.server.unwrap_or_default(),
         resources: a.resources,
         workdir: a.workdir,
         token_file: a.token_file,
         name: a.name,
         kill_grace_ms: a.kill_grace_ms,
+        run_as: a.run_as,
     })
 }
 

@@ -89,10 +89,15 @@ struct Server {
 }
 
 fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
+    start_server_with(marker, dir, port, log, "1500", &[])
+}
+
+/// A server whose agents' lease is `lease_ms`, with `extra` arguments.
+fn start_server_with(marker: &Marker, dir: &Path, port: u16, log: &str, lease_ms: &str, extra: &[&str]) -> Server {
     let state = dir.join("state");
     let _ = std::fs::remove_file(state.join("server-url"));
     let listen = format!("127.0.0.1:{port}");
-    let args = [
+    let mut args = vec![
         "server",
         "ci.pw",
         "--listen",
@@ -101,10 +106,11 @@ fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
         "state",
         "--no-poll",
         "--lease-ms",
-        "1500",
+        lease_ms,
         "--heartbeat-ms",
         "300",
     ];
+    args.extend(extra);
     let proc = spawn(marker, dir, &args, &dir.join(log));
     for _ in 0..500 {
         if std::fs::read_to_string(state.join("server-url")).is_ok_and(|u| u.starts_with("http")) {
@@ -711,4 +717,143 @@ fn client_commands_check_their_arguments_before_sending() {
         String::from_utf8_lossy(&out.stderr),
         "error: `ci.example.com:8150` is not a server URL; write it as http://HOST:PORT\n"
     );
+}
+
+/// Whether process `pid` is gone (or a zombie waiting to be reaped).
+fn gone(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.is_empty() || stat.contains(") Z ")
+}
+
+/// Waits (up to `secs`) for `cond`.
+fn within(secs: u64, what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "not within {secs}s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The process ids an attempt's task wrote: the shell's, then its background child's.
+fn task_pids(dir: &Path, attempt: u32) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(format!("pids-{attempt}"))).unwrap_or_default();
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn tasks_die_with_their_agent_and_a_stopped_or_restarted_agent_hands_its_job_back_at_once() {
+    let marker = Marker::new("taskdeath");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = format!("echo $$ > {0}/pids-$PW_ATTEMPT.tmp; sleep 300 & echo $! >> {0}/pids-$PW_ATTEMPT.tmp; mv {0}/pids-$PW_ATTEMPT.tmp {0}/pids-$PW_ATTEMPT; wait", d.display());
+    std::fs::write(
+        d.join("ci.pw"),
+        format!("pipeline p {{\n  stage s {{\n    job deploy {{ run \"{script}\" }}\n  }}\n}}\n"),
+    )
+    .unwrap();
+    // A lease of a minute: whatever happens within seconds below is not the lease running out.
+    let server = start_server_with(&marker, d, free_port(), "server.log", "60000", &[]);
+    let mut a = start_agent(&marker, d, &server, "agent-a");
+    wait_log(&d.join("agent-a.log"), "waiting for jobs");
+    json(&marker, d, &["trigger", "p"]);
+    within(20, "attempt 1 started its processes", || task_pids(d, 1).len() == 2);
+    let first = task_pids(d, 1);
+
+    // SIGTERM: the agent stops the task and gives the attempt back at once, then exits 0.
+    let _ = Command::new("kill").args(["-TERM", &a.0.id().to_string()]).status();
+    assert_eq!(wait_exit(&mut a), Some(0), "{}", std::fs::read_to_string(d.join("agent-a.log")).unwrap_or_default());
+    within(5, "the first task's processes end", || first.iter().all(|p| gone(p)));
+    let i = instance(&marker, d, "p/1").unwrap();
+    let attempts = job_attempts(&i, "s", "deploy");
+    assert!(attempts[0]["reason"].as_str().unwrap_or_default().contains("gave the job up"), "{i:#}");
+    assert_eq!(attempts.len(), 2, "rescheduled without waiting for the lease: {i:#}");
+
+    // SIGKILL: the task dies with the agent, its background child too.
+    let mut a = start_agent(&marker, d, &server, "agent-a");
+    within(20, "attempt 2 started its processes", || task_pids(d, 2).len() == 2);
+    let second = task_pids(d, 2);
+    a.kill9();
+    within(5, "the second task's processes end with their agent", || second.iter().all(|p| gone(p)));
+
+    // Restarted, the agent holds nothing: its attempt is run again elsewhere at once.
+    let _b = start_agent(&marker, d, &server, "agent-b");
+    let _a = start_agent(&marker, d, &server, "agent-a");
+    within(20, "attempt 3 started on agent-b", || task_pids(d, 3).len() == 2);
+    let i = instance(&marker, d, "p/1").unwrap();
+    let attempts = job_attempts(&i, "s", "deploy");
+    assert!(attempts[1]["reason"].as_str().unwrap_or_default().contains("restarted while running the job"), "{i:#}");
+    assert_eq!(attempts[2]["agent"], "agent-b", "{i:#}");
+    json(&marker, d, &["cancel", "p/1"]);
+}
+
+#[test]
+fn a_task_sees_only_allowed_variables_and_as_another_user_cannot_read_the_agent_s_credentials() {
+    let marker = Marker::new("taskenv");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The tasks' user must reach its workspace below this folder.
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let agent_dir = d.join("agents/agent-a");
+    let script = format!(
+        "env; echo uid=$(id -u); cat {0}/agent-credential {1}/state/agent-token {1}/state/api-token /proc/$PPID/environ 2>&1; true",
+        agent_dir.display(),
+        d.display()
+    );
+    std::fs::write(
+        d.join("ci.pw"),
+        format!("pipeline spy {{\n  stage s {{\n    job look {{ run \"{script}\" }}\n  }}\n}}\n"),
+    )
+    .unwrap();
+    let server = start_server_with(&marker, d, free_port(), "server.log", "1500", &["--require-approval"]);
+    let token = std::fs::read_to_string(server.state.join("agent-token")).unwrap();
+    let out = std::fs::File::create(d.join("agent-a.log")).unwrap();
+    let _agent = Proc(
+        Command::new(pw_bin())
+            .args([
+                "agent",
+                "--server",
+                &server.url,
+                "--name",
+                "agent-a",
+                "--run-as",
+                "nobody",
+                "--kill-grace-ms",
+                "300",
+            ])
+            .args(["--workdir", agent_dir.to_str().unwrap()])
+            .current_dir(d)
+            .env("PW_TEST_MARKER", &marker.0)
+            .env("PW_AGENT_TOKEN", token.trim())
+            .env("PW_SECRET_ELSEWHERE", "a-secret-of-the-agent-machine")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap(),
+    );
+    let log = wait_log(&d.join("agent-a.log"), "waiting for approval");
+    let id = log.split("as agent ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap().to_string();
+    json(&marker, d, &["trigger", "spy"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let i = instance(&marker, d, "spy/1").unwrap();
+    assert_eq!(job_attempts(&i, "s", "look")[0]["state"], "scheduled", "no job before approval: {i:#}");
+    let approve = pw(&marker, d, &["agent", "approve", &id, "--state", "state"]);
+    assert_eq!(approve.status.code(), Some(0), "{}", String::from_utf8_lossy(&approve.stderr));
+    let i = wait_for(&marker, d, "spy/1", "passed", |i| i["state"] == "passed");
+    assert_eq!(job_attempts(&i, "s", "look")[0]["agent"], "agent-a");
+    let logs = pw(&marker, d, &["logs", "spy/1/s/look", "--state", "state"]);
+    let text = String::from_utf8_lossy(&logs.stdout).to_string();
+    assert!(text.contains("PW_JOB=look") && text.contains("USER=nobody"), "{text}");
+    assert!(text.contains("uid=65534"), "{text}");
+    let credential = std::fs::read_to_string(agent_dir.join("agent-credential")).unwrap();
+    let api = std::fs::read_to_string(server.state.join("api-token")).unwrap();
+    for (what, value) in [
+        ("the agent token", token.trim()),
+        ("the agent's credential", credential.split_whitespace().nth(1).unwrap()),
+        ("the API token", api.trim()),
+        ("the agent's environment", "a-secret-of-the-agent-machine"),
+        ("the agent's variables", "PW_AGENT_TOKEN"),
+    ] {
+        assert!(!text.contains(value), "the task saw {what}: {text}");
+    }
+    assert_eq!(text.matches("Permission denied").count(), 4, "{text}");
 }

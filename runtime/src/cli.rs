@@ -37,6 +37,8 @@ pub struct ServerOptions {
     pub heartbeat_ms: Option<u64>,
     /// Do not poll materials for new commits.
     pub no_poll: bool,
+    /// New agents take no job until `pw agent approve ID`.
+    pub require_approval: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -47,6 +49,8 @@ pub struct AgentCliOptions {
     pub token_file: Option<PathBuf>,
     pub name: Option<String>,
     pub kill_grace_ms: Option<u64>,
+    /// Run tasks as this unprivileged user (the agent runs as root).
+    pub run_as: Option<String>,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8150";
@@ -168,6 +172,7 @@ async fn run_async(opts: RunOptions, plan: Plan) -> u8 {
             workdir: state.agents_dir().join(format!("local-{i}")),
             kill_grace: Duration::from_secs(5),
             announce: false,
+            run_as: None,
         };
         let rx = stop_rx.clone();
         tokio::spawn(async move {
@@ -339,6 +344,7 @@ async fn server_async(opts: ServerOptions, plan: Plan) -> u8 {
     if let Some(h) = opts.heartbeat_ms {
         cfg.sched.heartbeat_ms = h;
     }
+    cfg.require_approval = opts.require_approval;
     let engine = match Engine::start(state, plan, cfg) {
         Ok(e) => e,
         Err(e) => {
@@ -478,8 +484,16 @@ pub fn agent(opts: AgentCliOptions) -> u8 {
             std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "agent".into());
         format!("{host}-{}", std::process::id())
     });
+    let run_as = match opts.run_as.as_deref().map(crate::task_env::User::for_run_as).transpose() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return client::CANNOT_RUN;
+        }
+    };
     let o = AgentOptions {
         server,
+        run_as,
         token,
         name,
         resources: opts.resources.clone(),
@@ -495,16 +509,12 @@ pub fn agent(opts: AgentCliOptions) -> u8 {
         }
     };
     rt.block_on(async move {
-        let (_stop, rx) = tokio::sync::watch::channel(false);
-        tokio::select! {
-            r = agent::run(o, rx) => match r {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    client::CANNOT_RUN
-                }
-            },
-            _ = shutdown_signal() => 0,
+        match agent::run_until_signalled(o).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                client::CANNOT_RUN
+            }
         }
     })
 }

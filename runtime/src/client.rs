@@ -312,6 +312,11 @@ pub async fn approve(opts: &ClientOptions, target: &str) -> u8 {
     simple(opts, &path, None, format!("approved {target}")).await
 }
 
+/// `pw agent approve ID`: lets an agent waiting for approval take jobs.
+pub async fn approve_agent(opts: &ClientOptions, id: &str) -> u8 {
+    simple(opts, &format!("/agents/{id}/approve"), None, format!("approved agent {id}")).await
+}
+
 pub async fn rerun(opts: &ClientOptions, target: &str, failed_only: bool) -> u8 {
     let t = match Target::parse(target, 3, 4, "`pipeline/counter/stage` or `pipeline/counter/stage/job`") {
         Ok(t) => t,

@@ -6,7 +6,7 @@
 //! - [`durations`]: the `durations.json` export of job and task durations for `pw lint --history`;
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
 //! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
-//! - [`agent`], [`exec`], [`git`], [`artifacts`]: the agent side;
+//! - [`agent`], [`exec`], [`task_env`], [`git`], [`artifacts`]: the agent side;
 //! - [`client`], [`progress`], [`cli`]: the `pw` commands.
 
 pub mod agent;
@@ -26,6 +26,7 @@ pub mod server;
 pub mod state;
 pub mod statedir;
 pub mod store;
+pub mod task_env;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {

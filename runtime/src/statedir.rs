@@ -25,6 +25,12 @@ pub fn random_token() -> std::io::Result<String> {
     Ok(crate::artifacts::hex(&bytes))
 }
 
+/// The SHA-256 of a token in hexadecimal: what the server keeps of credentials and job tokens.
+pub fn token_sha256(token: &str) -> String {
+    use sha2::Digest;
+    crate::artifacts::hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
 impl StateDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         StateDir { root: root.into() }
