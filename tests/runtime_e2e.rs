@@ -857,3 +857,81 @@ fn a_task_sees_only_allowed_variables_and_as_another_user_cannot_read_the_agent_
     }
     assert_eq!(text.matches("Permission denied").count(), 4, "{text}");
 }
+
+/// Every file under `dir`, with its bytes.
+fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_secret_reaches_the_database_its_wal_events_artifacts_or_status_and_short_ones_are_refused() {
+    let marker = Marker::new("secrets");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = "-----BEGIN TEST KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX\n6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END TEST KEY-----\n";
+    // The key whole, without its last newline, one line alone, across the 64 KiB line cut, on
+    // standard error, with its lines joined, in a failure reason and in an artifact's log.
+    let show = "printf '%s' \"$KEY\"; echo; echo \"before $KEY after\"\n\
+        printf '%s\\n' \"$KEY\" | sed -n 2p\n\
+        head -c 65530 /dev/zero | tr '\\0' x; printf '%s\\n' \"$KEY\"\n\
+        printf '%s' \"$KEY\" >&2\n\
+        echo \"$KEY\" | tr -d '\\n'; echo\n\
+        echo out > out.txt\n";
+    std::fs::write(d.join("show.sh"), show).unwrap();
+    std::fs::write(d.join("nosy.sh"), "env | grep PW_SECRET_ && exit 1; echo no server secrets here\n").unwrap();
+    let pw_file = format!(
+        "pipeline leak {{\n  stage s {{\n    job show {{\n      env {{ KEY = secret(\"key\") }}\n      run \"sh {0}/show.sh\"\n      artifact out = \"out.txt\"\n    }}\n    job nosy {{ run \"sh {0}/nosy.sh\" }}\n  }}\n}}\n\npipeline tiny {{\n  stage s {{\n    job j {{\n      env {{ PIN = secret(\"pin\") }}\n      run \"echo $PIN\"\n    }}\n  }}\n}}\n",
+        d.display()
+    );
+    std::fs::write(d.join("ci.pw"), pw_file).unwrap();
+    let out = Command::new(pw_bin())
+        .args(["run", "ci.pw", "--agents", "2"])
+        .current_dir(d)
+        .env("PW_TEST_MARKER", &marker.0)
+        .env("NO_COLOR", "1")
+        .env("PW_SECRET_KEY", key)
+        .env("PW_SECRET_PIN", "1234")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.trim_end().ends_with("failed: tiny/1"), "leak/1 passed: {stdout}{stderr}");
+    let status = pw(&marker, d, &["status", "--state", ".pw", "--format", "json"]);
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.contains("secret `pin` has 4 characters: a secret must have at least 6"), "{status}");
+    let mut needles: Vec<&str> = key.lines().collect();
+    needles.push(key);
+    needles.push(key.trim_end());
+    let files = all_files(&d.join(".pw"));
+    assert!(files.iter().any(|(p, _)| p.ends_with("pw.db")), "the database is scanned");
+    for needle in &needles {
+        for (path, bytes) in &files {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle:?} is in {}",
+                path.display()
+            );
+        }
+        for (what, text) in [("pw run's output", &stdout), ("pw run's errors", &stderr), ("pw status", &status)] {
+            assert!(!text.contains(needle), "{needle:?} is in {what}");
+        }
+    }
+    let db = std::fs::read(d.join(".pw/pw.db")).unwrap();
+    let wal = std::fs::read(d.join(".pw/pw.db-wal")).unwrap_or_default();
+    let logged = |needle: &str| [&db, &wal].iter().any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()));
+    assert!(logged("before **** after"), "the log was stored, masked");
+    assert!(logged("no server secrets here"), "a job sees no secret it does not declare");
+}

@@ -6,9 +6,9 @@
 use crate::artifacts;
 use crate::exec::{self, Outcome};
 use crate::git;
+use crate::masker::Patterns;
 use crate::protocol::*;
 use crate::scheduler::task_label;
-use crate::secrets::mask;
 use crate::state::TaskState;
 use crate::task_env::{self, User};
 use crate::{now_us, statedir};
@@ -470,13 +470,9 @@ fn forget_identity(workdir: &Path) {
     let _ = std::fs::remove_file(identity_file(workdir));
 }
 
-/// The log of one job: lines are masked, gathered, and sent in numbered chunks every second or
-/// every 64 KiB.
-fn start_log(
-    api: &Api,
-    ticket: Ticket,
-    secrets: Vec<String>,
-) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
+/// The log of one job: output (masked by its sender), gathered and sent in numbered chunks every
+/// second or every 64 KiB.
+fn start_log(api: &Api, ticket: Ticket) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let api = api.clone();
     let handle = tokio::spawn(async move {
@@ -488,7 +484,7 @@ fn start_log(
             let flush = tokio::select! {
                 line = rx.recv() => match line {
                     Some(l) => {
-                        buf.push_str(&mask(&l, &secrets));
+                        buf.push_str(&l);
                         buf.len() >= 64 * 1024
                     }
                     None => {
@@ -556,6 +552,8 @@ struct JobRun<'a> {
     opts: &'a AgentOptions,
     job: &'a Assignment,
     ticket: Ticket,
+    /// The job's secrets: masked in everything sent about the job.
+    secrets: Patterns,
     ws: PathBuf,
     log: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
@@ -587,11 +585,23 @@ async fn run_job(
         }
         let _ = stop_tx.send(true);
     });
-    let (log, log_task) = start_log(api, ticket.clone(), job.secrets.clone());
+    let (log, log_task) = start_log(api, ticket.clone());
+    let secrets = Patterns::new(&job.secrets);
     let ws = workspace_dir(opts, &job);
-    let mut run =
-        JobRun { api, opts, job: &job, ticket: ticket.clone(), ws, log, stop: stop_rx, deadline, groups: Vec::new() };
+    let mut run = JobRun {
+        api,
+        opts,
+        job: &job,
+        ticket: ticket.clone(),
+        secrets,
+        ws,
+        log,
+        stop: stop_rx,
+        deadline,
+        groups: Vec::new(),
+    };
     let (mut result, mut reason) = run.execute().await;
+    reason = reason.map(|r| run.secrets.mask(&r));
     stopping.abort();
     if *agent_stopping.borrow() && result == JobResult::Cancelled {
         (result, reason) = (JobResult::Lost, Some("the agent is stopping".to_string()));
@@ -611,7 +621,7 @@ async fn run_job(
 
 impl JobRun<'_> {
     fn say(&self, line: String) {
-        let _ = self.log.send(format!("pw: {line}\n"));
+        let _ = self.log.send(self.secrets.mask(&format!("pw: {line}\n")));
     }
 
     fn stopped(&self) -> bool {
@@ -726,7 +736,7 @@ impl JobRun<'_> {
         job_env.insert("PW_WORKSPACE".into(), self.ws.to_string_lossy().into_owned());
         let user = self.opts.run_as.as_ref();
         let env = task_env::task_env(&job_env, user);
-        let spec = exec::Spec { argv: &argv, cwd: &self.ws, env: &env, user };
+        let spec = exec::Spec { argv: &argv, cwd: &self.ws, env: &env, user, secrets: &self.secrets };
         let (outcome, group) =
             exec::run(spec, self.log.clone(), self.stop.clone(), self.deadline, self.opts.kill_grace).await;
         self.groups.extend(group);

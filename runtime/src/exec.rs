@@ -1,9 +1,10 @@
 //! Running one task's process on an agent: in its own process group, with exactly the
 //! environment it is given (nothing inherited), optionally as another user, output streamed line
-//! by line, stopped on cancel or timeout with SIGTERM to the group and SIGKILL after a grace
+//! by line with secrets masked, stopped on cancel or timeout with SIGTERM to the group and SIGKILL after a grace
 //! period, and never outliving the agent: the group is killed when the agent process ends, however
 //! it ends (see [`lifeline`]).
 
+use crate::masker::{Masker, Patterns};
 use crate::task_env::User;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,6 +50,8 @@ pub struct Spec<'a> {
     pub cwd: &'a Path,
     pub env: &'a BTreeMap<String, String>,
     pub user: Option<&'a User>,
+    /// The secrets to mask in the output.
+    pub secrets: &'a Patterns,
 }
 
 /// Runs a task, sending output lines to `out`. Stops when `stop` turns true or at `deadline`.
@@ -93,8 +96,8 @@ pub async fn run(
     };
     let pgid = child.id();
     let readers = [
-        child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone()))),
-        child.stderr.take().map(|s| tokio::spawn(pump(s, out.clone()))),
+        child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone(), spec.secrets.stream()))),
+        child.stderr.take().map(|s| tokio::spawn(pump(s, out.clone(), spec.secrets.stream()))),
     ];
     let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
     let outcome = tokio::select! {
@@ -233,25 +236,49 @@ async fn terminate(child: &mut tokio::process::Child, pgid: Option<u32>, grace: 
     let _ = child.kill().await;
 }
 
-async fn pump(stream: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<String>) {
+/// Passes a stream on line by line (a longer line in pieces), masked as one stream, so that a
+/// secret split between pieces is masked too. The output ends with a newline.
+async fn pump(stream: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<String>, mut masker: Masker) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
+    // Bytes of a character cut by the line limit, kept for the next piece.
+    let mut carry = Vec::new();
+    let mut ends_line = true;
     loop {
         buf.clear();
+        buf.append(&mut carry);
         let mut limited = (&mut reader).take_line(MAX_LINE);
-        match limited.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let mut line = String::from_utf8_lossy(&buf).into_owned();
-                if !line.ends_with('\n') {
-                    line.push('\n');
-                }
-                if out.send(line).is_err() {
-                    return;
-                }
+        let eof = matches!(limited.read_until(b'\n', &mut buf).await, Ok(0) | Err(_));
+        let text = if eof {
+            let mut text = masker.push(&String::from_utf8_lossy(&buf));
+            text.push_str(&masker.finish());
+            text
+        } else {
+            masker.push(&decode(&mut buf, &mut carry))
+        };
+        if !text.is_empty() {
+            ends_line = text.ends_with('\n');
+            if out.send(text).is_err() {
+                return;
             }
         }
+        if eof {
+            if !ends_line {
+                let _ = out.send("\n".into());
+            }
+            return;
+        }
     }
+}
+
+/// The text of `buf`; the bytes of a character cut at its end go to `carry`.
+fn decode(buf: &mut Vec<u8>, carry: &mut Vec<u8>) -> String {
+    if let Err(e) = std::str::from_utf8(buf) {
+        if e.error_len().is_none() {
+            *carry = buf.split_off(e.valid_up_to());
+        }
+    }
+    String::from_utf8_lossy(buf).into_owned()
 }
 
 trait TakeLine: Sized {
@@ -286,7 +313,7 @@ mod tests {
         }
         let env = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);
         let argv = sh(script);
-        let spec = Spec { argv: &argv, cwd: dir.path(), env: &env, user: None };
+        let spec = Spec { argv: &argv, cwd: dir.path(), env: &env, user: None, secrets: &Patterns::default() };
         let (outcome, _) = run(spec, tx, stop_rx, deadline, Duration::from_millis(300)).await;
         let mut lines = Vec::new();
         while let Ok(l) = rx.try_recv() {
@@ -339,7 +366,8 @@ mod tests {
         let (tx, _rx) = mpsc::unbounded_channel();
         let (_s, stop) = watch::channel(false);
         let argv = vec!["/nonexistent/program".to_string()];
-        let spec = Spec { argv: &argv, cwd: dir.path(), env: &BTreeMap::new(), user: None };
+        let spec =
+            Spec { argv: &argv, cwd: dir.path(), env: &BTreeMap::new(), user: None, secrets: &Patterns::default() };
         let (o, _) = run(spec, tx, stop, None, Duration::from_millis(10)).await;
         assert!(matches!(o, Outcome::FailedToStart(m) if m.contains("/nonexistent/program")));
     }

@@ -630,6 +630,7 @@ impl Scheduler {
                 }
                 EnvValue::Secret(s) => {
                     let v = secret(s).ok_or_else(|| crate::secrets::missing_message(s))?;
+                    crate::masker::check_length(s, &v)?;
                     if !v.is_empty() {
                         secrets.push(v.clone());
                     }

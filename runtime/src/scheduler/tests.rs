@@ -616,6 +616,8 @@ fn assignments_resolve_secrets_and_name_a_missing_one() {
         err.starts_with("secret `deploy-token` is not set: set the environment variable PW_SECRET_DEPLOY_TOKEN"),
         "{err}"
     );
+    let err = s.assignment(a, "job-token", &|_| Some("abc\n".to_string())).unwrap_err();
+    assert!(err.starts_with("secret `deploy-token` has 3 characters: a secret must have at least 6"), "{err}");
 }
 
 #[test]
