@@ -193,7 +193,10 @@ fn git(dir: &Path, script: &str) {
 fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
     let marker = Marker::new("run");
     let dir = tempfile::tempdir().unwrap();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
+    // A copy, so that the test depends neither on nor changes the working tree's example (a
+    // `pw run examples/hello` leaves `.pw` there).
+    let example = dir.path().join("hello");
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello"), &example);
     let out = pw(&marker, dir.path(), &["run", example.to_str().unwrap(), "--agents", "2", "--state", "state"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
@@ -481,12 +484,14 @@ fn a_server_killed_mid_run_and_restarted_loses_nothing() {
     let mut server = start_server(&marker, d, port, "server1.log");
     let _agent = start_agent(&marker, d, &server, "agent-a");
     let _agent2 = start_agent(&marker, d, &server, "agent-b");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_agents(&marker, d, 2);
     json(&marker, d, &["trigger", "p"]);
     wait_for(&marker, d, "p/1", "started its slow job", |i| job_attempts(i, "one", "slow")[0]["state"] == "assigned");
-    std::thread::sleep(Duration::from_millis(1200));
+    // Killed while the task runs (it printed the material's file and sleeps).
+    within(60, "the slow job's log shows it running", || {
+        String::from_utf8_lossy(&pw(&marker, d, &["logs", "p/1/one/slow", "--state", "state"]).stdout).contains("v1")
+    });
     server.proc.kill9();
-    std::thread::sleep(Duration::from_millis(300));
     let restarted = start_server(&marker, d, port, "server2.log");
     let i = wait_for(&marker, d, "p/1", "reached approval", |i| i["state"] != "running");
     assert_eq!(i["state"], "awaiting_approval", "{i:#}");
@@ -539,7 +544,7 @@ fn a_downstream_trigger_pending_when_the_server_is_killed_is_carried_out_once_af
     let port = free_port();
     let mut server = start_server(&marker, d, port, "server1.log");
     let _agent = start_agent(&marker, d, &server, "agent-a");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_agents(&marker, d, 1);
     json(&marker, d, &["trigger", "up"]);
     let looked_up = (0..600).find_map(|_| {
         std::thread::sleep(Duration::from_millis(50));
@@ -588,7 +593,7 @@ pipeline long {
     let server = start_server(&marker, d, free_port(), "server.log");
     let _agent = start_agent(&marker, d, &server, "agent-a");
     let _agent2 = start_agent(&marker, d, &server, "agent-b");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_agents(&marker, d, 2);
     json(&marker, d, &["trigger", "flaky"]);
     let i = wait_for(&marker, d, "flaky/1", "failed", |i| i["state"] == "failed");
     assert_eq!(job_attempts(&i, "test", "lint")[0]["state"], "passed");
@@ -657,7 +662,7 @@ fn the_server_reloads_the_workspace_and_keeps_the_last_good_plan_on_errors() {
     let r = json(&marker, d, &["trigger", "second"]);
     assert_eq!(r["error"], "no pipeline named `second`");
     std::fs::write(d.join("ci.pw"), "pipeline first { stage s { job j { rnu } } }\n").unwrap();
-    std::thread::sleep(Duration::from_millis(2600));
+    wait_log(&d.join("server.log"), "the last good configuration stays in force");
     let r = json(&marker, d, &["trigger", "first"]);
     assert_eq!(r["counter"], 1, "the last good plan stays in force: {r}");
     std::fs::write(
@@ -777,6 +782,7 @@ fn tasks_die_with_their_agent_and_a_stopped_or_restarted_agent_hands_its_job_bac
 
     // Restarted, the agent holds nothing: its attempt is run again elsewhere at once.
     let _b = start_agent(&marker, d, &server, "agent-b");
+    wait_log(&d.join("agent-b.log"), "waiting for jobs");
     let _a = start_agent(&marker, d, &server, "agent-a");
     within(20, "attempt 3 started on agent-b", || task_pids(d, 3).len() == 2);
     let i = instance(&marker, d, "p/1").unwrap();
@@ -934,4 +940,27 @@ fn no_secret_reaches_the_database_its_wal_events_artifacts_or_status_and_short_o
     let logged = |needle: &str| [&db, &wal].iter().any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()));
     assert!(logged("before **** after"), "the log was stored, masked");
     assert!(logged("no server secrets here"), "a job sees no secret it does not declare");
+}
+
+/// Waits (up to a minute) for `n` agents to be registered.
+fn wait_agents(marker: &Marker, dir: &Path, n: usize) {
+    within(60, &format!("{n} agents registered"), || {
+        json(marker, dir, &["status"])["agents"].as_array().is_some_and(|a| a.len() >= n)
+    });
+}
+
+/// Copies a folder, without the state folders `pw run` leaves (`.pw`).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_name() == ".pw" {
+            continue;
+        }
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
 }
