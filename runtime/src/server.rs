@@ -131,7 +131,25 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .nest(API, v1)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(4 << 20))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(engine)
+}
+
+/// Gives every error the documented JSON body, including the ones the framework answers by
+/// itself (405, 413, a path that is not UTF-8).
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let json = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("error").to_ascii_lowercase(),
+        false => text,
+    };
+    ApiError(status, message).into_response()
 }
 
 async fn register(State(e): App, headers: HeaderMap, body: Bytes) -> Res<Json<RegisterResponse>> {
@@ -192,6 +210,9 @@ async fn task_report(State(e): App, headers: HeaderMap, Path(aid): Path<String>,
 async fn log_chunk(State(e): App, headers: HeaderMap, Path(aid): Path<String>, body: Bytes) -> Res<StatusCode> {
     let (aid, agent) = authorize_job(&e, &headers, &aid)?;
     let req: LogChunk = parse(&body)?;
+    if i64::try_from(req.seq).is_err() {
+        return Err(bad(format!("a log chunk's seq must be at most {}", i64::MAX)));
+    }
     e.append_log(aid, &agent, req.seq, req.data).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -380,5 +401,11 @@ async fn events(State(e): App, uri: Uri) -> Res<Json<EventsResponse>> {
 
 /// Serves the routes on `listener` until the process ends.
 pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    if listener.local_addr().is_ok_and(|a| !a.ip().is_loopback()) {
+        eprintln!(
+            "pw server: warning: listening beyond loopback on plain HTTP: tokens, secrets and logs cross the network \
+             in clear; put the server behind a reverse proxy that serves TLS"
+        );
+    }
     axum::serve(listener, router(engine)).await
 }

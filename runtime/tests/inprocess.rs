@@ -325,6 +325,16 @@ async fn malformed_and_unauthorised_requests_get_json_errors() {
         (http.post(api("/pipelines/nope/trigger")).bearer_auth(&h.engine.tokens.api), 404, "no pipeline named `nope`"),
         (http.get(api("/instances/p/x")), 400, "not a valid counter"),
         (http.get(api("/nowhere")), 404, "no such endpoint"),
+        (http.get(api("/pipelines/p/trigger")), 405, "method not allowed"),
+        (http.post(api("/agents/register")).bearer_auth(&agent).body(vec![b' '; 5 << 20]), 413, "length limit"),
+        (http.get(api("/instances/%FF/1")), 400, "UTF-8"),
+        (
+            http.post(api("/agents/register"))
+                .header("Authorization", format!("bearer {agent}"))
+                .json(&serde_json::json!({"name": "lower-case-scheme", "resources": []})),
+            200,
+            "",
+        ),
         (http.get(format!("{}/", h.url)), 404, "no such endpoint"),
     ];
     for (req, status, needle) in cases {
@@ -726,6 +736,8 @@ async fn the_agent_token_only_registers_credentials_prove_agents_and_job_tokens_
         .unwrap();
     assert_eq!(fetch.status(), 401);
     assert_eq!(attempt_call(&http, &url, aid_a, "logs", &token_a, log.clone()).await, 204);
+    let huge = serde_json::json!({"seq": u64::MAX, "data": "x"});
+    assert_eq!(attempt_call(&http, &url, aid_a, "logs", &token_a, huge).await, 400, "seq fits the database");
     assert_eq!(attempt_call(&http, &url, aid_a, "complete", &token_a, passed.clone()).await, 204);
     // Dead once its attempt is over.
     assert_eq!(
