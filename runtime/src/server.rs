@@ -244,6 +244,10 @@ async fn upload(
         return Err(bad("sha256 must be 64 lower-case hexadecimal digits"));
     }
     let (aid, agent) = authorize_job(&e, &headers, &aid)?;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > e.cfg.upload_limit) {
+        return Err(too_large(e.cfg.upload_limit));
+    }
     let stored = if e.blobs.exists(&q.sha256) {
         drain(body).await;
         let path = e.blobs.path(&q.sha256).unwrap_or_default();
@@ -253,6 +257,10 @@ async fn upload(
     };
     e.artifact_stored(aid, &agent, &name, stored.clone()).await?;
     Ok(Json(stored))
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("artifact larger than the limit of {limit} bytes"))
 }
 
 async fn drain(body: Body) {
@@ -271,10 +279,7 @@ async fn receive(e: &Engine, body: Body, expected: &str) -> Res<ArtifactRef> {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|err| bad(format!("upload interrupted: {err}")))?;
             if !w.write(&chunk).await.map_err(internal)? {
-                return Err(ApiError(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("artifact larger than the limit of {} bytes", e.cfg.upload_limit),
-                ));
+                return Err(too_large(e.cfg.upload_limit));
             }
         }
         let stored = w.finish().await.map_err(internal)?;

@@ -373,6 +373,18 @@ async fn uploads_with_a_wrong_hash_or_over_the_limit_are_refused() {
     assert!(r.text().await.unwrap().contains("upload corrupted"));
     let r = put(vec![0u8; 5000], "0".repeat(64)).await.unwrap();
     assert_eq!(r.status(), 413);
+    // A declared length over the limit is refused before any byte is read.
+    let never_sent = reqwest::Body::wrap_stream(futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+    let r = http
+        .put(format!("{}/api/v1/attempts/{aid}/artifacts/x?sha256={}", h.url, "0".repeat(64)))
+        .bearer_auth(&job_token)
+        .header(reqwest::header::CONTENT_LENGTH, 1_000_000)
+        .body(never_sent)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
     let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".to_string();
     let r = put(b"hello".to_vec(), good.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
