@@ -1,5 +1,6 @@
 //! The server's core: the scheduler behind a lock, wired to the store (every change is committed
-//! before the request that caused it is answered, with the events it caused), to the requests
+//! before the request that caused it is answered, with the events it caused, and a change whose
+//! commit fails is undone in memory), to the requests
 //! waiting for work, for a stop signal or for events (woken through in-process notifications), and
 //! to the side jobs the scheduler asks for (discover commands, material revisions).
 
@@ -200,13 +201,38 @@ impl Engine {
             let committed = self.store.queue(writes);
             (result, (effects, events), committed)
         };
-        match committed.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(EngineError::Internal(format!("cannot save state: {e}"))),
-            Err(_) => return Err(EngineError::Internal("the store stopped".into())),
+        let failed = match committed.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("cannot save state: {e}; nothing was changed")),
+            Err(_) => Some("the store stopped; nothing was changed".to_string()),
+        };
+        if let Some(message) = failed {
+            self.undo();
+            return Err(EngineError::Internal(message));
         }
         self.carry_out(effects.0, effects.1);
         Ok(result)
+    }
+
+    /// A commit failed: the scheduler goes back to what the database holds, as after a restart,
+    /// so that the change (and any made after it on top of it) is undone in memory too. Its
+    /// effects were never carried out; those the restore asks for again are already under way.
+    fn undo(&self) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let loaded = match self.store.load() {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("pw server: cannot read the state back after a failed commit: {e}");
+                return;
+            }
+        };
+        let mut sched = Scheduler::new(inner.sched.plan().clone(), inner.sched.config().clone());
+        sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
+        sched.restore_pending(loaded.pending);
+        sched.take_effects();
+        sched.take_dirty();
+        inner.sched = sched;
+        inner.next_seq = loaded.last_event + 1;
     }
 
     fn carry_out(self: &Arc<Self>, effects: Vec<Effect>, events: Vec<Event>) {

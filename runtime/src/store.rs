@@ -330,6 +330,12 @@ impl Store {
         wait
     }
 
+    /// Everything committed, read again (to undo in memory a change whose commit failed).
+    pub fn load(&self) -> Result<Loaded, String> {
+        let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
+        load(&conn)
+    }
+
     /// Log chunks of an attempt after `after` (exclusive), in order.
     pub fn logs(&self, attempt: u64, after: Option<u64>) -> Result<Vec<(u64, String)>, String> {
         let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;

@@ -791,3 +791,20 @@ async fn agents_wait_for_approval_when_the_server_requires_it() {
     let r = http.post(&approve).bearer_auth(&h.engine.tokens.api).send().await.unwrap();
     assert_eq!(r.status(), 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_commit_fails_is_undone_and_its_counter_not_reused() {
+    let p = pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])]);
+    let h = Harness::start(plan(vec![], vec![p]), &[]).await;
+    // Another connection holds the database's write lock: every commit fails (after the wait).
+    let blocker = rusqlite::Connection::open(h.engine.state.database()).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE; INSERT INTO materials (name, revision) VALUES ('x', 'y');").unwrap();
+    let err = h.engine.trigger("p", by()).await.unwrap_err().to_string();
+    assert!(err.starts_with("cannot save state:") && err.ends_with("nothing was changed"), "{err}");
+    let s = h.engine.status(None).unwrap();
+    assert!(s.instances.is_empty(), "the failed trigger left no instance in memory: {s:#?}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let (_, counter) = h.engine.trigger("p", by()).await.unwrap();
+    assert_eq!(counter, 1, "the retried trigger runs once, as the first instance");
+    assert_eq!(h.engine.status(None).unwrap().instances.len(), 1);
+}
