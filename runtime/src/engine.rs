@@ -47,6 +47,11 @@ pub struct EngineConfig {
     pub events_kept: u64,
     /// New agents take no job until `pw agent approve ID`.
     pub require_approval: bool,
+    /// How long a connection may take to send a request's headers, or stay idle between requests.
+    pub header_timeout: Duration,
+    /// The most connections served at once; more are closed at once. Each agent holds up to
+    /// three (its long poll, its heartbeat, a report).
+    pub max_connections: usize,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +62,8 @@ impl Default for EngineConfig {
             tick: Duration::from_millis(250),
             events_kept: EVENTS_KEPT,
             require_approval: false,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }

@@ -5,6 +5,8 @@
 //! a 4xx status for bad requests, so no input can take the server down.
 
 use crate::artifacts::{self, HashingWriter};
+#[cfg(doc)]
+use crate::engine::EngineConfig;
 use crate::engine::{Engine, EngineError};
 use crate::protocol::*;
 use crate::scheduler::{same_secret, SchedError};
@@ -404,7 +406,9 @@ async fn events(State(e): App, uri: Uri) -> Res<Json<EventsResponse>> {
     Ok(Json(EventsResponse { events, next }))
 }
 
-/// Serves the routes on `listener` until the process ends.
+/// Serves the routes on `listener` until the process ends: HTTP/1.1, a connection that is slow to
+/// send its headers or idle too long ([`EngineConfig::header_timeout`]) is closed, and at most
+/// [`EngineConfig::max_connections`] are served at once.
 pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     if listener.local_addr().is_ok_and(|a| !a.ip().is_loopback()) {
         eprintln!(
@@ -412,5 +416,27 @@ pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> st
              in clear; put the server behind a reverse proxy that serves TLS"
         );
     }
-    axum::serve(listener, router(engine)).await
+    let (header_timeout, max) = (engine.cfg.header_timeout, engine.cfg.max_connections);
+    let app = router(engine);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max.max(1)));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // Out of file descriptors, or a connection reset before it was taken: wait a little.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Over the bound, the connection is closed at once rather than left waiting.
+        let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+            let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
 }

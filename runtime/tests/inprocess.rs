@@ -808,3 +808,42 @@ async fn a_change_whose_commit_fails_is_undone_and_its_counter_not_reused() {
     assert_eq!(counter, 1, "the retried trigger runs once, as the first instance");
     assert_eq!(h.engine.status(None).unwrap().instances.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_dropped_and_connections_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = pw_runtime::engine::EngineConfig {
+        header_timeout: Duration::from_millis(500),
+        max_connections: 40,
+        ..Default::default()
+    };
+    let h = Harness::start_with(plan(vec![], vec![]), &[], cfg).await;
+    let addr = h.url.trim_start_matches("http://").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..30 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        stalled.push(c);
+    }
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let r = http.get(format!("{}/api/v1/health", h.url)).send().await.expect("health answers meanwhile");
+    assert_eq!(r.status(), 200);
+    // Past the header timeout, the server has closed every stalled connection.
+    for mut c in stalled {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await.expect("closed in time");
+        assert!(n.as_ref().map_or(true, |&n| n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408")), "{n:?}");
+    }
+    // Over the bound, a connection is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        held.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_millis(400), extra.read(&mut buf)).await.expect("closed at once");
+    assert!(n.as_ref().map_or(true, |&n| n == 0), "{n:?}");
+}
