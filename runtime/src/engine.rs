@@ -452,6 +452,15 @@ impl Engine {
         }
     }
 
+    /// How many bytes `attempt` may still upload as artifact `name`: the upload limit is a quota
+    /// on all of an attempt's artifacts together (an artifact uploaded again counts once).
+    pub fn upload_room(&self, attempt: u64, name: &str) -> Result<u64> {
+        let used = self.read(|s| {
+            s.attempt(attempt).map_or(0, |a| a.artifacts.iter().filter(|(n, _)| *n != name).map(|(_, r)| r.size).sum())
+        })?;
+        Ok(self.cfg.upload_limit.saturating_sub(used))
+    }
+
     pub fn owns(&self, attempt: u64, agent: &str) -> Result<()> {
         Ok(self.read(|s| s.owns(attempt, agent))??)
     }

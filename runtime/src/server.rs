@@ -246,23 +246,31 @@ async fn upload(
         return Err(bad("sha256 must be 64 lower-case hexadecimal digits"));
     }
     let (aid, agent) = authorize_job(&e, &headers, &aid)?;
+    let room = e.upload_room(aid, &name)?;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > e.cfg.upload_limit) {
+    if declared.is_some_and(|n| n > room) {
         return Err(too_large(e.cfg.upload_limit));
     }
     let stored = if e.blobs.exists(&q.sha256) {
         drain(body).await;
         let path = e.blobs.path(&q.sha256).unwrap_or_default();
-        ArtifactRef { sha256: q.sha256.clone(), size: std::fs::metadata(path).map_or(0, |m| m.len()) }
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        if size > room {
+            return Err(too_large(e.cfg.upload_limit));
+        }
+        ArtifactRef { sha256: q.sha256.clone(), size }
     } else {
-        receive(&e, body, &q.sha256).await?
+        receive(&e, body, &q.sha256, room).await?
     };
     e.artifact_stored(aid, &agent, &name, stored.clone()).await?;
     Ok(Json(stored))
 }
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("artifact larger than the limit of {limit} bytes"))
+    ApiError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("artifact larger than the limit of {limit} bytes (for all the artifacts of an attempt together)"),
+    )
 }
 
 async fn drain(body: Body) {
@@ -271,11 +279,11 @@ async fn drain(body: Body) {
 }
 
 /// Streams an upload into the store, checking its size and hash.
-async fn receive(e: &Engine, body: Body, expected: &str) -> Res<ArtifactRef> {
+async fn receive(e: &Engine, body: Body, expected: &str, room: u64) -> Res<ArtifactRef> {
     let temp = e.blobs.temp_path();
     let internal =
         |err: std::io::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot store artifact: {err}"));
-    let mut w = HashingWriter::create(&temp, e.cfg.upload_limit).await.map_err(internal)?;
+    let mut w = HashingWriter::create(&temp, room).await.map_err(internal)?;
     let mut stream = body.into_data_stream();
     let result = async {
         while let Some(chunk) = stream.next().await {

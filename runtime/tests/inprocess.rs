@@ -388,6 +388,16 @@ async fn uploads_with_a_wrong_hash_or_over_the_limit_are_refused() {
     let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".to_string();
     let r = put(b"hello".to_vec(), good.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
+    // The limit is a quota on all of the attempt's artifacts: 5 bytes are used.
+    let r = http
+        .put(format!("{}/api/v1/attempts/{aid}/artifacts/y?sha256={}", h.url, "1".repeat(64)))
+        .bearer_auth(&job_token)
+        .body(vec![0u8; 996])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("for all the artifacts of an attempt together"));
     let r = http
         .get(format!("{}/api/v1/artifacts/{good}?attempt={aid}", h.url))
         .bearer_auth(&job_token)
