@@ -290,7 +290,8 @@ async fn malformed_and_unauthorised_requests_get_json_errors() {
     let h =
         Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])])]), &[])
             .await;
-    let http = reqwest::Client::new();
+    // No connection reuse: a refused body (413) closes its connection while the next request may pick it.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let api = |p: &str| format!("{}/api/v1{p}", h.url);
     let agent = h.engine.tokens.agent.clone();
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
