@@ -89,10 +89,15 @@ struct Server {
 }
 
 fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
+    start_server_with(marker, dir, port, log, "1500", &[])
+}
+
+/// A server whose agents' lease is `lease_ms`, with `extra` arguments.
+fn start_server_with(marker: &Marker, dir: &Path, port: u16, log: &str, lease_ms: &str, extra: &[&str]) -> Server {
     let state = dir.join("state");
     let _ = std::fs::remove_file(state.join("server-url"));
     let listen = format!("127.0.0.1:{port}");
-    let args = [
+    let mut args = vec![
         "server",
         "ci.pw",
         "--listen",
@@ -101,10 +106,11 @@ fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
         "state",
         "--no-poll",
         "--lease-ms",
-        "1500",
+        lease_ms,
         "--heartbeat-ms",
         "300",
     ];
+    args.extend(extra);
     let proc = spawn(marker, dir, &args, &dir.join(log));
     for _ in 0..500 {
         if std::fs::read_to_string(state.join("server-url")).is_ok_and(|u| u.starts_with("http")) {
@@ -187,7 +193,10 @@ fn git(dir: &Path, script: &str) {
 fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
     let marker = Marker::new("run");
     let dir = tempfile::tempdir().unwrap();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello");
+    // A copy, so that the test depends neither on nor changes the working tree's example (a
+    // `pw run examples/hello` leaves `.pw` there).
+    let example = dir.path().join("hello");
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello"), &example);
     let out = pw(&marker, dir.path(), &["run", example.to_str().unwrap(), "--agents", "2", "--state", "state"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
@@ -475,12 +484,14 @@ fn a_server_killed_mid_run_and_restarted_loses_nothing() {
     let mut server = start_server(&marker, d, port, "server1.log");
     let _agent = start_agent(&marker, d, &server, "agent-a");
     let _agent2 = start_agent(&marker, d, &server, "agent-b");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_agents(&marker, d, 2);
     json(&marker, d, &["trigger", "p"]);
     wait_for(&marker, d, "p/1", "started its slow job", |i| job_attempts(i, "one", "slow")[0]["state"] == "assigned");
-    std::thread::sleep(Duration::from_millis(1200));
+    // Killed while the task runs (it printed the material's file and sleeps).
+    within(60, "the slow job's log shows it running", || {
+        String::from_utf8_lossy(&pw(&marker, d, &["logs", "p/1/one/slow", "--state", "state"]).stdout).contains("v1")
+    });
     server.proc.kill9();
-    std::thread::sleep(Duration::from_millis(300));
     let restarted = start_server(&marker, d, port, "server2.log");
     let i = wait_for(&marker, d, "p/1", "reached approval", |i| i["state"] != "running");
     assert_eq!(i["state"], "awaiting_approval", "{i:#}");
@@ -533,7 +544,7 @@ fn a_downstream_trigger_pending_when_the_server_is_killed_is_carried_out_once_af
     let port = free_port();
     let mut server = start_server(&marker, d, port, "server1.log");
     let _agent = start_agent(&marker, d, &server, "agent-a");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_agents(&marker, d, 1);
     json(&marker, d, &["trigger", "up"]);
     let looked_up = (0..600).find_map(|_| {
         std::thread::sleep(Duration::from_millis(50));
@@ -582,7 +593,7 @@ pipeline long {
     let server = start_server(&marker, d, free_port(), "server.log");
     let _agent = start_agent(&marker, d, &server, "agent-a");
     let _agent2 = start_agent(&marker, d, &server, "agent-b");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_agents(&marker, d, 2);
     json(&marker, d, &["trigger", "flaky"]);
     let i = wait_for(&marker, d, "flaky/1", "failed", |i| i["state"] == "failed");
     assert_eq!(job_attempts(&i, "test", "lint")[0]["state"], "passed");
@@ -651,7 +662,7 @@ fn the_server_reloads_the_workspace_and_keeps_the_last_good_plan_on_errors() {
     let r = json(&marker, d, &["trigger", "second"]);
     assert_eq!(r["error"], "no pipeline named `second`");
     std::fs::write(d.join("ci.pw"), "pipeline first { stage s { job j { rnu } } }\n").unwrap();
-    std::thread::sleep(Duration::from_millis(2600));
+    wait_log(&d.join("server.log"), "the last good configuration stays in force");
     let r = json(&marker, d, &["trigger", "first"]);
     assert_eq!(r["counter"], 1, "the last good plan stays in force: {r}");
     std::fs::write(
@@ -711,4 +722,245 @@ fn client_commands_check_their_arguments_before_sending() {
         String::from_utf8_lossy(&out.stderr),
         "error: `ci.example.com:8150` is not a server URL; write it as http://HOST:PORT\n"
     );
+}
+
+/// Whether process `pid` is gone (or a zombie waiting to be reaped).
+fn gone(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.is_empty() || stat.contains(") Z ")
+}
+
+/// Waits (up to `secs`) for `cond`.
+fn within(secs: u64, what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "not within {secs}s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The process ids an attempt's task wrote: the shell's, then its background child's.
+fn task_pids(dir: &Path, attempt: u32) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(format!("pids-{attempt}"))).unwrap_or_default();
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn tasks_die_with_their_agent_and_a_stopped_or_restarted_agent_hands_its_job_back_at_once() {
+    let marker = Marker::new("taskdeath");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = format!("echo $$ > {0}/pids-$PW_ATTEMPT.tmp; sleep 300 & echo $! >> {0}/pids-$PW_ATTEMPT.tmp; mv {0}/pids-$PW_ATTEMPT.tmp {0}/pids-$PW_ATTEMPT; wait", d.display());
+    std::fs::write(
+        d.join("ci.pw"),
+        format!("pipeline p {{\n  stage s {{\n    job deploy {{ run \"{script}\" }}\n  }}\n}}\n"),
+    )
+    .unwrap();
+    // A lease of a minute: whatever happens within seconds below is not the lease running out.
+    let server = start_server_with(&marker, d, free_port(), "server.log", "60000", &[]);
+    let mut a = start_agent(&marker, d, &server, "agent-a");
+    wait_log(&d.join("agent-a.log"), "waiting for jobs");
+    json(&marker, d, &["trigger", "p"]);
+    within(20, "attempt 1 started its processes", || task_pids(d, 1).len() == 2);
+    let first = task_pids(d, 1);
+
+    // SIGTERM: the agent stops the task and gives the attempt back at once, then exits 0.
+    let _ = Command::new("kill").args(["-TERM", &a.0.id().to_string()]).status();
+    assert_eq!(wait_exit(&mut a), Some(0), "{}", std::fs::read_to_string(d.join("agent-a.log")).unwrap_or_default());
+    within(5, "the first task's processes end", || first.iter().all(|p| gone(p)));
+    let i = instance(&marker, d, "p/1").unwrap();
+    let attempts = job_attempts(&i, "s", "deploy");
+    assert!(attempts[0]["reason"].as_str().unwrap_or_default().contains("gave the job up"), "{i:#}");
+    assert_eq!(attempts.len(), 2, "rescheduled without waiting for the lease: {i:#}");
+
+    // SIGKILL: the task dies with the agent, its background child too.
+    let mut a = start_agent(&marker, d, &server, "agent-a");
+    within(20, "attempt 2 started its processes", || task_pids(d, 2).len() == 2);
+    let second = task_pids(d, 2);
+    a.kill9();
+    within(5, "the second task's processes end with their agent", || second.iter().all(|p| gone(p)));
+
+    // Restarted, the agent holds nothing: its attempt is run again elsewhere at once.
+    let _b = start_agent(&marker, d, &server, "agent-b");
+    wait_log(&d.join("agent-b.log"), "waiting for jobs");
+    let _a = start_agent(&marker, d, &server, "agent-a");
+    within(20, "attempt 3 started on agent-b", || task_pids(d, 3).len() == 2);
+    let i = instance(&marker, d, "p/1").unwrap();
+    let attempts = job_attempts(&i, "s", "deploy");
+    assert!(attempts[1]["reason"].as_str().unwrap_or_default().contains("restarted while running the job"), "{i:#}");
+    assert_eq!(attempts[2]["agent"], "agent-b", "{i:#}");
+    json(&marker, d, &["cancel", "p/1"]);
+}
+
+#[test]
+fn a_task_sees_only_allowed_variables_and_as_another_user_cannot_read_the_agent_s_credentials() {
+    let marker = Marker::new("taskenv");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The tasks' user must reach its workspace below this folder.
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let agent_dir = d.join("agents/agent-a");
+    let script = format!(
+        "env; echo uid=$(id -u); cat {0}/agent-credential {1}/state/agent-token {1}/state/api-token /proc/$PPID/environ 2>&1; true",
+        agent_dir.display(),
+        d.display()
+    );
+    std::fs::write(
+        d.join("ci.pw"),
+        format!("pipeline spy {{\n  stage s {{\n    job look {{ run \"{script}\" }}\n  }}\n}}\n"),
+    )
+    .unwrap();
+    let server = start_server_with(&marker, d, free_port(), "server.log", "1500", &["--require-approval"]);
+    let token = std::fs::read_to_string(server.state.join("agent-token")).unwrap();
+    let out = std::fs::File::create(d.join("agent-a.log")).unwrap();
+    let _agent = Proc(
+        Command::new(pw_bin())
+            .args([
+                "agent",
+                "--server",
+                &server.url,
+                "--name",
+                "agent-a",
+                "--run-as",
+                "nobody",
+                "--kill-grace-ms",
+                "300",
+            ])
+            .args(["--workdir", agent_dir.to_str().unwrap()])
+            .current_dir(d)
+            .env("PW_TEST_MARKER", &marker.0)
+            .env("PW_AGENT_TOKEN", token.trim())
+            .env("PW_SECRET_ELSEWHERE", "a-secret-of-the-agent-machine")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap(),
+    );
+    let log = wait_log(&d.join("agent-a.log"), "waiting for approval");
+    let id = log.split("as agent ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap().to_string();
+    json(&marker, d, &["trigger", "spy"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let i = instance(&marker, d, "spy/1").unwrap();
+    assert_eq!(job_attempts(&i, "s", "look")[0]["state"], "scheduled", "no job before approval: {i:#}");
+    let approve = pw(&marker, d, &["agent", "approve", &id, "--state", "state"]);
+    assert_eq!(approve.status.code(), Some(0), "{}", String::from_utf8_lossy(&approve.stderr));
+    let i = wait_for(&marker, d, "spy/1", "passed", |i| i["state"] == "passed");
+    assert_eq!(job_attempts(&i, "s", "look")[0]["agent"], "agent-a");
+    let logs = pw(&marker, d, &["logs", "spy/1/s/look", "--state", "state"]);
+    let text = String::from_utf8_lossy(&logs.stdout).to_string();
+    assert!(text.contains("PW_JOB=look") && text.contains("USER=nobody"), "{text}");
+    assert!(text.contains("uid=65534"), "{text}");
+    let credential = std::fs::read_to_string(agent_dir.join("agent-credential")).unwrap();
+    let api = std::fs::read_to_string(server.state.join("api-token")).unwrap();
+    for (what, value) in [
+        ("the agent token", token.trim()),
+        ("the agent's credential", credential.split_whitespace().nth(1).unwrap()),
+        ("the API token", api.trim()),
+        ("the agent's environment", "a-secret-of-the-agent-machine"),
+        ("the agent's variables", "PW_AGENT_TOKEN"),
+    ] {
+        assert!(!text.contains(value), "the task saw {what}: {text}");
+    }
+    assert_eq!(text.matches("Permission denied").count(), 4, "{text}");
+}
+
+/// Every file under `dir`, with its bytes.
+fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_secret_reaches_the_database_its_wal_events_artifacts_or_status_and_short_ones_are_refused() {
+    let marker = Marker::new("secrets");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = "-----BEGIN TEST KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX\n6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END TEST KEY-----\n";
+    // The key whole, without its last newline, one line alone, across the 64 KiB line cut, on
+    // standard error, with its lines joined, in a failure reason and in an artifact's log.
+    let show = "printf '%s' \"$KEY\"; echo; echo \"before $KEY after\"\n\
+        printf '%s\\n' \"$KEY\" | sed -n 2p\n\
+        head -c 65530 /dev/zero | tr '\\0' x; printf '%s\\n' \"$KEY\"\n\
+        printf '%s' \"$KEY\" >&2\n\
+        echo \"$KEY\" | tr -d '\\n'; echo\n\
+        echo out > out.txt\n";
+    std::fs::write(d.join("show.sh"), show).unwrap();
+    std::fs::write(d.join("nosy.sh"), "env | grep PW_SECRET_ && exit 1; echo no server secrets here\n").unwrap();
+    let pw_file = format!(
+        "pipeline leak {{\n  stage s {{\n    job show {{\n      env {{ KEY = secret(\"key\") }}\n      run \"sh {0}/show.sh\"\n      artifact out = \"out.txt\"\n    }}\n    job nosy {{ run \"sh {0}/nosy.sh\" }}\n  }}\n}}\n\npipeline tiny {{\n  stage s {{\n    job j {{\n      env {{ PIN = secret(\"pin\") }}\n      run \"echo $PIN\"\n    }}\n  }}\n}}\n",
+        d.display()
+    );
+    std::fs::write(d.join("ci.pw"), pw_file).unwrap();
+    let out = Command::new(pw_bin())
+        .args(["run", "ci.pw", "--agents", "2"])
+        .current_dir(d)
+        .env("PW_TEST_MARKER", &marker.0)
+        .env("NO_COLOR", "1")
+        .env("PW_SECRET_KEY", key)
+        .env("PW_SECRET_PIN", "1234")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.trim_end().ends_with("failed: tiny/1"), "leak/1 passed: {stdout}{stderr}");
+    let status = pw(&marker, d, &["status", "--state", ".pw", "--format", "json"]);
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.contains("secret `pin` has 4 characters: a secret must have at least 6"), "{status}");
+    let mut needles: Vec<&str> = key.lines().collect();
+    needles.push(key);
+    needles.push(key.trim_end());
+    let files = all_files(&d.join(".pw"));
+    assert!(files.iter().any(|(p, _)| p.ends_with("pw.db")), "the database is scanned");
+    for needle in &needles {
+        for (path, bytes) in &files {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle:?} is in {}",
+                path.display()
+            );
+        }
+        for (what, text) in [("pw run's output", &stdout), ("pw run's errors", &stderr), ("pw status", &status)] {
+            assert!(!text.contains(needle), "{needle:?} is in {what}");
+        }
+    }
+    let db = std::fs::read(d.join(".pw/pw.db")).unwrap();
+    let wal = std::fs::read(d.join(".pw/pw.db-wal")).unwrap_or_default();
+    let logged = |needle: &str| [&db, &wal].iter().any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()));
+    assert!(logged("before **** after"), "the log was stored, masked");
+    assert!(logged("no server secrets here"), "a job sees no secret it does not declare");
+}
+
+/// Waits (up to a minute) for `n` agents to be registered.
+fn wait_agents(marker: &Marker, dir: &Path, n: usize) {
+    within(60, &format!("{n} agents registered"), || {
+        json(marker, dir, &["status"])["agents"].as_array().is_some_and(|a| a.len() >= n)
+    });
+}
+
+/// Copies a folder, without the state folders `pw run` leaves (`.pw`).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_name() == ".pw" {
+            continue;
+        }
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
 }

@@ -80,6 +80,7 @@ impl Bench {
                 workdir: self.dir.path().join("agents").join(i.to_string()),
                 kill_grace: Duration::from_secs(1),
                 announce: false,
+                run_as: None,
             };
             let rx = self.stop.subscribe();
             self.agents_rt.spawn(async move { agent::run(o, rx).await });

@@ -6,10 +6,11 @@
 use crate::artifacts;
 use crate::exec::{self, Outcome};
 use crate::git;
+use crate::masker::Patterns;
 use crate::protocol::*;
 use crate::scheduler::task_label;
-use crate::secrets::mask;
 use crate::state::TaskState;
+use crate::task_env::{self, User};
 use crate::{now_us, statedir};
 use pw_compiler::runtime_api::plan::{TaskAction, TaskWhen};
 use serde::de::DeserializeOwned;
@@ -20,6 +21,8 @@ use tokio::sync::{mpsc, watch};
 
 /// How long an agent keeps retrying a report while the server is unreachable.
 const REPORT_PATIENCE: Duration = Duration::from_secs(3600);
+/// How long a stopping agent tries to tell the server that it gives its job up.
+const LOST_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct AgentOptions {
@@ -33,6 +36,9 @@ pub struct AgentOptions {
     /// Say on standard error what the agent does: its registration, each job, a server that
     /// cannot be reached (`pw agent`; the local agents of `pw run` are quiet).
     pub announce: bool,
+    /// Run tasks as this user (`pw agent --run-as`), who owns the workspaces and cannot read the
+    /// agent's own files; by default tasks run with the agent's rights.
+    pub run_as: Option<User>,
 }
 
 #[derive(Debug)]
@@ -96,14 +102,30 @@ impl Reach {
     }
 }
 
+/// What an attempt's calls carry: its id and its job token.
+#[derive(Clone)]
+pub struct Ticket {
+    pub attempt: u64,
+    token: String,
+}
+
+impl Ticket {
+    pub fn of(job: &Assignment) -> Ticket {
+        Ticket { attempt: job.attempt_id, token: job.job_token.clone() }
+    }
+}
+
 /// The agent's side of the protocol.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     server: String,
     base: String,
+    /// The registration token: used to register, and for nothing else.
     token: String,
     pub agent_id: String,
+    /// The credential registration gave: carried by the agent's own calls.
+    credential: String,
     /// The agent's name when it announces what it does.
     announce: Option<String>,
     reach: std::sync::Arc<std::sync::Mutex<Reach>>,
@@ -119,6 +141,7 @@ impl Api {
             server,
             token: token.to_string(),
             agent_id: String::new(),
+            credential: String::new(),
             announce: None,
             reach: Default::default(),
         }
@@ -141,8 +164,8 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, CallError> {
-        let sent = req.bearer_auth(&self.token).send().await;
+    async fn send(&self, req: reqwest::RequestBuilder, bearer: &str) -> Result<reqwest::Response, CallError> {
+        let sent = req.bearer_auth(bearer).send().await;
         let line = match self.reach.lock() {
             Ok(mut reach) => match &sent {
                 Ok(_) => reach.reached(&self.server),
@@ -169,12 +192,13 @@ impl Api {
     async fn send_retry(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
+        bearer: &str,
         patience: Duration,
     ) -> Result<reqwest::Response, CallError> {
         let start = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
-            match self.send(build()).await {
+            match self.send(build(), bearer).await {
                 Err(CallError::Network(m)) if start.elapsed() < patience => {
                     let _ = m;
                 }
@@ -190,29 +214,36 @@ impl Api {
         &self,
         path: &str,
         body: &B,
+        bearer: &str,
         patience: Duration,
     ) -> Result<R, CallError> {
         let url = self.url(path);
-        let resp =
-            self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await?;
+        let build = || self.http.post(&url).json(body).timeout(Duration::from_secs(60));
+        let resp = self.send_retry(build, bearer, patience).await?;
         resp.json().await.map_err(|e| CallError::Network(e.to_string()))
     }
 
-    async fn post_empty<B: Serialize>(&self, path: &str, body: &B, patience: Duration) -> Result<(), CallError> {
-        let url = self.url(path);
-        self.send_retry(|| self.http.post(&url).json(body).timeout(Duration::from_secs(60)), patience).await.map(|_| ())
+    /// Posts an attempt's report with its job token, retrying while the server is away.
+    async fn post_job<B: Serialize>(&self, t: &Ticket, what: &str, body: &B) -> Result<(), CallError> {
+        let url = self.url(&format!("/attempts/{}/{what}", t.attempt));
+        let build = || self.http.post(&url).json(body).timeout(Duration::from_secs(60));
+        self.send_retry(build, &t.token, REPORT_PATIENCE).await.map(|_| ())
     }
 
+    /// Registers with the registration token, as the agent `previous` names (its id and
+    /// credential) when the server still knows it.
     pub async fn register(
         &mut self,
         name: &str,
         resources: &[String],
-        id: Option<String>,
+        previous: Option<(String, String)>,
     ) -> Result<RegisterResponse, CallError> {
-        let req = RegisterRequest { name: name.to_string(), resources: resources.to_vec(), id };
+        let (id, credential) = previous.unzip();
+        let req = RegisterRequest { name: name.to_string(), resources: resources.to_vec(), id, credential };
         // Sent once: the caller retries, and keeps an eye on shutdown meanwhile.
-        let r: RegisterResponse = self.post_json("/agents/register", &req, Duration::ZERO).await?;
+        let r: RegisterResponse = self.post_json("/agents/register", &req, &self.token, Duration::ZERO).await?;
         self.agent_id = r.agent_id.clone();
+        self.credential = r.credential.clone();
         Ok(r)
     }
 
@@ -220,57 +251,54 @@ impl Api {
     pub async fn work(&self, wait: Duration) -> Result<Option<Assignment>, CallError> {
         let url = self.url(&format!("/agents/{}/work?wait_ms={}", self.agent_id, wait.as_millis()));
         let req = self.http.post(&url).timeout(wait + Duration::from_secs(10));
-        let resp = self.send(req).await?;
+        let resp = self.send(req, &self.credential).await?;
         if resp.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
         resp.json().await.map(Some).map_err(|e| CallError::Network(e.to_string()))
     }
 
-    pub async fn heartbeat(&self, attempt: u64, wait: Duration) -> Result<bool, CallError> {
-        let url = self.url(&format!("/agents/{}/heartbeat", self.agent_id));
-        let body = HeartbeatRequest { attempt_id: Some(attempt), wait_ms: wait.as_millis() as u64 };
-        let resp = self.send(self.http.post(&url).json(&body).timeout(wait + Duration::from_secs(10))).await?;
+    pub async fn heartbeat(&self, t: &Ticket, wait: Duration) -> Result<bool, CallError> {
+        let url = self.url(&format!("/attempts/{}/heartbeat", t.attempt));
+        let body = HeartbeatRequest { wait_ms: wait.as_millis() as u64 };
+        let req = self.http.post(&url).json(&body).timeout(wait + Duration::from_secs(10));
+        let resp = self.send(req, &t.token).await?;
         let r: HeartbeatResponse = resp.json().await.map_err(|e| CallError::Network(e.to_string()))?;
         Ok(r.cancel)
     }
 
-    async fn task(
-        &self,
-        attempt: u64,
-        index: usize,
-        state: TaskState,
-        exit_code: Option<i32>,
-    ) -> Result<(), CallError> {
-        let body = TaskReport { agent_id: self.agent_id.clone(), index, state, exit_code, at_us: now_us() };
-        self.post_empty(&format!("/attempts/{attempt}/tasks"), &body, REPORT_PATIENCE).await
+    async fn task(&self, t: &Ticket, index: usize, state: TaskState, exit_code: Option<i32>) -> Result<(), CallError> {
+        let body = TaskReport { index, state, exit_code, at_us: now_us() };
+        self.post_job(t, "tasks", &body).await
     }
 
-    async fn log(&self, attempt: u64, seq: u64, data: String) -> Result<(), CallError> {
-        let body = LogChunk { agent_id: self.agent_id.clone(), seq, data };
-        self.post_empty(&format!("/attempts/{attempt}/logs"), &body, REPORT_PATIENCE).await
+    async fn log(&self, t: &Ticket, seq: u64, data: String) -> Result<(), CallError> {
+        self.post_job(t, "logs", &LogChunk { seq, data }).await
     }
 
-    async fn complete(
+    /// Reports the end of an attempt, retrying for up to `patience` while the server is away.
+    pub async fn complete(
         &self,
-        attempt: u64,
+        t: &Ticket,
         result: JobResult,
         reason: Option<String>,
         at_us: u64,
+        patience: Duration,
     ) -> Result<(), CallError> {
-        let body = CompleteRequest { agent_id: self.agent_id.clone(), result, reason, at_us };
-        self.post_empty(&format!("/attempts/{attempt}/complete"), &body, REPORT_PATIENCE).await
+        let url = self.url(&format!("/attempts/{}/complete", t.attempt));
+        let body = CompleteRequest { result, reason, at_us };
+        let build = || self.http.post(&url).json(&body).timeout(Duration::from_secs(60));
+        self.send_retry(build, &t.token, patience).await.map(|_| ())
     }
 
-    async fn upload(&self, attempt: u64, name: &str, file: &Path, r: &ArtifactRef) -> Result<(), CallError> {
-        let url =
-            self.url(&format!("/attempts/{attempt}/artifacts/{name}?agent_id={}&sha256={}", self.agent_id, r.sha256));
+    async fn upload(&self, t: &Ticket, name: &str, file: &Path, r: &ArtifactRef) -> Result<(), CallError> {
+        let url = self.url(&format!("/attempts/{}/artifacts/{name}?sha256={}", t.attempt, r.sha256));
         let start = tokio::time::Instant::now();
         loop {
             let f = tokio::fs::File::open(file).await.map_err(|e| CallError::Network(e.to_string()))?;
             let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
             let req = self.http.put(&url).header(reqwest::header::CONTENT_LENGTH, r.size).body(body);
-            match self.send(req).await {
+            match self.send(req, &t.token).await {
                 Err(CallError::Network(_)) if start.elapsed() < REPORT_PATIENCE => {}
                 Err(CallError::Status(s, _)) if s >= 500 && start.elapsed() < REPORT_PATIENCE => {}
                 other => return other.map(|_| ()),
@@ -279,25 +307,20 @@ impl Api {
         }
     }
 
-    async fn resolve_fetch(&self, attempt: u64, q: &FetchQuery) -> Result<ArtifactRef, CallError> {
-        let url = self.url(&format!("/attempts/{attempt}/fetch"));
-        let query = [
-            ("agent_id", self.agent_id.as_str()),
-            ("pipeline", &q.pipeline),
-            ("stage", &q.stage),
-            ("job", &q.job),
-            ("artifact", &q.artifact),
-        ];
-        let resp = self.send_retry(|| self.http.get(&url).query(&query), Duration::from_secs(300)).await?;
+    async fn resolve_fetch(&self, t: &Ticket, q: &FetchQuery) -> Result<ArtifactRef, CallError> {
+        let url = self.url(&format!("/attempts/{}/fetch", t.attempt));
+        let resp = self.send_retry(|| self.http.get(&url).query(q), &t.token, Duration::from_secs(300)).await?;
         resp.json().await.map_err(|e| CallError::Network(e.to_string()))
     }
 
     /// Downloads an archive into `dest`, checking its SHA-256 and size.
-    async fn download(&self, r: &ArtifactRef, dest: &Path) -> Result<(), String> {
+    async fn download(&self, t: &Ticket, r: &ArtifactRef, dest: &Path) -> Result<(), String> {
         use futures_util::StreamExt;
-        let url = self.url(&format!("/artifacts/{}", r.sha256));
-        let resp =
-            self.send_retry(|| self.http.get(&url), Duration::from_secs(300)).await.map_err(|e| e.to_string())?;
+        let url = self.url(&format!("/artifacts/{}?attempt={}", r.sha256, t.attempt));
+        let resp = self
+            .send_retry(|| self.http.get(&url), &t.token, Duration::from_secs(300))
+            .await
+            .map_err(|e| e.to_string())?;
         let mut w = artifacts::HashingWriter::create(dest, u64::MAX).await.map_err(|e| e.to_string())?;
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -319,6 +342,23 @@ impl Api {
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 
+/// Runs an agent until SIGTERM or SIGINT: then its tasks are stopped, the job it runs is given
+/// up at once (the server runs it again elsewhere), and it returns.
+pub async fn run_until_signalled(opts: AgentOptions) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
+    let (stop, rx) = watch::channel(false);
+    let mut agent = tokio::spawn(run(opts, rx));
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        r = &mut agent => return r.unwrap_or_else(|e| Err(e.to_string())),
+    }
+    let _ = stop.send(true);
+    agent.await.unwrap_or_else(|e| Err(e.to_string()))
+}
+
 /// Runs an agent until `shutdown` turns true (or forever).
 pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), String> {
     std::fs::create_dir_all(&opts.workdir).map_err(|e| format!("cannot create {}: {e}", opts.workdir.display()))?;
@@ -338,18 +378,23 @@ pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) ->
             return Ok(());
         }
         if !registered {
-            let id_file = opts.workdir.join("agent-id");
-            let id = std::fs::read_to_string(&id_file).ok().map(|s| s.trim().to_string());
-            match api.register(&opts.name, &opts.resources, id).await {
+            match api.register(&opts.name, &opts.resources, saved_identity(&opts.workdir)).await {
                 Ok(r) => {
-                    let _ = statedir::write_private(&id_file, &r.agent_id);
+                    if let Err(e) = save_identity(&opts.workdir, &r) {
+                        api.say(&format!("{e}; a restart will register as a new agent"));
+                    }
                     heartbeat = Duration::from_millis(r.heartbeat_ms.max(100));
                     registered = true;
                     pause = FIRST_PAUSE;
                     let resources =
                         if opts.resources.is_empty() { "none".to_string() } else { opts.resources.join(", ") };
+                    let waiting = if r.approved {
+                        "waiting for jobs".to_string()
+                    } else {
+                        format!("waiting for approval (`pw agent approve {}` on the server's side)", r.agent_id)
+                    };
                     api.say(&format!(
-                        "registered with {} as agent {} (resources: {resources}); waiting for jobs",
+                        "registered with {} as agent {} (resources: {resources}); {waiting}",
                         api.server, r.agent_id
                     ));
                 }
@@ -378,18 +423,22 @@ pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) ->
                 let key = if job.attempt > 1 { format!("{key} (attempt {})", job.attempt) } else { key };
                 api.say(&format!("running {key}"));
                 let started = std::time::Instant::now();
-                let (result, reason) = run_job(&api, &opts, job, heartbeat).await;
+                let (result, reason) = run_job(&api, &opts, job, heartbeat, shutdown.clone()).await;
                 let result = match result {
                     JobResult::Passed => "passed",
                     JobResult::Failed => "failed",
                     JobResult::Cancelled => "cancelled",
+                    JobResult::Lost => "given up",
                 };
                 let reason = reason.filter(|r| r != result).map(|r| format!(": {r}")).unwrap_or_default();
                 api.say(&format!("{key} {result} in {:.1}s{reason}", started.elapsed().as_secs_f64()));
             }
             Ok(None) => {}
-            Err(CallError::Status(404, _)) => registered = false,
-            Err(CallError::Status(401, m)) => return Err(format!("the server refused the agent token: {m}")),
+            // Forgotten, or the credential is no longer known: register again as a new agent.
+            Err(CallError::Status(404 | 401, _)) => {
+                forget_identity(&opts.workdir);
+                registered = false;
+            }
             Err(_) => {
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
@@ -401,13 +450,29 @@ pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) ->
     }
 }
 
-/// The log of one job: lines are masked, gathered, and sent in numbered chunks every second or
-/// every 64 KiB.
-fn start_log(
-    api: &Api,
-    attempt: u64,
-    secrets: Vec<String>,
-) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
+/// The file keeping the agent's id and credential across restarts (only its user can read it).
+fn identity_file(workdir: &Path) -> PathBuf {
+    workdir.join("agent-credential")
+}
+
+/// The id and credential of an earlier registration, if kept.
+fn saved_identity(workdir: &Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(identity_file(workdir)).ok()?;
+    let (id, credential) = text.trim().split_once(' ')?;
+    Some((id.to_string(), credential.to_string()))
+}
+
+fn save_identity(workdir: &Path, r: &RegisterResponse) -> Result<(), String> {
+    statedir::write_private(&identity_file(workdir), &format!("{} {}\n", r.agent_id, r.credential))
+}
+
+fn forget_identity(workdir: &Path) {
+    let _ = std::fs::remove_file(identity_file(workdir));
+}
+
+/// The log of one job: output (masked by its sender), gathered and sent in numbered chunks every
+/// second or every 64 KiB.
+fn start_log(api: &Api, ticket: Ticket) -> (mpsc::UnboundedSender<String>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let api = api.clone();
     let handle = tokio::spawn(async move {
@@ -419,12 +484,12 @@ fn start_log(
             let flush = tokio::select! {
                 line = rx.recv() => match line {
                     Some(l) => {
-                        buf.push_str(&mask(&l, &secrets));
+                        buf.push_str(&l);
                         buf.len() >= 64 * 1024
                     }
                     None => {
                         if !buf.is_empty() {
-                            let _ = api.log(attempt, seq, std::mem::take(&mut buf)).await;
+                            let _ = api.log(&ticket, seq, std::mem::take(&mut buf)).await;
                         }
                         return;
                     }
@@ -433,7 +498,7 @@ fn start_log(
             };
             if flush {
                 let data = std::mem::take(&mut buf);
-                if let Err(CallError::Status(s, _)) = api.log(attempt, seq, data).await {
+                if let Err(CallError::Status(s, _)) = api.log(&ticket, seq, data).await {
                     if s == 410 || s == 404 {
                         // The attempt is gone: keep draining so the job can end, send nothing.
                         while rx.recv().await.is_some() {}
@@ -448,11 +513,16 @@ fn start_log(
 }
 
 /// Renews the lease while the job runs; turns `stop` true when the server says to stop.
-fn start_heartbeat(api: &Api, attempt: u64, every: Duration, stop: watch::Sender<bool>) -> tokio::task::JoinHandle<()> {
+fn start_heartbeat(
+    api: &Api,
+    ticket: Ticket,
+    every: Duration,
+    stop: std::sync::Arc<watch::Sender<bool>>,
+) -> tokio::task::JoinHandle<()> {
     let api = api.clone();
     tokio::spawn(async move {
         loop {
-            match api.heartbeat(attempt, every).await {
+            match api.heartbeat(&ticket, every).await {
                 Ok(true) => {
                     let _ = stop.send(true);
                     return;
@@ -481,6 +551,9 @@ struct JobRun<'a> {
     api: &'a Api,
     opts: &'a AgentOptions,
     job: &'a Assignment,
+    ticket: Ticket,
+    /// The job's secrets: masked in everything sent about the job.
+    secrets: Patterns,
     ws: PathBuf,
     log: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
@@ -488,15 +561,51 @@ struct JobRun<'a> {
     groups: Vec<u32>,
 }
 
-/// Runs one job to its end and reports it; returns its result.
-async fn run_job(api: &Api, opts: &AgentOptions, job: Assignment, heartbeat: Duration) -> (JobResult, Option<String>) {
+/// Runs one job to its end and reports it; returns its result. When the agent is told to stop
+/// meanwhile, the job's tasks are stopped and the attempt is given up at once (reported lost, so
+/// that the server runs it again without waiting for the lease).
+async fn run_job(
+    api: &Api,
+    opts: &AgentOptions,
+    job: Assignment,
+    heartbeat: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> (JobResult, Option<String>) {
     let deadline = job.timeout_ms.map(|t| tokio::time::Instant::now() + Duration::from_millis(t));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let beat = start_heartbeat(api, job.attempt_id, heartbeat, stop_tx);
-    let (log, log_task) = start_log(api, job.attempt_id, job.secrets.clone());
+    let stop_tx = std::sync::Arc::new(watch::channel(false).0);
+    let stop_rx = stop_tx.subscribe();
+    let ticket = Ticket::of(&job);
+    let beat = start_heartbeat(api, ticket.clone(), heartbeat, stop_tx.clone());
+    let agent_stopping = shutdown.clone();
+    let stopping = tokio::spawn(async move {
+        while !*shutdown.borrow_and_update() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+        let _ = stop_tx.send(true);
+    });
+    let (log, log_task) = start_log(api, ticket.clone());
+    let secrets = Patterns::new(&job.secrets);
     let ws = workspace_dir(opts, &job);
-    let mut run = JobRun { api, opts, job: &job, ws, log, stop: stop_rx, deadline, groups: Vec::new() };
-    let (result, reason) = run.execute().await;
+    let mut run = JobRun {
+        api,
+        opts,
+        job: &job,
+        ticket: ticket.clone(),
+        secrets,
+        ws,
+        log,
+        stop: stop_rx,
+        deadline,
+        groups: Vec::new(),
+    };
+    let (mut result, mut reason) = run.execute().await;
+    reason = reason.map(|r| run.secrets.mask(&r));
+    stopping.abort();
+    if *agent_stopping.borrow() && result == JobResult::Cancelled {
+        (result, reason) = (JobResult::Lost, Some("the agent is stopping".to_string()));
+    }
     for g in std::mem::take(&mut run.groups) {
         exec::kill_group(g, libc::SIGKILL);
     }
@@ -505,13 +614,14 @@ async fn run_job(api: &Api, opts: &AgentOptions, job: Assignment, heartbeat: Dur
     drop(log);
     let _ = log_task.await;
     beat.abort();
-    let _ = api.complete(job.attempt_id, result, reason.clone(), at).await;
+    let patience = if result == JobResult::Lost { LOST_PATIENCE } else { REPORT_PATIENCE };
+    let _ = api.complete(&ticket, result, reason.clone(), at, patience).await;
     (result, reason)
 }
 
 impl JobRun<'_> {
     fn say(&self, line: String) {
-        let _ = self.log.send(format!("pw: {line}\n"));
+        let _ = self.log.send(self.secrets.mask(&format!("pw: {line}\n")));
     }
 
     fn stopped(&self) -> bool {
@@ -537,19 +647,19 @@ impl JobRun<'_> {
                 TaskWhen::Always => true,
             };
             if !run || stopped_by.is_some() {
-                let _ = self.api.task(job.attempt_id, i, TaskState::Skipped, None).await;
+                let _ = self.api.task(&self.ticket, i, TaskState::Skipped, None).await;
                 continue;
             }
             let label = task_label(task);
             self.say(format!("task {}/{}: {label}", i + 1, job.tasks.len()));
-            let _ = self.api.task(job.attempt_id, i, TaskState::Running, None).await;
+            let _ = self.api.task(&self.ticket, i, TaskState::Running, None).await;
             let outcome = self.task(&task.action).await;
             let state = if outcome.passed() { TaskState::Passed } else { TaskState::Failed };
             let code = match &outcome {
                 Outcome::Exited(c) => Some(*c),
                 _ => None,
             };
-            let _ = self.api.task(job.attempt_id, i, state, code).await;
+            let _ = self.api.task(&self.ticket, i, state, code).await;
             let what = match &outcome {
                 Outcome::Exited(0) => continue,
                 Outcome::Exited(c) => format!("task {} (`{label}`) exited with code {c}", i + 1),
@@ -594,7 +704,15 @@ impl JobRun<'_> {
                 self.say(format!("{}: {line}", m.name));
             }
         }
-        Ok(())
+        self.hand_over(&self.ws)
+    }
+
+    /// Gives what the agent wrote in the workspace to the user tasks run as, if any.
+    fn hand_over(&self, path: &Path) -> Result<(), String> {
+        match &self.opts.run_as {
+            Some(user) => task_env::give_to(path, user),
+            None => Ok(()),
+        }
     }
 
     async fn task(&mut self, action: &TaskAction) -> Outcome {
@@ -614,23 +732,25 @@ impl JobRun<'_> {
                 };
             }
         };
-        let mut env = self.job.env.clone();
-        env.insert("PW_WORKSPACE".into(), self.ws.to_string_lossy().into_owned());
+        let mut job_env = self.job.env.clone();
+        job_env.insert("PW_WORKSPACE".into(), self.ws.to_string_lossy().into_owned());
+        let user = self.opts.run_as.as_ref();
+        let env = task_env::task_env(&job_env, user);
+        let spec = exec::Spec { argv: &argv, cwd: &self.ws, env: &env, user, secrets: &self.secrets };
         let (outcome, group) =
-            exec::run(&argv, &self.ws, &env, self.log.clone(), self.stop.clone(), self.deadline, self.opts.kill_grace)
-                .await;
+            exec::run(spec, self.log.clone(), self.stop.clone(), self.deadline, self.opts.kill_grace).await;
         self.groups.extend(group);
         outcome
     }
 
     async fn fetch(&mut self, q: &FetchQuery, into: &str) -> Result<(), String> {
         let dest = self.ws.join(artifacts::safe_relative(into)?);
-        let r = self.api.resolve_fetch(self.job.attempt_id, q).await.map_err(|e| match e {
+        let r = self.api.resolve_fetch(&self.ticket, q).await.map_err(|e| match e {
             CallError::Status(_, m) => m,
             e => e.to_string(),
         })?;
         let tmp = self.opts.workdir.join("tmp").join(format!("fetch-{}", r.sha256));
-        self.api.download(&r, &tmp).await?;
+        self.api.download(&self.ticket, &r, &tmp).await?;
         let unpacked = tokio::task::spawn_blocking({
             let (tmp, dest) = (tmp.clone(), dest.clone());
             move || artifacts::unpack(&tmp, &dest)
@@ -639,6 +759,7 @@ impl JobRun<'_> {
         .map_err(|e| e.to_string())?;
         let _ = std::fs::remove_file(&tmp);
         unpacked?;
+        self.hand_over(&self.ws)?;
         self.say(format!(
             "fetched {}.{}.{}.{} ({} bytes, sha256 {}) into {into}",
             q.pipeline,
@@ -667,7 +788,7 @@ impl JobRun<'_> {
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
             match packed {
-                Ok(r) => match self.api.upload(self.job.attempt_id, &a.name, &tmp, &r).await {
+                Ok(r) => match self.api.upload(&self.ticket, &a.name, &tmp, &r).await {
                     Ok(()) => self.say(format!(
                         "published artifact {} ({} bytes, sha256 {})",
                         a.name,

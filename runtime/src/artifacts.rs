@@ -1,6 +1,8 @@
 //! Artifacts: packing a declared path into a tar archive on the agent, storing archives on the
 //! server by their SHA-256 (content-addressed), and checking and unpacking them on fetch. Names
-//! and paths that would escape their folder are refused.
+//! and paths that would escape their folder are refused, and so are symbolic links that lead out
+//! of the artifact, on packing and on unpacking; setuid and setgid bits and write rights for
+//! others are never restored.
 
 use crate::protocol::ArtifactRef;
 use sha2::{Digest, Sha256};
@@ -62,6 +64,13 @@ pub(crate) fn pack(workspace: &Path, path: &str, archive: &Path) -> Result<Artif
     let rel = safe_relative(path)?;
     let src = workspace.join(&rel);
     let meta = std::fs::metadata(&src).map_err(|_| format!("`{path}` does not exist in the workspace"))?;
+    let (real, root) = (std::fs::canonicalize(&src), std::fs::canonicalize(workspace));
+    if !matches!((&real, &root), (Ok(r), Ok(w)) if r.starts_with(w)) {
+        return Err(format!("`{path}` leads out of the workspace through a symbolic link"));
+    }
+    if meta.is_dir() {
+        check_links(&src, path)?;
+    }
     let name = rel.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("workspace"));
     let file = std::fs::File::create(archive).map_err(|e| format!("cannot write {}: {e}", archive.display()))?;
     let mut builder = tar::Builder::new(file);
@@ -74,18 +83,80 @@ pub(crate) fn pack(workspace: &Path, path: &str, archive: &Path) -> Result<Artif
     sha256_file(archive).map_err(|e| e.to_string())
 }
 
-/// Unpacks an archive into `dest`, refusing entries that would land outside it.
-pub(crate) fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
+/// Refuses a folder holding a symbolic link that leads out of it.
+fn check_links(dir: &Path, path: &str) -> Result<(), String> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| format!("cannot read {}: {e}", d.display()))?.flatten() {
+            let p = e.path();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                stack.push(p);
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&p).unwrap_or_default();
+                let inside = p.strip_prefix(dir).unwrap_or(&p);
+                if !link_stays_inside(inside, &target) {
+                    return Err(format!(
+                        "artifact `{path}`: the symbolic link `{}` leads out of it (to `{}`)",
+                        inside.display(),
+                        target.display()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a symbolic link at `link` (relative to the artifact's root) pointing to `target`
+/// stays inside the artifact: relative, and never above the root.
+fn link_stays_inside(link: &Path, target: &Path) -> bool {
+    let mut depth = link.components().count().saturating_sub(1) as i64;
+    for c in target.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}
+
+/// Unpacks an archive into `dest`, refusing entries that would land outside it and symbolic
+/// links that lead out of it; setuid, setgid and sticky bits and write rights for others are
+/// dropped.
+pub fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
     let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
     let mut ar = tar::Archive::new(file);
-    ar.set_preserve_permissions(true);
+    ar.set_preserve_permissions(false);
     for entry in ar.entries().map_err(|e| format!("corrupt artifact: {e}"))? {
         let mut entry = entry.map_err(|e| format!("corrupt artifact: {e}"))?;
         let path = entry.path().map_err(|e| e.to_string())?.to_string_lossy().to_string();
-        safe_relative(&path)?;
+        let rel = safe_relative(&path)?;
+        if entry.header().entry_type().is_symlink() {
+            let target = entry.link_name().ok().flatten().map(|t| t.into_owned()).unwrap_or_default();
+            if !link_stays_inside(&rel, &target) {
+                return Err(format!(
+                    "artifact entry `{path}` is a symbolic link leading out of the artifact (to `{}`)",
+                    target.display()
+                ));
+            }
+        }
         if !entry.unpack_in(dest).map_err(|e| format!("cannot unpack `{path}`: {e}"))? {
             return Err(format!("artifact entry `{path}` escapes its folder"));
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_file() || kind.is_dir() {
+            let mode = entry.header().mode().unwrap_or(0o644) & 0o775;
+            let _ = std::fs::set_permissions(dest.join(&rel), std::fs::Permissions::from_mode(mode));
         }
     }
     Ok(())
@@ -211,6 +282,47 @@ mod tests {
         assert_eq!(std::fs::read_to_string(out.path().join("dist/css/a.css")).unwrap(), "x");
         let err = pack(ws.path(), "missing", &d).unwrap_err();
         assert_eq!(err, "`missing` does not exist in the workspace");
+    }
+
+    #[test]
+    fn symbolic_links_out_of_an_artifact_are_refused_and_setuid_is_never_restored() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let ws = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let a = out.path().join("a.tar");
+        std::fs::create_dir_all(ws.path().join("dist/sub")).unwrap();
+        std::fs::write(ws.path().join("dist/sub/f"), "x").unwrap();
+        symlink("sub/f", ws.path().join("dist/ok")).unwrap();
+        symlink("../sub/f", ws.path().join("dist/sub/also-ok")).unwrap();
+        pack(ws.path(), "dist", &a).expect("links inside the artifact are kept");
+        symlink("/etc/passwd", ws.path().join("dist/abs")).unwrap();
+        let err = pack(ws.path(), "dist", &a).unwrap_err();
+        assert_eq!(err, "artifact `dist`: the symbolic link `abs` leads out of it (to `/etc/passwd`)");
+        std::fs::remove_file(ws.path().join("dist/abs")).unwrap();
+        symlink("../../secret", ws.path().join("dist/sub/up")).unwrap();
+        assert!(pack(ws.path(), "dist", &a).unwrap_err().contains("`sub/up` leads out of it"));
+        symlink(out.path(), ws.path().join("outside")).unwrap();
+        std::fs::write(out.path().join("stolen"), "x").unwrap();
+        let err = pack(ws.path(), "outside/stolen", &a).unwrap_err();
+        assert_eq!(err, "`outside/stolen` leads out of the workspace through a symbolic link");
+
+        // A crafted archive: a setuid, world-writable file, then a link to an absolute path.
+        let crafted = out.path().join("crafted.tar");
+        let mut b = tar::Builder::new(std::fs::File::create(&crafted).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o4777);
+        b.append_data(&mut h, "tool", &b"x"[..]).unwrap();
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::Symlink);
+        l.set_size(0);
+        b.append_link(&mut l, "etc", "/etc").unwrap();
+        b.into_inner().unwrap();
+        let dest = out.path().join("unpacked");
+        let err = unpack(&crafted, &dest).unwrap_err();
+        assert_eq!(err, "artifact entry `etc` is a symbolic link leading out of the artifact (to `/etc`)");
+        let mode = std::fs::metadata(dest.join("tool")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o775, "no setuid bit, no write right for others");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The server's core: the scheduler behind a lock, wired to the store (every change is committed
-//! before the request that caused it is answered, with the events it caused), to the requests
+//! before the request that caused it is answered, with the events it caused, and a change whose
+//! commit fails is undone in memory), to the requests
 //! waiting for work, for a stop signal or for events (woken through in-process notifications), and
 //! to the side jobs the scheduler asks for (discover commands, material revisions).
 
@@ -8,10 +9,11 @@ use crate::protocol::MaterialCheckout;
 use crate::protocol::{
     AgentView, Assignment, Event, EventKind, InstanceView, LogChunkView, LogsResponse, StatusResponse,
 };
-use crate::scheduler::{self, Effect, SchedError, Scheduler};
+use crate::protocol::{RegisterRequest, RegisterResponse};
+use crate::scheduler::{self, Effect, NewAgent, SchedError, Scheduler};
 use crate::secrets::Secrets;
 use crate::state::{Cause, InstanceRef, JobState, PendingTrigger};
-use crate::statedir::{StateDir, Tokens};
+use crate::statedir::{token_sha256, StateDir, Tokens};
 use crate::store::{Store, Write};
 use crate::{git, now_ms};
 use pw_compiler::runtime_api::plan::Plan;
@@ -43,6 +45,13 @@ pub struct EngineConfig {
     pub tick: Duration,
     /// How many of the newest events are kept for `GET /events` (up to 1% more, between prunings).
     pub events_kept: u64,
+    /// New agents take no job until `pw agent approve ID`.
+    pub require_approval: bool,
+    /// How long a connection may take to send a request's headers, or stay idle between requests.
+    pub header_timeout: Duration,
+    /// The most connections served at once; more are closed at once. Each agent holds up to
+    /// three (its long poll, its heartbeat, a report).
+    pub max_connections: usize,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +61,9 @@ impl Default for EngineConfig {
             upload_limit: 2 << 30,
             tick: Duration::from_millis(250),
             events_kept: EVENTS_KEPT,
+            require_approval: false,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -196,13 +208,38 @@ impl Engine {
             let committed = self.store.queue(writes);
             (result, (effects, events), committed)
         };
-        match committed.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(EngineError::Internal(format!("cannot save state: {e}"))),
-            Err(_) => return Err(EngineError::Internal("the store stopped".into())),
+        let failed = match committed.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("cannot save state: {e}; nothing was changed")),
+            Err(_) => Some("the store stopped; nothing was changed".to_string()),
+        };
+        if let Some(message) = failed {
+            self.undo();
+            return Err(EngineError::Internal(message));
         }
         self.carry_out(effects.0, effects.1);
         Ok(result)
+    }
+
+    /// A commit failed: the scheduler goes back to what the database holds, as after a restart,
+    /// so that the change (and any made after it on top of it) is undone in memory too. Its
+    /// effects were never carried out; those the restore asks for again are already under way.
+    fn undo(&self) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        let loaded = match self.store.load() {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("pw server: cannot read the state back after a failed commit: {e}");
+                return;
+            }
+        };
+        let mut sched = Scheduler::new(inner.sched.plan().clone(), inner.sched.config().clone());
+        sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
+        sched.restore_pending(loaded.pending);
+        sched.take_effects();
+        sched.take_dirty();
+        inner.sched = sched;
+        inner.next_seq = loaded.last_event + 1;
     }
 
     fn carry_out(self: &Arc<Self>, effects: Vec<Effect>, events: Vec<Event>) {
@@ -299,16 +336,57 @@ impl Engine {
 
     // ----- agents -----
 
-    pub async fn register(self: &Arc<Self>, id: Option<String>, name: &str, resources: Vec<String>) -> Result<String> {
-        let id = match id.filter(|i| crate::artifacts::valid_name(i)) {
-            Some(id) => id,
-            None => {
-                crate::statedir::random_token().map_err(|e| EngineError::Internal(e.to_string()))?[..16].to_string()
-            }
+    /// Registers an agent. A known id is given back only with its credential; otherwise the
+    /// agent is new, gets a new id and credential, and is approved unless approval is required.
+    pub async fn register(self: &Arc<Self>, req: RegisterRequest) -> Result<RegisterResponse> {
+        let token = || crate::statedir::random_token().map_err(|e| EngineError::Internal(e.to_string()));
+        let returning = match (&req.id, &req.credential) {
+            (Some(id), Some(c)) => self.read(|s| s.check_agent(id, &token_sha256(c)).is_ok())?,
+            _ => false,
         };
-        let write = Write::Agent { id: id.clone(), name: name.to_string(), resources: resources.clone() };
-        self.apply(vec![write], |s, now| s.register_agent(&id, name, resources, now)).await?;
-        Ok(id)
+        let (id, credential) = match (returning, req.id, req.credential) {
+            (true, Some(id), Some(c)) => (id, c),
+            _ => (token()?[..16].to_string(), token()?),
+        };
+        let sha = token_sha256(&credential);
+        let new = NewAgent {
+            id: &id,
+            name: &req.name,
+            resources: req.resources,
+            credential_sha256: &sha,
+            approved: !self.cfg.require_approval,
+        };
+        let approved = self
+            .apply(Vec::new(), |s, now| {
+                s.register_agent(new, now);
+                s.agent(&id).is_some_and(|a| a.approved)
+            })
+            .await?;
+        let cfg = &self.cfg.sched;
+        Ok(RegisterResponse {
+            agent_id: id,
+            credential,
+            approved,
+            heartbeat_ms: cfg.heartbeat_ms,
+            lease_ms: cfg.lease_ms,
+        })
+    }
+
+    /// Checks that `credential` is agent `id`'s.
+    pub fn authorize_agent(&self, id: &str, credential: &str) -> Result<()> {
+        let sha = token_sha256(credential);
+        self.read(|s| s.check_agent(id, &sha).map(|_| ()))?.map_err(Into::into)
+    }
+
+    /// The agent running `attempt`, when `token` is the attempt's live job token.
+    pub fn job_agent(&self, attempt: u64, token: &str) -> Result<String> {
+        let sha = token_sha256(token);
+        Ok(self.read(|s| s.job_agent(attempt, &sha))??)
+    }
+
+    /// Lets an agent waiting for approval take jobs.
+    pub async fn approve_agent(self: &Arc<Self>, id: &str) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, _| s.approve_agent(id)).await??)
     }
 
     /// Forgets the agents `which` selects; see [`Scheduler::forget_agents`].
@@ -324,11 +402,15 @@ impl Engine {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let secrets = self.secrets.clone();
+            let job_token = crate::statedir::random_token().map_err(|e| EngineError::Internal(e.to_string()))?;
             let found = self
                 .apply(Vec::new(), |s, now| -> std::result::Result<Option<Assignment>, SchedError> {
                     while let Some(attempt) = s.assign(agent, now)? {
-                        match s.assignment(attempt, &|name| secrets.get(name)) {
-                            Ok(a) => return Ok(Some(a)),
+                        match s.assignment(attempt, &job_token, &|name| secrets.get(name)) {
+                            Ok(a) => {
+                                s.give_job_token(attempt, token_sha256(&job_token));
+                                return Ok(Some(a));
+                            }
                             Err(reason) => s.fail(attempt, reason, now),
                         }
                     }
@@ -370,7 +452,16 @@ impl Engine {
         }
     }
 
-    pub(crate) fn owns(&self, attempt: u64, agent: &str) -> Result<()> {
+    /// How many bytes `attempt` may still upload as artifact `name`: the upload limit is a quota
+    /// on all of an attempt's artifacts together (an artifact uploaded again counts once).
+    pub fn upload_room(&self, attempt: u64, name: &str) -> Result<u64> {
+        let used = self.read(|s| {
+            s.attempt(attempt).map_or(0, |a| a.artifacts.iter().filter(|(n, _)| *n != name).map(|(_, r)| r.size).sum())
+        })?;
+        Ok(self.cfg.upload_limit.saturating_sub(used))
+    }
+
+    pub fn owns(&self, attempt: u64, agent: &str) -> Result<()> {
         Ok(self.read(|s| s.owns(attempt, agent))??)
     }
 
@@ -472,6 +563,8 @@ impl Engine {
                     resources: a.resources.clone(),
                     state: if !s.alive(a, now) {
                         "lost".into()
+                    } else if !a.approved {
+                        "awaiting_approval".into()
                     } else if a.attempt.is_some() {
                         "building".into()
                     } else {
@@ -564,14 +657,22 @@ impl Engine {
         Ok(self.apply(Vec::new(), |s, _| s.artifact_stored(attempt, agent, name, r)).await??)
     }
 
-    pub(crate) async fn task_report(self: &Arc<Self>, attempt: u64, r: crate::protocol::TaskReport) -> Result<()> {
-        Ok(self.apply(Vec::new(), |s, now| s.task_report(attempt, &r, now)).await??)
+    pub async fn task_report(
+        self: &Arc<Self>,
+        attempt: u64,
+        agent: &str,
+        r: crate::protocol::TaskReport,
+    ) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, now| s.task_report(attempt, agent, &r, now)).await??)
     }
 
-    pub async fn complete(self: &Arc<Self>, attempt: u64, r: crate::protocol::CompleteRequest) -> Result<()> {
-        Ok(self
-            .apply(Vec::new(), |s, now| s.complete(attempt, &r.agent_id, r.result, r.reason, r.at_us, now))
-            .await??)
+    pub async fn complete(
+        self: &Arc<Self>,
+        attempt: u64,
+        agent: &str,
+        r: crate::protocol::CompleteRequest,
+    ) -> Result<()> {
+        Ok(self.apply(Vec::new(), |s, now| s.complete(attempt, agent, r.result, r.reason, r.at_us, now)).await??)
     }
 
     /// Whether every instance in `roots`, and every instance they caused downstream, is over (no

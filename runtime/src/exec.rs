@@ -1,6 +1,11 @@
-//! Running one task's process on an agent: in its own process group, output streamed line by
-//! line, stopped on cancel or timeout with SIGTERM to the group and SIGKILL after a grace period.
+//! Running one task's process on an agent: in its own process group, with exactly the
+//! environment it is given (nothing inherited), optionally as another user, output streamed line
+//! by line with secrets masked, stopped on cancel or timeout with SIGTERM to the group and SIGKILL after a grace
+//! period, and never outliving the agent: the group is killed when the agent process ends, however
+//! it ends (see [`lifeline`]).
 
+use crate::masker::{Masker, Patterns};
+use crate::task_env::User;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
@@ -39,37 +44,60 @@ pub(crate) fn kill_group(pgid: u32, signal: i32) {
     }
 }
 
-/// Runs `argv` in `cwd` with `env` added, sending output lines to `out`. Stops when `stop`
-/// turns true or at `deadline`. Returns the outcome and the process group id.
+/// What to run, where, with what environment (the whole of it) and as which user.
+pub struct Spec<'a> {
+    pub argv: &'a [String],
+    pub cwd: &'a Path,
+    pub env: &'a BTreeMap<String, String>,
+    pub user: Option<&'a User>,
+    /// The secrets to mask in the output.
+    pub secrets: &'a Patterns,
+}
+
+/// Runs a task, sending output lines to `out`. Stops when `stop` turns true or at `deadline`.
+/// Returns the outcome and the process group id.
 pub async fn run(
-    argv: &[String],
-    cwd: &Path,
-    env: &BTreeMap<String, String>,
+    spec: Spec<'_>,
     out: mpsc::UnboundedSender<String>,
     mut stop: watch::Receiver<bool>,
     deadline: Option<Instant>,
     grace: Duration,
 ) -> (Outcome, Option<u32>) {
-    let Some((program, args)) = argv.split_first() else {
+    let Some((program, args)) = spec.argv.split_first() else {
         return (Outcome::FailedToStart("empty command".into()), None);
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .current_dir(cwd)
-        .envs(env)
+        .current_dir(spec.cwd)
+        .env_clear()
+        .envs(spec.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(user) = spec.user {
+        cmd.uid(user.uid).gid(user.gid);
+    }
+    let agent = std::process::id() as libc::pid_t;
+    if let Some(fd) = lifeline::read_end() {
+        // SAFETY: the hook runs in the forked child before exec and calls only async-signal-safe
+        // functions (prctl, getppid, fork, close, read, kill, waitpid, _exit).
+        unsafe {
+            cmd.pre_exec(move || {
+                lifeline::bind(fd, agent);
+                Ok(())
+            });
+        }
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return (Outcome::FailedToStart(format!("cannot start `{program}`: {e}")), None),
     };
     let pgid = child.id();
     let readers = [
-        child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone()))),
-        child.stderr.take().map(|s| tokio::spawn(pump(s, out.clone()))),
+        child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone(), spec.secrets.stream()))),
+        child.stderr.take().map(|s| tokio::spawn(pump(s, out.clone(), spec.secrets.stream()))),
     ];
     let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
     let outcome = tokio::select! {
@@ -91,6 +119,91 @@ pub async fn run(
         let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
     }
     (outcome, pgid)
+}
+
+/// How a task's process group dies with the agent. Every task gets, between fork and exec:
+/// - on Linux, `PR_SET_PDEATHSIG` = SIGKILL, so that the task's first process dies when the agent
+///   does (elsewhere this step is skipped);
+/// - on every Unix, a watcher: a process of the task's group, detached from the task (so no
+///   shell waits for it), that blocks reading a pipe only the agent holds open. When the agent
+///   ends, however it ends (SIGKILL included), the read returns and the watcher kills the whole
+///   group, children and grandchildren too. The agent kills the group, watcher included, when
+///   the job ends. Only a process that leaves the group (`setsid`) escapes.
+mod lifeline {
+    use std::sync::OnceLock;
+
+    /// The pipe's read end, opened once per agent process (both ends close on exec).
+    pub(super) fn read_end() -> Option<libc::c_int> {
+        static PIPE: OnceLock<Option<libc::c_int>> = OnceLock::new();
+        *PIPE.get_or_init(|| {
+            let mut fds = [0 as libc::c_int; 2];
+            // SAFETY: `fds` is a live array of two descriptors, as pipe(2) needs.
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+                return None;
+            }
+            for fd in fds {
+                // SAFETY: fcntl on a descriptor this process just opened.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            // The write end stays open, unused, for the life of the process.
+            Some(fds[0])
+        })
+    }
+
+    /// In the forked child, before exec: ties the child's group to the agent's life.
+    pub(super) fn bind(read_end: libc::c_int, agent: libc::pid_t) {
+        // SAFETY (whole function): runs between fork and exec, with async-signal-safe calls only.
+        unsafe {
+            #[cfg(target_os = "linux")]
+            {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != agent {
+                    // The agent died before the request took effect.
+                    libc::_exit(137);
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = agent;
+            let middle = libc::fork();
+            if middle == 0 {
+                if libc::fork() == 0 {
+                    watch(read_end);
+                }
+                libc::_exit(0);
+            }
+            if middle > 0 {
+                libc::waitpid(middle, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+
+    /// The watcher: holds no descriptor but the pipe's read end, waits for the agent to end, then
+    /// kills its group.
+    unsafe fn watch(read_end: libc::c_int) -> ! {
+        #[cfg(target_os = "linux")]
+        {
+            // Everything but the read end, in two ranges (close_range(2), Linux 5.9).
+            if read_end > 0 {
+                libc::syscall(libc::SYS_close_range, 0u32, (read_end - 1) as u32, 0u32);
+            }
+            libc::syscall(libc::SYS_close_range, (read_end + 1) as u32, u32::MAX, 0u32);
+        }
+        #[cfg(not(target_os = "linux"))]
+        for fd in 0..4096 {
+            if fd != read_end {
+                libc::close(fd);
+            }
+        }
+        let mut byte = 0u8;
+        loop {
+            let n = libc::read(read_end, (&mut byte as *mut u8).cast(), 1);
+            if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+        libc::kill(-libc::getpgrp(), libc::SIGKILL);
+        libc::_exit(0)
+    }
 }
 
 fn exit_outcome(s: std::process::ExitStatus) -> Outcome {
@@ -123,25 +236,49 @@ async fn terminate(child: &mut tokio::process::Child, pgid: Option<u32>, grace: 
     let _ = child.kill().await;
 }
 
-async fn pump(stream: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<String>) {
+/// Passes a stream on line by line (a longer line in pieces), masked as one stream, so that a
+/// secret split between pieces is masked too. The output ends with a newline.
+async fn pump(stream: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<String>, mut masker: Masker) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
+    // Bytes of a character cut by the line limit, kept for the next piece.
+    let mut carry = Vec::new();
+    let mut ends_line = true;
     loop {
         buf.clear();
+        buf.append(&mut carry);
         let mut limited = (&mut reader).take_line(MAX_LINE);
-        match limited.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let mut line = String::from_utf8_lossy(&buf).into_owned();
-                if !line.ends_with('\n') {
-                    line.push('\n');
-                }
-                if out.send(line).is_err() {
-                    return;
-                }
+        let eof = matches!(limited.read_until(b'\n', &mut buf).await, Ok(0) | Err(_));
+        let text = if eof {
+            let mut text = masker.push(&String::from_utf8_lossy(&buf));
+            text.push_str(&masker.finish());
+            text
+        } else {
+            masker.push(&decode(&mut buf, &mut carry))
+        };
+        if !text.is_empty() {
+            ends_line = text.ends_with('\n');
+            if out.send(text).is_err() {
+                return;
             }
         }
+        if eof {
+            if !ends_line {
+                let _ = out.send("\n".into());
+            }
+            return;
+        }
     }
+}
+
+/// The text of `buf`; the bytes of a character cut at its end go to `carry`.
+fn decode(buf: &mut Vec<u8>, carry: &mut Vec<u8>) -> String {
+    if let Err(e) = std::str::from_utf8(buf) {
+        if e.error_len().is_none() {
+            *carry = buf.split_off(e.valid_up_to());
+        }
+    }
+    String::from_utf8_lossy(buf).into_owned()
 }
 
 trait TakeLine: Sized {
@@ -175,7 +312,9 @@ mod tests {
             std::mem::forget(stop_tx);
         }
         let env = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);
-        let (outcome, _) = run(&sh(script), dir.path(), &env, tx, stop_rx, deadline, Duration::from_millis(300)).await;
+        let argv = sh(script);
+        let spec = Spec { argv: &argv, cwd: dir.path(), env: &env, user: None, secrets: &Patterns::default() };
+        let (outcome, _) = run(spec, tx, stop_rx, deadline, Duration::from_millis(300)).await;
         let mut lines = Vec::new();
         while let Ok(l) = rx.try_recv() {
             lines.push(l);
@@ -227,7 +366,9 @@ mod tests {
         let (tx, _rx) = mpsc::unbounded_channel();
         let (_s, stop) = watch::channel(false);
         let argv = vec!["/nonexistent/program".to_string()];
-        let (o, _) = run(&argv, dir.path(), &BTreeMap::new(), tx, stop, None, Duration::from_millis(10)).await;
+        let spec =
+            Spec { argv: &argv, cwd: dir.path(), env: &BTreeMap::new(), user: None, secrets: &Patterns::default() };
+        let (o, _) = run(spec, tx, stop, None, Duration::from_millis(10)).await;
         assert!(matches!(o, Outcome::FailedToStart(m) if m.contains("/nonexistent/program")));
     }
 }

@@ -7,7 +7,7 @@
 //! - [`durations`]: the `durations.json` export of job and task durations for `pw lint --history`;
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
 //! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
-//! - [`agent`], [`exec`], [`git`], [`artifacts`]: the agent side;
+//! - [`agent`], [`exec`], [`task_env`], [`masker`], [`git`], [`artifacts`]: the agent side;
 //! - [`client`], [`progress`]: the HTTP client of the `pw` commands, and their progress lines.
 
 pub mod agent;
@@ -18,6 +18,7 @@ pub mod engine;
 pub mod exec;
 pub mod git;
 pub mod load;
+pub mod masker;
 pub mod progress;
 pub mod protocol;
 pub mod scheduler;
@@ -26,6 +27,7 @@ pub mod server;
 pub mod state;
 pub mod statedir;
 pub mod store;
+pub mod task_env;
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {

@@ -11,6 +11,7 @@ pub const API: &str = "/api/v1";
 /// How long the server holds a work request at most.
 pub(crate) const MAX_WAIT_MS: u64 = 30_000;
 
+/// Sent with the registration token: the only call that token allows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegisterRequest {
     pub name: String,
@@ -18,11 +19,21 @@ pub struct RegisterRequest {
     /// The id the agent had before, kept in its work folder.
     #[serde(default)]
     pub id: Option<String>,
+    /// The credential the agent had before: without it, a known id is not given back (a new
+    /// agent is registered instead).
+    #[serde(default)]
+    pub credential: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegisterResponse {
     pub agent_id: String,
+    /// The agent's own credential: every later call of the agent carries it (`Bearer`). The
+    /// server keeps only its SHA-256.
+    pub credential: String,
+    /// Whether the agent may take jobs; a server started with `--require-approval` gives none
+    /// to a new agent until `pw agent approve ID`.
+    pub approved: bool,
     /// How often an agent running a job renews its lease.
     pub heartbeat_ms: u64,
     /// How long the server waits for a silent agent before it is lost.
@@ -33,6 +44,9 @@ pub struct RegisterResponse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Assignment {
     pub attempt_id: u64,
+    /// The attempt's own token: its log, artifact, heartbeat, fetch and completion calls carry
+    /// it, and it is refused on any other attempt and once this one is over.
+    pub job_token: String,
     pub pipeline: String,
     pub counter: u32,
     pub stage: String,
@@ -58,8 +72,6 @@ pub struct MaterialCheckout {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HeartbeatRequest {
-    #[serde(default)]
-    pub attempt_id: Option<u64>,
     /// How long the server may hold the request when there is nothing to say.
     #[serde(default)]
     pub wait_ms: u64,
@@ -73,7 +85,6 @@ pub struct HeartbeatResponse {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TaskReport {
-    pub agent_id: String,
     pub index: usize,
     pub state: TaskState,
     #[serde(default)]
@@ -84,7 +95,6 @@ pub struct TaskReport {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LogChunk {
-    pub agent_id: String,
     /// Chunks of an attempt are numbered from 0; a chunk sent twice is stored once.
     pub seq: u64,
     pub data: String,
@@ -96,11 +106,12 @@ pub enum JobResult {
     Passed,
     Failed,
     Cancelled,
+    /// The agent gave the attempt up (it is stopping): run it again elsewhere.
+    Lost,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CompleteRequest {
-    pub agent_id: String,
     pub result: JobResult,
     #[serde(default)]
     pub reason: Option<String>,

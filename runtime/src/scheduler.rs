@@ -62,12 +62,16 @@ pub enum SchedError {
     Conflict(String),
     /// The attempt is no longer this agent's to report on.
     Gone(String),
+    /// The credential or job token does not prove what the call claims.
+    Refused(String),
 }
 
 impl std::fmt::Display for SchedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SchedError::NotFound(m) | SchedError::Conflict(m) | SchedError::Gone(m) => f.write_str(m),
+            SchedError::NotFound(m) | SchedError::Conflict(m) | SchedError::Gone(m) | SchedError::Refused(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -80,6 +84,10 @@ pub struct AgentInfo {
     pub last_seen_ms: u64,
     pub attempt: Option<u64>,
     pub lost: bool,
+    /// The SHA-256 of the agent's credential (empty: no credential proves this agent).
+    pub credential_sha256: String,
+    /// Whether the agent may take jobs.
+    pub approved: bool,
 }
 
 impl AgentInfo {
@@ -416,8 +424,10 @@ impl Scheduler {
 
     // ----- agents -----
 
-    /// Records an agent (new or returning) and renews its lease.
-    pub fn register_agent(&mut self, id: &str, name: &str, resources: Vec<String>, now: u64) {
+    /// Records an agent (new, approved or not, or returning with its credential) and renews its
+    /// lease. A returning agent holds nothing: a job the server thinks it runs is lost at once.
+    pub fn register_agent(&mut self, new: NewAgent<'_>, now: u64) {
+        let NewAgent { id, name, resources, credential_sha256, approved } = new;
         let agent = self.agents.entry(id.to_string()).or_insert_with(|| AgentInfo {
             id: id.to_string(),
             name: name.to_string(),
@@ -425,12 +435,65 @@ impl Scheduler {
             last_seen_ms: now,
             attempt: None,
             lost: false,
+            credential_sha256: String::new(),
+            approved,
         });
         agent.name = name.to_string();
         agent.resources = resources;
         agent.last_seen_ms = now;
         agent.lost = false;
+        agent.credential_sha256 = credential_sha256.to_string();
+        let previous = agent.attempt.take();
+        let write = agent_write(agent);
+        self.writes.push(write);
+        if let Some(previous) = previous {
+            self.lose_attempt(previous, Some(id), &format!("agent `{name}` restarted while running the job"), now);
+        }
         self.effects.push(Effect::WorkReady);
+    }
+
+    /// Lets an agent registered while approval is required take jobs.
+    pub fn approve_agent(&mut self, id: &str) -> Result<(), SchedError> {
+        let agent = self.agents.get_mut(id).ok_or_else(|| unknown_agent(id))?;
+        if agent.approved {
+            return Err(SchedError::Conflict(format!("agent {id} (`{}`) is already approved", agent.name)));
+        }
+        agent.approved = true;
+        let write = agent_write(agent);
+        self.writes.push(write);
+        self.effects.push(Effect::WorkReady);
+        Ok(())
+    }
+
+    /// Checks an agent's credential (by its SHA-256).
+    pub fn check_agent(&self, id: &str, credential_sha256: &str) -> Result<&AgentInfo, SchedError> {
+        let agent = self.agents.get(id).ok_or_else(|| unknown_agent(id))?;
+        if agent.credential_sha256.is_empty() || !same_secret(&agent.credential_sha256, credential_sha256) {
+            return Err(SchedError::Refused(format!("invalid credential for agent {id}")));
+        }
+        Ok(agent)
+    }
+
+    /// Records the SHA-256 of the job token given out with an attempt's assignment.
+    pub fn give_job_token(&mut self, attempt: u64, token_sha256: String) {
+        if let Some(a) = self.attempt_mut(attempt) {
+            a.token_sha256 = Some(token_sha256);
+        }
+        self.touch_attempt(attempt);
+    }
+
+    /// The agent running `attempt`, when `token_sha256` is the SHA-256 of its job token and the
+    /// attempt is not over.
+    pub fn job_agent(&self, attempt: u64, token_sha256: &str) -> Result<String, SchedError> {
+        let refused = || SchedError::Refused(format!("invalid job token for attempt {attempt}"));
+        let a = self.attempt(attempt).ok_or_else(refused)?;
+        if !a.token_sha256.as_deref().is_some_and(|t| same_secret(t, token_sha256)) {
+            return Err(refused());
+        }
+        if a.state != JobState::Assigned {
+            return Err(SchedError::Gone(format!("attempt {attempt} is over: its job token is no longer valid")));
+        }
+        a.agent.clone().ok_or_else(refused)
     }
 
     /// Whether an agent has been heard from recently: within its lease, plus the longest a
@@ -472,11 +535,15 @@ impl Scheduler {
         let info = self.agents.get_mut(agent).ok_or_else(|| unknown_agent(agent))?;
         info.last_seen_ms = now;
         info.lost = false;
+        let approved = info.approved;
         if let Some(previous) = info.attempt.take() {
             // The agent asks for work while the server thinks it runs a job: it restarted and
             // the job is lost with it.
             let name = info.name.clone();
             self.lose_attempt(previous, Some(agent), &format!("agent `{name}` restarted while running the job"), now);
+        }
+        if !approved {
+            return Ok(None);
         }
         let info = &self.agents[agent];
         let chosen = self.queue.iter().copied().find(|&id| {
@@ -510,9 +577,14 @@ impl Scheduler {
         self.instances.get(&slot.instance)?.stages.get(slot.stage)?.jobs.get(slot.job)
     }
 
-    /// What an agent needs to run an attempt; `secret` resolves `secret("name")` values. An
-    /// unresolvable secret is an error message naming it.
-    pub fn assignment(&self, attempt: u64, secret: &dyn Fn(&str) -> Option<String>) -> Result<Assignment, String> {
+    /// What an agent needs to run an attempt, with the attempt's job token; `secret` resolves
+    /// `secret("name")` values. An unresolvable secret is an error message naming it.
+    pub fn assignment(
+        &self,
+        attempt: u64,
+        job_token: &str,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Assignment, String> {
         let slot = self.slots.get(&attempt).ok_or("unknown attempt")?;
         let inst = self.instances.get(&slot.instance).ok_or("unknown instance")?;
         let stage = &inst.stages[slot.stage];
@@ -529,6 +601,7 @@ impl Scheduler {
                 }
                 EnvValue::Secret(s) => {
                     let v = secret(s).ok_or_else(|| crate::secrets::missing_message(s))?;
+                    crate::masker::check_length(s, &v)?;
                     if !v.is_empty() {
                         secrets.push(v.clone());
                     }
@@ -539,6 +612,7 @@ impl Scheduler {
         let fetch_materials = inst.definition.stages.get(slot.stage).is_none_or(|s| s.fetch_materials);
         Ok(Assignment {
             attempt_id: attempt,
+            job_token: job_token.to_string(),
             pipeline: inst.pipeline.clone(),
             counter: inst.counter,
             stage: stage.name.clone(),
@@ -572,8 +646,8 @@ impl Scheduler {
     }
 
     /// An agent reports a task starting or ending.
-    pub(crate) fn task_report(&mut self, attempt: u64, report: &TaskReport, now: u64) -> Result<(), SchedError> {
-        let TaskReport { agent_id: agent, index, state, exit_code, at_us } = report;
+    pub fn task_report(&mut self, attempt: u64, agent: &str, report: &TaskReport, now: u64) -> Result<(), SchedError> {
+        let TaskReport { index, state, exit_code, at_us } = report;
         let (index, state, exit_code, at_us) = (*index, *state, *exit_code, *at_us);
         self.check_owner(attempt, agent)?;
         if let Some(info) = self.agents.get_mut(agent) {
@@ -648,6 +722,16 @@ impl Scheduler {
             JobResult::Passed => JobState::Passed,
             JobResult::Failed => JobState::Failed,
             JobResult::Cancelled => JobState::Cancelled,
+            JobResult::Lost => {
+                let name = self.agents.get(agent).map_or(agent, |a| a.name.as_str()).to_string();
+                let why = reason.unwrap_or_else(|| "it is stopping".into());
+                self.give_up_attempt(
+                    attempt,
+                    &format!("agent `{name}` gave the job up ({why}); running it again"),
+                    now,
+                );
+                return Ok(());
+            }
         };
         self.finish_attempt(attempt, state, reason, Some(at_us), now);
         Ok(())
@@ -850,6 +934,7 @@ impl Scheduler {
             cancel_requested: false,
             tasks,
             artifacts: BTreeMap::new(),
+            token_sha256: None,
         });
         let resources = job.definition.resources.clone();
         self.slots.insert(attempt_id, Slot { instance: id, stage: si, job: ji });
@@ -1497,6 +1582,20 @@ impl Scheduler {
         self.check_stage(slot.instance, slot.stage, now);
     }
 
+    /// Ends an attempt its agent gave up (the agent is stopping, through no fault of the job or
+    /// of the agent) and schedules it again at once, on any agent, as often as it happens.
+    fn give_up_attempt(&mut self, attempt: u64, reason: &str, now: u64) {
+        let Some(a) = self.attempt(attempt) else { return };
+        if a.state != JobState::Assigned {
+            return;
+        }
+        let (excluded, is_retry) = (a.excluded_agents.clone(), a.is_retry);
+        let Some(slot) = self.slots.get(&attempt).copied() else { return };
+        self.finish_attempt_quietly(attempt, JobState::Failed, reason.to_string(), now);
+        self.new_attempt(slot.instance, slot.stage, slot.job, excluded, is_retry, now);
+        self.check_stage(slot.instance, slot.stage, now);
+    }
+
     /// Ends an attempt without settling the stage (a retry follows).
     fn finish_attempt_quietly(&mut self, attempt: u64, state: JobState, reason: String, now: u64) {
         let Some(slot) = self.slots.get(&attempt).copied() else { return };
@@ -1524,6 +1623,38 @@ impl Scheduler {
             }));
         }
     }
+}
+
+/// What an agent registers with.
+pub struct NewAgent<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub resources: Vec<String>,
+    pub credential_sha256: &'a str,
+    /// For a new agent: whether it may take jobs without `pw agent approve`.
+    pub approved: bool,
+}
+
+impl<'a> NewAgent<'a> {
+    /// An approved agent that no credential proves (for an agent inside the process).
+    pub fn new(id: &'a str, name: &'a str, resources: Vec<String>) -> Self {
+        NewAgent { id, name, resources, credential_sha256: "", approved: true }
+    }
+}
+
+fn agent_write(agent: &AgentInfo) -> Write {
+    Write::Agent {
+        id: agent.id.clone(),
+        name: agent.name.clone(),
+        resources: agent.resources.clone(),
+        credential_sha256: agent.credential_sha256.clone(),
+        approved: agent.approved,
+    }
+}
+
+/// Compares two secrets in a time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn unknown_agent(agent: &str) -> SchedError {

@@ -1,6 +1,6 @@
 //! Values of `secret("name")`: looked up on the server when a job is assigned, first in the
 //! environment variable `PW_SECRET_<NAME>`, then in the file `<state>/secrets/<name>`; masked in
-//! every log line.
+//! the job's output by [`crate::masker`].
 
 use std::path::{Path, PathBuf};
 
@@ -41,19 +41,6 @@ pub(crate) fn missing_message(name: &str) -> String {
     )
 }
 
-/// Replaces every occurrence of a secret value by `****`, longest values first.
-pub(crate) fn mask(line: &str, secrets: &[String]) -> String {
-    let mut out = line.to_string();
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in sorted {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "****");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,12 +48,6 @@ mod tests {
     #[test]
     fn names_become_variables() {
         assert_eq!(env_var("deploy-token"), "PW_SECRET_DEPLOY_TOKEN");
-    }
-
-    #[test]
-    fn masks_all_occurrences_longest_first() {
-        let s = vec!["abc".to_string(), "abcdef".to_string()];
-        assert_eq!(mask("x abcdef y abc", &s), "x **** y ****");
     }
 
     #[test]

@@ -224,6 +224,10 @@ pub struct Attempt {
     pub cancel_requested: bool,
     pub tasks: Vec<TaskState>,
     pub artifacts: BTreeMap<String, ArtifactRef>,
+    /// The SHA-256 of the job token handed out with the assignment (the token itself is never
+    /// kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_sha256: Option<String>,
 }
 
 impl Instance {

@@ -25,6 +25,12 @@ pub(crate) fn random_token() -> std::io::Result<String> {
     Ok(crate::artifacts::hex(&bytes))
 }
 
+/// The SHA-256 of a token in hexadecimal: what the server keeps of credentials and job tokens.
+pub fn token_sha256(token: &str) -> String {
+    use sha2::Digest;
+    crate::artifacts::hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
 impl StateDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         StateDir { root: root.into() }
@@ -36,11 +42,23 @@ impl StateDir {
         StateDir { root: std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone()) }
     }
 
-    /// Creates the folder and its tokens when missing.
+    /// Creates the folder and its tokens when missing; the database and `secrets/` are readable
+    /// only by their owner.
     pub fn init(&self) -> Result<Tokens, String> {
+        use std::os::unix::fs::PermissionsExt;
         for dir in [self.root.clone(), self.blobs(), self.root.join("secrets"), self.discover_dir()] {
             std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
+        let private = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("cannot make {} private: {e}", path.display()))
+        };
+        private(&self.root.join("secrets"), 0o700)?;
+        // SQLite gives its WAL and shared-memory files the database's mode.
+        if !self.database().exists() {
+            write_private(&self.database(), "")?;
+        }
+        private(&self.database(), 0o600)?;
         Ok(Tokens { agent: self.token("agent-token")?, api: self.token("api-token")? })
     }
 
@@ -115,5 +133,9 @@ mod tests {
         assert_ne!(a.agent, a.api);
         let mode = std::fs::metadata(s.api_token_file()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let mode = std::fs::metadata(s.database()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database holds logs: only its owner reads it");
+        let mode = std::fs::metadata(s.root.join("secrets")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

@@ -67,6 +67,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (attempt, idx)
     );
     CREATE INDEX task_times_by_task ON task_times (pipeline, stage, job, idx, attempt);",
+    // Agents prove who they are with a credential (its SHA-256 is kept) and may wait for approval.
+    "ALTER TABLE agents ADD COLUMN credential_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE agents ADD COLUMN approved INTEGER NOT NULL DEFAULT 1;",
 ];
 
 #[derive(Debug)]
@@ -93,6 +96,8 @@ pub enum Write {
         id: String,
         name: String,
         resources: Vec<String>,
+        credential_sha256: String,
+        approved: bool,
     },
     /// Forgets an agent (replaced by another of the same name).
     AgentGone {
@@ -325,6 +330,12 @@ impl Store {
         wait
     }
 
+    /// Everything committed, read again (to undo in memory a change whose commit failed).
+    pub fn load(&self) -> Result<Loaded, String> {
+        let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
+        load(&conn)
+    }
+
     /// Log chunks of an attempt after `after` (exclusive), in order.
     pub fn logs(&self, attempt: u64, after: Option<u64>) -> Result<Vec<(u64, String)>, String> {
         let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
@@ -443,14 +454,33 @@ fn load(conn: &Connection) -> Result<Loaded, String> {
             st.jobs.push(job);
         }
     }
-    let mut stmt = conn.prepare("SELECT id, name, resources FROM agents").map_err(|e| e.to_string())?;
+    let mut stmt = conn
+        .prepare("SELECT id, name, resources, credential_sha256, approved FROM agents")
+        .map_err(|e| e.to_string())?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })
         .map_err(|e| e.to_string())?;
     for row in rows {
-        let (id, name, resources) = row.map_err(|e| e.to_string())?;
+        let (id, name, resources, credential_sha256, approved) = row.map_err(|e| e.to_string())?;
         let resources = serde_json::from_str(&resources).unwrap_or_default();
-        out.agents.push(AgentInfo { id, name, resources, last_seen_ms: 0, attempt: None, lost: false });
+        out.agents.push(AgentInfo {
+            id,
+            name,
+            resources,
+            last_seen_ms: 0,
+            attempt: None,
+            lost: false,
+            credential_sha256,
+            approved,
+        });
     }
     let mut stmt = conn.prepare("SELECT name, revision FROM materials").map_err(|e| e.to_string())?;
     let rows =
@@ -508,10 +538,11 @@ fn commit(conn: &mut Connection, batches: &[Batch]) -> Result<(), String> {
             Write::ClearJobs { instance } => {
                 tx.execute("DELETE FROM jobs WHERE instance = ?1", params![*instance as i64])
             }
-            Write::Agent { id, name, resources } => tx.execute(
-                "INSERT INTO agents (id, name, resources) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, resources = excluded.resources",
-                params![id, name, serde_json::to_string(resources).unwrap_or_default()],
+            Write::Agent { id, name, resources, credential_sha256, approved } => tx.execute(
+                "INSERT INTO agents (id, name, resources, credential_sha256, approved) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, resources = excluded.resources,
+                 credential_sha256 = excluded.credential_sha256, approved = excluded.approved",
+                params![id, name, serde_json::to_string(resources).unwrap_or_default(), credential_sha256, approved],
             ),
             Write::AgentGone { id } => tx.execute("DELETE FROM agents WHERE id = ?1", params![id]),
             Write::Log { attempt, seq, data } => tx.execute(
@@ -580,8 +611,20 @@ mod tests {
             let (store, loaded) = Store::open(&path).unwrap();
             assert!(loaded.instances.is_empty());
             let w = vec![
-                Write::Agent { id: "a".into(), name: "agent-a".into(), resources: vec!["linux".into()] },
-                Write::Agent { id: "b".into(), name: "agent-b".into(), resources: vec![] },
+                Write::Agent {
+                    id: "a".into(),
+                    name: "agent-a".into(),
+                    resources: vec!["linux".into()],
+                    credential_sha256: "c".repeat(64),
+                    approved: false,
+                },
+                Write::Agent {
+                    id: "b".into(),
+                    name: "agent-b".into(),
+                    resources: vec![],
+                    credential_sha256: String::new(),
+                    approved: true,
+                },
                 Write::AgentGone { id: "b".into() },
                 Write::Log { attempt: 1, seq: 0, data: "one\n".into() },
                 Write::Log { attempt: 1, seq: 0, data: "dup\n".into() },
@@ -597,6 +640,8 @@ mod tests {
         let (_store, loaded) = Store::open(&path).unwrap();
         assert_eq!(loaded.agents.len(), 1, "a forgotten agent stays forgotten");
         assert_eq!(loaded.agents[0].resources, vec!["linux".to_string()]);
+        assert_eq!(loaded.agents[0].credential_sha256, "c".repeat(64), "the credential's hash is kept");
+        assert!(!loaded.agents[0].approved, "an agent waiting for approval still waits after a restart");
         assert_eq!(loaded.revisions["app"], "abc");
         let conn = Connection::open(&path).unwrap();
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();

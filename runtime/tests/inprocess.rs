@@ -290,7 +290,8 @@ async fn malformed_and_unauthorised_requests_get_json_errors() {
     let h =
         Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])])]), &[])
             .await;
-    let http = reqwest::Client::new();
+    // No connection reuse: a refused body (413) closes its connection while the next request may pick it.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let api = |p: &str| format!("{}/api/v1{p}", h.url);
     let agent = h.engine.tokens.agent.clone();
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
@@ -318,11 +319,23 @@ async fn malformed_and_unauthorised_requests_get_json_errors() {
             400,
             "sha256 must be",
         ),
-        (http.get(api("/artifacts/..%2F..%2Fpw.db")).bearer_auth(&agent), 400, "sha256 must be"),
+        (http.get(api("/artifacts/..%2F..%2Fpw.db")).bearer_auth(&h.engine.tokens.api), 400, "sha256 must be"),
+        (http.get(api(&format!("/artifacts/{}", "a".repeat(64)))).bearer_auth(&agent), 401, "needs the API token"),
+        (http.post(api("/attempts/1/complete")).bearer_auth(&agent).body("{}"), 401, "invalid job token"),
         (http.post(api("/pipelines/p/trigger")).bearer_auth(&agent), 401, "needs the API token"),
         (http.post(api("/pipelines/nope/trigger")).bearer_auth(&h.engine.tokens.api), 404, "no pipeline named `nope`"),
         (http.get(api("/instances/p/x")), 400, "not a valid counter"),
         (http.get(api("/nowhere")), 404, "no such endpoint"),
+        (http.get(api("/pipelines/p/trigger")), 405, "method not allowed"),
+        (http.post(api("/agents/register")).bearer_auth(&agent).body(vec![b' '; 5 << 20]), 413, "length limit"),
+        (http.get(api("/instances/%FF/1")), 400, "UTF-8"),
+        (
+            http.post(api("/agents/register"))
+                .header("Authorization", format!("bearer {agent}"))
+                .json(&serde_json::json!({"name": "lower-case-scheme", "resources": []})),
+            200,
+            "",
+        ),
         (http.get(format!("{}/", h.url)), 404, "no such endpoint"),
     ];
     for (req, status, needle) in cases {
@@ -345,22 +358,14 @@ async fn uploads_with_a_wrong_hash_or_over_the_limit_are_refused() {
     let h = Harness::start_with(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j])])]), &[], cfg).await;
     let http = reqwest::Client::new();
     let agent = h.engine.tokens.agent.clone();
-    let r = http
-        .post(format!("{}/api/v1/agents/register", h.url))
-        .bearer_auth(&agent)
-        .json(&serde_json::json!({"name": "manual", "resources": []}))
-        .send()
-        .await
-        .unwrap();
-    let id = r.json::<serde_json::Value>().await.unwrap()["agent_id"].as_str().unwrap().to_string();
+    let (id, credential) = register(&http, &h.url, &agent, None).await;
     h.engine.trigger("p", by()).await.unwrap();
-    let r =
-        http.post(format!("{}/api/v1/agents/{id}/work?wait_ms=5000", h.url)).bearer_auth(&agent).send().await.unwrap();
-    let a: serde_json::Value = r.json().await.unwrap();
+    let a = work(&http, &h.url, &id, &credential, 5000).await.expect("an assignment");
     let aid = a["attempt_id"].as_u64().unwrap();
+    let job_token = a["job_token"].as_str().unwrap().to_string();
     let put = |body: Vec<u8>, sha: String| {
-        http.put(format!("{}/api/v1/attempts/{aid}/artifacts/x?agent_id={id}&sha256={sha}", h.url))
-            .bearer_auth(&agent)
+        http.put(format!("{}/api/v1/attempts/{aid}/artifacts/x?sha256={sha}", h.url))
+            .bearer_auth(&job_token)
             .body(body)
             .send()
     };
@@ -369,10 +374,37 @@ async fn uploads_with_a_wrong_hash_or_over_the_limit_are_refused() {
     assert!(r.text().await.unwrap().contains("upload corrupted"));
     let r = put(vec![0u8; 5000], "0".repeat(64)).await.unwrap();
     assert_eq!(r.status(), 413);
+    // A declared length over the limit is refused before any byte is read.
+    let never_sent = reqwest::Body::wrap_stream(futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>());
+    let r = http
+        .put(format!("{}/api/v1/attempts/{aid}/artifacts/x?sha256={}", h.url, "0".repeat(64)))
+        .bearer_auth(&job_token)
+        .header(reqwest::header::CONTENT_LENGTH, 1_000_000)
+        .body(never_sent)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
     let good = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".to_string();
     let r = put(b"hello".to_vec(), good.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = http.get(format!("{}/api/v1/artifacts/{good}", h.url)).bearer_auth(&agent).send().await.unwrap();
+    // The limit is a quota on all of the attempt's artifacts: 5 bytes are used.
+    let r = http
+        .put(format!("{}/api/v1/attempts/{aid}/artifacts/y?sha256={}", h.url, "1".repeat(64)))
+        .bearer_auth(&job_token)
+        .body(vec![0u8; 996])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("for all the artifacts of an attempt together"));
+    let r = http
+        .get(format!("{}/api/v1/artifacts/{good}?attempt={aid}", h.url))
+        .bearer_auth(&job_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello");
     let tmp = std::fs::read_dir(h.engine.state.root.join("artifacts/tmp")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(tmp, 0, "refused uploads leave no temporary file");
@@ -518,7 +550,7 @@ pipeline build {
 async fn a_downstream_trigger_pending_at_a_crash_is_carried_out_once_after_the_restart() {
     use pw_runtime::engine::{Engine, EngineConfig};
     use pw_runtime::protocol::JobResult;
-    use pw_runtime::scheduler::{Config, Effect, Scheduler};
+    use pw_runtime::scheduler::{Config, Effect, NewAgent, Scheduler};
     use pw_runtime::statedir::StateDir;
     use pw_runtime::store::Store;
     let tmp = tempfile::tempdir().unwrap();
@@ -535,7 +567,7 @@ async fn a_downstream_trigger_pending_at_a_crash_is_carried_out_once_after_the_r
         // committed, but the revision of `lib` is never looked up and `down` never created.
         let (store, _) = Store::open(&state.database()).unwrap();
         let mut s = Scheduler::new(p.clone(), Config::default());
-        s.register_agent("a1", "agent", Vec::new(), 0);
+        s.register_agent(NewAgent::new("a1", "agent", Vec::new()), 0);
         s.trigger("up", by(), Vec::new(), Vec::new(), 0).unwrap();
         let a = s.assign("a1", 1).unwrap().unwrap();
         s.complete(a, "a1", JobResult::Passed, None, 0, 2).unwrap();
@@ -652,4 +684,178 @@ async fn fan_in_runs_the_downstream_once_both_upstreams_ran_the_same_new_commit(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let cs = h.engine.status(Some("c")).unwrap().instances;
     assert_eq!(cs.len(), 2, "{cs:#?}");
+}
+
+/// Registers an agent over HTTP (as the agent `previous` names, if given): its id and credential.
+async fn register(http: &reqwest::Client, url: &str, token: &str, previous: Option<(&str, &str)>) -> (String, String) {
+    let body = serde_json::json!({
+        "name": "manual", "resources": [], "id": previous.map(|p| p.0), "credential": previous.map(|p| p.1)
+    });
+    let r = http.post(format!("{url}/api/v1/agents/register")).bearer_auth(token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (v["agent_id"].as_str().unwrap().to_string(), v["credential"].as_str().unwrap().to_string())
+}
+
+/// Asks for work as agent `id` with `bearer`: the assignment, or the status when there is none.
+async fn work(
+    http: &reqwest::Client,
+    url: &str,
+    id: &str,
+    bearer: &str,
+    wait_ms: u64,
+) -> Result<serde_json::Value, u16> {
+    let r =
+        http.post(format!("{url}/api/v1/agents/{id}/work?wait_ms={wait_ms}")).bearer_auth(bearer).send().await.unwrap();
+    match r.status().as_u16() {
+        200 => Ok(r.json().await.unwrap()),
+        code => Err(code),
+    }
+}
+
+/// Posts an attempt call with `bearer`: the status.
+async fn attempt_call(
+    http: &reqwest::Client,
+    url: &str,
+    aid: u64,
+    what: &str,
+    bearer: &str,
+    body: serde_json::Value,
+) -> u16 {
+    let r =
+        http.post(format!("{url}/api/v1/attempts/{aid}/{what}")).bearer_auth(bearer).json(&body).send().await.unwrap();
+    r.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_token_only_registers_credentials_prove_agents_and_job_tokens_one_live_attempt() {
+    let p =
+        pipeline("p", vec![stage("s", vec![job("one", vec![task("sleep 30")]), job("two", vec![task("sleep 30")])])]);
+    let h = Harness::start(plan(vec![], vec![p]), &[]).await;
+    let http = reqwest::Client::new();
+    let (url, reg) = (h.url.clone(), h.engine.tokens.agent.clone());
+    let (a, cred_a) = register(&http, &url, &reg, None).await;
+    let (b, cred_b) = register(&http, &url, &reg, None).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    // An agent id proves nothing: neither the agent token nor another agent's credential works.
+    assert_eq!(work(&http, &url, &a, &reg, 0).await.unwrap_err(), 401, "the agent token only registers");
+    assert_eq!(work(&http, &url, &a, &cred_b, 0).await.unwrap_err(), 401, "B's credential is not A's");
+    let job_a = work(&http, &url, &a, &cred_a, 5000).await.expect("A gets a job");
+    let job_b = work(&http, &url, &b, &cred_b, 5000).await.expect("B gets a job");
+    let (aid_a, token_a) = (job_a["attempt_id"].as_u64().unwrap(), job_a["job_token"].as_str().unwrap().to_string());
+    let (aid_b, token_b) = (job_b["attempt_id"].as_u64().unwrap(), job_b["job_token"].as_str().unwrap().to_string());
+    assert_ne!(token_a, token_b);
+    // A job token works for its own attempt only; nothing else reports on an attempt.
+    let passed = serde_json::json!({"result": "passed", "at_us": 1});
+    let log = serde_json::json!({"seq": 0, "data": "forged\n"});
+    for bearer in [&token_a, &reg, &cred_b, &h.engine.tokens.api] {
+        assert_eq!(attempt_call(&http, &url, aid_b, "complete", bearer, passed.clone()).await, 401);
+        assert_eq!(attempt_call(&http, &url, aid_b, "logs", bearer, log.clone()).await, 401);
+    }
+    let fetch = http
+        .get(format!("{url}/api/v1/attempts/{aid_b}/fetch?pipeline=p&stage=s&job=one&artifact=x"))
+        .bearer_auth(&token_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetch.status(), 401);
+    assert_eq!(attempt_call(&http, &url, aid_a, "logs", &token_a, log.clone()).await, 204);
+    let huge = serde_json::json!({"seq": u64::MAX, "data": "x"});
+    assert_eq!(attempt_call(&http, &url, aid_a, "logs", &token_a, huge).await, 400, "seq fits the database");
+    assert_eq!(attempt_call(&http, &url, aid_a, "complete", &token_a, passed.clone()).await, 204);
+    // Dead once its attempt is over.
+    assert_eq!(
+        attempt_call(&http, &url, aid_a, "logs", &token_a, serde_json::json!({"seq": 1, "data": "x"})).await,
+        410
+    );
+    assert_eq!(attempt_call(&http, &url, aid_a, "heartbeat", &token_a, serde_json::json!({"wait_ms": 0})).await, 410);
+    // A known id is given back only with its credential.
+    let (other, _) = register(&http, &url, &reg, Some((&a, &cred_b))).await;
+    assert_ne!(other, a, "a wrong credential registers a new agent");
+    let (same, again) = register(&http, &url, &reg, Some((&a, &cred_a))).await;
+    assert_eq!((same.as_str(), again.as_str()), (a.as_str(), cred_a.as_str()));
+    // A returning agent holds nothing: its job is lost at once, not after the lease.
+    let _ = register(&http, &url, &reg, Some((&b, &cred_b))).await;
+    let s = h.engine.status(None).unwrap();
+    let two = &s.instances[0].stages[0].jobs.iter().find(|j| j.name == "two").unwrap().attempts[0];
+    assert_eq!(serde_json::to_value(two.state).unwrap(), "failed");
+    assert!(two.reason.as_deref().unwrap_or_default().contains("restarted while running the job"), "{two:?}");
+    assert_eq!(attempt_call(&http, &url, aid_b, "complete", &token_b, passed).await, 410);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_wait_for_approval_when_the_server_requires_it() {
+    let cfg = pw_runtime::engine::EngineConfig { require_approval: true, ..Default::default() };
+    let p = pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])]);
+    let h = Harness::start_with(plan(vec![], vec![p]), &[], cfg).await;
+    let http = reqwest::Client::new();
+    let (id, cred) = register(&http, &h.url, &h.engine.tokens.agent, None).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    assert_eq!(work(&http, &h.url, &id, &cred, 300).await.unwrap_err(), 204, "no job before approval");
+    let s = h.engine.status(None).unwrap();
+    assert_eq!(s.agents[0].state, "awaiting_approval");
+    let approve = format!("{}/api/v1/agents/{id}/approve", h.url);
+    let r = http.post(&approve).bearer_auth(&h.engine.tokens.agent).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the agent token cannot approve agents");
+    let r = http.post(&approve).bearer_auth(&h.engine.tokens.api).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(work(&http, &h.url, &id, &cred, 5000).await.is_ok(), "an approved agent gets the job");
+    let r = http.post(&approve).bearer_auth(&h.engine.tokens.api).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_commit_fails_is_undone_and_its_counter_not_reused() {
+    let p = pipeline("p", vec![stage("s", vec![job("j", vec![task("true")])])]);
+    let h = Harness::start(plan(vec![], vec![p]), &[]).await;
+    // Another connection holds the database's write lock: every commit fails (after the wait).
+    let blocker = rusqlite::Connection::open(h.engine.state.database()).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE; INSERT INTO materials (name, revision) VALUES ('x', 'y');").unwrap();
+    let err = h.engine.trigger("p", by()).await.unwrap_err().to_string();
+    assert!(err.starts_with("cannot save state:") && err.ends_with("nothing was changed"), "{err}");
+    let s = h.engine.status(None).unwrap();
+    assert!(s.instances.is_empty(), "the failed trigger left no instance in memory: {s:#?}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let (_, counter) = h.engine.trigger("p", by()).await.unwrap();
+    assert_eq!(counter, 1, "the retried trigger runs once, as the first instance");
+    assert_eq!(h.engine.status(None).unwrap().instances.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_dropped_and_connections_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = pw_runtime::engine::EngineConfig {
+        header_timeout: Duration::from_millis(500),
+        max_connections: 40,
+        ..Default::default()
+    };
+    let h = Harness::start_with(plan(vec![], vec![]), &[], cfg).await;
+    let addr = h.url.trim_start_matches("http://").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..30 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        stalled.push(c);
+    }
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let r = http.get(format!("{}/api/v1/health", h.url)).send().await.expect("health answers meanwhile");
+    assert_eq!(r.status(), 200);
+    // Past the header timeout, the server has closed every stalled connection.
+    for mut c in stalled {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await.expect("closed in time");
+        assert!(n.as_ref().map_or(true, |&n| n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408")), "{n:?}");
+    }
+    // Over the bound, a connection is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        held.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_millis(400), extra.read(&mut buf)).await.expect("closed at once");
+    assert!(n.as_ref().map_or(true, |&n| n == 0), "{n:?}");
 }

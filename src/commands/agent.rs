@@ -1,8 +1,9 @@
 //! `pw agent`: runs jobs for a server until stopped.
 
-use crate::commands::runtime::{shutdown_signal, tokio_runtime};
+use crate::commands::client::ClientArgs;
+use crate::commands::runtime::tokio_runtime;
 use crate::{error, ExitStatus};
-use clap::Args;
+use clap::{Args, Subcommand};
 use miette::miette;
 use pw_runtime::agent::{self, AgentOptions};
 use pw_runtime::client;
@@ -10,10 +11,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct AgentArgs {
+    #[command(subcommand)]
+    pub action: Option<AgentAction>,
     /// The server's URL, e.g. http://ci.example.com:8150.
-    #[arg(long)]
-    pub server: String,
+    #[arg(long, required = true)]
+    pub server: Option<String>,
     /// Resources this agent offers, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub resources: Vec<String>,
@@ -29,11 +33,31 @@ pub struct AgentArgs {
     /// Between SIGTERM and SIGKILL when a task is stopped, in milliseconds [default: 5000].
     #[arg(long, hide = true)]
     pub kill_grace_ms: Option<u64>,
+    /// Run tasks as this unprivileged user (when the agent runs as root).
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AgentAction {
+    /// Let an agent waiting for approval (server started with `--require-approval`) take jobs.
+    Approve(AgentApproveArgs),
+}
+
+#[derive(Args)]
+pub struct AgentApproveArgs {
+    /// The agent's id, as the agent and the server print it.
+    pub id: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// `pw agent`.
 pub fn agent(opts: AgentArgs) -> ExitStatus {
-    let server = match client::server_url(&opts.server, "") {
+    if let Some(AgentAction::Approve(a)) = opts.action {
+        return crate::commands::client::approve_agent(a.id, a.client);
+    }
+    let server = match client::server_url(opts.server.as_deref().unwrap_or_default(), "") {
         Ok(s) => s,
         Err(e) => return error::fail(miette!("{e}")),
     };
@@ -56,8 +80,13 @@ pub fn agent(opts: AgentArgs) -> ExitStatus {
             std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "agent".into());
         format!("{host}-{}", std::process::id())
     });
+    let run_as = match opts.run_as.as_deref().map(pw_runtime::task_env::User::for_run_as).transpose() {
+        Ok(u) => u,
+        Err(e) => return error::fail(miette!("{e}")),
+    };
     let o = AgentOptions {
         server,
+        run_as,
         token,
         name,
         resources: opts.resources.clone(),
@@ -70,13 +99,9 @@ pub fn agent(opts: AgentArgs) -> ExitStatus {
         Err(status) => return status,
     };
     rt.block_on(async move {
-        let (_stop, rx) = tokio::sync::watch::channel(false);
-        tokio::select! {
-            r = agent::run(o, rx) => match r {
-                Ok(()) => ExitStatus::Success,
-                Err(e) => error::fail(miette!("{e}")),
-            },
-            _ = shutdown_signal() => ExitStatus::Success,
+        match agent::run_until_signalled(o).await {
+            Ok(()) => ExitStatus::Success,
+            Err(e) => error::fail(miette!("{e}")),
         }
     })
 }

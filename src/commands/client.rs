@@ -163,6 +163,13 @@ pub fn approve(a: ApproveArgs) -> ExitStatus {
     })
 }
 
+/// `pw agent approve ID`: lets an agent waiting for approval take jobs.
+pub fn approve_agent(id: String, args: ClientArgs) -> ExitStatus {
+    client(args.options(), args.json(), |o| async move {
+        post(&o, args.json(), &format!("/agents/{id}/approve"), None, format!("approved agent {id}")).await
+    })
+}
+
 /// `pw rerun`.
 pub fn rerun(a: RerunArgs) -> ExitStatus {
     client(a.client.options(), a.client.json(), |o| async move {

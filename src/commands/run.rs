@@ -109,6 +109,7 @@ async fn run_async(opts: RunArgs, plan: Plan) -> ExitStatus {
             workdir: state.agents_dir().join(format!("local-{i}")),
             kill_grace: Duration::from_secs(5),
             announce: false,
+            run_as: None,
         };
         let rx = stop_rx.clone();
         tokio::spawn(async move {

@@ -36,6 +36,9 @@ pub struct ServerArgs {
     /// How often agents running a job renew their lease, in milliseconds [default: 10000].
     #[arg(long, hide = true)]
     pub heartbeat_ms: Option<u64>,
+    /// New agents take no job until `pw agent approve ID`.
+    #[arg(long)]
+    pub require_approval: bool,
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8150";
@@ -61,6 +64,7 @@ async fn server_async(opts: ServerArgs, plan: Plan) -> ExitStatus {
     if let Some(h) = opts.heartbeat_ms {
         cfg.sched.heartbeat_ms = h;
     }
+    cfg.require_approval = opts.require_approval;
     let engine = match Engine::start(state, plan, cfg) {
         Ok(e) => e,
         Err(e) => return error::fail(miette!("{e}")),

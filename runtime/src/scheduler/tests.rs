@@ -25,7 +25,7 @@ fn plan_of(pipelines: Vec<Pipeline>) -> Plan {
 
 fn sched(pipelines: Vec<Pipeline>) -> Scheduler {
     let mut s = Scheduler::new(plan_of(pipelines), Config::default());
-    s.register_agent("a1", "agent-1", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a1", "agent-1", Vec::new()), 0);
     s.take_effects();
     s
 }
@@ -44,8 +44,8 @@ fn pass(s: &mut Scheduler, agent: &str, now: u64) -> u64 {
     a
 }
 
-fn report(agent: &str, index: usize) -> TaskReport {
-    TaskReport { agent_id: agent.into(), index, state: TaskState::Running, exit_code: None, at_us: 0 }
+fn report(index: usize) -> TaskReport {
+    TaskReport { index, state: TaskState::Running, exit_code: None, at_us: 0 }
 }
 
 fn stage_state(s: &Scheduler, p: &str, c: u32, st: usize) -> StageState {
@@ -70,7 +70,7 @@ fn events(s: &mut Scheduler) -> Vec<EventKind> {
 fn stages_run_in_sequence_and_the_next_starts_in_the_same_step() {
     let mut s =
         sched(vec![pipeline("build", vec![stage("compile", vec![job("a", &[])]), stage("test", vec![job("b", &[])])])]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     let c = manual(&mut s, "build");
     assert_eq!(c, 1);
     assert_eq!(stage_state(&s, "build", 1, 0), StageState::Running);
@@ -92,7 +92,7 @@ fn a_failed_stage_fails_the_instance_and_stops_it() {
         "p",
         vec![stage("one", vec![job("a", &[]), job("b", &[])]), stage("two", vec![job("c", &[])])],
     )]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     let b = s.assign("a2", 0).unwrap().unwrap();
@@ -110,7 +110,7 @@ fn on_failure_cancel_stops_the_other_jobs() {
     let mut st = stage("one", vec![job("a", &[]), job("b", &[])]);
     st.on_failure = StageOnFailure::Cancel;
     let mut s = sched(vec![pipeline("p", vec![st])]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     let b = s.assign("a2", 0).unwrap().unwrap();
@@ -165,7 +165,7 @@ fn max_instances_queues_in_order() {
 #[test]
 fn jobs_go_only_to_agents_with_their_resources() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("linux", &["linux"])])])]);
-    s.register_agent("a2", "agent-2", vec!["Linux".into(), "docker".into()], 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", vec!["Linux".into(), "docker".into()]), 0);
     manual(&mut s, "p");
     assert_eq!(s.assign("a1", 0).unwrap(), None);
     assert!(s.assign("a2", 0).unwrap().is_some(), "resources compare case-insensitively");
@@ -174,7 +174,7 @@ fn jobs_go_only_to_agents_with_their_resources() {
 #[test]
 fn a_job_no_agent_can_run_fails_at_once_naming_the_missing_resources() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("gpu", &["linux", "gpu"])])])]);
-    s.register_agent("a2", "agent-2", vec!["linux".into()], 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", vec!["linux".into()]), 0);
     manual(&mut s, "p");
     let inst = s.instance("p", 1).unwrap();
     let a = inst.stages[0].jobs[0].current().unwrap();
@@ -206,7 +206,7 @@ fn a_timeout_counts_from_assignment_and_the_server_enforces_it_as_a_backstop() {
     s.tick(100_000);
     assert_eq!(inst_state(&s, "p", 1), InstanceState::Running, "waiting does not count toward the timeout");
     let a = s.assign("a1", 100_000).unwrap().unwrap();
-    assert_eq!(s.assignment(a, &|_| None).unwrap().timeout_ms, Some(2000));
+    assert_eq!(s.assignment(a, "job-token", &|_| None).unwrap().timeout_ms, Some(2000));
     s.heartbeat("a1", Some(a), 112_000).unwrap();
     s.tick(112_000);
     assert_eq!(s.attempt(a).unwrap().state, JobState::Assigned);
@@ -219,8 +219,8 @@ fn a_timeout_counts_from_assignment_and_the_server_enforces_it_as_a_backstop() {
 #[test]
 fn a_lost_agent_fails_its_job_which_is_retried_once_elsewhere() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("j", &[])])])]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
-    s.register_agent("a3", "agent-3", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
+    s.register_agent(NewAgent::new("a3", "agent-3", Vec::new()), 0);
     manual(&mut s, "p");
     let first = s.assign("a1", 0).unwrap().unwrap();
     s.heartbeat("a2", None, 40_000).unwrap();
@@ -246,7 +246,7 @@ fn a_lost_agent_fails_its_job_which_is_retried_once_elsewhere() {
 #[test]
 fn an_agent_asking_for_work_while_running_a_job_lost_it() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("j", &[])])])]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     manual(&mut s, "p");
     let first = s.assign("a1", 0).unwrap().unwrap();
     assert_eq!(s.assign("a1", 1).unwrap(), None);
@@ -260,7 +260,7 @@ fn rerun_keeps_every_attempt_and_the_other_results() {
         "p",
         vec![stage("s", vec![job("a", &[]), job("b", &[])]), stage("t", vec![job("c", &[])])],
     )]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     let b = s.assign("a2", 0).unwrap().unwrap();
@@ -315,11 +315,11 @@ fn cancel_drops_waiting_jobs_and_stops_running_ones() {
 #[test]
 fn reports_from_another_agent_are_refused() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("a", &[])])])]);
-    s.register_agent("a2", "agent-2", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     assert!(matches!(s.complete(a, "a2", JobResult::Passed, None, 0, 1), Err(SchedError::Gone(_))));
-    assert!(matches!(s.task_report(a, &report("a2", 0), 1), Err(SchedError::Gone(_))));
+    assert!(matches!(s.task_report(a, "a2", &report(0), 1), Err(SchedError::Gone(_))));
     assert!(matches!(s.heartbeat("zz", None, 1), Err(SchedError::NotFound(_))));
     s.complete(a, "a1", JobResult::Passed, None, 0, 1).unwrap();
     s.complete(a, "a1", JobResult::Passed, None, 0, 2).unwrap();
@@ -397,7 +397,7 @@ fn fan_in_waits_for_every_upstream_with_consistent_revisions() {
     let mut plan = plan_of(vec![a, b, d]);
     plan.materials = vec![material("m")];
     let mut s = Scheduler::new(plan, Config::default());
-    s.register_agent("a1", "agent-1", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a1", "agent-1", Vec::new()), 0);
     let by = || Cause::Manual { by: "t".into() };
     s.trigger("a", by(), Vec::new(), vec![rev("m", "r1")], 0).unwrap();
     pass(&mut s, "a1", 1);
@@ -422,7 +422,7 @@ fn downstream_of_a_with_material_m() -> Scheduler {
     let mut plan = plan_of(vec![a, d]);
     plan.materials = vec![material("m")];
     let mut s = Scheduler::new(plan, Config::default());
-    s.register_agent("a1", "agent-1", Vec::new(), 0);
+    s.register_agent(NewAgent::new("a1", "agent-1", Vec::new()), 0);
     manual(&mut s, "a");
     s
 }
@@ -511,7 +511,7 @@ fn discover_fans_out_with_interpolation_and_fails_on_no_values() {
     let names: Vec<&str> = st.jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, ["other", "deploy-web-1", "deploy-db"], "named as the compiler names static fan-outs");
     let a = st.jobs[1].current().unwrap().id;
-    let asg = s.assignment(a, &|_| None).unwrap();
+    let asg = s.assignment(a, "job-token", &|_| None).unwrap();
     assert_eq!(asg.tasks[0].action, TaskAction::Exec { argv: vec!["ship".into(), "web 1".into()] });
     for _ in 0..3 {
         pass(&mut s, "a1", 2);
@@ -563,12 +563,12 @@ fn discovered_values_that_make_the_same_job_name_fail_the_stage() {
 fn registered_agents_count_for_a_job_no_agent_can_run_even_when_silent() {
     let silent = Config::default().lease_ms + crate::protocol::MAX_WAIT_MS + 1;
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("gpu", &["gpu"])])])]);
-    s.register_agent("a2", "agent-2", vec!["linux".into()], 0);
+    s.register_agent(NewAgent::new("a2", "agent-2", vec!["linux".into()]), 0);
     manual_at(&mut s, "p", silent);
     let a = s.instance("p", 1).unwrap().stages[0].jobs[0].current().cloned().unwrap();
     assert_eq!(a.reason.as_deref(), Some("no agent has the resources [gpu] (agents: agent-1 [none]; agent-2 [linux])"));
     // An agent that could run it, silent for now (restarting), keeps the job waiting for it.
-    s.register_agent("a3", "agent-3", vec!["gpu".into()], 0);
+    s.register_agent(NewAgent::new("a3", "agent-3", vec!["gpu".into()]), 0);
     manual_at(&mut s, "p", silent);
     let a = s.instance("p", 2).unwrap().stages[0].jobs[0].current().cloned().unwrap();
     assert_eq!(a.state, JobState::Scheduled);
@@ -577,7 +577,7 @@ fn registered_agents_count_for_a_job_no_agent_can_run_even_when_silent() {
 #[test]
 fn forgotten_agents_are_deleted_and_their_jobs_retried_on_any_agent() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("j", &[])])])]);
-    s.register_agent("old", "local-1", vec!["gpu".into()], 0);
+    s.register_agent(NewAgent::new("old", "local-1", vec!["gpu".into()]), 0);
     manual(&mut s, "p");
     let first = s.assign("old", 1).unwrap().expect("work");
     s.take_dirty();
@@ -592,7 +592,7 @@ fn forgotten_agents_are_deleted_and_their_jobs_retried_on_any_agent() {
     );
     assert_eq!(job.attempts[1].state, JobState::Scheduled);
     assert!(job.attempts[1].excluded_agents.is_empty(), "the agent that replaces it may run the retry");
-    s.register_agent("old", "local-1", Vec::new(), 3);
+    s.register_agent(NewAgent::new("old", "local-1", Vec::new()), 3);
     assert!(s.assign("old", 3).unwrap().is_some());
 }
 
@@ -606,16 +606,18 @@ fn assignments_resolve_secrets_and_name_a_missing_one() {
     let mut s = sched(vec![p]);
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
-    let asg = s.assignment(a, &|n| (n == "deploy-token").then(|| "hunter2".to_string())).unwrap();
+    let asg = s.assignment(a, "job-token", &|n| (n == "deploy-token").then(|| "hunter2".to_string())).unwrap();
     assert_eq!(asg.env["TOKEN"], "hunter2");
     assert_eq!(asg.env["MODE"], "fast", "the job's env overrides the pipeline's");
     assert_eq!(asg.env["PW_PIPELINE_COUNTER"], "1");
     assert_eq!(asg.secrets, vec!["hunter2".to_string()]);
-    let err = s.assignment(a, &|_| None).unwrap_err();
+    let err = s.assignment(a, "job-token", &|_| None).unwrap_err();
     assert!(
         err.starts_with("secret `deploy-token` is not set: set the environment variable PW_SECRET_DEPLOY_TOKEN"),
         "{err}"
     );
+    let err = s.assignment(a, "job-token", &|_| Some("abc\n".to_string())).unwrap_err();
+    assert!(err.starts_with("secret `deploy-token` has 3 characters: a secret must have at least 6"), "{err}");
 }
 
 #[test]
@@ -629,7 +631,7 @@ fn restore_rebuilds_the_queue_and_running_jobs() {
     let mut r = Scheduler::new(plan_of(vec![]), Config::default());
     r.restore(serde_json::from_str(&json).unwrap(), agents, BTreeMap::new(), 1000);
     assert!(r.take_effects().contains(&Effect::WorkReady));
-    r.register_agent("a2", "agent-2", Vec::new(), 1000);
+    r.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 1000);
     let b = r.assign("a2", 1000).unwrap().unwrap();
     assert_ne!(a, b);
     r.complete(a, "a1", JobResult::Passed, None, 0, 1001).unwrap();
@@ -649,7 +651,7 @@ fn task_reports_make_events_with_labels() {
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     s.take_effects();
-    s.task_report(a, &TaskReport { at_us: 7, ..report("a1", 0) }, 1).unwrap();
+    s.task_report(a, "a1", &TaskReport { at_us: 7, ..report(0) }, 1).unwrap();
     let ev = events(&mut s);
     assert!(
         matches!(&ev[..], [EventKind::TaskStarted { index: 0, total: 1, label, agent_at_us: 7, .. }] if label == "true")
@@ -663,11 +665,11 @@ fn task_starts_and_ends_are_saved_with_their_job_names() {
     manual(&mut s, "p");
     let a = s.assign("a1", 0).unwrap().unwrap();
     s.take_dirty();
-    s.task_report(a, &TaskReport { at_us: 7, ..report("a1", 0) }, 1).unwrap();
-    let end = TaskReport { state: TaskState::Passed, exit_code: Some(0), at_us: 2_000_007, ..report("a1", 0) };
-    s.task_report(a, &end, 2).unwrap();
+    s.task_report(a, "a1", &TaskReport { at_us: 7, ..report(0) }, 1).unwrap();
+    let end = TaskReport { state: TaskState::Passed, exit_code: Some(0), at_us: 2_000_007, ..report(0) };
+    s.task_report(a, "a1", &end, 2).unwrap();
     // Reports of tasks the job does not have are not saved.
-    s.task_report(a, &TaskReport { at_us: 9, ..report("a1", 5) }, 3).unwrap();
+    s.task_report(a, "a1", &TaskReport { at_us: 9, ..report(5) }, 3).unwrap();
     let times: Vec<(usize, TaskState, u64)> = s
         .take_dirty()
         .into_iter()

@@ -136,6 +136,7 @@ impl Harness {
             workdir: self.dir.path().join("agents").join(name),
             kill_grace: Duration::from_millis(500),
             announce: false,
+            run_as: None,
         };
         tokio::spawn(async move { agent::run(o, rx).await });
     }
