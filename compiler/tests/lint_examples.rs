@@ -62,7 +62,8 @@ fn the_copy_paste_deploy_draws_its_findings() {
             ("L0002", 30),
             ("L0002", 35),
             ("L0002", 40),
-            ("L0005", 46), // rollout and announce independent
+            // Not L0005 for rollout and announce: a rollout is never merged with its neighbours,
+            // and the announcement must wait for it to pass.
         ]
     );
 }
