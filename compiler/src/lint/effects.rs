@@ -33,7 +33,7 @@ use std::ops::Range;
 /// Words of names and arguments that say a stage changes something outside its workspace.
 pub const EFFECT_WORDS: &[&str] = &[
     "deploy", "release", "publish", "push", "upload", "apply", "migrate", "cleanup", "rollout", "promote", "ship",
-    "notify",
+    "notify", "teardown", "destroy",
 ];
 
 /// Programs that act on other machines, with the subcommands that do (empty: every use).
@@ -172,13 +172,24 @@ impl<'a> Classifier<'a> {
         !TEXT_PROGRAMS.contains(&program) && args.iter().any(|a| name_words(a).iter().any(|w| self.is_effect_word(w)))
     }
 
+    /// Whether one command verifies (`cargo test`, `eslint .`).
+    pub fn verifies_command(&self, cmd: &Command) -> bool {
+        cmd.program().is_some_and(|p| self.verifies(cmd, p))
+    }
+
     fn verifies(&self, cmd: &Command, program: &str) -> bool {
         if TEXT_PROGRAMS.contains(&program) {
             return false;
         }
         let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
-        self.is_verify_word(&stem)
-            || plain_args(cmd).iter().any(|a| name_words(a).iter().any(|w| self.is_verify_word(w)))
+        // The tool or its subcommand: `cargo test`, `npx eslint .`, `poetry run pytest`, not
+        // `docker rm test-db`.
+        let args = plain_args(cmd);
+        let subcommand = match args.first().map(String::as_str) {
+            Some("run" | "exec" | "x") => args.get(1),
+            _ => args.first(),
+        };
+        self.is_verify_word(&stem) || subcommand.is_some_and(|a| name_words(a).iter().any(|w| self.is_verify_word(w)))
     }
 
     /// Whether the command's work is in a file the linter does not read.
