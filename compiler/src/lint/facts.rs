@@ -36,6 +36,7 @@ fn trivial(c: &shell::Command) -> bool {
 /// What one job's scripts make, name, wait for and run.
 fn job_facts(job: &Job) -> JobFacts {
     let mut facts = JobFacts::default();
+    let mut implicit = Vec::new();
     for task in &job.tasks {
         let Some(mut cmds) = rules::task_commands(&task.action) else {
             facts.single.push(None);
@@ -46,6 +47,7 @@ fn job_facts(job: &Job) -> JobFacts {
                 facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
             }
         }
+        implicit.extend(shell::implicit_outputs(&cmds).into_iter().map(|f| (f, task.origin.span)));
         facts.mentions.extend(shell::mentions_of(&cmds));
         facts.waits.extend(shell::waits_of(&cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
@@ -55,6 +57,12 @@ fn job_facts(job: &Job) -> JobFacts {
         if let Some(path) = shell::normalize(&a.path) {
             facts.produced.retain(|p| p.path != path);
             facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
+        }
+    }
+    // Last: a rule names the first path it finds, and an artifact or a written file says more.
+    for (folder, span) in implicit {
+        if !facts.produced.iter().any(|p| p.path == folder) {
+            facts.produced.push(Produced { path: folder.to_string(), span, artifact: None });
         }
     }
     facts.mentions.sort();

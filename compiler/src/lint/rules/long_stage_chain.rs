@@ -162,8 +162,8 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
-/// The stages each stage depends on: what its jobs fetch, and the paths they use that an
-/// earlier stage's jobs make.
+/// The stages each stage depends on: what its jobs fetch, the paths they use that an earlier
+/// stage's jobs make, and the docker images they push or run that an earlier stage builds.
 pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> {
     let made: Vec<Vec<&str>> = p
         .stages
@@ -190,6 +190,16 @@ pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> 
                     if paths.iter().any(|path| mentions.iter().any(|m| shell::refers_to(m, path))) {
                         deps.insert(i);
                     }
+                }
+            }
+            for job in &s.jobs {
+                for (image, _, _) in &super::workspace_shared_by_luck::job_images(job).used {
+                    let built = |t: &crate::model::Stage| {
+                        t.jobs.iter().any(|j| {
+                            super::workspace_shared_by_luck::job_images(j).built.iter().any(|(b, _)| b == image)
+                        })
+                    };
+                    deps.extend(p.stages[..si].iter().position(built));
                 }
             }
             deps.retain(|&i| i < si);
