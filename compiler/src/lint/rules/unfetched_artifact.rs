@@ -1,12 +1,15 @@
 //! L0012 `unfetched-artifact`.
 
+use super::super::shell;
 use super::super::{Context, Sink};
-use crate::model::Action;
+use crate::model::{Action, Pipeline, Stage};
 use std::collections::HashSet;
 
 declare_rule! {
     /// ## What it does
-    /// Finds artifacts that no job of the workspace fetches.
+    /// Finds artifacts that no job of the workspace fetches. An artifact whose file a later job
+    /// uses without fetching it has a reader: `workspace-shared-by-luck` reports that job, and
+    /// its fix is to fetch the file, not to remove the artifact.
     ///
     /// ## Why is this bad?
     /// Publishing an artifact uploads it to the server after every run and keeps it there. When
@@ -61,7 +64,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
         for artifact in &job.artifacts {
             let by = |name: &str| fetched.contains(&key(&pipeline.name, &stage.name, name, &artifact.name));
             let fetched = by(&job.name) || job.instance_of.as_ref().is_some_and(|i| by(&i.base));
-            if fetched {
+            if fetched || read_later(ctx, pipeline, stage, &artifact.path) {
                 continue;
             }
             let o = artifact.origin;
@@ -73,4 +76,12 @@ fn check(ctx: &Context, sink: &mut Sink) {
             );
         }
     }
+}
+
+/// Whether a job of a later stage uses the artifact's file without fetching it: it has a
+/// reader, and `workspace-shared-by-luck` tells it to fetch the file.
+fn read_later(ctx: &Context, pipeline: &Pipeline, stage: &Stage, path: &str) -> bool {
+    let Some(path) = shell::normalize(path) else { return false };
+    let later = pipeline.stages.iter().skip_while(|s| !std::ptr::eq(*s, stage)).skip(1);
+    later.flat_map(|s| s.jobs.iter()).any(|j| ctx.facts.job(j).mentions.iter().any(|m| shell::refers_to(m, &path)))
 }
