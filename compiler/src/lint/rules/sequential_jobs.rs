@@ -134,6 +134,13 @@ fn prepares(job: &Job) -> Option<String> {
     if base.split(['-', '_']).any(|w| PREPARE_WORDS.contains(&w)) {
         return Some(format!("its name, `{}`", job.name));
     }
+    // Most jobs name no installer at all: tell them apart without reading their scripts.
+    let hints = ["install", "ci", "bootstrap", "setup", "init", "go mod"];
+    let named =
+        |t: &crate::model::Task| super::task_script(&t.action).is_some_and(|s| hints.iter().any(|h| s.contains(h)));
+    if !job.tasks.iter().any(named) {
+        return None;
+    }
     let mut installs = Vec::new();
     for task in &job.tasks {
         for cmd in super::task_commands(&task.action)? {
