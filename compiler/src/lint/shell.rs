@@ -225,6 +225,13 @@ pub fn writes_of(cmds: &[Command]) -> Vec<String> {
 pub fn implicit_outputs(cmds: &[Command]) -> Vec<&'static str> {
     let mut out = Vec::new();
     for cmd in cmds {
+        let tools = [
+            "go", "composer", "npm", "yarn", "pnpm", "python", "python3", "poetry", "hatch", "uv", "flit", "gradle",
+            "gradlew",
+        ];
+        if !cmd.program().is_some_and(|p| tools.contains(&p)) {
+            continue;
+        }
         let args: Vec<&str> = cmd.args().iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
         let first = args.first().copied().unwrap_or("");
         let folder = match (cmd.program(), first) {

@@ -174,11 +174,15 @@ const RUN_VALUE_OPTIONS: &[&str] = &[
 pub(crate) fn job_images(job: &Job) -> Images {
     let mut images = Images::default();
     for task in &job.tasks {
-        let Some(script) = super::task_script(&task.action) else { continue };
-        if !script.contains("docker") {
+        let docker = match &task.action {
+            Action::Shell(s) => s.contains("docker"),
+            Action::Exec(argv) => argv.first().is_some_and(|p| p.ends_with("docker")),
+            Action::Fetch(_) => false,
+        };
+        if !docker {
             continue;
         }
-        for cmd in shell::commands(&script) {
+        for cmd in super::task_commands(&task.action).unwrap_or_default() {
             if cmd.program() != Some("docker") {
                 continue;
             }
