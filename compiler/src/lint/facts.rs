@@ -17,6 +17,8 @@ pub struct JobFacts {
     pub commands: Vec<u64>,
     /// For each task, its words when it runs one simple command.
     pub single: Vec<Option<Vec<String>>>,
+    /// Whether it runs `docker` at all.
+    pub docker: bool,
 }
 
 /// The facts of every job of a program.
@@ -51,6 +53,7 @@ fn job_facts(job: &Job) -> JobFacts {
         facts.mentions.extend(shell::mentions_of(&cmds));
         facts.waits.extend(shell::waits_of(&cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
+        facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
         facts.single.push(if cmds.len() == 1 { cmds.pop().map(|c| c.words) } else { None });
     }
     for a in &job.artifacts {

@@ -193,10 +193,10 @@ pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> 
                 }
             }
             for job in &s.jobs {
-                for (image, _, _) in &super::workspace_shared_by_luck::job_images(job).used {
+                for (image, _, _) in &super::workspace_shared_by_luck::job_images(ctx, job).used {
                     let built = |t: &crate::model::Stage| {
                         t.jobs.iter().any(|j| {
-                            super::workspace_shared_by_luck::job_images(j).built.iter().any(|(b, _)| b == image)
+                            super::workspace_shared_by_luck::job_images(ctx, j).built.iter().any(|(b, _)| b == image)
                         })
                     };
                     deps.extend(p.stages[..si].iter().position(built));

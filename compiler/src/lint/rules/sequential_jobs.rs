@@ -135,7 +135,7 @@ fn prepares(job: &Job) -> Option<String> {
         return Some(format!("its name, `{}`", job.name));
     }
     // Most jobs name no installer at all: tell them apart without reading their scripts.
-    let hints = ["install", "ci", "bootstrap", "setup", "init", "go mod"];
+    let hints = ["install", "npm ci", "yarn", "pnpm", "bootstrap", "setup", "init", "go mod"];
     let named =
         |t: &crate::model::Task| super::task_script(&t.action).is_some_and(|s| hints.iter().any(|h| s.contains(h)));
     if !job.tasks.iter().any(named) {

@@ -76,7 +76,7 @@ declare_rule! {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for pipeline in &ctx.program.pipelines {
-        images(pipeline, sink);
+        images(ctx, pipeline, sink);
         for (si, stage) in pipeline.stages.iter().enumerate() {
             for consumer in &stage.jobs {
                 let facts = ctx.facts.job(consumer);
@@ -171,8 +171,11 @@ const RUN_VALUE_OPTIONS: &[&str] = &[
     "--hostname",
 ];
 
-pub(crate) fn job_images(job: &Job) -> Images {
+pub(crate) fn job_images(ctx: &Context, job: &Job) -> Images {
     let mut images = Images::default();
+    if !ctx.facts.job(job).docker {
+        return images;
+    }
     for task in &job.tasks {
         let docker = match &task.action {
             Action::Shell(s) => s.contains("docker"),
@@ -231,11 +234,12 @@ pub(crate) fn job_images(job: &Job) -> Images {
 
 /// Jobs that use a docker image an earlier stage's job built: the image is in the docker
 /// daemon of the agent that built it.
-fn images(pipeline: &Pipeline, sink: &mut Sink) {
+fn images(ctx: &Context, pipeline: &Pipeline, sink: &mut Sink) {
     if pipeline.stages.len() < 2 {
         return;
     }
-    let all: Vec<Vec<Images>> = pipeline.stages.iter().map(|s| s.jobs.iter().map(job_images).collect()).collect();
+    let all: Vec<Vec<Images>> =
+        pipeline.stages.iter().map(|s| s.jobs.iter().map(|j| job_images(ctx, j)).collect()).collect();
     for (si, stage) in pipeline.stages.iter().enumerate().skip(1) {
         for (ji, consumer) in stage.jobs.iter().enumerate() {
             let mine = &all[si][ji];
