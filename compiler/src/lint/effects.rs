@@ -252,6 +252,19 @@ pub fn trivial(cmd: &Command) -> bool {
     }
 }
 
+/// Whether a command installs dependencies into the workspace or onto the agent (`npm ci`,
+/// `bundle install`, `go mod download`, `./bootstrap.sh`).
+pub fn installs_dependencies(cmd: &Command) -> bool {
+    let sub = cmd.args().iter().find(|a| !a.starts_with('-')).map(String::as_str).unwrap_or("");
+    match cmd.program() {
+        Some("npm" | "yarn" | "pnpm") => matches!(sub, "ci" | "install" | ""),
+        Some("bundle" | "composer" | "poetry" | "pip" | "pip3" | "apt-get" | "apt" | "yum" | "apk") => sub == "install",
+        Some("go") => sub == "mod",
+        Some(p) => ["bootstrap", "setup", "init", "install"].iter().any(|w| p.starts_with(w)),
+        None => false,
+    }
+}
+
 /// Whether every task of a job is a [`trivial`] command.
 pub fn trivial_job(job: &Job) -> bool {
     !job.tasks.is_empty()

@@ -1,6 +1,7 @@
 //! What the rules ask about every job, read once a lint run: the paths its scripts make and
 //! name, the commands it runs, and which stages start other pipelines.
 
+use super::effects;
 use super::rules::{self, Produced};
 use super::shell;
 use crate::model::{Job, Program};
@@ -19,6 +20,9 @@ pub struct JobFacts {
     pub single: Vec<Option<Vec<String>>>,
     /// Whether it runs `docker` at all.
     pub docker: bool,
+    /// Its first command, when every command it runs (trivial ones aside) installs
+    /// dependencies ([`effects::installs_dependencies`]).
+    pub installs: Option<String>,
 }
 
 /// The facts of every job of a program.
@@ -39,6 +43,7 @@ fn trivial(c: &shell::Command) -> bool {
 fn job_facts(job: &Job) -> JobFacts {
     let mut facts = JobFacts::default();
     let mut implicit = Vec::new();
+    let mut only_installs = true;
     for task in &job.tasks {
         let Some(mut cmds) = rules::task_commands(&task.action) else {
             facts.single.push(None);
@@ -54,6 +59,16 @@ fn job_facts(job: &Job) -> JobFacts {
         facts.waits.extend(shell::waits_of(&cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
         facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
+        for cmd in cmds.iter().filter(|c| !effects::trivial(c) && !matches!(c.program(), Some("cd" | "set" | "export")))
+        {
+            if !only_installs || !effects::installs_dependencies(cmd) {
+                only_installs = false;
+                break;
+            }
+            if facts.installs.is_none() {
+                facts.installs = Some(cmd.words.join(" "));
+            }
+        }
         facts.single.push(if cmds.len() == 1 { cmds.pop().map(|c| c.words) } else { None });
     }
     for a in &job.artifacts {
@@ -61,6 +76,9 @@ fn job_facts(job: &Job) -> JobFacts {
             facts.produced.retain(|p| p.path != path);
             facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
         }
+    }
+    if !only_installs {
+        facts.installs = None;
     }
     // Last: a rule names the first path it finds, and an artifact or a written file says more.
     for (folder, span) in implicit {

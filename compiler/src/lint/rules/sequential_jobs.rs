@@ -1,7 +1,6 @@
 //! L0001 `sequential-jobs`.
 
 use super::super::edit;
-use super::super::effects;
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
@@ -70,7 +69,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
             if stage.jobs.len() < 2 {
                 continue;
             }
-            preparing_jobs(stage, sink);
+            preparing_jobs(ctx, stage, sink);
             let made: Vec<&[super::Produced]> = stage.jobs.iter().map(|j| &ctx.facts.job(j).produced[..]).collect();
             for (ci, consumer) in stage.jobs.iter().enumerate() {
                 let facts = ctx.facts.job(consumer);
@@ -129,47 +128,17 @@ const PREPARE_WORDS: &[&str] = &["bootstrap", "init", "setup", "deps", "dependen
 
 /// Why a job looks like it prepares the workspace for its siblings: its name, or its every
 /// command installing dependencies (`npm ci`, `bundle install`, `./bootstrap.sh`).
-fn prepares(job: &Job) -> Option<String> {
+fn prepares(ctx: &Context, job: &Job) -> Option<String> {
     let base = job.instance_of.as_ref().map_or(job.name.as_str(), |i| i.base.as_str()).to_ascii_lowercase();
     if base.split(['-', '_']).any(|w| PREPARE_WORDS.contains(&w)) {
         return Some(format!("its name, `{}`", job.name));
     }
-    // Most jobs name no installer at all: tell them apart without reading their scripts.
-    let hints = ["install", "npm ci", "yarn", "pnpm", "bootstrap", "setup", "init", "go mod"];
-    let named =
-        |t: &crate::model::Task| super::task_script(&t.action).is_some_and(|s| hints.iter().any(|h| s.contains(h)));
-    if !job.tasks.iter().any(named) {
-        return None;
-    }
-    let mut installs = Vec::new();
-    for task in &job.tasks {
-        for cmd in super::task_commands(&task.action)? {
-            if effects::trivial(&cmd) || matches!(cmd.program(), Some("cd" | "set" | "export")) {
-                continue;
-            }
-            if !installs_dependencies(&cmd) {
-                return None;
-            }
-            installs.push(cmd.words.join(" "));
-        }
-    }
-    installs.first().map(|c| format!("`{c}`"))
-}
-
-fn installs_dependencies(cmd: &shell::Command) -> bool {
-    let sub = cmd.args().iter().find(|a| !a.starts_with('-')).map(String::as_str).unwrap_or("");
-    match cmd.program() {
-        Some("npm" | "yarn" | "pnpm") => matches!(sub, "ci" | "install" | ""),
-        Some("bundle" | "composer" | "poetry" | "pip" | "pip3" | "apt-get" | "apt" | "yum" | "apk") => sub == "install",
-        Some("go") => sub == "mod",
-        Some(p) => ["bootstrap", "setup", "init", "install"].iter().any(|w| p.starts_with(w)),
-        None => false,
-    }
+    ctx.facts.job(job).installs.as_ref().map(|c| format!("`{c}`"))
 }
 
 /// Jobs that prepare the workspace (install, bootstrap, set up) beside the jobs they prepare.
-fn preparing_jobs(stage: &Stage, sink: &mut Sink) {
-    let kinds: Vec<Option<String>> = stage.jobs.iter().map(prepares).collect();
+fn preparing_jobs(ctx: &Context, stage: &Stage, sink: &mut Sink) {
+    let kinds: Vec<Option<String>> = stage.jobs.iter().map(|j| prepares(ctx, j)).collect();
     let others: Vec<&str> =
         stage.jobs.iter().zip(&kinds).filter(|(_, k)| k.is_none()).map(|(j, _)| j.name.as_str()).collect();
     if others.is_empty() {
