@@ -163,6 +163,8 @@ pub enum TaskKind {
 pub struct Artifact {
     pub name: Ident,
     pub path: Expr,
+    /// `{ kind = report }` after the path; its fields.
+    pub options: Vec<Field>,
     pub span: Span,
 }
 

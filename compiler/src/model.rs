@@ -227,7 +227,18 @@ pub struct FanOutInstance {
 pub struct ArtifactDecl {
     pub name: String,
     pub path: String,
+    /// Who reads it besides fetches (`{ kind = report }`); `None`: it is meant to be fetched.
+    pub kind: Option<ArtifactKind>,
     pub origin: Origin,
+}
+
+/// The declared purpose of an artifact that is read other than by a fetch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArtifactKind {
+    /// Test results or a report that people read on the server.
+    Report,
+    /// What people download: a release binary, a package.
+    Deliverable,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@ pub enum Owner {
     Stage,
     Job,
     Task,
+    Artifact,
 }
 
 impl Owner {
@@ -19,6 +20,7 @@ impl Owner {
             Owner::Stage => "a stage",
             Owner::Job => "a job",
             Owner::Task => "a task's options",
+            Owner::Artifact => "an artifact's options",
         }
     }
 }
@@ -81,6 +83,7 @@ const fn field(
 pub(crate) const APPROVALS: &[&str] = &["success", "manual"];
 pub(crate) const ON_FAILURE: &[&str] = &["finish", "cancel"];
 pub(crate) const WHEN: &[&str] = &["passed", "failed", "always"];
+pub(crate) const ARTIFACT_KINDS: &[&str] = &["report", "deliverable"];
 
 pub(crate) static FIELDS: &[FieldSpec] = &[
     FieldSpec {
@@ -178,6 +181,13 @@ pub(crate) static FIELDS: &[FieldSpec] = &[
         "`passed`: run while every earlier task passed. `failed`: only after one failed. `always`: either way.",
     ),
     field(Owner::Task, "estimate", FieldType::Duration, None, "How long the task usually takes, for the linter."),
+    field(
+        Owner::Artifact,
+        "kind",
+        FieldType::Enum(ARTIFACT_KINDS),
+        None,
+        "Who reads it besides fetches: `report`, test results or a report people read on the server; `deliverable`, what people download. Without a kind, an artifact is meant to be fetched.",
+    ),
 ];
 
 /// The fields of one kind of entity.

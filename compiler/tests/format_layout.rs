@@ -109,6 +109,24 @@ fn prints_tasks_options_env_and_strings_as_written() {
 }
 
 #[test]
+fn keeps_the_options_of_artifacts() {
+    insta::assert_snapshot!(fmt(r##"pipeline build {
+  stage test {
+    job unit {
+      run "make test"
+      artifact junit="out/junit.xml"   {kind=report}
+      artifact app = "out/app" {
+        # what people download
+        kind = deliverable
+      }
+      artifact log = "out/test.log"
+    }
+  }
+}
+"##));
+}
+
+#[test]
 fn refuses_files_with_syntax_errors() {
     let errors = format("pipeline p {\n  stage s {\n").expect_err("a syntax error");
     assert!(errors.iter().all(|d| d.is_error()));

@@ -3,7 +3,7 @@
 //! Each fix is applied to its file, and the result must pass the checker and no longer draw the
 //! fixed finding.
 
-use pw_compiler::lint::{self, fix, LintConfig};
+use pw_compiler::lint::{self, effects, fix, LintConfig};
 use pw_compiler::render::human;
 use pw_compiler::{analyze, Workspace};
 use std::path::{Path, PathBuf};
@@ -113,4 +113,42 @@ fn fixes_compile_and_remove_their_findings() {
         snap.push_str(after_text);
         insta::assert_snapshot!(format!("fix@{stem}"), snap);
     }
+}
+
+/// No fix removes a gate: the stages a fix of `split-not-worth-it` or
+/// `independent-stages-in-sequence` removes (merging them into another) never have effects.
+#[test]
+fn no_fix_merges_a_stage_with_effects() {
+    let extra = effects::ExtraWords::default();
+    let classifier = effects::Classifier::new(&extra);
+    let mut merges = 0;
+    for path in fixtures() {
+        let ws = workspace(&path);
+        let analysis = analyze(&ws);
+        if analysis.has_errors() {
+            continue;
+        }
+        let stages: Vec<_> = analysis.program.pipelines.iter().flat_map(|p| p.stages.iter()).collect();
+        for d in lint::lint(&ws, &analysis, &LintConfig::default()) {
+            let Some(fix) = d.fix.as_ref().filter(|_| matches!(d.code, "L0004" | "L0005")) else { continue };
+            for edit in fix.edits.iter().filter(|e| e.replacement.is_empty()) {
+                for stage in stages
+                    .iter()
+                    .filter(|s| edit.span.start <= s.origin.span.start && s.origin.span.end <= edit.span.end)
+                {
+                    merges += 1;
+                    let kind = classifier.stage(stage);
+                    assert!(
+                        kind.effect.is_none(),
+                        "{}: `{}` merges stage `{}`, which has effects ({:?})",
+                        path.display(),
+                        fix.message,
+                        stage.name,
+                        kind.effect
+                    );
+                }
+            }
+        }
+    }
+    assert!(merges >= 3, "the fixtures hold fixes that merge stages: {merges}");
 }

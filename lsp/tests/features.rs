@@ -246,6 +246,16 @@ fn hover_on_a_field_and_a_keyword_shows_the_reference() {
 }
 
 #[test]
+fn hover_on_an_artifact_kind_shows_the_reference() {
+    let text = BUILD.replace(
+        "artifact webapp = \"target/release/webapp\"",
+        "artifact webapp = \"target/release/webapp\" { ki$0nd = deliverable }",
+    );
+    assert!(text.contains("$0"), "the fixture has the artifact");
+    insta::assert_snapshot!("hover_artifact_kind", Harness::new(&[("build.pw", &text)]).hover());
+}
+
+#[test]
 fn hover_on_a_code_in_a_comment_explains_it() {
     let text = BUILD.replace("material app {", "# see E0301$0 for references\nmaterial app {");
     let h = Harness::new(&[("build.pw", &text)]);

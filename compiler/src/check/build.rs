@@ -12,8 +12,8 @@ use crate::codes::Code::{
 };
 use crate::diagnostic::{did_you_mean, Applicability, Diagnostic, Edit, Fix};
 use crate::model::{
-    Action, Approval, ArtifactDecl, Discover, EnvValue, EnvVar, FanOutInstance, Fetch, Job, Material, NameRef,
-    OnFailure, Origin, ParamType, Pipeline, Stage, Task, TemplateKind, Upstream, When,
+    Action, Approval, ArtifactDecl, ArtifactKind, Discover, EnvValue, EnvVar, FanOutInstance, Fetch, Job, Material,
+    NameRef, OnFailure, Origin, ParamType, Pipeline, Stage, Task, TemplateKind, Upstream, When,
 };
 use crate::schema::Owner;
 use crate::source::{FileId, Span};
@@ -571,10 +571,18 @@ impl<'a, 's> Builder<'a, 's> {
 
     fn artifact(&mut self, file: FileId, a: &'a ast::Artifact, scope: &Scope) -> Option<ArtifactDecl> {
         let at = origin(file, a.span, a.name.span);
-        match self.eval(file, scope).expr(&a.path) {
+        let option_fields: Vec<&ast::Field> = a.options.iter().collect();
+        let mut eval = self.eval(file, scope);
+        let fields = fields::read(Owner::Artifact, &option_fields, &mut eval, (file, a.name.span));
+        let kind = match fields.word("kind", &mut eval) {
+            Some("report") => Some(ArtifactKind::Report),
+            Some("deliverable") => Some(ArtifactKind::Deliverable),
+            _ => None,
+        };
+        match eval.expr(&a.path) {
             Value::Str(p) => {
                 let path = self.workspace_path(file, a.path.span, &p, PathUse::Artifact);
-                Some(ArtifactDecl { name: a.name.name.clone(), path, origin: at })
+                Some(ArtifactDecl { name: a.name.name.clone(), path, kind, origin: at })
             }
             Value::Error => None,
             other => {

@@ -60,9 +60,10 @@ fn unknown(owner: Owner, file: FileId, name: &Ident) -> Diagnostic {
             .with_label("not a field here");
     if let Some(s) = did_you_mean(&name.name, known.iter().copied()) {
         d = d.with_suggestion(s);
-    } else if let Some(other) = [Owner::Material, Owner::Pipeline, Owner::Stage, Owner::Job, Owner::Task]
-        .into_iter()
-        .find(|&o| o != owner && schema::lookup(o, &name.name).is_some())
+    } else if let Some(other) =
+        [Owner::Material, Owner::Pipeline, Owner::Stage, Owner::Job, Owner::Task, Owner::Artifact]
+            .into_iter()
+            .find(|&o| o != owner && schema::lookup(o, &name.name).is_some())
     {
         d = d.with_help(format!("`{}` is a field of {}", name.name, other.describe()));
     }

@@ -178,7 +178,10 @@ impl<'a> Printer<'a> {
                     self.out.push(' ');
                 }
                 self.out.push_str(" = ");
-                self.expr(q, &a.path, 0);
+                let options_span = Span::new(a.path.span.end, a.span.end);
+                let inline = self.inline_option(q, &a.options, options_span);
+                self.expr(q, &a.path, inline.as_ref().map_or(0, |line| line.chars().count()));
+                self.options(q, &a.options, inline, options_span);
             }
             Member::Error(span) => self.out.push_str(self.src[span.range()].trim()),
         }
@@ -265,14 +268,39 @@ impl<'a> Printer<'a> {
         true
     }
 
-    fn task(&mut self, q: &mut Queue<'a>, t: &Task) {
-        let options_span = Span::new(command_end(t), t.span.end);
-        // A single option stays on the command's line: ` { when = failed }`.
-        let inline = match t.options.as_slice() {
-            [f] if !q.any_within(options_span) => Some(format!(" {{ {} = {} }}", f.name.name, self.flat(&f.value))),
+    /// A single option stays on the line before it: ` { when = failed }`.
+    fn inline_option(&self, q: &Queue<'a>, options: &[Field], span: Span) -> Option<String> {
+        match options {
+            [f] if !q.any_within(span) => Some(format!(" {{ {} = {} }}", f.name.name, self.flat(&f.value))),
             _ => None,
         }
-        .filter(|line| !line.contains('\n'));
+        .filter(|line| !line.contains('\n'))
+    }
+
+    /// The options of a task or an artifact, after its text; `span` runs from the end of that
+    /// text to the end of the entity.
+    fn options(&mut self, q: &mut Queue<'a>, options: &[Field], inline: Option<String>, span: Span) {
+        if options.is_empty() {
+            return;
+        }
+        if let Some(line) = inline.filter(|line| self.column() + line.chars().count() <= MAX_WIDTH) {
+            self.out.push_str(&line);
+            return;
+        }
+        let last = span.start;
+        let options: Vec<Member> = options.iter().cloned().map(Member::Field).collect();
+        let open = self.src[last..span.end].find('{').map_or(last, |i| last + i);
+        self.out.push_str(" {");
+        self.indent += 1;
+        self.members(q, &options, false, open + 1, span.end.saturating_sub(1).max(open + 1));
+        self.indent -= 1;
+        self.newline(false);
+        self.out.push('}');
+    }
+
+    fn task(&mut self, q: &mut Queue<'a>, t: &Task) {
+        let options_span = Span::new(command_end(t), t.span.end);
+        let inline = self.inline_option(q, &t.options, options_span);
         let reserve = inline.as_ref().map_or(0, |line| line.chars().count());
         match &t.kind {
             TaskKind::Run(e) => {
@@ -289,22 +317,7 @@ impl<'a> Printer<'a> {
                 }
             }
         }
-        if t.options.is_empty() {
-            return;
-        }
-        if let Some(line) = inline.filter(|line| self.column() + line.chars().count() <= MAX_WIDTH) {
-            self.out.push_str(&line);
-            return;
-        }
-        let last = options_span.start;
-        let options: Vec<Member> = t.options.iter().cloned().map(Member::Field).collect();
-        let open = self.src[last..t.span.end].find('{').map_or(last, |i| last + i);
-        self.out.push_str(" {");
-        self.indent += 1;
-        self.members(q, &options, false, open + 1, t.span.end.saturating_sub(1).max(open + 1));
-        self.indent -= 1;
-        self.newline(false);
-        self.out.push('}');
+        self.options(q, &t.options, inline, options_span);
     }
 
     fn params(&mut self, q: &mut Queue<'a>, params: &[Param], span: Span) {

@@ -45,7 +45,15 @@ impl Emitter<'_> {
             Member::Artifact(a) => {
                 self.out.push_str(&format!("artifact {} = ", a.name.name));
                 self.expr(&a.path);
-                self.out.push('\n');
+                if a.options.is_empty() {
+                    self.out.push('\n');
+                } else {
+                    self.out.push_str(" {\n");
+                    for f in &a.options {
+                        self.field(f);
+                    }
+                    self.out.push_str("}\n");
+                }
             }
             Member::Error(_) => {}
         }

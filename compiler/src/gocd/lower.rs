@@ -228,16 +228,18 @@ impl Lowerer<'_> {
         }
         let names = artifact_names(&j.artifacts);
         for (a, name) in j.artifacts.iter().zip(names) {
-            if a.test {
-                self.note(
-                    span,
-                    format!("GoCD test artifact `{}`: published as a plain artifact", a.source.value),
-                    None,
-                );
-            }
+            // GoCD parses a test artifact as a report and shows it in a tab: it has a reader.
+            let options = if a.test {
+                let word = Ident { name: "report".into(), span: a.span };
+                let value = Expr { kind: ExprKind::Path(vec![word]), span: a.span };
+                vec![ast::Field { name: Ident { name: "kind".into(), span: a.span }, value, span: a.span }]
+            } else {
+                Vec::new()
+            };
             members.push(Member::Artifact(ast::Artifact {
                 name: Ident { name, span: a.span },
                 path: string(&a.source),
+                options,
                 span: a.span,
             }));
         }
@@ -246,7 +248,7 @@ impl Lowerer<'_> {
         if let Some((n, at)) = j.instances.filter(|(n, _)| *n > 1) {
             b.fan_out = Some(ForClause {
                 var: Ident { name: "instance".into(), span: at },
-                source: Expr { kind: ExprKind::Range(1, i64::from(n) + 1), span: at },
+                source: Expr { kind: ExprKind::Range(1, i64::from(n)), span: at },
                 span: at,
             });
         }

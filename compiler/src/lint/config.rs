@@ -19,9 +19,13 @@
 //!
 //! [lint.long-stage-chain]
 //! max-stages = 6
+//!
+//! [lint.effects]                        # see `effects.rs`
+//! effects = ["promote"]
 //! ```
 
 use super::cost::CostModel;
+use super::effects::ExtraWords;
 use super::glob;
 use super::registry::{self, Category, Rule};
 use crate::diagnostic::Severity;
@@ -51,6 +55,8 @@ pub struct LintConfig {
     /// `serial-independent-work`: how many runs of one tool, and how long together.
     pub serial_min_tasks: usize,
     pub serial_min_secs: u64,
+    /// Words that `[lint.effects]` adds to the classification of stages.
+    pub effects: ExtraWords,
     /// The folder `per-path-ignores` patterns are relative to: the configuration file's.
     pub root: Option<PathBuf>,
     /// The file read, if any.
@@ -68,6 +74,7 @@ impl Default for LintConfig {
             fan_out_min_jobs: 3,
             serial_min_tasks: 3,
             serial_min_secs: 120,
+            effects: ExtraWords::default(),
             root: None,
             file: None,
         }
@@ -128,6 +135,15 @@ struct Section {
     long_stage_chain: Option<ChainSection>,
     hand_written_fan_out: Option<FanOutSection>,
     serial_independent_work: Option<SerialSection>,
+    effects: Option<EffectsSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EffectsSection {
+    effects: Option<Vec<String>>,
+    verifies: Option<Vec<String>>,
+    opaque: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +317,11 @@ impl LintConfig {
             config.serial_min_secs =
                 duration(&serial.min_duration, config.serial_min_secs).map_err(|(s, m)| err(Some(s), m, None))?;
         }
+        if let Some(e) = section.effects {
+            let lower = |v: Option<Vec<String>>| v.unwrap_or_default().iter().map(|w| w.to_ascii_lowercase()).collect();
+            config.effects =
+                ExtraWords { effects: lower(e.effects), verifies: lower(e.verifies), opaque: lower(e.opaque) };
+        }
         Ok(config)
     }
 }
@@ -388,6 +409,16 @@ mod tests {
         assert_eq!(e.line_col(), Some((2, 1)));
         let e = parse("[lint\n").err().unwrap_or_else(|| panic!("no error"));
         assert!(e.span.is_some());
+    }
+
+    #[test]
+    fn effects_extend_the_word_lists() {
+        let c = parse("[lint.effects]\neffects = [\"Promote\"]\nopaque = [\"bazel\"]\n").unwrap_or_default();
+        assert_eq!(c.effects.effects, vec!["promote"]);
+        assert_eq!(c.effects.opaque, vec!["bazel"]);
+        assert!(c.effects.verifies.is_empty());
+        let e = parse("[lint.effects]\neffect = [\"x\"]\n").err().unwrap_or_else(|| panic!("no error"));
+        assert!(e.message.contains("unknown field `effect`"), "{}", e.message);
     }
 
     #[test]

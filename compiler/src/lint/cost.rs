@@ -13,7 +13,7 @@
 //!   too costs less than the setup and the transition the split costs on every run.
 
 use super::history::History;
-use crate::model::{Job, Pipeline, Stage, Task, When};
+use crate::model::{Approval, Job, Pipeline, Stage, Task, When};
 use crate::parser::format_duration;
 
 /// The settings of the cost model, in seconds.
@@ -98,11 +98,13 @@ impl<'a> Costs<'a> {
     }
 
     /// A whole run of the pipeline: every stage's work, a job setup per stage and the
-    /// transitions between stages; `None` when a job's duration is unknown.
+    /// transitions between stages (the wait for a manual approval is a person's, not one);
+    /// `None` when a job's duration is unknown.
     pub fn run(&self, pipeline: &Pipeline) -> Option<u64> {
         let work: u64 = pipeline.stages.iter().map(|s| self.stage(pipeline, s)).sum::<Option<u64>>()?;
         let n = pipeline.stages.len() as u64;
-        Some(work + n * self.model.setup_secs + n.saturating_sub(1) * self.model.transition_secs)
+        let transitions = pipeline.stages.iter().skip(1).filter(|s| s.approval == Approval::Success).count() as u64;
+        Some(work + n * self.model.setup_secs + transitions * self.model.transition_secs)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the rules ask about every job, read once a lint run: the paths its scripts make and
 //! name, the commands it runs, and which stages start other pipelines.
 
+use super::effects;
 use super::rules::{self, Produced};
 use super::shell;
 use crate::model::{Job, Program};
@@ -17,6 +18,11 @@ pub struct JobFacts {
     pub commands: Vec<u64>,
     /// For each task, its words when it runs one simple command.
     pub single: Vec<Option<Vec<String>>>,
+    /// Whether it runs `docker` at all.
+    pub docker: bool,
+    /// Its first command, when every command it runs (trivial ones aside) installs
+    /// dependencies ([`effects::installs_dependencies`]).
+    pub installs: Option<String>,
 }
 
 /// The facts of every job of a program.
@@ -36,6 +42,8 @@ fn trivial(c: &shell::Command) -> bool {
 /// What one job's scripts make, name, wait for and run.
 fn job_facts(job: &Job) -> JobFacts {
     let mut facts = JobFacts::default();
+    let mut implicit = Vec::new();
+    let mut only_installs = true;
     for task in &job.tasks {
         let Some(mut cmds) = rules::task_commands(&task.action) else {
             facts.single.push(None);
@@ -46,15 +54,36 @@ fn job_facts(job: &Job) -> JobFacts {
                 facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
             }
         }
+        implicit.extend(shell::implicit_outputs(&cmds).into_iter().map(|f| (f, task.origin.span)));
         facts.mentions.extend(shell::mentions_of(&cmds));
         facts.waits.extend(shell::waits_of(&cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
+        facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
+        for cmd in cmds.iter().filter(|c| !effects::trivial(c) && !matches!(c.program(), Some("cd" | "set" | "export")))
+        {
+            if !only_installs || !effects::installs_dependencies(cmd) {
+                only_installs = false;
+                break;
+            }
+            if facts.installs.is_none() {
+                facts.installs = Some(cmd.words.join(" "));
+            }
+        }
         facts.single.push(if cmds.len() == 1 { cmds.pop().map(|c| c.words) } else { None });
     }
     for a in &job.artifacts {
         if let Some(path) = shell::normalize(&a.path) {
             facts.produced.retain(|p| p.path != path);
             facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
+        }
+    }
+    if !only_installs {
+        facts.installs = None;
+    }
+    // Last: a rule names the first path it finds, and an artifact or a written file says more.
+    for (folder, span) in implicit {
+        if !facts.produced.iter().any(|p| p.path == folder) {
+            facts.produced.push(Produced { path: folder.to_string(), span, artifact: None });
         }
     }
     facts.mentions.sort();

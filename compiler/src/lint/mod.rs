@@ -8,6 +8,8 @@ pub mod config;
 pub mod cost;
 pub mod docs;
 pub mod edit;
+pub mod effects;
+pub mod engine;
 pub mod facts;
 pub mod fix;
 pub mod glob;
@@ -44,6 +46,17 @@ impl Context<'_> {
     /// The source text of a span.
     pub fn text(&self, file: FileId, span: Span) -> &str {
         self.workspace.file(file).text.get(span.range()).unwrap_or("")
+    }
+
+    /// What a stage does outside its workspace, whether it verifies, and whether its scripts
+    /// can be read ([`effects`]).
+    pub fn stage_kind(&self, stage: &crate::model::Stage) -> effects::StageKind {
+        effects::Classifier::new(&self.config.effects).stage(stage)
+    }
+
+    /// The note naming the engine whose costs a finding's figures assume ([`engine`]).
+    pub fn cost_note(&self) -> String {
+        engine::Engine::of(self.program).note(self.costs.model)
     }
 
     /// The syntax tree of a file.

@@ -129,6 +129,9 @@ pub static RULES: &[&Rule] = &[
     &rules::unfetched_artifact::RULE,
     &rules::unused_suppression::RULE,
     &rules::invalid_suppression::RULE,
+    &rules::unreachable_cleanup::RULE,
+    &rules::shell_syntax_in_argv::RULE,
+    &rules::check_cannot_fail::RULE,
 ];
 
 /// The rule with this code or name (case-insensitive).

@@ -193,6 +193,10 @@ pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
                 }
             }
             Some("zip") => out.extend(plain.first().and_then(|a| normalize(a))),
+            // `docker cp container:/src dest` copies out of a container.
+            Some("docker") if args.first().is_some_and(|a| a == "cp") => {
+                out.extend(plain.last().filter(|a| !a.contains(':')).and_then(|a| normalize(a)))
+            }
             _ => {}
         }
         let mut i = 0;
@@ -209,6 +213,48 @@ pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
             }
             i += 1;
         }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The folders that well-known tools fill without naming them: `go mod vendor` makes
+/// `vendor`, `npm ci` makes `node_modules`, `python -m build` makes `dist`, `gradle build`
+/// makes `build`.
+pub fn implicit_outputs(cmds: &[Command]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let tools = [
+            "go", "composer", "npm", "yarn", "pnpm", "python", "python3", "poetry", "hatch", "uv", "flit", "gradle",
+            "gradlew",
+        ];
+        if !cmd.program().is_some_and(|p| tools.contains(&p)) {
+            continue;
+        }
+        let args: Vec<&str> = cmd.args().iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
+        let first = args.first().copied().unwrap_or("");
+        let folder = match (cmd.program(), first) {
+            (Some("go"), "mod") if args.get(1) == Some(&"vendor") => Some("vendor"),
+            (Some("composer"), "install" | "update") => Some("vendor"),
+            (Some("npm"), "ci" | "install") | (Some("yarn"), "install") | (Some("pnpm"), "install") => {
+                Some("node_modules")
+            }
+            (Some("npm" | "yarn" | "pnpm"), "run") if args.get(1) == Some(&"build") => Some("dist"),
+            (Some("yarn" | "pnpm"), "build") => Some("dist"),
+            (Some("python" | "python3"), "setup.py")
+                if args.iter().any(|a| a.starts_with("sdist") || a.starts_with("bdist")) =>
+            {
+                Some("dist")
+            }
+            (Some("python" | "python3"), _) if cmd.args().windows(2).any(|w| w[0] == "-m" && w[1] == "build") => {
+                Some("dist")
+            }
+            (Some("poetry" | "hatch" | "uv" | "flit"), "build") => Some("dist"),
+            (Some("gradle" | "gradlew"), "build" | "assemble" | "jar") => Some("build"),
+            _ => None,
+        };
+        out.extend(folder);
     }
     out.sort();
     out.dedup();
@@ -348,6 +394,15 @@ mod tests {
         assert!(writes("cargo build --release 2>&1 | tee /dev/null").is_empty());
         assert_eq!(writes("tool render --out rendered/ && mkdir build"), vec!["rendered"]);
         assert_eq!(mentions("tool apply rendered/ build"), vec!["rendered"]);
+    }
+
+    #[test]
+    fn finds_folders_tools_fill() {
+        assert_eq!(implicit_outputs(&commands("go mod vendor && npm ci")), vec!["node_modules", "vendor"]);
+        assert_eq!(implicit_outputs(&commands("python -m build; ./gradlew assemble")), vec!["build", "dist"]);
+        assert!(implicit_outputs(&commands("go build ./... && npm test")).is_empty());
+        assert_eq!(writes("docker cp app:/srv/report.xml out/report.xml"), vec!["out/report.xml"]);
+        assert!(writes("docker cp out/x app:/srv/x").is_empty());
     }
 
     #[test]

@@ -271,15 +271,21 @@ fn params<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Vec<Param>> {
         .boxed()
 }
 
-/// `run value [options]` or `fetch value [into value] [options]`.
-fn task<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
-    let field = field(value.clone());
-    let options = just(Token::LBrace)
+/// `{ field = value ... }` after a task or an artifact, or nothing.
+fn options<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Vec<Field>> {
+    let field = field(value);
+    just(Token::LBrace)
         .ignore_then(choice((field.map(Some), junk(Level::Options).map(|_| None))).repeated().collect::<Vec<_>>())
         .then_ignore(expect_token(Token::RBrace))
         .map(|fields| fields.into_iter().flatten().collect::<Vec<_>>())
         .or_not()
-        .map(Option::unwrap_or_default);
+        .map(Option::unwrap_or_default)
+        .boxed()
+}
+
+/// `run value [options]` or `fetch value [into value] [options]`.
+fn task<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
+    let options = options(value.clone());
     let run = keyword(Token::Run).then(value.clone()).map(|(span, expr)| (span, TaskKind::Run(expr)));
     let fetch = keyword(Token::Fetch)
         .then(value.clone())
@@ -291,14 +297,15 @@ fn task<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
         .boxed()
 }
 
-/// `artifact name = path`.
+/// `artifact name = path [options]`.
 fn artifact<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
     just(Token::Artifact)
         .ignore_then(opt_ident())
         .then_ignore(expect_token(Token::Eq))
-        .then(value)
-        .map_with(|(name, path), e| match name {
-            Some(name) => Member::Artifact(Artifact { name, path, span: e.span() }),
+        .then(value.clone())
+        .then(options(value))
+        .map_with(|((name, path), options), e| match name {
+            Some(name) => Member::Artifact(Artifact { name, path, options, span: e.span() }),
             None => Member::Error(e.span()),
         })
         .boxed()

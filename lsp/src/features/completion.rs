@@ -22,6 +22,8 @@ pub enum Frame {
     Block(BlockKind),
     /// A task's `{ when = ... }`.
     Options,
+    /// An artifact's `{ kind = ... }`.
+    ArtifactOptions,
     /// A brace whose header could not be read.
     Unknown,
 }
@@ -126,6 +128,7 @@ fn frames(tokens: &[(Token, Span)]) -> Vec<Open> {
                 pending = block_kind(t).map(|k| (Frame::Block(k), name_after(i + 1)));
             }
             Token::Run | Token::Fetch if !in_brackets => pending = Some((Frame::Options, None)),
+            Token::Artifact if !in_brackets => pending = Some((Frame::ArtifactOptions, None)),
             Token::Eq if !in_brackets && matches!(pending, Some((Frame::Block(_), _))) => pending = None,
             Token::LBrace => {
                 let (frame, name) = pending.take().unwrap_or((Frame::Unknown, None));
@@ -279,6 +282,7 @@ fn owner(frame: Frame) -> Option<Owner> {
         Frame::Block(BlockKind::Stage) => Some(Owner::Stage),
         Frame::Block(BlockKind::Job) => Some(Owner::Job),
         Frame::Options => Some(Owner::Task),
+        Frame::ArtifactOptions => Some(Owner::Artifact),
         _ => None,
     }
 }
@@ -438,6 +442,7 @@ mod tests {
         assert_eq!(at("pipeline p {\n  |"), Context::Member(Frame::Block(BlockKind::Pipeline)));
         assert_eq!(at("pipeline p { stage s { job j { ti|"), Context::Member(Frame::Block(BlockKind::Job)));
         assert_eq!(at("pipeline p { stage s { job j { run \"x\" { |"), Context::Member(Frame::Options));
+        assert_eq!(at("job j { artifact a = \"x\" { |"), Context::Member(Frame::ArtifactOptions));
         assert_eq!(
             at("pipeline p { stage s { job j { run \"x\" { when = failed }\n |"),
             Context::Member(Frame::Block(BlockKind::Job))

@@ -87,6 +87,10 @@ fn syntax_hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String,
             let option = t.options.iter().find(|o| o.span.contains(offset))?;
             Some((field_entry(schema::lookup(Owner::Task, &option.name.name)?), option.span))
         }
+        Member::Artifact(a) if a.options.iter().any(|o| o.span.contains(offset)) => {
+            let option = a.options.iter().find(|o| o.span.contains(offset))?;
+            Some((field_entry(schema::lookup(Owner::Artifact, &option.name.name)?), option.span))
+        }
         Member::Block(b) if b.kind_span.contains(offset) => {
             Some((keyword_entry(b.kind.keyword())?.to_string(), b.kind_span))
         }

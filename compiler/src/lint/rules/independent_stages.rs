@@ -1,6 +1,7 @@
 //! L0005 `independent-stages-in-sequence`.
 
 use super::super::edit;
+use super::super::effects::{first_opaque, without_effects, StageKind};
 use super::super::{Context, Sink};
 use super::long_stage_chain::dependencies;
 use crate::ast::{BlockKind, Member};
@@ -12,6 +13,14 @@ declare_rule! {
     /// ## What it does
     /// Finds consecutive stages with no data dependency between them (none fetches from or
     /// uses files of another) and no approval gate, which could be jobs of one stage.
+    ///
+    /// A stage boundary is also a gate: the next stage runs only if this one passed. So a
+    /// stage with effects outside its workspace (it deploys, releases, publishes, pushes,
+    /// uploads, applies, migrates or cleans up, by its names or its commands: `git push`,
+    /// `docker push`, `kubectl`, `terraform apply`, `scp` to a host...) is never grouped with
+    /// the stages around it: merged, it would run before the tests before it passed. When a
+    /// stage runs a script the linter cannot read (`./tasks x`, `make target`), the finding
+    /// asks whether it needs what the stages before it make, and offers no fix.
     ///
     /// ## Why is this bad?
     /// Stages run one after another; jobs of a stage run in parallel. Independent work in
@@ -43,7 +52,8 @@ declare_rule! {
     ///
     /// ## Fix
     /// An unsafe fix moves the later stages' jobs into the first stage and removes the emptied
-    /// stages, when they set no field of their own and nothing refers to them.
+    /// stages, when they set no field of their own, nothing refers to them and every script is
+    /// readable. No fix merges a stage with effects.
     code: "L0005",
     name: "independent-stages-in-sequence",
     category: Cost,
@@ -68,14 +78,16 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 end += 1;
             }
             if end - i >= 2 {
-                report(ctx, p, &p.stages[i..end], sink);
+                for (run, kinds) in without_effects(ctx, &p.stages[i..end]) {
+                    report(ctx, p, &p.stages[i + run.start..i + run.end], &kinds, sink);
+                }
             }
             i = end;
         }
     }
 }
 
-fn report(ctx: &Context, p: &Pipeline, group: &[Stage], sink: &mut Sink) {
+fn report(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind], sink: &mut Sink) {
     let model = ctx.costs.model;
     let k = group.len() as u64;
     let names: Vec<&str> = group.iter().map(|s| s.name.as_str()).collect();
@@ -88,21 +100,48 @@ fn report(ctx: &Context, p: &Pipeline, group: &[Stage], sink: &mut Sink) {
         }
         None => format!("about {} of transitions and setups a run", format_duration(saving)),
     };
+    // A script of a later stage may read what the stages before it made; one of the first
+    // stage may make what the later ones read.
+    let (opaque, question) = match (first_opaque(&kinds[1..]), first_opaque(&kinds[..1])) {
+        (Some(script), _) => (Some(script), "if it needs nothing the stages before it make"),
+        (None, Some(script)) => (Some(script), "if the stages after it need nothing it makes"),
+        (None, None) => (None, ""),
+    };
+    let message = match opaque {
+        None => format!(
+            "stages {} use nothing each other makes and no approval separates them: as jobs of one stage they would run in parallel and save {detail}",
+            crate::words::quote_list(&names)
+        ),
+        Some(script) => format!(
+            "stages {} fetch nothing from each other and no approval separates them; {script} is a script the linter cannot read: {question}, as jobs of one stage they would run in parallel and save {detail}",
+            crate::words::quote_list(&names)
+        ),
+    };
     let o = group[1].origin;
+    let label = match opaque {
+        None => format!("waits for `{}` but needs nothing from it", group[0].name),
+        Some(_) => format!("waits for `{}`: does it need what it makes?", group[0].name),
+    };
     let mut d = RULE
-        .at(
-            o.file,
-            o.name,
-            format!(
-                "stages {} use nothing each other makes and no approval separates them: as jobs of one stage they would run in parallel and save {detail}",
-                crate::words::quote_list(&names)
-            ),
-        )
-        .with_label(format!("waits for `{}` but needs nothing from it", group[0].name))
-        .with_secondary(group[0].origin.file, group[0].origin.name, "independent of the stages after it")
-        .with_help(format!("move their jobs into stage `{}`, unless the order is deliberate (fast checks first)", group[0].name));
-    if let Some(fix) = fix(ctx, group) {
-        d = d.with_fix(fix);
+        .at(o.file, o.name, message)
+        .with_label(label)
+        .with_secondary(group[0].origin.file, group[0].origin.name, "no fetch links it to the stages after it")
+        .with_note(ctx.cost_note());
+    if let Some(gate) = kinds[..kinds.len() - 1].iter().position(|k| k.verifies.is_some()) {
+        d = d.with_note(format!(
+            "`{}` verifies ({}): merged, the stages merged with it run even when it fails; the stages after the merged one still wait for it",
+            group[gate].name,
+            kinds[gate].verifies.as_deref().unwrap_or("")
+        ));
+    }
+    d = d.with_help(format!(
+        "move their jobs into stage `{}`, unless the order is deliberate (fast checks first)",
+        group[0].name
+    ));
+    if opaque.is_none() {
+        if let Some(fix) = fix(ctx, group) {
+            d = d.with_fix(fix);
+        }
     }
     sink.add_about(o.span, d);
 }

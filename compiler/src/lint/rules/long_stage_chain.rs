@@ -1,5 +1,6 @@
 //! L0003 `long-stage-chain`.
 
+use super::super::effects::{first_opaque, StageKind};
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::model::{Action, Approval, Pipeline};
@@ -10,16 +11,16 @@ declare_rule! {
     /// ## What it does
     /// Finds pipelines whose chain of stages is longer than the limit (6 by default, setting
     /// `[lint.long-stage-chain] max-stages`), says what the transitions cost, and where the
-    /// chain can be cut: stages that nothing later depends on, and that depend only on an
-    /// earlier stage, can move to a pipeline of their own that starts `after` that stage and
-    /// runs them in parallel.
+    /// chain can be cut: stages that nothing later depends on, that depend only on an earlier
+    /// stage, and that neither change the world nor gate a stage that does, can move to a
+    /// pipeline of their own that starts `after` that stage and runs them in parallel.
     ///
     /// ## Why is this bad?
     /// Stages run one after another, and each boundary costs a transition: the time between
     /// one stage passing and the next one's jobs starting (10 s or more on GoCD, where agents
     /// poll for work). Every stage also costs a job setup. A long chain adds that to every run,
-    /// and the feedback from the last stage comes last. What a stage depends on is what it
-    /// fetches: stages that only need an early stage's output need not wait for the others.
+    /// and the feedback from the last stage comes last. The wait for a manual approval is a
+    /// person's, and is not counted as a transition.
     ///
     /// ## Example
     /// ```pw
@@ -27,13 +28,13 @@ declare_rule! {
     ///
     /// pipeline build {
     ///   materials = [app]
-    ///   stage compile { job linux { timeout = 20m run "make" artifact bin = "out/app" } }
-    ///   stage lint    { job lint  { timeout = 5m fetch compile.linux.bin run "make lint" } }
-    ///   stage docs    { job docs  { timeout = 5m fetch compile.linux.bin run "make docs" } }
-    ///   stage audit   { job audit { timeout = 5m fetch compile.linux.bin run "make audit" } }
-    ///   stage test    { job unit  { timeout = 5m fetch compile.linux.bin run "make test" } }
-    ///   stage package { job deb   { timeout = 5m fetch compile.linux.bin run "make deb" artifact deb = "out/app.deb" } }
-    ///   stage publish { job push  { timeout = 5m fetch package.deb.deb run "make publish" } }
+    ///   stage compile { job linux { timeout = 20m run "cargo build --release" artifact bin = "target/release/app" } }
+    ///   stage lint    { job lint  { timeout = 10m run "cargo clippy -- -D warnings" } }
+    ///   stage test    { job unit  { timeout = 10m run "cargo test" } }
+    ///   stage size    { job size  { timeout = 5m fetch compile.linux.bin run "du -h app" } }
+    ///   stage sbom    { job sbom  { timeout = 5m fetch compile.linux.bin run "syft app -o spdx-json" } }
+    ///   stage package { job deb   { timeout = 5m fetch compile.linux.bin into "target/release" run "cargo deb --no-build" artifact deb = "target/debian/app.deb" } }
+    ///   stage publish { job push  { timeout = 5m fetch package.deb.deb into "target/debian" run "scp target/debian/app.deb repo@apt.example.com:/incoming/" } }
     /// }
     /// ```
     ///
@@ -43,30 +44,36 @@ declare_rule! {
     ///
     /// pipeline build {
     ///   materials = [app]
-    ///   stage compile { job linux { timeout = 20m run "make" artifact bin = "out/app" } }
-    ///   stage package {
-    ///     job unit { timeout = 5m fetch compile.linux.bin run "make test" }
-    ///     job deb  { timeout = 5m fetch compile.linux.bin run "make deb" artifact deb = "out/app.deb" }
+    ///   stage compile { job linux { timeout = 20m run "cargo build --release" artifact bin = "target/release/app" } }
+    ///   stage check {
+    ///     job lint { timeout = 10m run "cargo clippy -- -D warnings" }
+    ///     job unit { timeout = 10m run "cargo test" }
+    ///     job deb  { timeout = 5m fetch compile.linux.bin into "target/release" run "cargo deb --no-build" artifact deb = "target/debian/app.deb" }
     ///   }
-    ///   stage publish { job push { timeout = 5m fetch package.deb.deb run "make publish" } }
+    ///   stage publish { job push { timeout = 5m fetch check.deb.deb into "target/debian" run "scp target/debian/app.deb repo@apt.example.com:/incoming/" } }
     /// }
     ///
-    /// pipeline checks {
+    /// pipeline reports {
     ///   after = [build.compile]
-    ///   stage checks {
-    ///     job lint  { timeout = 5m fetch build.compile.linux.bin run "make lint" }
-    ///     job docs  { timeout = 5m fetch build.compile.linux.bin run "make docs" }
-    ///     job audit { timeout = 5m fetch build.compile.linux.bin run "make audit" }
+    ///   stage reports {
+    ///     job size { timeout = 5m fetch build.compile.linux.bin run "du -h app" }
+    ///     job sbom { timeout = 5m fetch build.compile.linux.bin run "syft app -o spdx-json" }
     ///   }
     /// }
     /// ```
     ///
-    /// The checks nothing later needs run in a pipeline of their own, and the tests and the
-    /// package, which both need only the binary, share a stage (`independent-stages-in-sequence`).
+    /// The reports nothing later needs run in a pipeline of their own. The lint and the tests
+    /// stay in the chain: they gate the publish, which changes the world outside the workspace
+    /// (see `pw explain L0005` for how effects are read); with the package, which needs only
+    /// the binary, they share a stage (`independent-stages-in-sequence`).
     ///
-    /// A stage is a cut candidate only when no later stage fetches from it, no pipeline starts
-    /// `after` it, it is not the last stage, and moving it would not skip a manual approval.
-    /// When every stage is a deliberate gate, suppress the finding with the reason.
+    /// A stage is a cut candidate only when no later stage fetches from it or uses a file it
+    /// makes, no pipeline starts `after` it, it is not the first or the last stage, moving it
+    /// would not skip a manual approval, it has no effects (deploy, release, publish, push,
+    /// upload, apply, migrate, cleanup...), and it does not verify (test, lint, scan...) before
+    /// a stage that has. When a later stage runs a script the linter cannot read (`make x`,
+    /// `./tasks y`), the advice says it assumes that script needs nothing from the stages it
+    /// would move. When every stage is a deliberate gate, suppress the finding with the reason.
     code: "L0003",
     name: "long-stage-chain",
     category: Cost,
@@ -81,7 +88,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
     let model = ctx.costs.model;
     for p in ctx.program.pipelines.iter().filter(|p| p.stages.len() > max) {
         let n = p.stages.len();
-        let transitions = (n - 1) as u64;
+        let manual: Vec<&str> =
+            p.stages[1..].iter().filter(|s| s.approval == Approval::Manual).map(|s| s.name.as_str()).collect();
+        let transitions = (n - 1 - manual.len()) as u64;
         let cost = transitions * model.transition_secs;
         let run = ctx.costs.run(p);
         let mut message = format!(
@@ -94,8 +103,18 @@ fn check(ctx: &Context, sink: &mut Sink) {
             message.push_str(&format!(" of about {}", format_duration(run)));
         }
         let o = p.origin;
-        let mut d = RULE.at(o.file, o.name, message).with_label(format!("{n} stages, one after another"));
-        match cut(ctx, p) {
+        let mut d = RULE
+            .at(o.file, o.name, message)
+            .with_label(format!("{n} stages, one after another"))
+            .with_note(ctx.cost_note());
+        if !manual.is_empty() {
+            d = d.with_note(format!(
+                "the wait for the manual approval of {} is a person's, not a transition, and is not counted",
+                crate::words::quote_list(&manual)
+            ));
+        }
+        let kinds: Vec<StageKind> = p.stages.iter().map(|s| ctx.stage_kind(s)).collect();
+        match cut(ctx, p, &kinds) {
             Some((anchor, group)) => {
                 let names: Vec<&str> = group.iter().map(|&i| p.stages[i].name.as_str()).collect();
                 let after = n - group.len();
@@ -109,23 +128,32 @@ fn check(ctx: &Context, sink: &mut Sink) {
                         "a separate pipeline on the same materials".to_string(),
                     ),
                 };
-                let verb = if names.len() == 1 { "stage" } else { "stages" };
-                let subject = if names.len() == 1 { depends.replace("depend ", "depends ") } else { depends };
+                let one = names.len() == 1;
+                let verb = if one { "stage" } else { "stages" };
+                let subject = if one { depends.replace("depend ", "depends ") } else { depends };
                 let saved = group.len() as u64 * model.transition_secs;
+                let them = if one { "it" } else { "them" };
+                let later = group.iter().copied().min().map_or(n, |i| i + 1);
+                let condition = match first_opaque(&kinds[later..]) {
+                    Some(script) => format!(
+                        ", and no later stage fetches from {them}; {script} is a script the linter cannot read: if it needs nothing from {},",
+                        crate::words::quote_list(&names)
+                    ),
+                    None => ":".to_string(),
+                };
                 d = d.with_help(format!(
-                    "{verb} {} {subject}: {place} would run {} in parallel with the rest and shorten the chain from {n} to {after}, saving about {} of transitions a run",
+                    "{verb} {} {subject}{condition} {place} would run {them} in parallel with the rest and shorten the chain from {n} to {after}, saving about {} of transitions a run",
                     crate::words::quote_list(&names),
-                    if names.len() == 1 { "it" } else { "them" },
                     format_duration(saved)
                 ));
                 for &i in &group {
                     let s = &p.stages[i];
-                    d = d.with_secondary(s.origin.file, s.origin.name, "nothing later depends on this stage");
+                    d = d.with_secondary(s.origin.file, s.origin.name, "no later stage fetches from this stage");
                 }
             }
             None => {
                 d = d.with_note(
-                    "each stage fetches from the one before it, so the chain cannot be cut by moving stages out",
+                    "no stage can move out: each one is needed by a later stage, changes something outside its workspace, verifies before a stage that does, or waits for an approval",
                 );
                 d = d.with_help("merge stages whose jobs could run in parallel, or suppress this with the reason every gate is needed");
             }
@@ -134,8 +162,8 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
-/// The stages each stage depends on: what its jobs fetch, and the paths they use that an
-/// earlier stage's jobs make.
+/// The stages each stage depends on: what its jobs fetch, the paths they use that an earlier
+/// stage's jobs make, and the docker images they push or run that an earlier stage builds.
 pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> {
     let made: Vec<Vec<&str>> = p
         .stages
@@ -164,6 +192,16 @@ pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> 
                     }
                 }
             }
+            for job in &s.jobs {
+                for (image, _, _) in &super::workspace_shared_by_luck::job_images(ctx, job).used {
+                    let built = |t: &crate::model::Stage| {
+                        t.jobs.iter().any(|j| {
+                            super::workspace_shared_by_luck::job_images(ctx, j).built.iter().any(|(b, _)| b == image)
+                        })
+                    };
+                    deps.extend(p.stages[..si].iter().position(built));
+                }
+            }
             deps.retain(|&i| i < si);
             deps
         })
@@ -171,8 +209,9 @@ pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> 
 }
 
 /// The largest group of stages that can move to a pipeline of their own, and the stage it
-/// would start after.
-fn cut(ctx: &Context, p: &Pipeline) -> Option<(Option<usize>, Vec<usize>)> {
+/// would start after. A stage with effects never moves (it would run before the stages before
+/// it passed), nor does a stage that verifies before a stage with effects (the gate would go).
+fn cut(ctx: &Context, p: &Pipeline, kinds: &[StageKind]) -> Option<(Option<usize>, Vec<usize>)> {
     let deps = dependencies(ctx, p);
     let n = p.stages.len();
     let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
@@ -182,10 +221,13 @@ fn cut(ctx: &Context, p: &Pipeline) -> Option<(Option<usize>, Vec<usize>)> {
             last_gate = Some(j);
         }
         let needed_later = deps[j + 1..].iter().any(|d| d.contains(&j));
+        let gates_an_effect = kinds[j].verifies.is_some() && kinds[j + 1..].iter().any(|k| k.effect.is_some());
         if j == 0
             || j == n - 1
             || p.stages[j].approval == Approval::Manual
             || needed_later
+            || kinds[j].effect.is_some()
+            || gates_an_effect
             || ctx.facts.triggers(&p.name, &p.stages[j].name)
         {
             continue;

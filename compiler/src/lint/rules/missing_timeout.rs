@@ -3,11 +3,13 @@
 use super::super::edit;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
+use crate::model::{Job, Pipeline, Stage};
 use crate::parser::format_duration;
 
 declare_rule! {
     /// ## What it does
-    /// Finds jobs without a `timeout`.
+    /// Finds jobs without a `timeout`. When no job of a pipeline sets one, the pipeline is
+    /// reported once, with its jobs as labels.
     ///
     /// ## Why is this bad?
     /// A job without a timeout can hang forever: a test waiting on a socket, a prompt no one
@@ -41,7 +43,10 @@ declare_rule! {
     /// ## Fix
     /// When the job's duration is known (from `estimate` or `--history`), an unsafe fix adds a
     /// timeout of three times that duration, rounded up to whole minutes and at least 10
-    /// minutes.
+    /// minutes (to each such job, for a pipeline reported once).
+    ///
+    /// The language has no way to say "no timeout": `timeout = 0s` is an error. A job that may
+    /// legitimately run for hours gets a timeout of hours.
     code: "L0008",
     name: "missing-timeout",
     category: Reliability,
@@ -52,31 +57,69 @@ declare_rule! {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for (pipeline, stage, job) in super::jobs(ctx.program) {
-        if job.timeout_secs.is_some() {
+    for pipeline in &ctx.program.pipelines {
+        let jobs: Vec<(&Stage, &Job)> =
+            pipeline.stages.iter().flat_map(|s| s.jobs.iter().map(move |j| (s, j))).collect();
+        let without: Vec<&(&Stage, &Job)> = jobs.iter().filter(|(_, j)| j.timeout_secs.is_none()).collect();
+        // The instances of a `for` fan-out are one job as written.
+        let mut written: Vec<&(&Stage, &Job)> = without.clone();
+        written.dedup_by_key(|(_, j)| j.origin.span);
+        if written.len() >= 2 && without.len() == jobs.len() {
+            report_pipeline(ctx, pipeline, &written, sink);
             continue;
         }
-        let o = job.origin;
-        let mut d = RULE
-            .at(o.file, o.name, format!("job `{}` has no timeout", job.name))
-            .with_label("this job can run forever")
-            .with_note("a hung job keeps its agent busy and its stage unfinished until someone cancels it");
-        match ctx.costs.job(pipeline, stage, job) {
-            Some(secs) => {
-                let suggested = suggest(secs.secs);
-                d = d.with_help(format!(
-                    "add `timeout = {}`: three times its {} run",
-                    format_duration(suggested),
-                    super::super::cost::about(secs).trim_start_matches("about ")
-                ));
-                if let Some(fix) = fix(ctx, job, suggested) {
-                    d = d.with_fix(fix);
-                }
-            }
-            None => d = d.with_help("add a `timeout`, a little above its longest normal run, such as `timeout = 30m`"),
+        for (stage, job) in without {
+            report_job(ctx, pipeline, stage, job, sink);
         }
-        sink.add(d);
     }
+}
+
+/// No job of the pipeline sets a timeout: one finding, the jobs as its labels.
+fn report_pipeline(ctx: &Context, pipeline: &Pipeline, jobs: &[&(&Stage, &Job)], sink: &mut Sink) {
+    let o = pipeline.origin;
+    let mut d = RULE
+        .at(o.file, o.name, format!("no job of pipeline `{}` has a timeout ({} jobs)", pipeline.name, jobs.len()))
+        .with_label("every job of this pipeline can run forever")
+        .with_note("a hung job keeps its agent busy and its stage unfinished until someone cancels it")
+        .with_help("give each job a `timeout`, a little above its longest normal run, such as `timeout = 30m`");
+    let mut edits = Vec::new();
+    for (stage, job) in jobs {
+        d = d.with_secondary(job.origin.file, job.origin.name, "no timeout");
+        if let Some(secs) = ctx.costs.job(pipeline, stage, job) {
+            edits.extend(fix(ctx, job, suggest(secs.secs)).map(|f| f.edits).unwrap_or_default());
+        }
+    }
+    if !edits.is_empty() {
+        d = d.with_fix(Fix {
+            message: "add a timeout of three times its known duration to each job with one".into(),
+            applicability: Applicability::Unsafe,
+            edits,
+        });
+    }
+    sink.add_about(o.span, d);
+}
+
+fn report_job(ctx: &Context, pipeline: &Pipeline, stage: &Stage, job: &Job, sink: &mut Sink) {
+    let o = job.origin;
+    let mut d = RULE
+        .at(o.file, o.name, format!("job `{}` has no timeout", job.name))
+        .with_label("this job can run forever")
+        .with_note("a hung job keeps its agent busy and its stage unfinished until someone cancels it");
+    match ctx.costs.job(pipeline, stage, job) {
+        Some(secs) => {
+            let suggested = suggest(secs.secs);
+            d = d.with_help(format!(
+                "add `timeout = {}`: three times its {} run",
+                format_duration(suggested),
+                super::super::cost::about(secs).trim_start_matches("about ")
+            ));
+            if let Some(fix) = fix(ctx, job, suggested) {
+                d = d.with_fix(fix);
+            }
+        }
+        None => d = d.with_help("add a `timeout`, a little above its longest normal run, such as `timeout = 30m`"),
+    }
+    sink.add(d);
 }
 
 /// Three times the run, in whole minutes, at least ten.
@@ -84,7 +127,7 @@ fn suggest(secs: u64) -> u64 {
     (secs * 3).div_ceil(60).max(10) * 60
 }
 
-fn fix(ctx: &Context, job: &crate::model::Job, secs: u64) -> Option<Fix> {
+fn fix(ctx: &Context, job: &Job, secs: u64) -> Option<Fix> {
     let block = edit::plain_job(ctx, job)?;
     let source = ctx.workspace.file(job.origin.file);
     let e = edit::prepend_member(source, job.origin.file, block, &format!("timeout = {}", format_duration(secs)))?;

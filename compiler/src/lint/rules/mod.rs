@@ -27,6 +27,7 @@ macro_rules! declare_rule {
     };
 }
 
+pub mod check_cannot_fail;
 pub mod hand_written_fan_out;
 pub mod independent_stages;
 pub mod invalid_suppression;
@@ -35,8 +36,10 @@ pub mod missing_timeout;
 pub mod plaintext_secret;
 pub mod sequential_jobs;
 pub mod serial_independent_work;
+pub mod shell_syntax_in_argv;
 pub mod split_not_worth_it;
 pub mod unfetched_artifact;
+pub mod unreachable_cleanup;
 pub mod unsafe_download;
 pub mod unused_definition;
 pub mod unused_suppression;

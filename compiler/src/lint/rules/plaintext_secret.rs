@@ -7,7 +7,8 @@ use crate::model::{EnvValue, EnvVar};
 declare_rule! {
     /// ## What it does
     /// Finds environment variables whose name says they hold a secret (a token, a password, a
-    /// secret or a key) but which are given a literal value instead of `secret("...")`.
+    /// secret, a key or credentials: `CRED`, `CREDS`) or whose value is credentials
+    /// (`user:password`), but which are given a literal value instead of `secret("...")`.
     ///
     /// ## Why is this bad?
     /// A literal is in the repository, in every clone and fork, in the plan and in the runtime's
@@ -40,6 +41,10 @@ declare_rule! {
     /// }
     /// ```
     ///
+    /// A value given as `user:password`, alone or in a URL (`https://ci:hunter22@repo.example.com`),
+    /// is reported whatever the name, unless the name says it is an image, a tag, a host, a
+    /// port or a version (`BASE_IMAGE = "node:20-alpine"`).
+    ///
     /// A value that only refers to another variable (`"$CI_TOKEN"`) and names ending in `_ID`,
     /// `_FILE`, `_PATH`, `_NAME` or `_URL` are not reported.
     ///
@@ -55,7 +60,12 @@ declare_rule! {
     check: Some(check),
 }
 
-const SECRET_WORDS: [&str; 8] = ["TOKEN", "PASSWORD", "PASSWD", "PASS", "SECRET", "KEY", "APIKEY", "CREDENTIALS"];
+const SECRET_WORDS: [&str; 11] =
+    ["TOKEN", "PASSWORD", "PASSWD", "PASS", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "CREDENTIAL", "CRED", "CREDS"];
+
+/// Name words of values that are `name:tag` or `host:port`, not `user:password`.
+const NOT_CREDENTIAL_WORDS: [&str; 10] =
+    ["IMAGE", "TAG", "HOST", "ADDR", "ADDRESS", "PORT", "VERSION", "PLATFORM", "URL", "PATH"];
 const NOT_SECRET_SUFFIXES: [&str; 6] = ["ID", "FILE", "PATH", "NAME", "URL", "USER"];
 
 /// Whether a variable's name says it holds a secret.
@@ -82,16 +92,25 @@ fn check(ctx: &Context, sink: &mut Sink) {
 fn check_var(var: &EnvVar, sink: &mut Sink) {
     let EnvValue::Literal(value) = &var.value else { return };
     let trimmed = value.trim();
-    if !secret_name(&var.name) || trimmed.is_empty() || refers_to_variable(trimmed) {
+    if trimmed.is_empty() || refers_to_variable(trimmed) {
         return;
     }
+    let by_value = !secret_name(&var.name) && credentials_in_value(&var.name, trimmed);
+    if !secret_name(&var.name) && !by_value {
+        return;
+    }
+    let why = if by_value {
+        "the value has the shape `user:password`"
+    } else {
+        "the name says it is a token, password, secret, key or credential"
+    };
     let secret = var.name.to_ascii_lowercase().replace('_', "-");
     let file = var.origin.file;
     sink.add_about(
         var.origin.span,
         RULE.at(file, var.value_span, format!("`{}` looks like a secret but is written in plain text", var.name))
             .with_label("this value is stored in the repository and the plan")
-            .with_secondary(file, var.origin.name, "the name says it is a token, password, secret or key")
+            .with_secondary(file, var.origin.name, why)
             .with_help(format!("store it in the runtime and write `{} = secret(\"{secret}\")`", var.name))
             .with_fix(Fix {
                 message: format!("use `secret(\"{secret}\")`"),
@@ -99,6 +118,27 @@ fn check_var(var: &EnvVar, sink: &mut Sink) {
                 edits: vec![Edit { file, span: var.value_span, replacement: format!("secret(\"{secret}\")") }],
             }),
     );
+}
+
+/// Whether a value holds credentials: `https://user:password@host/...`, or is `user:password`
+/// itself (in a variable whose name does not say it is an image, a host or a version).
+fn credentials_in_value(name: &str, value: &str) -> bool {
+    let password_like = |p: &str| !p.is_empty() && !p.starts_with('$') && !p.chars().all(|c| c.is_ascii_digit());
+    if let Some((_, rest)) = value.split_once("://") {
+        let userinfo = rest.split(['/', '?', '#']).next().unwrap_or("");
+        return userinfo
+            .rsplit_once('@')
+            .and_then(|(info, _)| info.split_once(':'))
+            .is_some_and(|(user, password)| !user.is_empty() && password_like(password));
+    }
+    let upper = name.to_ascii_uppercase();
+    if upper.split(['_', '-']).any(|w| NOT_CREDENTIAL_WORDS.contains(&w)) {
+        return false;
+    }
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| !c.is_whitespace() && !matches!(c, '/' | '@' | ':' | '.'));
+    value.split_once(':').is_some_and(|(user, password)| {
+        plain(user) && plain(password) && password_like(password) && password.len() >= 6
+    })
 }
 
 /// `$X` or `${X}` alone: a reference to a variable the agent provides.
@@ -119,6 +159,15 @@ mod tests {
         for no in ["KEYBOARD", "MONKEY", "AWS_ACCESS_KEY_ID", "SSH_KEY_PATH", "TOKEN_URL", "RUST_BACKTRACE"] {
             assert!(!secret_name(no), "{no}");
         }
+        assert!(secret_name("AWS_CREDS") && secret_name("DOCKER_CRED") && secret_name("gcp-credential"));
+        assert!(!secret_name("CREDIT_LIMIT"));
+        assert!(credentials_in_value("REPO", "https://ci:hunter22@repo.example.com/x"));
+        assert!(credentials_in_value("DOCKER_AUTH", "deployer:s3cr3t-pw"));
+        assert!(!credentials_in_value("REPO", "https://ci@repo.example.com/x:1"));
+        assert!(!credentials_in_value("REPO", "https://ci:$PW@repo.example.com"));
+        assert!(!credentials_in_value("BASE_IMAGE", "node:20-alpine"));
+        assert!(!credentials_in_value("DB", "localhost:5432"));
+        assert!(!credentials_in_value("MODE", "a:b"));
         assert!(refers_to_variable("$CI_TOKEN"));
         assert!(refers_to_variable("${CI_TOKEN}"));
         assert!(!refers_to_variable("abc$"));

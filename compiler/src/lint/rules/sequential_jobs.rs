@@ -4,11 +4,15 @@ use super::super::edit;
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
+use crate::model::{Job, Stage};
 
 declare_rule! {
     /// ## What it does
     /// Finds jobs of one stage that depend on each other: one reads a path that a sibling
-    /// writes (an artifact's path, or a file its scripts create), or waits for it in a loop.
+    /// writes (an artifact's path, or a file its scripts create), or waits for it in a loop;
+    /// and jobs that prepare the workspace for their siblings (named `bootstrap`, `init`,
+    /// `setup`, `deps` or `install`, or only installing dependencies: `npm ci`, `bundle
+    /// install`, `./bootstrap.sh`).
     ///
     /// ## Why is this bad?
     /// The jobs of a stage run at the same time, each on its own agent with its own workspace.
@@ -48,7 +52,8 @@ declare_rule! {
     ///
     /// ## Fix
     /// An unsafe fix moves the reader's tasks into the writer's job, after its own, and removes
-    /// the reader's job, when both are plain jobs with compatible fields.
+    /// the reader's job, when both are plain jobs with compatible fields. A preparing job has
+    /// no fix: which jobs need what it installs is for a person to say.
     code: "L0001",
     name: "sequential-jobs",
     category: Correctness,
@@ -64,6 +69,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
             if stage.jobs.len() < 2 {
                 continue;
             }
+            preparing_jobs(ctx, stage, sink);
             let made: Vec<&[super::Produced]> = stage.jobs.iter().map(|j| &ctx.facts.job(j).produced[..]).collect();
             for (ci, consumer) in stage.jobs.iter().enumerate() {
                 let facts = ctx.facts.job(consumer);
@@ -117,8 +123,52 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
+/// Words of job names that say a job prepares the workspace for others.
+const PREPARE_WORDS: &[&str] = &["bootstrap", "init", "setup", "deps", "dependencies", "install", "prepare"];
+
+/// Why a job looks like it prepares the workspace for its siblings: its name, or its every
+/// command installing dependencies (`npm ci`, `bundle install`, `./bootstrap.sh`).
+fn prepares(ctx: &Context, job: &Job) -> Option<String> {
+    let base = job.instance_of.as_ref().map_or(job.name.as_str(), |i| i.base.as_str()).to_ascii_lowercase();
+    if base.split(['-', '_']).any(|w| PREPARE_WORDS.contains(&w)) {
+        return Some(format!("its name, `{}`", job.name));
+    }
+    ctx.facts.job(job).installs.as_ref().map(|c| format!("`{c}`"))
+}
+
+/// Jobs that prepare the workspace (install, bootstrap, set up) beside the jobs they prepare.
+fn preparing_jobs(ctx: &Context, stage: &Stage, sink: &mut Sink) {
+    let kinds: Vec<Option<String>> = stage.jobs.iter().map(|j| prepares(ctx, j)).collect();
+    let others: Vec<&str> =
+        stage.jobs.iter().zip(&kinds).filter(|(_, k)| k.is_none()).map(|(j, _)| j.name.as_str()).collect();
+    if others.is_empty() {
+        return;
+    }
+    for (job, why) in stage.jobs.iter().zip(&kinds) {
+        let Some(why) = why else { continue };
+        let o = job.origin;
+        sink.add(
+            RULE.at(
+                o.file,
+                o.name,
+                format!(
+                    "job `{}` prepares the workspace ({why}), but runs at the same time as {}, each on its own agent",
+                    job.name,
+                    crate::words::quote_list(&others)
+                ),
+            )
+            .with_label("what it installs stays in its own workspace")
+            .with_note("the jobs of a stage start together, each in a fresh workspace: the others never see what this one installs or sets up")
+            .with_help(format!(
+                "make its tasks the first tasks of the jobs that need them (a template can share them), or move `{}` to a stage before `{}` and publish what they need as an artifact",
+                job.name, stage.name
+            )),
+        );
+    }
+}
+
 /// Instances of one `for` fan-out run the same scripts; reading what a twin makes is the job's own work.
-fn same_fan_out(a: &crate::model::Job, b: &crate::model::Job) -> bool {
+fn same_fan_out(a: &Job, b: &Job) -> bool {
     match (&a.instance_of, &b.instance_of) {
         (Some(x), Some(y)) => x.base.eq_ignore_ascii_case(&y.base),
         _ => false,

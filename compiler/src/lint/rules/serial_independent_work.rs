@@ -174,6 +174,7 @@ fn report(
             format_duration(longest),
             format_duration(model.setup_secs)
         ))
+        .with_note(ctx.cost_note())
         .with_help(format!(
             "fan it out: `job {} for value in [{}] {{ run \"{}\" }}`, and re-run only the part that failed",
             job.instance_of.as_ref().map_or(job.name.as_str(), |i| i.base.as_str()),

@@ -1,6 +1,7 @@
 //! L0004 `split-not-worth-it`.
 
 use super::super::edit;
+use super::super::effects;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
 use crate::model::{Action, Approval, Job, Pipeline, Stage};
@@ -16,7 +17,10 @@ declare_rule! {
     ///   cost more agent time than running them one after another would add to the stage.
     ///
     /// Durations come from `estimate` fields or from `--history`; work of unknown duration is
-    /// never reported.
+    /// never reported, except a stage whose every task is trivial (`echo`, `true`, `env`, `id`,
+    /// `pwd`, a `cp` or `zip` of the workspace). A stage with effects (it deploys, publishes,
+    /// pushes...) is never merged with its neighbours, and jobs fanned out with `for` or
+    /// `discover` are split on purpose.
     ///
     /// ## Why is this bad?
     /// A split buys re-run granularity and a line on the dashboard; a job that finishes in
@@ -72,36 +76,67 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
-/// Runs of consecutive one-job stages with little work.
-fn stages(ctx: &Context, p: &Pipeline, sink: &mut Sink) {
-    let model = ctx.costs.model;
-    let limit = model.not_worth_splitting_secs;
-    let single = |s: &Stage| -> Option<u64> {
-        (s.jobs.len() == 1 && s.jobs[0].discover.is_none()).then(|| ctx.costs.job(p, s, &s.jobs[0]).map(|d| d.secs))?
+/// The work of a one-job stage that is not fanned out: its known duration, or nothing at all
+/// when its every task is trivial (it prints or copies the workspace) and no duration is known.
+#[derive(Clone, Copy)]
+enum Work {
+    Known(u64),
+    Trivial,
+}
+
+impl Work {
+    fn secs(self) -> u64 {
+        match self {
+            Work::Known(s) => s,
+            Work::Trivial => 0,
+        }
+    }
+}
+
+fn single(ctx: &Context, p: &Pipeline, s: &Stage) -> Option<Work> {
+    let job = match &s.jobs[..] {
+        [job] if job.discover.is_none() && job.instance_of.is_none() => job,
+        _ => return None,
     };
+    match ctx.costs.job(p, s, job) {
+        Some(d) => Some(Work::Known(d.secs)),
+        None => effects::trivial_job(job).then_some(Work::Trivial),
+    }
+}
+
+/// Runs of consecutive one-job stages with little work. A stage with effects is never part of
+/// one: merged, it would run before the work before it passed, or lose its own re-run.
+fn stages(ctx: &Context, p: &Pipeline, sink: &mut Sink) {
+    let limit = ctx.costs.model.not_worth_splitting_secs;
     let mut i = 0;
     while i < p.stages.len() {
-        let Some(first) = single(&p.stages[i]) else {
+        let Some(first) = single(ctx, p, &p.stages[i]) else {
             i += 1;
             continue;
         };
-        let mut total = first;
+        let mut works = vec![first];
+        let mut total = first.secs();
         let mut end = i + 1;
         while end < p.stages.len() && p.stages[end].approval == Approval::Success {
-            match single(&p.stages[end]) {
-                Some(d) if total + d < limit && !fetches_from(&p.stages[end].jobs[0], p, &p.stages[i..end]) => {
-                    total += d;
+            match single(ctx, p, &p.stages[end]) {
+                Some(w) if total + w.secs() < limit && !fetches_from(&p.stages[end].jobs[0], p, &p.stages[i..end]) => {
+                    total += w.secs();
+                    works.push(w);
                     end += 1;
                 }
                 _ => break,
             }
         }
         if end - i >= 2 {
-            report_stages(ctx, p, &p.stages[i..end], total, sink);
+            for (run, _) in effects::without_effects(ctx, &p.stages[i..end]) {
+                let ws = &works[run.clone()];
+                let trivial = ws.iter().any(|w| matches!(w, Work::Trivial));
+                let stages = &p.stages[i + run.start..i + run.end];
+                report_stages(ctx, p, stages, ws.iter().map(|w| w.secs()).sum(), trivial, sink);
+            }
         }
         i = end.max(i + 1);
     }
-    let _ = model;
 }
 
 fn fetches_from(job: &Job, p: &Pipeline, stages: &[Stage]) -> bool {
@@ -113,7 +148,7 @@ fn fetches_from(job: &Job, p: &Pipeline, stages: &[Stage]) -> bool {
     })
 }
 
-fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &mut Sink) {
+fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, trivial: bool, sink: &mut Sink) {
     let model = ctx.costs.model;
     let k = run.len() as u64;
     let overhead = (k - 1) * (model.transition_secs + model.setup_secs);
@@ -122,23 +157,29 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
     let merged = work + model.setup_secs;
     let second = &run[1];
     let o = second.origin;
+    let work_text = if trivial {
+        "only print, report the environment or copy the workspace".to_string()
+    } else {
+        format!("do about {} of work in all", format_duration(work))
+    };
+    let label = match ctx.costs.stage(p, second) {
+        Some(secs) => format!("a stage boundary for about {} of work", format_duration(secs)),
+        None => "a stage boundary for a trivial task".to_string(),
+    };
     let mut d = RULE
         .at(
             o.file,
             o.name,
             format!(
-                "stages {} do about {} of work in all, yet their {} and {} cost about {} a run",
+                "stages {} {work_text}, yet their {} and {} cost about {} a run",
                 crate::words::quote_list(&names),
-                format_duration(work),
                 crate::words::plural(k - 1, "transition"),
                 crate::words::plural(k - 1, "extra job setup"),
                 format_duration(overhead)
             ),
         )
-        .with_label(format!(
-            "a stage boundary for about {} of work",
-            format_duration(ctx.costs.stage(p, second).unwrap_or(0))
-        ))
+        .with_label(label)
+        .with_note(ctx.cost_note())
         .with_secondary(run[0].origin.file, run[0].origin.name, "the run of short stages starts here")
         .with_help(format!(
             "make them tasks of one job: the run would take about {} instead of {}",
@@ -170,7 +211,8 @@ fn report_stages(ctx: &Context, p: &Pipeline, run: &[Stage], work: u64, sink: &m
 /// Jobs of one stage whose setups cost more than running them in one job would add.
 fn jobs(ctx: &Context, p: &Pipeline, s: &Stage, sink: &mut Sink) {
     let model = ctx.costs.model;
-    if s.jobs.len() < 2 || s.jobs.iter().any(|j| j.discover.is_some()) {
+    // A job fanned out over agents (`for`, `discover`) is split on purpose: merging saves nothing.
+    if s.jobs.len() < 2 || s.jobs.iter().any(|j| j.discover.is_some() || j.instance_of.is_some()) {
         return;
     }
     let Some(durations) = s.jobs.iter().map(|j| ctx.costs.job(p, s, j).map(|d| d.secs)).collect::<Option<Vec<u64>>>()
@@ -200,6 +242,7 @@ fn jobs(ctx: &Context, p: &Pipeline, s: &Stage, sink: &mut Sink) {
             ),
         )
         .with_label("a job of its own for a few seconds of work")
+        .with_note(ctx.cost_note())
         .with_help(format!(
             "make them tasks of one job: {} agent instead of {n}, {} less agent time, the stage about {} longer",
             1,

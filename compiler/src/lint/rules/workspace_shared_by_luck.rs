@@ -4,12 +4,16 @@ use super::super::edit;
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Edit, Fix};
-use crate::model::{Action, Job};
+use crate::model::{Action, Job, Pipeline};
+use crate::source::Span;
 
 declare_rule! {
     /// ## What it does
     /// Finds jobs that use a path a job of an earlier stage makes without fetching it as an
-    /// artifact.
+    /// artifact: a file its scripts write or copy out of a container (`docker cp`), a folder
+    /// a tool fills (`vendor/` from `go mod vendor`, `node_modules/` from `npm ci`, `dist/`
+    /// from `python -m build`, `build/` from `gradle build`), and docker images that an
+    /// earlier stage builds (`docker build -t X`) and a later one pushes or runs.
     ///
     /// ## Why is this bad?
     /// Every job starts in a fresh workspace with a checkout of its materials, possibly on
@@ -58,7 +62,9 @@ declare_rule! {
     ///
     /// ## Fix
     /// An unsafe fix adds the fetch as the job's first task (into the folder of the path), and,
-    /// when the earlier job does not publish the path yet, an `artifact` for it.
+    /// when the earlier job does not publish the path yet, an `artifact` for it. A docker
+    /// image has no fix: build and use it in one job, or pass it through a registry or a
+    /// `docker save` artifact.
     code: "L0002",
     name: "workspace-shared-by-luck",
     category: Correctness,
@@ -70,6 +76,7 @@ declare_rule! {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for pipeline in &ctx.program.pipelines {
+        images(ctx, pipeline, sink);
         for (si, stage) in pipeline.stages.iter().enumerate() {
             for consumer in &stage.jobs {
                 let facts = ctx.facts.job(consumer);
@@ -116,6 +123,158 @@ fn check(ctx: &Context, sink: &mut Sink) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The docker images a job builds (`docker build -t X`, `docker tag A X`), uses (`docker push
+/// X`, `docker run X`) and gets otherwise (`docker pull X`; `docker load` gets any).
+#[derive(Default)]
+pub(crate) struct Images {
+    pub built: Vec<(String, Span)>,
+    pub used: Vec<(String, &'static str, Span)>,
+    pulled: Vec<String>,
+    loads: bool,
+}
+
+/// `app` → `app:latest`: the name the daemon knows.
+fn image_name(word: &str) -> String {
+    let last = word.rsplit('/').next().unwrap_or(word);
+    if last.contains(':') || word.contains('@') {
+        word.to_string()
+    } else {
+        format!("{word}:latest")
+    }
+}
+
+/// Options of `docker run` that take a value.
+const RUN_VALUE_OPTIONS: &[&str] = &[
+    "-e",
+    "--env",
+    "-v",
+    "--volume",
+    "-p",
+    "--publish",
+    "-w",
+    "--workdir",
+    "-u",
+    "--user",
+    "--name",
+    "--network",
+    "--entrypoint",
+    "--env-file",
+    "--mount",
+    "--platform",
+    "-l",
+    "--label",
+    "-h",
+    "--hostname",
+];
+
+pub(crate) fn job_images(ctx: &Context, job: &Job) -> Images {
+    let mut images = Images::default();
+    if !ctx.facts.job(job).docker {
+        return images;
+    }
+    for task in &job.tasks {
+        let docker = match &task.action {
+            Action::Shell(s) => s.contains("docker"),
+            Action::Exec(argv) => argv.first().is_some_and(|p| p.ends_with("docker")),
+            Action::Fetch(_) => false,
+        };
+        if !docker {
+            continue;
+        }
+        for cmd in super::task_commands(&task.action).unwrap_or_default() {
+            if cmd.program() != Some("docker") {
+                continue;
+            }
+            let args = cmd.args();
+            let mut rest = args.iter().map(String::as_str).skip_while(|a| a.starts_with('-'));
+            let sub = rest.next().unwrap_or("");
+            let rest: Vec<&str> = rest.collect();
+            let span = task.origin.span;
+            match sub {
+                "build" | "buildx" => {
+                    for pair in rest.windows(2) {
+                        if matches!(pair[0], "-t" | "--tag") {
+                            images.built.push((image_name(pair[1]), span));
+                        }
+                    }
+                    images
+                        .built
+                        .extend(rest.iter().filter_map(|a| a.strip_prefix("--tag=")).map(|t| (image_name(t), span)));
+                }
+                "tag" => images.built.extend(rest.get(1).map(|t| (image_name(t), span))),
+                "push" => images
+                    .used
+                    .extend(rest.iter().find(|a| !a.starts_with('-')).map(|i| (image_name(i), "pushes", span))),
+                "run" => {
+                    let mut i = 0;
+                    while i < rest.len() {
+                        let a = rest[i];
+                        if RUN_VALUE_OPTIONS.contains(&a) {
+                            i += 2;
+                        } else if a.starts_with('-') {
+                            i += 1;
+                        } else {
+                            images.used.push((image_name(a), "runs", span));
+                            break;
+                        }
+                    }
+                }
+                "pull" => images.pulled.extend(rest.iter().find(|a| !a.starts_with('-')).map(|i| image_name(i))),
+                "load" | "import" => images.loads = true,
+                _ => {}
+            }
+        }
+    }
+    images
+}
+
+/// Jobs that use a docker image an earlier stage's job built: the image is in the docker
+/// daemon of the agent that built it.
+fn images(ctx: &Context, pipeline: &Pipeline, sink: &mut Sink) {
+    if pipeline.stages.len() < 2 {
+        return;
+    }
+    let all: Vec<Vec<Images>> =
+        pipeline.stages.iter().map(|s| s.jobs.iter().map(|j| job_images(ctx, j)).collect()).collect();
+    for (si, stage) in pipeline.stages.iter().enumerate().skip(1) {
+        for (ji, consumer) in stage.jobs.iter().enumerate() {
+            let mine = &all[si][ji];
+            if mine.loads {
+                continue;
+            }
+            let own =
+                |image: &str| mine.built.iter().any(|(b, _)| b == image) || mine.pulled.iter().any(|p| p == image);
+            let found = mine.used.iter().filter(|(image, _, _)| !own(image)).find_map(|(image, verb, span)| {
+                (0..si).rev().find_map(|e| {
+                    pipeline.stages[e].jobs.iter().zip(&all[e]).find_map(|(producer, theirs)| {
+                        let (_, built_at) = theirs.built.iter().find(|(b, _)| b == image)?;
+                        Some((image, *verb, *span, e, producer, *built_at))
+                    })
+                })
+            });
+            let Some((image, verb, span, e, producer, built_at)) = found else { continue };
+            let o = consumer.origin;
+            sink.add(
+                RULE.at(
+                    o.file,
+                    span,
+                    format!(
+                        "job `{}` {verb} the docker image `{image}`, which job `{}` of stage `{}` builds on its own agent",
+                        consumer.name, producer.name, pipeline.stages[e].name
+                    ),
+                )
+                .with_label(format!("the image is in this agent's docker daemon only if `{}` ran here", producer.name))
+                .with_secondary(producer.origin.file, built_at, format!("`{image}` is built here"))
+                .with_note("a docker image lives in the daemon of the agent that built it, not in the workspace, and is not an artifact")
+                .with_help(format!(
+                    "build and use it in one job; or `docker save` it to a file published as an artifact, fetch it in `{}` and `docker load` it; or push it to a registry where it is built and pull it here",
+                    consumer.name
+                )),
+            );
         }
     }
 }

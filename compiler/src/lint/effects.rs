@@ -1,0 +1,360 @@
+//! What a stage does to the world outside its workspace (deploys, pushes, uploads...), whether it
+//! verifies (tests, lints, scans), and whether its scripts can be read at all, from its names
+//! and its commands. The rules that reason about stage order (L0003, L0004, L0005) use it so
+//! that no advice merges a deploy with the tests before it or moves it beside them.
+//!
+//! The word lists are here, and only here; `[lint.effects]` in `pipewright.toml` extends them:
+//!
+//! ```toml
+//! [lint.effects]
+//! effects  = ["promote"]       # names and arguments that change the world (`promote-prod`, `./tasks promote`)
+//! verifies = ["e2e"]           # names and arguments that verify (`e2e`, `make e2e`)
+//! opaque   = ["bazel"]         # programs whose work the linter cannot read (`bazel run //x`)
+//! ```
+//!
+//! - **Effects.** A stage has effects when its name or one of its jobs' names has a word that
+//!   starts with one of [`EFFECT_WORDS`] (`deploy-dev`, `release`), when one of its commands
+//!   names one as a plain argument or as its script's name (`make publish`, `./deploy.sh`,
+//!   `git push`, `terraform apply`, `cargo publish`), or runs a command that acts on other
+//!   machines: [`EFFECT_PROGRAMS`] with their effectful subcommands (`docker push`, `helm
+//!   upgrade`, `kubectl apply`), `ssh`, and `scp` or `rsync` to a `host:path`.
+//! - **Verifies.** A stage verifies when a name, a program or a plain argument starts or ends
+//!   with one of [`VERIFY_WORDS`] (`test`, `pytest`, `eslint`, `spotlessCheck`).
+//! - **Opaque.** A command is opaque when it runs a script of the workspace (`./tasks x`,
+//!   `bin/helper y`, `sh ci/run.sh`) or a task runner of [`OPAQUE_PROGRAMS`] (`make target`):
+//!   what it reads and writes cannot be known, so no rule asserts that it "uses nothing".
+
+use super::rules::task_commands;
+use super::shell::Command;
+use super::Context;
+use crate::model::{Job, Stage};
+use std::ops::Range;
+
+/// Words of names and arguments that say a stage changes something outside its workspace.
+pub const EFFECT_WORDS: &[&str] = &[
+    "deploy", "release", "publish", "push", "upload", "apply", "migrate", "cleanup", "rollout", "promote", "ship",
+    "notify", "teardown", "destroy",
+];
+
+/// Programs that act on other machines, with the subcommands that do (empty: every use).
+pub const EFFECT_PROGRAMS: &[(&str, &[&str])] = &[
+    ("docker", &["push", "login"]),
+    ("podman", &["push"]),
+    ("git", &["push"]),
+    ("helm", &["install", "upgrade", "uninstall", "delete", "rollback", "push"]),
+    (
+        "kubectl",
+        &["apply", "create", "delete", "replace", "patch", "rollout", "scale", "set", "edit", "run", "expose", "label"],
+    ),
+    ("terraform", &["apply", "destroy", "import"]),
+    ("tofu", &["apply", "destroy", "import"]),
+    ("pulumi", &["up", "destroy"]),
+    ("ansible-playbook", &[]),
+    ("twine", &["upload"]),
+    ("gem", &["push"]),
+    ("npm", &["publish"]),
+    ("yarn", &["publish"]),
+    ("cargo", &["publish"]),
+    ("mvn", &["deploy"]),
+    ("aws", &["s3", "deploy", "ecs", "lambda", "cloudformation"]),
+    ("gsutil", &["cp", "rsync", "rm"]),
+    ("ssh", &[]),
+];
+
+/// Words of names, programs and arguments that say a stage verifies.
+pub const VERIFY_WORDS: &[&str] =
+    &["test", "lint", "scan", "check", "verify", "audit", "spec", "clippy", "validate", "smoke"];
+
+/// Task runners: what `make target` reads and writes is in a file the linter does not read.
+pub const OPAQUE_PROGRAMS: &[&str] = &[
+    "make", "gmake", "rake", "mvn", "just", "task", "invoke", "ant", "gradle", "gradlew", "mvnw", "bazel", "nox", "tox",
+];
+
+/// Programs whose arguments are text, not actions (`echo deploy done`).
+const TEXT_PROGRAMS: &[&str] = &["echo", "printf", "cd", "ls", "cat", "mkdir", "grep", "test", "[", "find", "true"];
+
+/// The words `[lint.effects]` adds to the built-in lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtraWords {
+    pub effects: Vec<String>,
+    pub verifies: Vec<String>,
+    pub opaque: Vec<String>,
+}
+
+/// What a stage does, with the text that says so (`the name \`deploy-dev\``, `` `git push -f` ``).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageKind {
+    pub effect: Option<String>,
+    pub verifies: Option<String>,
+    /// The first command whose work cannot be read.
+    pub opaque: Option<String>,
+}
+
+/// The lists of one lint run: the built-in words and the configured ones.
+pub struct Classifier<'a> {
+    extra: &'a ExtraWords,
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(extra: &'a ExtraWords) -> Self {
+        Classifier { extra }
+    }
+
+    fn is_effect_word(&self, word: &str) -> bool {
+        EFFECT_WORDS.iter().any(|w| word.starts_with(w))
+            || self.extra.effects.iter().any(|w| word.starts_with(w.as_str()))
+    }
+
+    fn is_verify_word(&self, word: &str) -> bool {
+        let hit = |w: &str| word.starts_with(w) || word.ends_with(w);
+        VERIFY_WORDS.iter().any(|w| hit(w)) || self.extra.verifies.iter().any(|w| hit(w))
+    }
+
+    fn is_opaque_program(&self, program: &str) -> bool {
+        OPAQUE_PROGRAMS.contains(&program) || self.extra.opaque.iter().any(|p| p.eq_ignore_ascii_case(program))
+    }
+
+    /// What a stage does, from its name, its jobs' names and their commands.
+    pub fn stage(&self, stage: &Stage) -> StageKind {
+        let mut kind = StageKind::default();
+        let mut names = vec![stage.name.as_str()];
+        names.extend(stage.jobs.iter().map(|j| j.instance_of.as_ref().map_or(j.name.as_str(), |i| i.base.as_str())));
+        for name in names {
+            let words = name_words(name);
+            if kind.effect.is_none() && words.iter().any(|w| self.is_effect_word(w)) {
+                kind.effect = Some(format!("the name `{name}`"));
+            }
+            if kind.verifies.is_none() && words.iter().any(|w| self.is_verify_word(w)) {
+                kind.verifies = Some(format!("the name `{name}`"));
+            }
+        }
+        for job in &stage.jobs {
+            self.job_commands(job, &mut kind);
+        }
+        kind
+    }
+
+    fn job_commands(&self, job: &Job, kind: &mut StageKind) {
+        for task in &job.tasks {
+            for cmd in task_commands(&task.action).unwrap_or_default() {
+                let Some(program) = cmd.program() else { continue };
+                let shown = || format!("`{}`", shown(&cmd));
+                if kind.effect.is_none() && self.has_effect(&cmd, program) {
+                    kind.effect = Some(shown());
+                }
+                if kind.verifies.is_none() && self.verifies(&cmd, program) {
+                    kind.verifies = Some(shown());
+                }
+                if kind.opaque.is_none() && self.opaque(&cmd, program) {
+                    kind.opaque = Some(shown());
+                }
+            }
+        }
+    }
+
+    fn has_effect(&self, cmd: &Command, program: &str) -> bool {
+        let args = plain_args(cmd);
+        if let Some((_, subs)) = EFFECT_PROGRAMS.iter().find(|(p, _)| *p == program) {
+            if subs.is_empty() || args.iter().any(|a| subs.contains(&a.as_str())) {
+                return true;
+            }
+        }
+        if matches!(program, "scp" | "rsync") && cmd.args().iter().any(|a| remote_path(a)) {
+            return true;
+        }
+        if program == "curl" && cmd.args().iter().any(|a| matches!(a.as_str(), "-T" | "--upload-file")) {
+            return true;
+        }
+        let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
+        if name_words(&stem).iter().any(|w| self.is_effect_word(w)) {
+            return true;
+        }
+        !TEXT_PROGRAMS.contains(&program) && args.iter().any(|a| name_words(a).iter().any(|w| self.is_effect_word(w)))
+    }
+
+    /// Whether one command verifies (`cargo test`, `eslint .`).
+    pub fn verifies_command(&self, cmd: &Command) -> bool {
+        cmd.program().is_some_and(|p| self.verifies(cmd, p))
+    }
+
+    fn verifies(&self, cmd: &Command, program: &str) -> bool {
+        if TEXT_PROGRAMS.contains(&program) {
+            return false;
+        }
+        let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
+        // The tool or its subcommand: `cargo test`, `npx eslint .`, `poetry run pytest`, not
+        // `docker rm test-db`.
+        let args = plain_args(cmd);
+        let subcommand = match args.first().map(String::as_str) {
+            Some("run" | "exec" | "x") => args.get(1),
+            _ => args.first(),
+        };
+        self.is_verify_word(&stem) || subcommand.is_some_and(|a| name_words(a).iter().any(|w| self.is_verify_word(w)))
+    }
+
+    /// Whether the command's work is in a file the linter does not read.
+    pub fn opaque(&self, cmd: &Command, program: &str) -> bool {
+        if self.is_opaque_program(program) {
+            return true;
+        }
+        let first = cmd.words.iter().find(|w| !w.contains('=')).map(String::as_str).unwrap_or("");
+        let script = |w: &str| !w.starts_with('/') && !w.starts_with('-') && (w.contains('/') || is_script_file(w));
+        if script(first) && first != program || first.starts_with("./") {
+            return true;
+        }
+        if matches!(program, "sh" | "bash" | "python" | "python3" | "ruby" | "node" | "perl") {
+            return cmd.args().first().is_some_and(|a| script(a));
+        }
+        matches!(program, "npm" | "yarn" | "pnpm") && cmd.args().first().is_some_and(|a| a == "run")
+    }
+}
+
+/// The command's words as a reader would quote it, shortened.
+fn shown(cmd: &Command) -> String {
+    let text = cmd.words.join(" ");
+    match text.char_indices().nth(48) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
+}
+
+/// A name's words, lowercase: `deploy-dev` → `deploy`, `dev`; `spotlessCheck` → `spotlesscheck`.
+fn name_words(name: &str) -> Vec<String> {
+    name.split(['-', '_', '.', ':', ' ']).filter(|w| !w.is_empty()).map(|w| w.to_ascii_lowercase()).collect()
+}
+
+/// The arguments that are plain words: no flags, no paths, no variables.
+fn plain_args(cmd: &Command) -> Vec<String> {
+    cmd.args()
+        .iter()
+        .filter(|a| !a.starts_with('-') && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':')))
+        .map(|a| a.to_ascii_lowercase())
+        .collect()
+}
+
+/// `host:path` or `user@host:path`, as `scp` and `rsync` name another machine.
+fn remote_path(arg: &str) -> bool {
+    let Some((host, _)) = arg.split_once(':') else { return false };
+    !host.is_empty() && !arg.contains("://") && !host.contains('/') && !arg.starts_with('-')
+}
+
+fn is_script_file(word: &str) -> bool {
+    [".sh", ".py", ".rb", ".pl", ".ps1", ".bash"].iter().any(|e| word.ends_with(e))
+}
+
+/// Commands whose work is negligible: they print, report the environment or copy the workspace.
+pub fn trivial(cmd: &Command) -> bool {
+    match cmd.program() {
+        None => true,
+        Some("echo" | "printf" | "true" | "env" | "printenv" | "id" | "pwd" | "whoami" | "date" | "uname") => true,
+        Some("cp" | "zip") => cmd.args().iter().all(|a| !a.contains("://") && !remote_path(a)),
+        _ => false,
+    }
+}
+
+/// Whether a command installs dependencies into the workspace or onto the agent (`npm ci`,
+/// `bundle install`, `go mod download`, `./bootstrap.sh`).
+pub fn installs_dependencies(cmd: &Command) -> bool {
+    let sub = cmd.args().iter().find(|a| !a.starts_with('-')).map(String::as_str).unwrap_or("");
+    match cmd.program() {
+        Some("npm" | "yarn" | "pnpm") => matches!(sub, "ci" | "install" | ""),
+        Some("bundle" | "composer" | "poetry" | "pip" | "pip3" | "apt-get" | "apt" | "yum" | "apk") => sub == "install",
+        Some("go") => sub == "mod",
+        Some(p) => ["bootstrap", "setup", "init", "install"].iter().any(|w| p.starts_with(w)),
+        None => false,
+    }
+}
+
+/// Whether every task of a job is a [`trivial`] command.
+pub fn trivial_job(job: &Job) -> bool {
+    !job.tasks.is_empty()
+        && job.tasks.iter().all(|t| task_commands(&t.action).is_some_and(|cmds| cmds.iter().all(trivial)))
+}
+
+/// The runs of at least two stages of `group` that hold no stage with effects, with their
+/// positions in `group` and kinds: such a stage is never merged with the stages before it (it would run before they
+/// passed) nor with those after it (they may check what it did).
+pub fn without_effects(ctx: &Context, group: &[Stage]) -> Vec<(Range<usize>, Vec<StageKind>)> {
+    let kinds: Vec<StageKind> = group.iter().map(|s| ctx.stage_kind(s)).collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in 0..=group.len() {
+        if end == group.len() || kinds[end].effect.is_some() {
+            if end >= start + 2 {
+                out.push((start..end, kinds[start..end].to_vec()));
+            }
+            start = end + 1;
+        }
+    }
+    out
+}
+
+/// `` `a` `` for the first opaque command of stages, for a question such as "if `make x` uses nothing ...".
+pub fn first_opaque<'s>(kinds: impl IntoIterator<Item = &'s StageKind>) -> Option<&'s str> {
+    kinds.into_iter().find_map(|k| k.opaque.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::shell::commands;
+
+    fn kinds(src: &str) -> Vec<StageKind> {
+        let mut ws = crate::source::Workspace::new();
+        ws.add("t.pw", src.to_string());
+        let analysis = crate::analyze(&ws);
+        assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+        let extra =
+            ExtraWords { effects: vec!["promote".into()], verifies: vec!["e2e".into()], opaque: vec!["pants".into()] };
+        let c = Classifier::new(&extra);
+        analysis.program.pipelines[0].stages.iter().map(|s| c.stage(s)).collect()
+    }
+
+    #[test]
+    fn reads_effects_from_names_and_commands() {
+        let k = kinds(
+            r#"pipeline p {
+  stage deploy-dev { job a { run "./up.sh" } }
+  stage tag { job a { run "git tag v1 && git push -f origin v1" } }
+  stage image { job a { run ["docker", "push", "registry/x:1"] } }
+  stage copy { job a { run "rsync -a dist/ web@host:/srv/" } }
+  stage chart { job a { run "helm upgrade --install x ./chart" } }
+  stage tf { job a { run "terraform plan && terraform apply -auto-approve" } }
+  stage build { job a { run "cargo build && echo deploy later" } }
+  stage local { job a { run "rsync -a dist/ out/" } }
+  stage go { job a { run "./tasks promote" } }
+}"#,
+        );
+        let effects: Vec<bool> = k.iter().map(|k| k.effect.is_some()).collect();
+        assert_eq!(effects, [true, true, true, true, true, true, false, false, true]);
+        assert_eq!(k[0].effect.as_deref(), Some("the name `deploy-dev`"));
+        assert_eq!(k[1].effect.as_deref(), Some("`git push -f origin v1`"));
+    }
+
+    #[test]
+    fn reads_verification_and_opaque_scripts() {
+        let k = kinds(
+            r#"pipeline p {
+  stage a { job unit { run "cargo build" } }
+  stage b { job x { run "pytest -q" } }
+  stage c { job x { run "./gradlew spotlessCheck" } }
+  stage d { job x { run "make e2e" } }
+  stage e { job x { run "cargo build --release" } }
+  stage f { job x { run "pants package ::" } }
+  stage g { job x { run "bin/helper y" } }
+  stage h { job x { run "sh ci/run.sh" } }
+}"#,
+        );
+        let verifies: Vec<bool> = k.iter().map(|k| k.verifies.is_some()).collect();
+        assert_eq!(verifies, [false, true, true, true, false, false, false, false]);
+        let opaque: Vec<bool> = k.iter().map(|k| k.opaque.is_some()).collect();
+        assert_eq!(opaque, [false, false, true, true, false, true, true, true]);
+    }
+
+    #[test]
+    fn knows_trivial_commands() {
+        assert!(commands("echo hi; env; pwd; cp -r . /tmp/ws; zip -r ws.zip .").iter().all(trivial));
+        assert!(!commands("cp app web@host:/srv/").iter().all(trivial));
+        assert!(!commands("echo hi && make").iter().all(trivial));
+    }
+}

@@ -1,0 +1,73 @@
+//! L0017 `check-cannot-fail`.
+
+use super::super::effects::Classifier;
+use super::super::{Context, Sink};
+use crate::model::Action;
+
+declare_rule! {
+    /// ## What it does
+    /// Finds checks (a lint, a test, a scan) whose script ends in `|| true`, `|| :`,
+    /// `|| exit 0` or `; true`, so that the task passes whatever the check finds.
+    ///
+    /// ## Why is this bad?
+    /// A check that cannot fail gates nothing: the stages after it run on a broken commit,
+    /// and its findings are read only by someone who opens the log. This is information: a
+    /// check being introduced is often made advisory on purpose for a while.
+    ///
+    /// ## Example
+    /// ```pw
+    /// pipeline build {
+    ///   stage lint {
+    ///     job eslint {
+    ///       timeout = 10m
+    ///       run "npx eslint . || true"
+    ///     }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```pw
+    /// pipeline build {
+    ///   stage lint {
+    ///     job eslint {
+    ///       timeout = 10m
+    ///       run "npx eslint ."
+    ///     }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// When the check is advisory on purpose, suppress the finding with the reason.
+    code: "L0017",
+    name: "check-cannot-fail",
+    category: Correctness,
+    severity: Info,
+    fix: None,
+    summary: "lint or test task whose failure is ignored",
+    check: Some(check),
+}
+
+/// The endings that turn a failure into a pass.
+const IGNORED: &[&str] = &["|| true", "||true", "|| :", "|| exit 0", "; true", ";true"];
+
+fn check(ctx: &Context, sink: &mut Sink) {
+    let classifier = Classifier::new(&ctx.config.effects);
+    for (_, _, job) in super::jobs(ctx.program) {
+        for task in &job.tasks {
+            let Action::Shell(script) = &task.action else { continue };
+            let trimmed = script.trim_end();
+            let Some(ending) = IGNORED.iter().find(|e| trimmed.ends_with(*e)) else { continue };
+            let checked = &trimmed[..trimmed.len() - ending.len()];
+            let cmds = super::super::shell::commands(checked);
+            let Some(cmd) = cmds.last().filter(|c| classifier.verifies_command(c)) else { continue };
+            let o = task.origin;
+            sink.add(
+                RULE.at(o.file, o.span, format!("`{ending}` makes `{}` pass whatever it finds", cmd.words.join(" ")))
+                    .with_label("this check cannot fail")
+                    .with_note("the stages after it run even when the check finds problems")
+                    .with_help(format!("remove `{ending}`, or suppress this with the reason the check is advisory")),
+            );
+        }
+    }
+}

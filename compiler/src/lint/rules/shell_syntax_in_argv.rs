@@ -1,0 +1,217 @@
+//! L0016 `shell-syntax-in-argv`.
+
+use super::super::{Context, Sink};
+use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::model::Action;
+use crate::source::Span;
+
+declare_rule! {
+    /// ## What it does
+    /// Finds argv tasks (`run ["prog", "arg"]`) with words that only a shell understands: a
+    /// glob (`dir/*.jar`) given to a program that works on files, a variable (`$TOKEN`,
+    /// `${HOME}`), or an operator (`&&`, `||`, `|`, `;`, `>`, `>>`, `<`, `2>&1`).
+    ///
+    /// ## Why is this bad?
+    /// An argv task runs its program directly, with no shell: nothing expands the glob, the
+    /// variable or the operator, and the program receives them as they are written. `rm -rf
+    /// dir/*.jar` looks for a file literally named `*.jar`, finds none, and deletes nothing,
+    /// successfully; `["docker", "login", "-p", "$TOKEN"]` logs in with the password `$TOKEN`.
+    ///
+    /// ## Example
+    /// ```pw
+    /// pipeline build {
+    ///   stage clean {
+    ///     job jars {
+    ///       timeout = 5m
+    ///       run ["rm", "-rf", "dist/*.jar"]
+    ///     }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// ## Use instead
+    /// ```pw
+    /// pipeline build {
+    ///   stage clean {
+    ///     job jars {
+    ///       timeout = 5m
+    ///       run "rm -rf dist/*.jar"
+    ///     }
+    ///   }
+    /// }
+    /// ```
+    ///
+    /// A pattern given to a program that matches patterns itself (`find . -name "*.jar"`,
+    /// `grep`, `git`, `--include`) and the script of `sh -c` are not reported.
+    ///
+    /// ## Fix
+    /// An unsafe fix writes the task in the shell form, the words joined with spaces (words
+    /// with spaces in single quotes): the shell then expands what was meant to be expanded.
+    code: "L0016",
+    name: "shell-syntax-in-argv",
+    category: Correctness,
+    severity: Error,
+    fix: Unsafe,
+    summary: "argv task with a glob, a variable or an operator that no shell will read",
+    check: Some(check),
+}
+
+/// Programs that work on the files they are given: a glob there is meant for a shell.
+const FILE_PROGRAMS: &[&str] = &[
+    "rm",
+    "cp",
+    "mv",
+    "ls",
+    "cat",
+    "chmod",
+    "chown",
+    "tar",
+    "zip",
+    "du",
+    "touch",
+    "scp",
+    "rsync",
+    "ln",
+    "mkdir",
+    "stat",
+    "head",
+    "tail",
+    "wc",
+    "sha256sum",
+    "md5sum",
+    "gzip",
+    "gunzip",
+    "unzip",
+    "file",
+    "install",
+    "rmdir",
+];
+
+/// Options whose value is a pattern the program matches itself.
+const PATTERN_OPTIONS: &[&str] =
+    &["-name", "-iname", "-path", "-ipath", "--include", "--exclude", "--glob", "-g", "--filter", "-x", "--wildcards"];
+
+const OPERATORS: &[&str] = &["&&", "||", "|", ";", ">", ">>", "<", "2>", "2>&1", "&>", "&"];
+
+/// What shell syntax a word holds, in words, or `None`.
+fn shell_syntax(program: &str, previous: &str, word: &str) -> Option<&'static str> {
+    if OPERATORS.contains(&word) || word.starts_with(">>") || (word.starts_with('>') && word.len() > 1) {
+        return Some("an operator");
+    }
+    let variable = word.char_indices().any(|(i, c)| {
+        c == '$' && word[i + 1..].chars().next().is_some_and(|n| n == '{' || n == '_' || n.is_ascii_alphabetic())
+    });
+    if variable {
+        return Some("a variable");
+    }
+    let pattern_option = PATTERN_OPTIONS.contains(&previous) || word.starts_with('-');
+    if FILE_PROGRAMS.contains(&program) && !pattern_option && (word.contains('*') || word.contains('?')) {
+        return Some("a glob");
+    }
+    None
+}
+
+fn check(ctx: &Context, sink: &mut Sink) {
+    for (_, _, job) in super::jobs(ctx.program) {
+        for task in &job.tasks {
+            let Action::Exec(argv) = &task.action else { continue };
+            let Some(first) = argv.first() else { continue };
+            let program = first.rsplit('/').next().unwrap_or(first);
+            if matches!(program, "sh" | "bash" | "zsh" | "dash") && argv.iter().any(|a| a == "-c") {
+                continue;
+            }
+            let found = argv.iter().enumerate().skip(1).find_map(|(i, w)| {
+                shell_syntax(program, argv.get(i - 1).map_or("", String::as_str), w).map(|what| (w, what))
+            });
+            let Some((word, what)) = found else { continue };
+            let o = task.origin;
+            let mut d = RULE
+                .at(o.file, o.span, format!("`{word}` is {what}, but this task runs `{first}` without a shell"))
+                .with_label(format!("`{program}` receives `{word}` as it is written"))
+                .with_note("a list after `run` is the program and its arguments, passed as they are: nothing expands globs or variables, and operators are plain words")
+                .with_help("write the task as a script, `run \"...\"`, so that a shell reads it");
+            if let Some(fix) = fix(ctx, o.file, o.span) {
+                d = d.with_fix(fix);
+            }
+            sink.add(d);
+        }
+    }
+}
+
+/// `run ["rm", "-rf", "dir/*.jar"]` → `run "rm -rf dir/*.jar"`, from the words as written.
+fn fix(ctx: &Context, file: crate::source::FileId, task: Span) -> Option<Fix> {
+    let text = ctx.text(file, task);
+    let open = text.find('[')?;
+    let (words, close) = list_words(&text[open + 1..])?;
+    let joined: Vec<String> = words
+        .iter()
+        .map(|w| if w.contains(char::is_whitespace) && !w.contains('\'') { format!("'{w}'") } else { w.to_string() })
+        .collect();
+    let start = task.start + open;
+    let end = start + 1 + close + 1;
+    Some(Fix {
+        message: "write it as a shell script".into(),
+        applicability: Applicability::Unsafe,
+        edits: vec![Edit { file, span: Span::new(start, end), replacement: format!("\"{}\"", joined.join(" ")) }],
+    })
+}
+
+/// The raw contents of the string literals of a list, up to its `]` (its offset), when the
+/// list holds nothing else.
+fn list_words(text: &str) -> Option<(Vec<&str>, usize)> {
+    let mut words = Vec::new();
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            ']' => return Some((words, i)),
+            ',' => {}
+            c if c.is_whitespace() => {}
+            '"' => {
+                let start = i + 1;
+                let mut end = None;
+                while let Some((j, n)) = chars.next() {
+                    match n {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => {
+                            end = Some(j);
+                            break;
+                        }
+                        '\n' => return None,
+                        _ => {}
+                    }
+                }
+                words.push(text.get(start..end?)?);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_shell_syntax_from_arguments() {
+        assert_eq!(shell_syntax("rm", "-rf", "dist/*.jar"), Some("a glob"));
+        assert_eq!(shell_syntax("find", "-name", "*.jar"), None);
+        assert_eq!(shell_syntax("cp", "--include", "*.jar"), None);
+        assert_eq!(shell_syntax("tar", "--exclude=*.o", "--exclude=*.o"), None);
+        assert_eq!(shell_syntax("docker", "-p", "$TOKEN"), Some("a variable"));
+        assert_eq!(shell_syntax("echo", "x", "${HOME}/x"), Some("a variable"));
+        assert_eq!(shell_syntax("echo", "x", "costs $5"), None);
+        assert_eq!(shell_syntax("make", "x", "&&"), Some("an operator"));
+        assert_eq!(shell_syntax("make", "x", ">out.log"), Some("an operator"));
+        assert_eq!(shell_syntax("curl", "x", "https://x/?a=1"), None);
+    }
+
+    #[test]
+    fn reads_the_words_of_a_list() {
+        assert_eq!(list_words(r#""rm", "-rf",  "a b" ] x"#), Some((vec!["rm", "-rf", "a b"], 20)));
+        assert_eq!(list_words(r#""say \"hi\""]"#), Some((vec![r#"say \"hi\""#], 12)));
+        assert_eq!(list_words(r#""a", x]"#), None);
+    }
+}
