@@ -428,12 +428,13 @@ fn exec(command: &str, args: &[String]) -> Pairs {
     pairs
 }
 
-/// The group of a pipeline: the name of the file it is declared in, without `.pw`, in GoCD's
+/// The group of a pipeline: the name of the file it is declared in, without `.pw` (or
+/// `.gocd.yaml`), in GoCD's
 /// characters.
 fn group(workspace: &Workspace, p: &model::Pipeline) -> String {
     let path = &workspace.file(p.origin.file).path;
     let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    let stem = file.strip_suffix(".pw").unwrap_or(file);
+    let stem = [".pw", ".gocd.yaml", ".gocd.yml"].iter().find_map(|s| file.strip_suffix(s)).unwrap_or(file);
     let group: String =
         stem.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '-' }).collect();
     if group.is_empty() {
