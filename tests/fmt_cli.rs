@@ -61,3 +61,14 @@ fn check_counts_the_files_not_formatted() {
     let stderr = String::from_utf8_lossy(&check.get_output().stderr).into_owned();
     assert_eq!(stderr, "2 files not formatted; run `pw fmt` on them\n");
 }
+
+#[test]
+fn gocd_files_in_a_folder_are_neither_checked_for_layout_nor_rewritten() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let yaml = "pipelines:\n  p:\n    materials:\n      app: &app\n        git: https://x.example/a.git\n";
+    std::fs::write(dir.path().join("ci.gocd.yaml"), yaml).expect("write");
+    std::fs::write(dir.path().join("app.pw"), FORMATTED).expect("write");
+    pw().current_dir(dir.path()).args(["fmt", "--check", "."]).assert().code(0).stdout("");
+    pw().current_dir(dir.path()).args(["fmt", "."]).assert().code(0);
+    assert_eq!(std::fs::read_to_string(dir.path().join("ci.gocd.yaml")).ok().as_deref(), Some(yaml));
+}

@@ -140,8 +140,18 @@ fn walk(
 
 /// Reads the `.pw` and GoCD files the paths name into one workspace.
 pub fn load(paths: &[PathBuf]) -> Result<Workspace, LoadError> {
+    read_all(discover_sources(paths)?)
+}
+
+/// Reads the `.pw` files the paths name into one workspace, leaving GoCD files out: for
+/// `pw fmt`, which writes `.pw` text only.
+pub fn load_pw(paths: &[PathBuf]) -> Result<Workspace, LoadError> {
+    read_all(discover(paths)?)
+}
+
+fn read_all(files: Vec<PathBuf>) -> Result<Workspace, LoadError> {
     let mut workspace = Workspace::new();
-    for file in discover_sources(paths)? {
+    for file in files {
         let bytes = std::fs::read(&file).map_err(|e| LoadError::Unreadable(file.clone(), e))?;
         let text = utf8(&file, bytes)?;
         workspace.add(display_path(&file), text);

@@ -20,7 +20,7 @@ pub struct FmtArgs {
 
 /// `pw fmt`: rewrites files in the canonical layout; refuses files with syntax errors.
 pub fn fmt(args: FmtArgs) -> ExitStatus {
-    let workspace = match driver::load(&args.paths) {
+    let workspace = match driver::load_pw(&args.paths) {
         Ok(workspace) => workspace,
         Err(e) => return error::fail(load_error(&e)),
     };
