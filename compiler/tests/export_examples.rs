@@ -2,14 +2,14 @@
 //! with what could not be exported; each file is read back by a YAML parser and checked for the
 //! shape the GoCD YAML plugin expects.
 
+use pw_compiler::analyze;
 use pw_compiler::export::gocd::{self, Options};
-use pw_compiler::{analyze, driver};
 use saphyr::{LoadableYamlNode, Yaml};
 use std::path::{Path, PathBuf};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+
+use common::{load_example, repo};
 
 /// Each workspace under `examples/`: its folders, and the folders of `antipatterns/`.
 fn examples() -> Vec<PathBuf> {
@@ -63,13 +63,7 @@ fn every_example_exports_to_gocd_yaml_that_reads_back() {
     let examples = examples();
     assert!(examples.len() >= 8, "expected the examples, found {examples:?}");
     for example in examples {
-        let mut workspace = driver::load(std::slice::from_ref(&example)).unwrap_or_else(|e| panic!("{e}"));
-        let root = repo();
-        for file in &mut workspace.files {
-            let path = Path::new(&file.path);
-            let relative = path.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
-            file.path = driver::display_path(&relative);
-        }
+        let workspace = load_example(&example);
         let analysis = analyze(&workspace);
         assert!(!analysis.has_errors(), "{} does not check", example.display());
         let exported = gocd::export(&workspace, &analysis.program, &Options::default());

@@ -2,14 +2,14 @@
 //! the plan a user's pipelines compile to is reviewed; every plan matches the published schema,
 //! `grammar/plan.schema.json`.
 
+use pw_compiler::analyze;
 use pw_compiler::plan::Plan;
-use pw_compiler::{analyze, driver};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+
+use common::{load_example, repo};
 
 /// Each folder (or lone file) directly under `examples/`, but the deliberately bad ones.
 fn examples() -> Vec<PathBuf> {
@@ -25,13 +25,7 @@ fn examples() -> Vec<PathBuf> {
 /// The plan of an example, with its files named relative to the repository; panics when the
 /// example does not check.
 fn plan_of(example: &Path) -> Plan {
-    let mut workspace = driver::load(&[example.to_path_buf()]).unwrap_or_else(|e| panic!("{e}"));
-    let root = repo();
-    for file in &mut workspace.files {
-        let path = Path::new(&file.path);
-        let relative = path.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
-        file.path = driver::display_path(&relative);
-    }
+    let workspace = load_example(example);
     let analysis = analyze(&workspace);
     let rendered = pw_compiler::render::human::render_all(&analysis.diagnostics, &workspace, false);
     assert!(!analysis.has_errors(), "{} does not check:\n{rendered}", example.display());

@@ -81,7 +81,12 @@ pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), ExitStatus> {
 
 /// Prints diagnostics: the human format on stderr, the others on stdout.
 pub fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
-    let diagnostics = &analysis.diagnostics;
+    report_diagnostics(format, &analysis.diagnostics, workspace);
+}
+
+/// Prints diagnostics: the human format on stderr (nothing when there are none), the others on
+/// stdout.
+pub fn report_diagnostics(format: Format, diagnostics: &[pw_compiler::Diagnostic], workspace: &Workspace) {
     match format {
         Format::Human => {
             if !diagnostics.is_empty() {

@@ -1,13 +1,12 @@
 //! `pw export --to gocd`: the checked workspace as another CI system's configuration files; the
 //! work is in `pw_compiler::export`.
 
-use crate::commands::compile::{analyze, color, format_parser, report};
+use crate::commands::compile::{analyze, format_parser, report, report_diagnostics};
 use crate::{error, ExitStatus};
 use clap::{Args, ValueEnum};
 use miette::miette;
 use pw_compiler::export::{gocd, Export};
-use pw_compiler::render::{self, Format};
-use pw_compiler::Workspace;
+use pw_compiler::render::Format;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,7 +59,7 @@ pub fn export(args: ExportArgs) -> ExitStatus {
     }
     let mut diagnostics = analysis.diagnostics.clone();
     diagnostics.extend(exported.diagnostics.iter().cloned());
-    show(args.format, &diagnostics, &workspace);
+    report_diagnostics(args.format, &diagnostics, &workspace);
     let n = exported.files.len();
     eprintln!("exported {} to {}", pw_compiler::words::plural(n as u64, "pipeline"), args.output.display());
     ExitStatus::failure_if(exported.has_errors())
@@ -76,13 +75,4 @@ fn write_files(dir: &Path, exported: &Export) -> miette::Result<()> {
         std::fs::write(&path, &file.text).map_err(|e| cannot(&path, e))?;
     }
     Ok(())
-}
-
-/// The human format on standard error, the others on standard output, as `pw check` does.
-fn show(format: Format, diagnostics: &[pw_compiler::Diagnostic], workspace: &Workspace) {
-    match format {
-        Format::Human if diagnostics.is_empty() => {}
-        Format::Human => eprint!("{}", render::render(format, diagnostics, workspace, color(&std::io::stderr()))),
-        _ => print!("{}", render::render(format, diagnostics, workspace, false)),
-    }
 }
