@@ -305,8 +305,12 @@ impl Engine {
         self.durations_written_ms.store(now_ms(), Ordering::Release);
     }
 
-    /// Waits for a due `durations.json` export to be written (before the process exits).
+    /// Writes `durations.json` from everything committed so far (before the process exits, or
+    /// when a caller must read it): it waits for earlier commits, so that a job seen passed in
+    /// memory is in the export even when its own export was not yet asked for.
     pub async fn flush_durations(self: &Arc<Self>) {
+        let _ = self.store.barrier().await;
+        self.durations_due.store(true, Ordering::Release);
         let engine = self.clone();
         let _ = tokio::task::spawn_blocking(move || engine.write_due_durations()).await;
     }

@@ -330,6 +330,17 @@ impl Store {
         wait
     }
 
+    /// Resolves once every write queued before it is committed (or failed).
+    pub fn barrier(&self) -> oneshot::Receiver<Result<(), String>> {
+        let (done, wait) = oneshot::channel();
+        if let Err(mpsc::SendError(batch)) = self.writer.send(Batch { writes: Vec::new(), done: Some(done) }) {
+            if let Some(done) = batch.done {
+                let _ = done.send(Err("the store is closed".into()));
+            }
+        }
+        wait
+    }
+
     /// Everything committed, read again (to undo in memory a change whose commit failed).
     pub fn load(&self) -> Result<Loaded, String> {
         let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
