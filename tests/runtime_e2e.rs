@@ -267,6 +267,51 @@ pipeline broken {
     assert!(dir.path().join(".pw/pw.db").exists(), "the state goes beside the workspace");
 }
 
+#[test]
+fn pw_run_gives_each_task_the_env_of_its_pipeline_stage_and_job() {
+    let marker = Marker::new("runenv");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ci.pw"),
+        r#"
+pipeline levels {
+  env {
+    LEVEL  = "pipeline"
+    REGION = "us"
+    ONLY_P = "p"
+  }
+  stage deploy {
+    env {
+      LEVEL  = "stage"
+      REGION = "eu"
+    }
+    job canary {
+      env { LEVEL = "job" }
+      run "echo \"seen $LEVEL $REGION $ONLY_P\"; test \"$LEVEL/$REGION/$ONLY_P\" = job/eu/p"
+    }
+    job fleet {
+      run "echo \"seen $LEVEL $REGION\"; test \"$LEVEL/$REGION\" = stage/eu"
+    }
+  }
+  stage verify {
+    job check {
+      run "echo \"seen $LEVEL $REGION\"; test \"$LEVEL/$REGION\" = pipeline/us"
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let out = pw(&marker, dir.path(), &["run", "ci.pw", "--agents", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // Each task's `test` fails its job, and so the run, unless it saw the values its level gives.
+    for job in ["deploy/canary", "deploy/fleet", "verify/check"] {
+        assert!(stdout.contains(&format!("levels/1/{job} passed")), "{job}: {stdout}");
+    }
+    assert!(stdout.trim_end().ends_with("passed: levels/1"), "{stdout}");
+}
+
 /// Waits (up to a minute) for a process to end; its exit code.
 fn wait_exit(p: &mut Proc) -> Option<i32> {
     for _ in 0..600 {

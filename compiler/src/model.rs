@@ -178,6 +178,8 @@ pub struct Stage {
     pub approval: Approval,
     pub on_failure: OnFailure,
     pub fetch_materials: bool,
+    /// Variables of every job of the stage: over the pipeline's, under each job's.
+    pub env: Vec<EnvVar>,
     pub jobs: Vec<Job>,
     pub origin: Origin,
     pub template: Option<String>,

@@ -88,6 +88,10 @@ pub struct Stage {
     pub approval: StageApproval,
     pub on_failure: StageOnFailure,
     pub fetch_materials: bool,
+    /// The stage's own variables, keys sorted: over the pipeline's, under each job's. Absent
+    /// when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, EnvValue>,
     pub jobs: Vec<Job>,
     pub source: Source,
 }
@@ -160,7 +164,7 @@ impl Pipeline {
 impl Stage {
     pub fn new(name: &str, jobs: Vec<Job>, source: Source) -> Self {
         let (approval, on_failure) = (StageApproval::Success, StageOnFailure::Finish);
-        Stage { name: name.into(), approval, on_failure, fetch_materials: true, jobs, source }
+        Stage { name: name.into(), approval, on_failure, fetch_materials: true, env: BTreeMap::new(), jobs, source }
     }
 }
 
@@ -305,6 +309,7 @@ fn stage(s: &model::Stage, source: &impl Fn(&Origin) -> Source) -> Stage {
             OnFailure::Cancel => StageOnFailure::Cancel,
         },
         fetch_materials: s.fetch_materials,
+        env: env(&s.env),
         jobs: s.jobs.iter().map(|j| job(j, source)).collect(),
         source: source(&s.origin),
     }

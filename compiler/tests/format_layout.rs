@@ -140,3 +140,18 @@ fn an_empty_file_stays_empty() {
     assert_eq!(fmt("\n\n  \n"), "");
     assert_eq!(fmt("# only a comment\n\n\n"), "# only a comment\n");
 }
+
+#[test]
+fn prints_a_stage_s_env_among_its_fields() {
+    insta::assert_snapshot!(fmt(r##"pipeline deploy {
+  env { LEVEL = "pipeline" }
+  stage canary {
+    approval=manual
+    env {   WAVE="canary"   }
+    env { REGION = "eu"
+      TOKEN = secret("deploy-token") }
+    job ship { run "./ship.sh" }
+  }
+}
+"##));
+}

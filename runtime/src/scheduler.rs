@@ -594,7 +594,7 @@ impl Scheduler {
         env.insert("PW_JOB".into(), job.name.clone());
         env.insert("PW_ATTEMPT".into(), number.to_string());
         let mut secrets = Vec::new();
-        for (name, value) in inst.definition.env.iter().chain(job.definition.env.iter()) {
+        for (name, value) in declared_env(inst, &stage.name).chain(job.definition.env.iter()) {
             match value {
                 EnvValue::Value(v) => {
                     env.insert(name.clone(), v.clone());
@@ -1704,7 +1704,7 @@ fn consistent(upstreams: &[&Instance]) -> bool {
     true
 }
 
-/// The variables every job and discover command of an instance sees.
+/// The variables every job and discover command of a stage of an instance sees.
 fn plain_env(inst: &Instance, stage: &str) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("PW_PIPELINE".to_string(), inst.pipeline.clone());
@@ -1713,12 +1713,19 @@ fn plain_env(inst: &Instance, stage: &str) -> BTreeMap<String, String> {
     for m in &inst.materials {
         env.insert(format!("PW_REVISION_{}", m.name.to_ascii_uppercase().replace('-', "_")), m.revision.clone());
     }
-    for (name, value) in &inst.definition.env {
+    for (name, value) in declared_env(inst, stage) {
         if let EnvValue::Value(v) = value {
             env.insert(name.clone(), v.clone());
         }
     }
     env
+}
+
+/// The variables a stage's jobs inherit, in order of precedence: the pipeline's, then the
+/// stage's (a name in both takes the stage's value). Each job's own come after.
+fn declared_env<'i>(inst: &'i Instance, stage: &str) -> impl Iterator<Item = (&'i String, &'i EnvValue)> {
+    let stage_env = inst.definition.stages.iter().find(|s| s.name == stage).map(|s| &s.env);
+    inst.definition.env.iter().chain(stage_env.into_iter().flatten())
 }
 
 /// Why the jobs of a discover fan-out cannot be made, if they cannot: two values whose names

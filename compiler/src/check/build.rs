@@ -195,10 +195,12 @@ impl<'a, 's> Builder<'a, 's> {
 
     fn stage_body(&mut self, name: &Ident, at: Origin, ctx: Ctx<'a>) -> Stage {
         let mut field_list = Vec::new();
+        let mut env = Vec::new();
         let mut jobs: Vec<Job> = Vec::new();
         for member in ctx.members {
             match member {
                 Member::Field(f) => field_list.push(f),
+                Member::Block(b) if b.kind == BlockKind::Env => env.extend(self.env(ctx.file, b, &ctx.scope)),
                 Member::Block(b) if b.kind == BlockKind::Job => {
                     for job in self.job(ctx.file, b, &ctx.scope) {
                         self.push_unique(&mut jobs, job, "job", |j| (&j.name, j.origin), &name.name);
@@ -208,7 +210,7 @@ impl<'a, 's> Builder<'a, 's> {
                     ctx.file,
                     other,
                     "a stage",
-                    "jobs and the fields `approval`, `on_failure`, `fetch_materials`",
+                    "jobs, `env` and the fields `approval`, `on_failure`, `fetch_materials`",
                 ),
             }
         }
@@ -235,6 +237,7 @@ impl<'a, 's> Builder<'a, 's> {
             approval,
             on_failure,
             fetch_materials,
+            env,
             jobs,
             origin: at,
             template: ctx.template,

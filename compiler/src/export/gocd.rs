@@ -256,6 +256,9 @@ impl PipelineWriter<'_> {
             let approval = Node::map([("type", Node::str("manual")), ("allow_only_on_success", Node::Bool(true))]);
             pairs.push(pair("approval", approval));
         }
+        if !s.env.is_empty() {
+            pairs.push(pair("environment_variables", self.env(&s.env)));
+        }
         if s.on_failure == OnFailure::Cancel {
             self.warn(
                 SETTING_DROPPED,

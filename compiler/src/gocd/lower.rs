@@ -189,11 +189,11 @@ impl Lowerer<'_> {
         if s.fetch_materials == Some(false) {
             members.push(field("fetch_materials", Expr { kind: ExprKind::Bool(false), span: s.span }, s.span));
         }
-        if !s.vars.is_empty() && self.mode == Mode::Import {
-            self.note(s.span, "GoCD stage variables: set in each job's env".to_string(), None);
+        if let Some(env) = self.env(&s.vars, s.span) {
+            members.push(env);
         }
         for j in &s.jobs {
-            members.push(Member::Block(self.job(p, s, j)));
+            members.push(Member::Block(self.job(p, j)));
         }
         if s.incomplete {
             members.push(Member::Error(s.span));
@@ -202,7 +202,7 @@ impl Lowerer<'_> {
         block(BlockKind::Stage, name, members, s.span)
     }
 
-    fn job(&mut self, p: &Pipeline, s: &Stage, j: &Job) -> Block {
+    fn job(&mut self, p: &Pipeline, j: &Job) -> Block {
         let span = j.span;
         let mut members = Vec::new();
         self.unmapped(span, &j.unmapped);
@@ -212,9 +212,7 @@ impl Lowerer<'_> {
         if let Some((minutes, at)) = j.timeout.filter(|(m, _)| *m > 0) {
             members.push(field("timeout", Expr { kind: ExprKind::Duration(minutes.saturating_mul(60)), span: at }, at));
         }
-        let mut vars = s.vars.clone();
-        vars.extend(j.vars.iter().cloned());
-        if let Some(env) = self.env(&vars, span) {
+        if let Some(env) = self.env(&j.vars, span) {
             members.push(env);
         }
         for t in &j.tasks {

@@ -323,7 +323,7 @@ fn members(snap: &Snapshot, file: FileId, offset: usize, frame: Frame) -> Vec<It
         Frame::Block(BlockKind::Pipeline) => {
             &[("stage", "a stage: its jobs run in parallel"), ("env", "environment variables")]
         }
-        Frame::Block(BlockKind::Stage) => &[("job", "a job: runs on one agent")],
+        Frame::Block(BlockKind::Stage) => &[("job", "a job: runs on one agent"), ("env", "environment variables")],
         Frame::Block(BlockKind::Job) => &[
             ("run", "a command"),
             ("fetch", "download an artifact of an earlier stage"),

@@ -138,7 +138,7 @@ pub const KEYWORDS: &[(&str, &str)] = &[
     ("pipeline", "**pipeline** `name { ... }` — a unit that runs its stages in sequence; each run is an instance with a counter, and several instances can run at once (`max_instances` limits them)."),
     ("stage", "**stage** `name { ... }` — a step of a pipeline. Its jobs run in parallel; it passes when they all pass, and the next stage starts then (or waits, with `approval = manual`)."),
     ("job", "**job** `name { ... }` — runs on one agent, its tasks in sequence in one workspace. The unit of scheduling and of re-run. `job name for x in [...]` makes one job per value; `for n in 1..4` makes four, 1 to 4 included."),
-    ("env", "**env** `{ NAME = \"value\" }` — environment variables for every task of the pipeline or job; `secret(\"name\")` is resolved by the runtime and never stored in the plan."),
+    ("env", "**env** `{ NAME = \"value\" }` — environment variables for every task of the pipeline, stage or job (the job's win over the stage's, the stage's over the pipeline's); `secret(\"name\")` is resolved by the runtime and never stored in the plan."),
     ("template", "**template** `job|stage|pipeline name(param: type, ...) { ... }` — a reusable entity; `job x = name(param = value)` makes one. `#{param}` interpolates a parameter in strings."),
     ("run", "**run** `\"script\"` runs a script with `sh -c`; `run [\"argv\", ...]` runs a command without a shell. Options: `{ when = passed|failed|always }`."),
     ("fetch", "**fetch** `stage.job.artifact [into \"dir\"]` — downloads an artifact an earlier stage published (`pipeline.stage.job.artifact` from an upstream pipeline) into the job's workspace."),

@@ -621,6 +621,37 @@ fn assignments_resolve_secrets_and_name_a_missing_one() {
 }
 
 #[test]
+fn a_stage_s_env_overrides_the_pipeline_s_and_a_job_s_overrides_the_stage_s() {
+    let mut j = job("j", &[]);
+    j.env.insert("LEVEL".into(), EnvValue::Value("job".into()));
+    let mut st = stage("s", vec![j, job("k", &[])]);
+    st.env.insert("LEVEL".into(), EnvValue::Value("stage".into()));
+    st.env.insert("REGION".into(), EnvValue::Value("eu".into()));
+    st.env.insert("KEY".into(), EnvValue::Secret("stage-key".into()));
+    let mut p = pipeline("p", vec![st, stage("t", vec![job("l", &[])])]);
+    p.env.insert("LEVEL".into(), EnvValue::Value("pipeline".into()));
+    p.env.insert("REGION".into(), EnvValue::Value("us".into()));
+    let mut s = sched(vec![p]);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
+    manual(&mut s, "p");
+    let secret = |n: &str| (n == "stage-key").then(|| "s3cr3t-value".to_string());
+    let first = s.assign("a1", 0).unwrap().unwrap();
+    let second = s.assign("a2", 0).unwrap().unwrap();
+    let envs: Vec<_> = [first, second].map(|a| s.assignment(a, "job-token", &secret).unwrap().env).into();
+    let of = |job: &str| envs.iter().find(|e| e["PW_JOB"] == job).unwrap();
+    assert_eq!(of("j")["LEVEL"], "job", "the job's env overrides the stage's");
+    assert_eq!(of("k")["LEVEL"], "stage", "the stage's env overrides the pipeline's");
+    assert_eq!(of("k")["REGION"], "eu");
+    assert_eq!(of("k")["KEY"], "s3cr3t-value", "a stage's secret is resolved");
+    s.complete(first, "a1", JobResult::Passed, None, 0, 1).unwrap();
+    s.complete(second, "a2", JobResult::Passed, None, 0, 1).unwrap();
+    let third = s.assign("a1", 2).unwrap().unwrap();
+    let env = s.assignment(third, "job-token", &secret).unwrap().env;
+    assert_eq!((env["PW_STAGE"].as_str(), env["LEVEL"].as_str()), ("t", "pipeline"), "the next stage has its own env");
+    assert!(!env.contains_key("KEY"), "{env:?}");
+}
+
+#[test]
 fn restore_rebuilds_the_queue_and_running_jobs() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("a", &[]), job("b", &[])])])]);
     manual(&mut s, "p");

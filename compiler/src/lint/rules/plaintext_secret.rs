@@ -79,11 +79,9 @@ pub(crate) fn secret_name(name: &str) -> bool {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let envs = ctx
-        .program
-        .pipelines
-        .iter()
-        .flat_map(|p| p.env.iter().chain(p.stages.iter().flat_map(|s| s.jobs.iter().flat_map(|j| j.env.iter()))));
+    let envs = ctx.program.pipelines.iter().flat_map(|p| {
+        p.env.iter().chain(p.stages.iter().flat_map(|s| s.env.iter().chain(s.jobs.iter().flat_map(|j| j.env.iter()))))
+    });
     for var in envs {
         check_var(var, sink);
     }
