@@ -268,7 +268,7 @@ pipeline broken {
 }
 
 #[test]
-fn pw_run_gives_each_task_the_env_of_its_pipeline_stage_and_job() {
+fn pw_run_gives_each_task_the_env_of_its_pipeline_stage_and_job_and_runs_it_in_its_folder() {
     let marker = Marker::new("runenv");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -288,6 +288,9 @@ pipeline levels {
     job canary {
       env { LEVEL = "job" }
       run "echo \"seen $LEVEL $REGION $ONLY_P\"; test \"$LEVEL/$REGION/$ONLY_P\" = job/eu/p"
+      run "mkdir -p services/api"
+      run "pwd; test \"$(pwd -P)\" = \"$(cd \"$PW_WORKSPACE\" && pwd -P)/services/api\" && test $REGION = eu" in "services/api"
+      run ["sh", "-c", "test -d ../api"] in "./services/api/"
     }
     job fleet {
       run "echo \"seen $LEVEL $REGION\"; test \"$LEVEL/$REGION\" = stage/eu"
@@ -305,7 +308,9 @@ pipeline levels {
     let out = pw(&marker, dir.path(), &["run", "ci.pw", "--agents", "2"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    // Each task's `test` fails its job, and so the run, unless it saw the values its level gives.
+    // Each task's `test` fails its job, and so the run, unless it saw the values its level gives
+    // and ran in its folder.
+    assert!(stdout.contains("levels/1/deploy/canary task 4/4: sh -c test -d ../api"), "{stdout}");
     for job in ["deploy/canary", "deploy/fleet", "verify/check"] {
         assert!(stdout.contains(&format!("levels/1/{job} passed")), "{job}: {stdout}");
     }

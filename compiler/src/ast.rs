@@ -153,8 +153,9 @@ pub struct Task {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskKind {
-    /// `run "script"` (through a shell) or `run ["argv", ...]` (no shell).
-    Run(Expr),
+    /// `run "script"` (through a shell) or `run ["argv", ...]` (no shell), and `in "folder"`: the
+    /// folder of the workspace it runs in.
+    Run { command: Expr, dir: Option<Expr> },
     /// `fetch stage.job.artifact [into "dir"]`
     Fetch { source: Expr, into: Option<Expr> },
 }

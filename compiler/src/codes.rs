@@ -64,6 +64,7 @@ declare_codes! {
     E0207: "misplaced member",
     E0208: "value out of range",
     E0209: "field given twice",
+    E0210: "working folder outside the workspace",
     E0301: "unresolved reference",
     E0302: "invalid name",
     E0303: "duplicate name",

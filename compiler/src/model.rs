@@ -253,6 +253,9 @@ pub enum When {
 #[derive(Clone, Debug)]
 pub struct Task {
     pub action: Action,
+    /// `run ... in "folder"`: the folder of the job's workspace a command runs in, normalised;
+    /// `None`: the workspace itself.
+    pub dir: Option<String>,
     pub when: When,
     pub estimate_secs: Option<u64>,
     pub origin: Origin,

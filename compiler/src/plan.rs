@@ -137,6 +137,10 @@ pub enum TaskWhen {
 pub struct Task {
     #[serde(flatten)]
     pub action: TaskAction,
+    /// `run ... in "folder"`: the folder of the job's workspace a command runs in, relative to
+    /// it; absent: the workspace itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
     pub when: TaskWhen,
     pub source: Source,
 }
@@ -184,7 +188,7 @@ impl Job {
     }
 
     /// The job a `discover` fan-out makes for one value: named `NAME-VALUE`, with `#{var}` in its
-    /// tasks, artifact paths, resources and environment replaced by the value. `None` for a job
+    /// tasks, their folders, artifact paths, resources and environment replaced by the value. `None` for a job
     /// without `discover`.
     pub fn expand(&self, value: &str) -> Option<Job> {
         let var = &self.discover.as_ref()?.var;
@@ -198,6 +202,7 @@ impl Job {
                 TaskAction::Exec { argv } => argv.iter_mut().for_each(sub),
                 TaskAction::Fetch { into, .. } => sub(into),
             }
+            t.dir.iter_mut().for_each(sub);
         }
         job.artifacts.iter_mut().for_each(|a| sub(&mut a.path));
         job.resources.iter_mut().for_each(sub);
@@ -213,7 +218,7 @@ impl Job {
 impl Task {
     /// A task that runs while every earlier task passed.
     pub fn new(action: TaskAction, source: Source) -> Self {
-        Task { action, when: TaskWhen::Passed, source }
+        Task { action, dir: None, when: TaskWhen::Passed, source }
     }
 }
 
@@ -346,7 +351,7 @@ fn task(t: &model::Task, source: &impl Fn(&Origin) -> Source) -> Task {
         When::Failed => TaskWhen::Failed,
         When::Always => TaskWhen::Always,
     };
-    Task { action, when, source: source(&t.origin) }
+    Task { action, dir: t.dir.clone(), when, source: source(&t.origin) }
 }
 
 fn env(vars: &[model::EnvVar]) -> BTreeMap<String, EnvValue> {

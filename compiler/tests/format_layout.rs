@@ -155,3 +155,21 @@ fn prints_a_stage_s_env_among_its_fields() {
 }
 "##));
 }
+
+#[test]
+fn prints_a_task_s_working_folder_after_its_command() {
+    insta::assert_snapshot!(fmt(r##"pipeline api {
+  stage build {
+    job test {
+      run   "make test"   in   "services/api"   {when=always}
+      run ["go","vet","./..."] in "./services/api/"
+      run ["cargo", "nextest", "run", "--locked", "--profile", "ci", "--workspace", "--all-features"] in "services/payments"
+      run """
+        make lint
+        make docs
+        """ in "services/api" { estimate = 1m }
+    }
+  }
+}
+"##));
+}

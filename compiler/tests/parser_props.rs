@@ -174,7 +174,12 @@ fn check_member(text: &str, member: &Member, outer: Span) {
         Member::Task(t) => {
             assert!(inside(t.kind_span, span));
             match &t.kind {
-                TaskKind::Run(e) => check_expr(text, e, span),
+                TaskKind::Run { command, dir } => {
+                    check_expr(text, command, span);
+                    if let Some(dir) = dir {
+                        check_expr(text, dir, span);
+                    }
+                }
                 TaskKind::Fetch { source, into } => {
                     check_expr(text, source, span);
                     if let Some(into) = into {

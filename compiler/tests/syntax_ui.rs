@@ -119,7 +119,10 @@ fn block_head(source: &SourceFile, b: &Block) -> String {
 
 fn task(source: &SourceFile, t: &Task) -> String {
     let mut s = match &t.kind {
-        TaskKind::Run(cmd) => format!("run {}", value(source, cmd)),
+        TaskKind::Run { command, dir: None } => format!("run {}", value(source, command)),
+        TaskKind::Run { command, dir: Some(dir) } => {
+            format!("run {} in {}", value(source, command), value(source, dir))
+        }
         TaskKind::Fetch { source: from, into: None } => format!("fetch {}", value(source, from)),
         TaskKind::Fetch { source: from, into: Some(into) } => {
             format!("fetch {} into {}", value(source, from), value(source, into))

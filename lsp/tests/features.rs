@@ -246,6 +246,13 @@ fn hover_on_a_field_and_a_keyword_shows_the_reference() {
 }
 
 #[test]
+fn hover_on_a_task_s_working_folder_shows_the_reference() {
+    let text = BUILD.replace("run \"cargo build --release\"", "run \"cargo build --release\" i$0n \"services/api\"");
+    assert!(text.contains("$0"), "the fixture has the task");
+    insta::assert_snapshot!("hover_task_folder", Harness::new(&[("build.pw", &text)]).hover());
+}
+
+#[test]
 fn hover_on_an_artifact_kind_shows_the_reference() {
     let text = BUILD.replace(
         "artifact webapp = \"target/release/webapp\"",

@@ -12,7 +12,7 @@ use crate::scheduler::task_label;
 use crate::state::TaskState;
 use crate::task_env::{self, User};
 use crate::{now_us, statedir};
-use pw_compiler::runtime_api::plan::{TaskAction, TaskWhen};
+use pw_compiler::runtime_api::plan::{Task, TaskAction, TaskWhen};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -651,9 +651,10 @@ impl JobRun<'_> {
                 continue;
             }
             let label = task_label(task);
-            self.say(format!("task {}/{}: {label}", i + 1, job.tasks.len()));
+            let within = task.dir.as_ref().map(|d| format!(" (in {d})")).unwrap_or_default();
+            self.say(format!("task {}/{}: {label}{within}", i + 1, job.tasks.len()));
             let _ = self.api.task(&self.ticket, i, TaskState::Running, None).await;
-            let outcome = self.task(&task.action).await;
+            let outcome = self.task(task).await;
             let state = if outcome.passed() { TaskState::Passed } else { TaskState::Failed };
             let code = match &outcome {
                 Outcome::Exited(c) => Some(*c),
@@ -715,8 +716,8 @@ impl JobRun<'_> {
         }
     }
 
-    async fn task(&mut self, action: &TaskAction) -> Outcome {
-        let argv = match action {
+    async fn task(&mut self, task: &Task) -> Outcome {
+        let argv = match &task.action {
             TaskAction::Shell { script } => vec!["sh".to_string(), "-c".to_string(), script.clone()],
             TaskAction::Exec { argv } => argv.clone(),
             TaskAction::Fetch { pipeline, stage, job, artifact, into } => {
@@ -732,11 +733,15 @@ impl JobRun<'_> {
                 };
             }
         };
+        let cwd = match exec::task_dir(&self.ws, task.dir.as_deref()) {
+            Ok(cwd) => cwd,
+            Err(e) => return Outcome::FailedToStart(e),
+        };
         let mut job_env = self.job.env.clone();
         job_env.insert("PW_WORKSPACE".into(), self.ws.to_string_lossy().into_owned());
         let user = self.opts.run_as.as_ref();
         let env = task_env::task_env(&job_env, user);
-        let spec = exec::Spec { argv: &argv, cwd: &self.ws, env: &env, user, secrets: &self.secrets };
+        let spec = exec::Spec { argv: &argv, cwd: &cwd, env: &env, user, secrets: &self.secrets };
         let (outcome, group) =
             exec::run(spec, self.log.clone(), self.stop.clone(), self.deadline, self.opts.kill_grace).await;
         self.groups.extend(group);

@@ -7,7 +7,7 @@
 use crate::masker::{Masker, Patterns};
 use crate::task_env::User;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -42,6 +42,25 @@ pub(crate) fn kill_group(pgid: u32, signal: i32) {
             libc::kill(-(pgid as i32), signal);
         }
     }
+}
+
+/// The folder a task runs in: the workspace, or its folder `dir`, which must exist and stay
+/// inside the workspace once symbolic links are followed. The path returned is the resolved one,
+/// so that the process starts in the folder that was checked.
+pub fn task_dir(workspace: &Path, dir: Option<&str>) -> Result<PathBuf, String> {
+    let Some(dir) = dir else { return Ok(workspace.to_path_buf()) };
+    let relative = crate::artifacts::safe_relative(dir).map_err(|e| format!("working folder {e}"))?;
+    let root = std::fs::canonicalize(workspace)
+        .map_err(|e| format!("cannot read the workspace {}: {e}", workspace.display()))?;
+    let real = std::fs::canonicalize(workspace.join(&relative))
+        .map_err(|_| format!("working folder `{dir}` does not exist in the workspace"))?;
+    if !real.starts_with(&root) {
+        return Err(format!("working folder `{dir}` leads out of the workspace through a symbolic link"));
+    }
+    if !real.is_dir() {
+        return Err(format!("working folder `{dir}` is not a folder"));
+    }
+    Ok(real)
 }
 
 /// What to run, where, with what environment (the whole of it) and as which user.
@@ -294,6 +313,28 @@ impl<R: AsyncRead + Unpin> TakeLine for R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_runs_in_a_folder_of_its_workspace_and_nowhere_else() {
+        let root = tempfile::tempdir().unwrap();
+        let (ws, outside) = (root.path().join("ws"), root.path().join("outside"));
+        std::fs::create_dir_all(ws.join("services/api")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(ws.join("README"), "").unwrap();
+        std::os::unix::fs::symlink(&outside, ws.join("away")).unwrap();
+        std::os::unix::fs::symlink("services", ws.join("inside")).unwrap();
+        let real = std::fs::canonicalize(&ws).unwrap();
+        assert_eq!(task_dir(&ws, None).unwrap(), ws);
+        assert_eq!(task_dir(&ws, Some("services/api")).unwrap(), real.join("services/api"));
+        assert_eq!(task_dir(&ws, Some("inside/api")).unwrap(), real.join("services/api"), "a link inside is fine");
+        let refused = |dir: &str| task_dir(&ws, Some(dir)).unwrap_err();
+        assert_eq!(refused("away"), "working folder `away` leads out of the workspace through a symbolic link");
+        assert_eq!(refused("away/x"), "working folder `away/x` does not exist in the workspace");
+        assert_eq!(refused("missing"), "working folder `missing` does not exist in the workspace");
+        assert_eq!(refused("README"), "working folder `README` is not a folder");
+        assert!(refused("../outside").contains("must be a relative path inside the workspace"), "{}", refused(".."));
+        assert!(refused("/tmp").contains("must be a relative path inside the workspace"));
+    }
 
     fn sh(script: &str) -> Vec<String> {
         vec!["sh".into(), "-c".into(), script.into()]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use pw_compiler::plan::{EnvValue, StageApproval, TaskWhen, Upstream};
+use pw_compiler::plan::{EnvValue, StageApproval, Task, TaskWhen, Upstream};
 use pw_runtime::state::Cause;
 use std::time::Duration;
 
@@ -89,6 +89,40 @@ async fn when_failed_tasks_run_only_after_a_failure_and_always_tasks_always() {
     let ok_log = h.log_containing("p", 1, "s", "ok", "task 1/2").await;
     assert!(!ok_log.contains("failed-only"), "{ok_log}");
     assert_eq!(i.stages[0].reason.as_deref(), Some("failed jobs: j"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_runs_in_its_folder_and_one_that_leads_out_through_a_symbolic_link_fails() {
+    let outside = tempfile::tempdir().unwrap();
+    let marker = outside.path().join("escaped");
+    let in_dir = |mut t: Task, dir: &str| {
+        t.dir = Some(dir.into());
+        t
+    };
+    let j = job(
+        "j",
+        vec![
+            task(&format!("mkdir -p services/api && ln -s {} away", outside.path().display())),
+            in_dir(
+                task("pwd; test \"$(pwd -P)\" = \"$(cd \"$PW_WORKSPACE\" && pwd -P)/services/api\""),
+                "services/api",
+            ),
+            in_dir(task("touch escaped"), "away"),
+            task("echo never-ran"),
+        ],
+    );
+    let h = Harness::start(plan(vec![], vec![pipeline("p", vec![stage("s", vec![j])])]), &[("a1", &[])]).await;
+    h.engine.trigger("p", by()).await.unwrap();
+    let i = h.finished("p", 1).await;
+    assert_eq!(job_state(&i, "s", "j"), "failed");
+    assert_eq!(
+        job_reason(&i, "s", "j").as_deref(),
+        Some("task 3 (`touch escaped`): working folder `away` leads out of the workspace through a symbolic link")
+    );
+    assert!(!marker.exists(), "the task did not run outside the workspace");
+    let log = h.log_containing("p", 1, "s", "j", "task 3/4").await;
+    assert!(log.contains("task 2/4: pwd; test") && log.contains("(in services/api)"), "{log}");
+    assert!(log.contains("/services/api\n") && !log.contains("never-ran"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

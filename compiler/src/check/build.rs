@@ -7,8 +7,8 @@ use super::fields::{self, Fields};
 use super::values::{Binding, Eval, Scope, Use, Value};
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
 use crate::codes::Code::{
-    E0202, E0204, E0205, E0206, E0207, E0208, E0209, E0301, E0501, E0502, E0503, E0504, E0505, E0507, E0508, E0509,
-    E0510,
+    E0202, E0204, E0205, E0206, E0207, E0208, E0209, E0210, E0301, E0501, E0502, E0503, E0504, E0505, E0507, E0508,
+    E0509, E0510,
 };
 use crate::diagnostic::{did_you_mean, Applicability, Diagnostic, Edit, Fix};
 use crate::model::{
@@ -429,9 +429,14 @@ impl<'a, 's> Builder<'a, 's> {
 
     fn task(&mut self, file: FileId, task: &'a ast::Task, scope: &Scope) -> Option<Task> {
         let at = origin(file, task.span, task.kind_span);
-        let action = match &task.kind {
-            TaskKind::Run(expr) => self.run(file, expr, scope)?,
-            TaskKind::Fetch { source, into } => self.fetch(file, source, into.as_ref(), scope, task.span.start)?,
+        let (action, dir) = match &task.kind {
+            TaskKind::Run { command, dir } => {
+                let dir = dir.as_ref().and_then(|d| self.run_dir(file, d, scope));
+                (self.run(file, command, scope)?, dir)
+            }
+            TaskKind::Fetch { source, into } => {
+                (self.fetch(file, source, into.as_ref(), scope, task.span.start)?, None)
+            }
         };
         let option_fields: Vec<&ast::Field> = task.options.iter().collect();
         let mut eval = self.eval(file, scope);
@@ -442,7 +447,38 @@ impl<'a, 's> Builder<'a, 's> {
             _ => When::Passed,
         };
         let estimate_secs = fields.duration("estimate", &mut eval);
-        Some(Task { action, when, estimate_secs, origin: at })
+        Some(Task { action, dir, when, estimate_secs, origin: at })
+    }
+
+    /// The folder of `run ... in "folder"`, normalised; `None` for the workspace itself.
+    fn run_dir(&mut self, file: FileId, dir: &Expr, scope: &Scope) -> Option<String> {
+        self.folder(file, dir, scope, PathUse::Dir).filter(|path| path != ".")
+    }
+
+    /// The folder an `into` or an `in` names, normalised ([`Self::workspace_path`]); `None` when it
+    /// is not a string (reported).
+    fn folder(&mut self, file: FileId, expr: &Expr, scope: &Scope, what: PathUse) -> Option<String> {
+        match self.eval(file, scope).expr(expr) {
+            Value::Str(s) => Some(self.workspace_path(file, expr.span, &s, what)),
+            Value::Error => None,
+            other => {
+                let (keyword, example) = match what {
+                    PathUse::Dir => ("in", "run \"command\" in \"folder\""),
+                    _ => ("into", "into \"folder\""),
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        E0202,
+                        file,
+                        expr.span,
+                        format!("`{keyword}` takes a folder as a string, but this is {}", other.describe()),
+                    )
+                    .with_label("expected a string")
+                    .with_help(format!("write `{example}`")),
+                );
+                None
+            }
+        }
     }
 
     fn run(&mut self, file: FileId, expr: &Expr, scope: &Scope) -> Option<Action> {
@@ -514,26 +550,7 @@ impl<'a, 's> Builder<'a, 's> {
     }
 
     fn fetch(&mut self, file: FileId, source: &Expr, into: Option<&Expr>, scope: &Scope, key: usize) -> Option<Action> {
-        let into = match into {
-            None => ".".to_string(),
-            Some(expr) => match self.eval(file, scope).expr(expr) {
-                Value::Str(s) => self.workspace_path(file, expr.span, &s, PathUse::Into),
-                Value::Error => ".".to_string(),
-                other => {
-                    self.diagnostics.push(
-                        Diagnostic::error(
-                            E0202,
-                            file,
-                            expr.span,
-                            format!("`into` takes a folder as a string, but this is {}", other.describe()),
-                        )
-                        .with_label("expected a string")
-                        .with_help("write `into \"folder\"`"),
-                    );
-                    ".".to_string()
-                }
-            },
-        };
+        let into = into.and_then(|expr| self.folder(file, expr, scope, PathUse::Into)).unwrap_or_else(|| ".".into());
         let ExprKind::Path(path) = &source.kind else {
             if source.kind != ExprKind::Error {
                 self.diagnostics.push(
@@ -625,13 +642,18 @@ impl<'a, 's> Builder<'a, 's> {
         }
         let label = if absolute { "an absolute path".to_string() } else { format!("`..` leads out of {relative_to}") };
         self.diagnostics.push(
-            Diagnostic::error(E0208, file, span, format!("{subject} `{trimmed}` is outside {relative_to}"))
-                .with_label(label)
-                .with_note(format!(
-                    "{} is relative to {relative_to} and stays inside it: it is not absolute and has no `..`",
-                    what.a()
-                ))
-                .with_help(what.outside_help(example)),
+            Diagnostic::error(
+                what.outside_code(),
+                file,
+                span,
+                format!("{subject} `{trimmed}` is outside {relative_to}"),
+            )
+            .with_label(label)
+            .with_note(format!(
+                "{} is relative to {relative_to} and stays inside it: it is not absolute and has no `..`",
+                what.a()
+            ))
+            .with_help(what.outside_help(example)),
         );
         trimmed.to_string()
     }
@@ -1014,6 +1036,8 @@ enum PathUse {
     Into,
     /// A material's `path`, where it is checked out.
     Checkout,
+    /// `run ... in "folder"`
+    Dir,
 }
 
 impl PathUse {
@@ -1023,6 +1047,15 @@ impl PathUse {
             PathUse::Artifact => ("artifact path", "the job's workspace", "target/release/app"),
             PathUse::Into => ("`into` folder", "the job's workspace", "deps"),
             PathUse::Checkout => ("checkout path", "each job's workspace", "app"),
+            PathUse::Dir => ("working folder", "the job's workspace", "services/api"),
+        }
+    }
+
+    /// The code of a path outside the workspace: the working folder of a task has its own.
+    fn outside_code(self) -> crate::codes::Code {
+        match self {
+            PathUse::Dir => E0210,
+            _ => E0208,
         }
     }
 
@@ -1032,6 +1065,7 @@ impl PathUse {
             PathUse::Artifact => "an artifact path",
             PathUse::Into => "an `into` folder",
             PathUse::Checkout => "a material's `path`",
+            PathUse::Dir => "a task's working folder (`in`)",
         }
     }
 
@@ -1047,6 +1081,9 @@ impl PathUse {
                 "remove `path` to check out at the root of the workspace, or name a folder, as in `path = \"app\"`"
                     .into()
             }
+            PathUse::Dir => {
+                "remove `in` to run in the workspace itself, or name a folder, as in `in \"services/api\"`".into()
+            }
         }
     }
 
@@ -1059,6 +1096,9 @@ impl PathUse {
                 "fetch into a folder of the workspace, such as `into \"{example}\"`; to use the artifact elsewhere, copy it there in a task"
             ),
             PathUse::Checkout => format!("check out into a folder of the workspace, such as `path = \"{example}\"`"),
+            PathUse::Dir => format!(
+                "run in a folder of the workspace, such as `in \"{example}\"`; a program elsewhere on the agent is still reachable by its absolute path in the command"
+            ),
         }
     }
 }

@@ -338,6 +338,9 @@ impl PipelineWriter<'_> {
             }
             Action::Fetch(f) => ("fetch", self.fetch(t, f)),
         };
+        if let Some(dir) = &t.dir {
+            body.push(pair("working_directory", text(dir)));
+        }
         match t.when {
             When::Passed => {}
             When::Failed => body.push(pair("run_if", Node::str("failed"))),

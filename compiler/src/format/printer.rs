@@ -303,9 +303,14 @@ impl<'a> Printer<'a> {
         let inline = self.inline_option(q, &t.options, options_span);
         let reserve = inline.as_ref().map_or(0, |line| line.chars().count());
         match &t.kind {
-            TaskKind::Run(e) => {
+            TaskKind::Run { command, dir } => {
                 self.out.push_str("run ");
-                self.expr(q, e, reserve);
+                let dir_width = dir.as_ref().map_or(0, |d| 4 + self.flat(d).chars().count());
+                self.expr(q, command, reserve + dir_width);
+                if let Some(dir) = dir {
+                    self.out.push_str(" in ");
+                    self.expr(q, dir, reserve);
+                }
             }
             TaskKind::Fetch { source, into } => {
                 self.out.push_str("fetch ");
@@ -495,10 +500,10 @@ impl<'a> Printer<'a> {
     }
 }
 
-/// Where a task's command (and `into`) ends: its options follow.
+/// Where a task's command (and `in` or `into`) ends: its options follow.
 fn command_end(t: &Task) -> usize {
     match &t.kind {
-        TaskKind::Run(e) => e.span.end,
+        TaskKind::Run { command, dir } => dir.as_ref().unwrap_or(command).span.end,
         TaskKind::Fetch { source, into } => into.as_ref().unwrap_or(source).span.end,
     }
 }

@@ -90,9 +90,13 @@ impl Emitter<'_> {
 
     fn task(&mut self, t: &Task) {
         match &t.kind {
-            TaskKind::Run(e) => {
+            TaskKind::Run { command, dir } => {
                 self.out.push_str("run ");
-                self.expr(e);
+                self.expr(command);
+                if let Some(dir) = dir {
+                    self.out.push_str(" in ");
+                    self.expr(dir);
+                }
             }
             TaskKind::Fetch { source, into } => {
                 self.out.push_str("fetch ");
@@ -226,9 +230,9 @@ mod tests {
         while let Some(m) = todo.pop() {
             match m {
                 Member::Block(b) => todo.extend(b.body.members()),
-                Member::Task(Task { kind: TaskKind::Run(Expr { kind: ExprKind::Str(s), .. }), .. }) => {
-                    found = Some(s.template_text())
-                }
+                Member::Task(Task {
+                    kind: TaskKind::Run { command: Expr { kind: ExprKind::Str(s), .. }, .. }, ..
+                }) => found = Some(s.template_text()),
                 _ => {}
             }
         }

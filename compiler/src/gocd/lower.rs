@@ -257,27 +257,16 @@ impl Lowerer<'_> {
         let span = t.span;
         let kind = match &t.kind {
             TaskKind::Exec { command, arguments, working_directory } => {
-                let script = shell_script(command, arguments);
-                let expr = match (script, working_directory.as_ref().filter(|w| !w.value.trim().is_empty())) {
-                    (Some(script), None) => str_expr(script, span),
-                    (None, None) => {
-                        let argv = std::iter::once(command).chain(arguments).map(string).collect();
-                        list(argv, span)
-                    }
-                    (script, Some(dir)) => {
-                        let body = script.unwrap_or_else(|| {
-                            std::iter::once(command)
-                                .chain(arguments)
-                                .map(|a| quote(&a.value))
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        });
-                        str_expr(format!("cd {} || exit 1\n{body}", quote(&dir.value)), span)
-                    }
+                let command = match shell_script(command, arguments) {
+                    Some(script) => str_expr(script, span),
+                    None => list(std::iter::once(command).chain(arguments).map(string).collect(), span),
                 };
-                ast::TaskKind::Run(expr)
+                let dir = working_directory.as_ref().filter(|w| !w.value.trim().is_empty()).map(string);
+                ast::TaskKind::Run { command, dir }
             }
-            TaskKind::Script(text) => ast::TaskKind::Run(str_expr(text.value.trim_end().to_string(), text.span)),
+            TaskKind::Script(text) => {
+                ast::TaskKind::Run { command: str_expr(text.value.trim_end().to_string(), text.span), dir: None }
+            }
             TaskKind::Fetch { pipeline, stage, job: from_job, source, destination, .. } => {
                 let upstream = pipeline.as_ref().map(|p| upstream_of(&p.value).to_string());
                 let owner = upstream.clone().unwrap_or_else(|| p.name.value.clone());
@@ -523,15 +512,6 @@ fn secret_reference(value: &str) -> Option<&str> {
     let inner = value.trim().strip_prefix("{{SECRET:[")?.strip_suffix("]}}")?;
     let (_, key) = inner.split_once("][")?;
     (!key.is_empty()).then_some(key)
-}
-
-/// Single-quoted for `sh`.
-fn quote(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
 
 fn block(kind: BlockKind, name: Ident, members: Vec<Member>, span: Span) -> Block {

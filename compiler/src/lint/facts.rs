@@ -49,13 +49,15 @@ fn job_facts(job: &Job) -> JobFacts {
             facts.single.push(None);
             continue;
         };
+        let dir = task.dir.as_deref();
         for path in shell::writes_of(&cmds) {
+            let path = in_dir(dir, &path);
             if !facts.produced.iter().any(|p| p.path == path) {
                 facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
             }
         }
-        implicit.extend(shell::implicit_outputs(&cmds).into_iter().map(|f| (f, task.origin.span)));
-        facts.mentions.extend(shell::mentions_of(&cmds));
+        implicit.extend(shell::implicit_outputs(&cmds).into_iter().map(|f| (in_dir(dir, f), task.origin.span)));
+        facts.mentions.extend(shell::mentions_of(&cmds).iter().map(|m| in_dir(dir, m)));
         facts.waits.extend(shell::waits_of(&cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
         facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
@@ -83,12 +85,29 @@ fn job_facts(job: &Job) -> JobFacts {
     // Last: a rule names the first path it finds, and an artifact or a written file says more.
     for (folder, span) in implicit {
         if !facts.produced.iter().any(|p| p.path == folder) {
-            facts.produced.push(Produced { path: folder.to_string(), span, artifact: None });
+            facts.produced.push(Produced { path: folder, span, artifact: None });
         }
     }
     facts.mentions.sort();
     facts.mentions.dedup();
     facts
+}
+
+/// A path a task names, as seen from the workspace: a relative one is under the folder the task
+/// runs in (`run ... in "dir"`), with `..` taken back.
+fn in_dir(dir: Option<&str>, path: &str) -> String {
+    let Some(dir) = dir.filter(|_| !path.starts_with(['/', '~'])) else { return path.to_string() };
+    let mut parts: Vec<&str> = dir.split('/').collect();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
 }
 
 fn hash(words: &[String]) -> u64 {

@@ -283,10 +283,13 @@ fn options<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Vec<Field>> 
         .boxed()
 }
 
-/// `run value [options]` or `fetch value [into value] [options]`.
+/// `run value [in value] [options]` or `fetch value [into value] [options]`.
 fn task<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
     let options = options(value.clone());
-    let run = keyword(Token::Run).then(value.clone()).map(|(span, expr)| (span, TaskKind::Run(expr)));
+    let run = keyword(Token::Run)
+        .then(value.clone())
+        .then(just(Token::In).ignore_then(value.clone()).or_not())
+        .map(|((span, command), dir)| (span, TaskKind::Run { command, dir }));
     let fetch = keyword(Token::Fetch)
         .then(value.clone())
         .then(just(Token::Into).ignore_then(value).or_not())

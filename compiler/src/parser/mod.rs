@@ -178,7 +178,9 @@ mod tests {
             .members()
             .iter()
             .flat_map(|m| match m {
-                Member::Task(Task { kind: TaskKind::Run(Expr { kind: ExprKind::Str(s), .. }), .. }) => s.parts.clone(),
+                Member::Task(Task {
+                    kind: TaskKind::Run { command: Expr { kind: ExprKind::Str(s), .. }, .. }, ..
+                }) => s.parts.clone(),
                 _ => Vec::new(),
             })
             .filter_map(|p| match p {

@@ -49,7 +49,7 @@ fn walk(members: &[Member], out: &mut Vec<(Span, Option<FoldingRangeKind>)>, dep
             Member::Field(f) => expr(&f.value, out, depth),
             Member::Task(t) => {
                 match &t.kind {
-                    TaskKind::Run(e) => expr(e, out, depth),
+                    TaskKind::Run { command, .. } => expr(command, out, depth),
                     TaskKind::Fetch { source, .. } => expr(source, out, depth),
                 }
                 if let Some(first) = t.options.first() {

@@ -3,7 +3,7 @@
 use super::describe;
 use crate::state::Snapshot;
 use crate::syntax;
-use pw_compiler::ast::{BlockKind, Member, TaskKind};
+use pw_compiler::ast::{BlockKind, Member, Task, TaskKind};
 use pw_compiler::schema::{self, FieldSpec, Owner};
 use pw_compiler::{FileId, Span};
 use tower_lsp_server::ls_types::{Hover, HoverContents, MarkupContent, MarkupKind};
@@ -78,10 +78,15 @@ fn syntax_hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String,
         }
         Member::Task(t) if t.kind_span.contains(offset) => {
             let word = match t.kind {
-                TaskKind::Run(_) => "run",
+                TaskKind::Run { .. } => "run",
                 TaskKind::Fetch { .. } => "fetch",
             };
             Some((keyword_entry(word)?.to_string(), t.kind_span))
+        }
+        Member::Task(Task { kind: TaskKind::Run { command, dir: Some(dir) }, .. })
+            if offset >= command.span.end && offset < dir.span.end =>
+        {
+            Some((keyword_entry("in")?.to_string(), Span::new(command.span.end, dir.span.end)))
         }
         Member::Task(t) => {
             let option = t.options.iter().find(|o| o.span.contains(offset))?;
@@ -140,7 +145,8 @@ pub const KEYWORDS: &[(&str, &str)] = &[
     ("job", "**job** `name { ... }` — runs on one agent, its tasks in sequence in one workspace. The unit of scheduling and of re-run. `job name for x in [...]` makes one job per value; `for n in 1..4` makes four, 1 to 4 included."),
     ("env", "**env** `{ NAME = \"value\" }` — environment variables for every task of the pipeline, stage or job (the job's win over the stage's, the stage's over the pipeline's); `secret(\"name\")` is resolved by the runtime and never stored in the plan."),
     ("template", "**template** `job|stage|pipeline name(param: type, ...) { ... }` — a reusable entity; `job x = name(param = value)` makes one. `#{param}` interpolates a parameter in strings."),
-    ("run", "**run** `\"script\"` runs a script with `sh -c`; `run [\"argv\", ...]` runs a command without a shell. Options: `{ when = passed|failed|always }`."),
+    ("run", "**run** `\"script\"` runs a script with `sh -c`; `run [\"argv\", ...]` runs a command without a shell. `in \"folder\"` runs it in that folder of the workspace. Options: `{ when = passed|failed|always }`."),
+    ("in", "**in** `\"folder\"` after `run \"...\"` — the folder of the job's workspace the command runs in (`run \"make\" in \"services/api\"`): relative, inside the workspace (E0210), and existing when the task starts."),
     ("fetch", "**fetch** `stage.job.artifact [into \"dir\"]` — downloads an artifact an earlier stage published (`pipeline.stage.job.artifact` from an upstream pipeline) into the job's workspace."),
     ("artifact", "**artifact** `name = \"path\"` — a file or folder the job publishes when it passes; later stages and downstream pipelines `fetch` it."),
 ];

@@ -18,7 +18,7 @@ fn outline(snap: &Snapshot, file: FileId, members: &[Member], depth: usize) -> V
             Member::Block(b) => block(snap, file, b, depth),
             Member::Task(t) => {
                 let (word, detail) = match &t.kind {
-                    TaskKind::Run(e) => ("run", snippet(&snap.text(file)[e.span.range()])),
+                    TaskKind::Run { command, .. } => ("run", snippet(&snap.text(file)[command.span.range()])),
                     TaskKind::Fetch { source, .. } => ("fetch", snippet(&snap.text(file)[source.span.range()])),
                 };
                 Some(symbol(snap, file, word.into(), Some(detail), SymbolKind::EVENT, t.span, t.kind_span, None))

@@ -17,7 +17,7 @@ pub(crate) fn src() -> Source {
 }
 
 pub(crate) fn task(script: &str) -> Task {
-    Task { action: TaskAction::Shell { script: script.into() }, when: TaskWhen::Passed, source: src() }
+    Task::new(TaskAction::Shell { script: script.into() }, src())
 }
 
 pub(crate) fn when(mut t: Task, w: TaskWhen) -> Task {
@@ -34,6 +34,7 @@ pub(crate) fn fetch(pipeline: &str, stage: &str, job: &str, artifact: &str, into
             artifact: artifact.into(),
             into: into.into(),
         },
+        dir: None,
         when: TaskWhen::Passed,
         source: src(),
     }
