@@ -289,15 +289,32 @@ fn task<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
     let run = keyword(Token::Run)
         .then(value.clone())
         .then(just(Token::In).ignore_then(value.clone()).or_not())
+        .then_ignore(hint_at(Token::Into, "a `run` names its folder with `in`: `run \"make\" in \"services/api\"`"))
         .map(|((span, command), dir)| (span, TaskKind::Run { command, dir }));
     let fetch = keyword(Token::Fetch)
         .then(value.clone())
         .then(just(Token::Into).ignore_then(value).or_not())
+        .then_ignore(hint_at(
+            Token::In,
+            "a `fetch` names its folder with `into`: `fetch build.compile.app into \"bin\"`",
+        ))
         .map(|((span, source), into)| (span, TaskKind::Fetch { source, into }));
     choice((run, fetch))
         .then(options)
         .map_with(|((kind_span, kind), options), e| Member::Task(Task { kind, kind_span, options, span: e.span() }))
         .boxed()
+}
+
+/// Reads nothing: where the next token is `token`, which cannot stand there, the syntax error
+/// reported at it gets `help`.
+fn hint_at<'t, 's: 't>(token: Token<'s>, help: &'static str) -> impl Parser<'t, In<'t, 's>, (), Ex<'t, 's>> + Clone {
+    custom(move |inp: &mut Ref<'t, '_, 's>| {
+        let (next, span) = peek_spanned(inp);
+        if next == Some(token) {
+            inp.state().hints.push((span.start, help.to_string()));
+        }
+        Ok(())
+    })
 }
 
 /// `artifact name = path [options]`.
