@@ -184,7 +184,7 @@ fn misplaced_at_top(file: FileId, member: &Member) -> Diagnostic {
         Member::Block(b) => match b.kind {
             BlockKind::Stage => ("a stage", "put it inside `pipeline NAME { ... }`"),
             BlockKind::Job => ("a job", "put it inside a stage: `stage NAME { job ... }`"),
-            _ => ("an `env` block", "put it inside a pipeline or a job"),
+            _ => ("an `env` block", "put it inside a pipeline, a stage or a job"),
         },
         Member::Field(_) => ("a field", "fields belong inside a material, pipeline, stage or job"),
         Member::Task(_) => ("a task", "tasks belong inside a job"),

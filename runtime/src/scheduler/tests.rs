@@ -500,6 +500,7 @@ fn restored_pending_triggers_are_carried_out_again() {
 fn discover_fans_out_with_interpolation_and_fails_on_no_values() {
     let mut j = job("deploy", &[]);
     j.tasks[0].action = TaskAction::Exec { argv: vec!["ship".into(), "#{ host }".into()] };
+    j.tasks[0].dir = Some("hosts/#{host}".into());
     j.discover = Some(Discover { var: "host".into(), command: "list-hosts".into() });
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![j, job("other", &[])])])]);
     manual(&mut s, "p");
@@ -513,6 +514,7 @@ fn discover_fans_out_with_interpolation_and_fails_on_no_values() {
     let a = st.jobs[1].current().unwrap().id;
     let asg = s.assignment(a, "job-token", &|_| None).unwrap();
     assert_eq!(asg.tasks[0].action, TaskAction::Exec { argv: vec!["ship".into(), "web 1".into()] });
+    assert_eq!(asg.tasks[0].dir.as_deref(), Some("hosts/web 1"), "a task's folder is a template too");
     for _ in 0..3 {
         pass(&mut s, "a1", 2);
     }
