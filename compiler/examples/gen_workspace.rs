@@ -7,18 +7,25 @@
 //! /usr/bin/time -v target/release/pw check /tmp/bench-ws
 //! ```
 //!
-//! Optional second argument: the number of files (default 1,000).
+//! Optional second argument: the number of files (default 1,000). With `--github` after them, it
+//! writes the same pipelines as GitHub Actions workflows instead (`DIR/.github/workflows/`), the
+//! workload for comparing `pw check` with actionlint.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[path = "../benches/common/mod.rs"]
 mod common;
+#[path = "../benches/common/github.rs"]
+mod github;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let github = args.iter().any(|a| a == "--github");
+    args.retain(|a| a != "--github");
+    let mut args = args.into_iter();
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: gen_workspace DIR [FILES]");
+        eprintln!("usage: gen_workspace DIR [FILES] [--github]");
         return ExitCode::from(2);
     };
     let mut shape = common::Shape::BENCH;
@@ -31,7 +38,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let files = common::generate(&shape);
+    let files = if github { github::generate(&shape) } else { common::generate(&shape) };
     for (path, text) in &files {
         let target = dir.join(path);
         let written =
@@ -42,6 +49,10 @@ fn main() -> ExitCode {
         }
     }
     let (lines, bytes) = common::size(&files);
+    if github {
+        println!("wrote {} workflows, {lines} lines, {:.2} MB to {}", files.len(), bytes as f64 / 1e6, dir.display());
+        return ExitCode::SUCCESS;
+    }
     let ws = common::workspace(&files);
     let errors = pw_compiler::analyze(&ws).diagnostics.iter().filter(|d| d.is_error()).count();
     println!("wrote {} files, {lines} lines, {:.2} MB to {}", files.len(), bytes as f64 / 1e6, dir.display());

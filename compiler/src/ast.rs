@@ -24,9 +24,11 @@ pub enum Member {
     /// `name = value`
     Field(Field),
     /// `material x { }`, `pipeline x { }`, `stage x = t(...)`, `env { }`, `template job t(...) { }`, ...
-    Block(Block),
+    /// Boxed, as the other members are far smaller: a body's vector of members holds each one
+    /// at the size of the largest.
+    Block(Box<Block>),
     /// `run ...` or `fetch ...`
-    Task(Task),
+    Task(Box<Task>),
     /// `artifact name = "path"`
     Artifact(Artifact),
     /// Text the parser skipped while recovering from a syntax error.
@@ -34,6 +36,14 @@ pub enum Member {
 }
 
 impl Member {
+    pub fn block(block: Block) -> Member {
+        Member::Block(Box::new(block))
+    }
+
+    pub fn task(task: Task) -> Member {
+        Member::Task(Box::new(task))
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Member::Field(f) => f.span,

@@ -51,25 +51,25 @@ const COMMANDS: [&str; 8] = [
     "./ci/check-schema.sh --strict --service",
 ];
 
-fn stage_name(s: usize) -> String {
+pub(crate) fn stage_name(s: usize) -> String {
     STAGES.get(s).map_or_else(|| format!("stage-{}", s + 1), |n| n.to_string())
 }
 
-fn job_name(s: usize, j: usize) -> String {
+pub(crate) fn job_name(s: usize, j: usize) -> String {
     match JOBS.get(s).and_then(|jobs| jobs.get(j)) {
         Some(name) => name.to_string(),
         None => format!("job-{}", j + 1),
     }
 }
 
-fn pipeline_name(i: usize) -> String {
+pub(crate) fn pipeline_name(i: usize) -> String {
     format!("svc-{i:04}")
 }
 
 /// The upstream pipelines of pipeline `i`, with the stage of each that triggers it. Edges always
 /// go to lower indices, so the graph has no cycle; about a third of the pipelines have one
 /// upstream and an eighth have two.
-fn upstreams(i: usize, shape: &Shape) -> Vec<(usize, usize)> {
+pub(crate) fn upstreams(i: usize, shape: &Shape) -> Vec<(usize, usize)> {
     let last = shape.stages - 1;
     let mut ups = Vec::new();
     if i >= 9 && i % 3 == 1 {
@@ -162,18 +162,11 @@ fn job(out: &mut String, i: usize, s: usize, j: usize, shape: &Shape, ups: &[(us
             ));
         }
     }
-    let mut k = 0;
-    while tasks.len() < shape.tasks {
-        let command = COMMANDS[(i + 3 * s + 5 * j + 7 * k) % COMMANDS.len()];
-        let task = match (k + j) % 5 {
-            3 => format!(
-                "run [\"./ci/report.sh\", \"--service\", \"{name}\", \"--step\", \"{}\"] {{ when = failed }}",
-                k + 1
-            ),
-            _ => format!("run \"{command} {name}-{}\"", job_name(s, j)),
-        };
-        tasks.push(task);
-        k += 1;
+    for (command, on_failure) in task_commands(i, s, j, shape.tasks.saturating_sub(tasks.len())) {
+        tasks.push(match on_failure {
+            true => format!("run [{}] {{ when = failed }}", quoted_words(&command)),
+            false => format!("run \"{command}\""),
+        });
     }
     for task in tasks {
         let _ = writeln!(out, "      {task}");
@@ -182,4 +175,23 @@ fn job(out: &mut String, i: usize, s: usize, j: usize, shape: &Shape, ups: &[(us
         let _ = writeln!(out, "      artifact out = \"target/{}/{}.tar.gz\"", stage_name(s), name);
     }
     let _ = writeln!(out, "    }}");
+}
+
+/// The commands of a job's `count` tasks after its fetches, each with whether it runs only after
+/// a failure.
+pub(crate) fn task_commands(i: usize, s: usize, j: usize, count: usize) -> Vec<(String, bool)> {
+    let name = pipeline_name(i);
+    (0..count)
+        .map(|k| match (k + j) % 5 {
+            3 => (format!("./ci/report.sh --service {name} --step {}", k + 1), true),
+            _ => {
+                (format!("{} {name}-{}", COMMANDS[(i + 3 * s + 5 * j + 7 * k) % COMMANDS.len()], job_name(s, j)), false)
+            }
+        })
+        .collect()
+}
+
+/// Words as a `.pw` list of strings: `"a", "b"`.
+fn quoted_words(command: &str) -> String {
+    command.split(' ').map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
 }

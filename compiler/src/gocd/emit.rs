@@ -230,9 +230,11 @@ mod tests {
         while let Some(m) = todo.pop() {
             match m {
                 Member::Block(b) => todo.extend(b.body.members()),
-                Member::Task(Task {
-                    kind: TaskKind::Run { command: Expr { kind: ExprKind::Str(s), .. }, .. }, ..
-                }) => found = Some(s.template_text()),
+                Member::Task(t) => {
+                    if let TaskKind::Run { command: Expr { kind: ExprKind::Str(s), .. }, .. } = &t.kind {
+                        found = Some(s.template_text());
+                    }
+                }
                 _ => {}
             }
         }

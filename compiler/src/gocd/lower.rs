@@ -82,7 +82,7 @@ impl Lowerer<'_> {
                     let name = self.name(name, m.name.span);
                     materials.push(path(vec![name.clone()], m.name.span));
                     if declares {
-                        out.push(Member::Block(self.material(m, url, name)));
+                        out.push(Member::block(self.material(m, url, name)));
                     } else {
                         self.unmapped(span, &m.unmapped);
                     }
@@ -159,13 +159,13 @@ impl Lowerer<'_> {
             members.push(env);
         }
         for s in &p.stages {
-            members.push(Member::Block(self.stage(p, s)));
+            members.push(Member::block(self.stage(p, s)));
         }
         if p.incomplete {
             members.push(Member::Error(span));
         }
         let name = self.declared_name(&p.name, span);
-        out.push(Member::Block(block(BlockKind::Pipeline, name, members, span)));
+        out.push(Member::block(block(BlockKind::Pipeline, name, members, span)));
     }
 
     fn material(&mut self, m: &Material, url: &Text, name: Ident) -> Block {
@@ -193,7 +193,7 @@ impl Lowerer<'_> {
             members.push(env);
         }
         for j in &s.jobs {
-            members.push(Member::Block(self.job(p, j)));
+            members.push(Member::block(self.job(p, j)));
         }
         if s.incomplete {
             members.push(Member::Error(s.span));
@@ -218,7 +218,7 @@ impl Lowerer<'_> {
         for t in &j.tasks {
             self.unmapped(span, &t.unmapped);
             if let Some(task) = self.task(p, t, span) {
-                members.push(Member::Task(task));
+                members.push(Member::task(task));
             }
         }
         if j.incomplete {
@@ -348,7 +348,7 @@ impl Lowerer<'_> {
             });
         }
         let members = fields.into_iter().map(Member::Field).collect();
-        Some(Member::Block(Block {
+        Some(Member::block(Block {
             kind: BlockKind::Env,
             kind_span: at,
             template_of: None,

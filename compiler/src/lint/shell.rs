@@ -30,10 +30,18 @@ impl Command {
     }
 }
 
+/// `NAME=value`: a name of letters, digits and `_`, then `=`. Stops at the first byte that
+/// cannot be in a name, as most words are not assignments.
 fn is_assignment(word: &str) -> bool {
-    word.split_once('=').is_some_and(|(name, _)| {
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.starts_with('-')
-    })
+    for (i, b) in word.bytes().enumerate() {
+        match b {
+            b'=' => return i > 0,
+            b'_' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Splits a script into simple commands at `;`, `|`, `&&`, `||`, `&`, newlines and `(`/`)`.

@@ -106,7 +106,7 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
         let block = |kind: BlockKind, token: Token<'s>| keyword(token).map(move |span| (kind, span));
         let plain = |kind, token, body: Boxed<'t, 's, Body>| {
             block(kind, token).then(opt_ident()).then(body).map_with(|(((kind, kind_span), name), body), e| {
-                Member::Block(Block {
+                Member::block(Block {
                     kind,
                     kind_span,
                     template_of: None,
@@ -126,7 +126,7 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
             .then(for_clause(value.clone()).or_not().map(Option::flatten))
             .then(body_or_instance)
             .map_with(|((((kind, kind_span), name), fan_out), body), e| {
-                Member::Block(Block {
+                Member::block(Block {
                     kind,
                     kind_span,
                     template_of: None,
@@ -138,7 +138,7 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
                 })
             });
         let env = block(BlockKind::Env, Token::Env).then(body.clone()).map_with(|((kind, kind_span), body), e| {
-            Member::Block(Block {
+            Member::block(Block {
                 kind,
                 kind_span,
                 template_of: None,
@@ -155,7 +155,7 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
             .then(params(value.clone()))
             .then(body)
             .map_with(|(((((kind, kind_span), template_of), name), params), body), e| {
-                Member::Block(Block { kind, kind_span, template_of, name, params, fan_out: None, body, span: e.span() })
+                Member::block(Block { kind, kind_span, template_of, name, params, fan_out: None, body, span: e.span() })
             });
         let (material, pipeline, stage) = (material.boxed(), pipeline.boxed(), stage.boxed());
         let (job, env, template) = (job.boxed(), env.boxed(), template.boxed());
@@ -178,13 +178,14 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
     .boxed()
 }
 
-/// Members collected into a vector sized for a typical body, as members are large to move.
+/// Members collected into a vector of exactly their number: the trees of a workspace stay in
+/// memory while it is checked, and spare room in every body was most of their size.
 struct Members(Vec<Member>);
 
 impl FromIterator<Member> for Members {
     fn from_iter<I: IntoIterator<Item = Member>>(iter: I) -> Self {
-        let mut members = Vec::with_capacity(8);
-        members.extend(iter);
+        let mut members: Vec<Member> = iter.into_iter().collect();
+        members.shrink_to_fit();
         Members(members)
     }
 }
@@ -301,7 +302,7 @@ fn task<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
         .map(|((span, source), into)| (span, TaskKind::Fetch { source, into }));
     choice((run, fetch))
         .then(options)
-        .map_with(|((kind_span, kind), options), e| Member::Task(Task { kind, kind_span, options, span: e.span() }))
+        .map_with(|((kind_span, kind), options), e| Member::task(Task { kind, kind_span, options, span: e.span() }))
         .boxed()
 }
 

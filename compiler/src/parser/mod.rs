@@ -161,9 +161,8 @@ mod tests {
         assert_eq!(fan, Some(("s", "for s in discover(\"ls\")")));
         let env = block(&k.body.members()[0]);
         assert_eq!((env.kind, env.name.is_none()), (BlockKind::Env, true));
-        let Member::Task(Task { kind: TaskKind::Fetch { into: Some(into), .. }, .. }) = &k.body.members()[1] else {
-            panic!()
-        };
+        let Member::Task(fetch) = &k.body.members()[1] else { panic!() };
+        let TaskKind::Fetch { into: Some(into), .. } = &fetch.kind else { panic!() };
         assert_eq!(&text[into.span.range()], "\"d\"");
         let Member::Artifact(a) = &k.body.members()[2] else { panic!() };
         assert_eq!(&text[a.span.range()], "artifact out = \"o\"");
@@ -178,9 +177,10 @@ mod tests {
             .members()
             .iter()
             .flat_map(|m| match m {
-                Member::Task(Task {
-                    kind: TaskKind::Run { command: Expr { kind: ExprKind::Str(s), .. }, .. }, ..
-                }) => s.parts.clone(),
+                Member::Task(t) => match &t.kind {
+                    TaskKind::Run { command: Expr { kind: ExprKind::Str(s), .. }, .. } => s.parts.clone(),
+                    _ => Vec::new(),
+                },
                 _ => Vec::new(),
             })
             .filter_map(|p| match p {

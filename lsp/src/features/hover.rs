@@ -83,10 +83,8 @@ fn syntax_hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<(String,
             };
             Some((keyword_entry(word)?.to_string(), t.kind_span))
         }
-        Member::Task(Task { kind: TaskKind::Run { command, dir: Some(dir) }, .. })
-            if offset >= command.span.end && offset < dir.span.end =>
-        {
-            Some((keyword_entry("in")?.to_string(), Span::new(command.span.end, dir.span.end)))
+        Member::Task(t) if folder_span(t).is_some_and(|s| s.start <= offset && offset < s.end) => {
+            Some((keyword_entry("in")?.to_string(), folder_span(t)?))
         }
         Member::Task(t) => {
             let option = t.options.iter().find(|o| o.span.contains(offset))?;
@@ -150,3 +148,11 @@ pub const KEYWORDS: &[(&str, &str)] = &[
     ("fetch", "**fetch** `stage.job.artifact [into \"dir\"]` — downloads an artifact an earlier stage published (`pipeline.stage.job.artifact` from an upstream pipeline) into the job's workspace."),
     ("artifact", "**artifact** `name = \"path\"` — a file or folder the job publishes when it passes; later stages and downstream pipelines `fetch` it."),
 ];
+
+/// From the end of a run's command to the end of its folder: ` in "dir"`.
+fn folder_span(task: &Task) -> Option<Span> {
+    match &task.kind {
+        TaskKind::Run { command, dir: Some(dir) } => Some(Span::new(command.span.end, dir.span.end)),
+        _ => None,
+    }
+}
