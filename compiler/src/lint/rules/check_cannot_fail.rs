@@ -2,7 +2,9 @@
 
 use super::super::effects::Classifier;
 use super::super::{Context, Sink};
+use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::model::Action;
+use crate::source::{FileId, Span};
 
 declare_rule! {
     /// ## What it does
@@ -39,11 +41,15 @@ declare_rule! {
     /// ```
     ///
     /// When the check is advisory on purpose, suppress the finding with the reason.
+    ///
+    /// ## Fix
+    /// An unsafe fix removes the ending, so that the check fails the task again: the stages
+    /// after it then wait for it to pass.
     code: "L0017",
     name: "check-cannot-fail",
     category: Correctness,
     severity: Info,
-    fix: None,
+    fix: Unsafe,
     summary: "lint or test task whose failure is ignored",
     check: Some(check),
 }
@@ -62,12 +68,34 @@ fn check(ctx: &Context, sink: &mut Sink) {
             let cmds = super::super::shell::commands(checked);
             let Some(cmd) = cmds.last().filter(|c| classifier.verifies_command(c)) else { continue };
             let o = task.origin;
-            sink.add(
-                RULE.at(o.file, o.span, format!("`{ending}` makes `{}` pass whatever it finds", cmd.words.join(" ")))
-                    .with_label("this check cannot fail")
-                    .with_note("the stages after it run even when the check finds problems")
-                    .with_help(format!("remove `{ending}`, or suppress this with the reason the check is advisory")),
-            );
+            let mut d = RULE
+                .at(o.file, o.span, format!("`{ending}` makes `{}` pass whatever it finds", cmd.words.join(" ")))
+                .with_label("this check cannot fail")
+                .with_note("the stages after it run even when the check finds problems")
+                .with_help(format!("remove `{ending}`, or suppress this with the reason the check is advisory"));
+            if let Some(fix) = fix(ctx, o.file, o.span, ending) {
+                d = d.with_fix(fix);
+            }
+            sink.add(d);
         }
     }
+}
+
+/// Removes `ending` (and the blanks before it) where the task's string ends with it, as written.
+fn fix(ctx: &Context, file: FileId, task: Span, ending: &str) -> Option<Fix> {
+    let text = ctx.text(file, task);
+    let at = text.rfind(ending)?;
+    if !text[at + ending.len()..].trim_start().starts_with('"') {
+        return None;
+    }
+    let start = text[..at].trim_end().len();
+    Some(Fix {
+        message: format!("remove `{ending}`"),
+        applicability: Applicability::Unsafe,
+        edits: vec![Edit {
+            file,
+            span: Span::new(task.start + start, task.start + at + ending.len()),
+            replacement: String::new(),
+        }],
+    })
 }

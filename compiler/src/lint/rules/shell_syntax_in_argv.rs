@@ -42,7 +42,9 @@ declare_rule! {
     /// ```
     ///
     /// A pattern given to a program that matches patterns itself (`find . -name "*.jar"`,
-    /// `grep`, `git`, `--include`) and the script of `sh -c` are not reported.
+    /// `grep`, `git`, `--include`), the script of `sh -c`, and a `$name` given to a program
+    /// that reads it in its own language (`jq`, `yq`, `awk`, `sed`, `perl`, `envsubst`, the
+    /// interpreters of `-e`/`-c` scripts) are not reported.
     ///
     /// ## Fix
     /// An unsafe fix writes the task in the shell form, the words joined with spaces (words
@@ -91,6 +93,14 @@ const FILE_PROGRAMS: &[&str] = &[
 const PATTERN_OPTIONS: &[&str] =
     &["-name", "-iname", "-path", "-ipath", "--include", "--exclude", "--glob", "-g", "--filter", "-x", "--wildcards"];
 
+/// Programs with a language of their own in which `$name` means something (a `jq` or `awk`
+/// variable, `sed`'s last line, `envsubst`'s list of variables, a script given to `-e`/`-c`):
+/// a `$` in their arguments is for them, not for a shell.
+const OWN_VARIABLES: &[&str] = &[
+    "jq", "gojq", "yq", "awk", "gawk", "mawk", "sed", "perl", "envsubst", "python", "python3", "node", "ruby", "php",
+    "psql", "mysql",
+];
+
 const OPERATORS: &[&str] = &["&&", "||", "|", ";", ">", ">>", "<", "2>", "2>&1", "&>", "&"];
 
 /// What shell syntax a word holds, in words, or `None`.
@@ -98,9 +108,10 @@ fn shell_syntax(program: &str, previous: &str, word: &str) -> Option<&'static st
     if OPERATORS.contains(&word) || word.starts_with(">>") || (word.starts_with('>') && word.len() > 1) {
         return Some("an operator");
     }
-    let variable = word.char_indices().any(|(i, c)| {
-        c == '$' && word[i + 1..].chars().next().is_some_and(|n| n == '{' || n == '_' || n.is_ascii_alphabetic())
-    });
+    let variable = !OWN_VARIABLES.contains(&program)
+        && word.char_indices().any(|(i, c)| {
+            c == '$' && word[i + 1..].chars().next().is_some_and(|n| n == '{' || n == '_' || n.is_ascii_alphabetic())
+        });
     if variable {
         return Some("a variable");
     }
@@ -206,6 +217,13 @@ mod tests {
         assert_eq!(shell_syntax("make", "x", "&&"), Some("an operator"));
         assert_eq!(shell_syntax("make", "x", ">out.log"), Some("an operator"));
         assert_eq!(shell_syntax("curl", "x", "https://x/?a=1"), None);
+        // A `$name` that the program reads in its own language.
+        assert_eq!(shell_syntax("jq", "--arg", "$foo"), None);
+        assert_eq!(shell_syntax("awk", "x", "{ print $NF }"), None);
+        assert_eq!(shell_syntax("sed", "-n", "$p"), None);
+        assert_eq!(shell_syntax("envsubst", "x", "$HOST $PORT"), None);
+        // Its operators and globs are still a shell's.
+        assert_eq!(shell_syntax("jq", "x", "|"), Some("an operator"));
     }
 
     #[test]
