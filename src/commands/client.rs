@@ -241,27 +241,30 @@ pub fn render_status(s: &StatusResponse) -> String {
         out.push_str("no pipeline instances\n");
     }
     for i in &s.instances {
-        out.push_str(&format!("{}/{}  {}  ({})\n", i.pipeline, i.counter, i.state.replace('_', " "), i.cause));
+        let state = i.state.replace('_', " ");
+        out.push_str(&format!("{}/{}  {}  ({})\n", shown(&i.pipeline), i.counter, shown(&state), shown(&i.cause)));
         for (m, r) in &i.revisions {
-            out.push_str(&format!("  material {m} at {}\n", &r[..r.len().min(12)]));
+            let short: String = r.chars().take(12).collect();
+            out.push_str(&format!("  material {} at {}\n", shown(m), shown(&short)));
         }
         for st in &i.stages {
             let state = st.state.word();
             // A reason that only repeats the state (`cancelled`) says nothing more.
-            let reason = st.reason.as_deref().filter(|r| *r != state).map(|r| format!("  {r}")).unwrap_or_default();
-            out.push_str(&format!("  {:<14} {state}{reason}\n", st.name));
+            let reason =
+                st.reason.as_deref().filter(|r| *r != state).map(|r| format!("  {}", shown(r))).unwrap_or_default();
+            out.push_str(&format!("  {:<14} {state}{reason}\n", shown(&st.name)));
             for j in &st.jobs {
                 let Some(a) = j.attempts.last() else { continue };
                 let state = a.state.word();
-                let mut line = format!("    {:<16} {state}", j.name);
+                let mut line = format!("    {:<16} {state}", shown(&j.name));
                 if let Some(agent) = &a.agent {
-                    line.push_str(&format!("  on {agent}"));
+                    line.push_str(&format!("  on {}", shown(agent)));
                 }
                 if j.attempts.len() > 1 {
                     line.push_str(&format!("  (attempt {})", a.number));
                 }
                 if let Some(r) = a.reason.as_deref().filter(|r| *r != state) {
-                    line.push_str(&format!("  {r}"));
+                    line.push_str(&format!("  {}", shown(r)));
                 }
                 out.push_str(&line);
                 out.push('\n');
@@ -274,16 +277,28 @@ pub fn render_status(s: &StatusResponse) -> String {
             [one] => format!("looking up the revision of material {one}"),
             many => format!("looking up the revisions of materials {}", many.join(", ")),
         };
-        out.push_str(&format!("{}: waiting to start ({}): {what}\n", p.pipeline, p.cause));
+        out.push_str(&format!("{}: waiting to start ({}): {}\n", shown(&p.pipeline), shown(&p.cause), shown(&what)));
     }
     if !s.agents.is_empty() {
         out.push_str("agents:\n");
         for a in &s.agents {
-            let job = a.job.as_deref().map(|j| format!("  {j}")).unwrap_or_default();
-            out.push_str(&format!("  {:<16} {:<8} [{}]{job}\n", a.name, a.state, a.resources.join(", ")));
+            let job = a.job.as_deref().map(|j| format!("  {}", shown(j))).unwrap_or_default();
+            let resources = a.resources.join(", ");
+            out.push_str(&format!("  {:<16} {:<8} [{}]{job}\n", shown(&a.name), shown(&a.state), shown(&resources)));
         }
     }
     out
+}
+
+/// Text from the server (names an agent chose, reasons, causes) as it may be shown on a
+/// terminal: control characters, which could move the cursor, recolour or forge lines, are
+/// written as escapes (`\u{1b}`).
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let escaped = text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() });
+    std::borrow::Cow::Owned(escaped.collect())
 }
 
 /// `pw logs`: a job's log, followed to its end with `--follow`.
@@ -320,6 +335,45 @@ mod tests {
     use super::*;
     use pw_runtime::protocol::{AgentView, AttemptView, InstanceView, JobView, PendingView, StageView};
     use pw_runtime::state::{JobState, StageState};
+
+    #[test]
+    fn text_from_the_server_cannot_move_the_cursor_or_forge_lines() {
+        let forged = "evil\u{1b}[2J\rbuild/1  passed\nx";
+        let s = StatusResponse {
+            instances: vec![InstanceView {
+                pipeline: "build".into(),
+                counter: 1,
+                state: "failed".into(),
+                cause: "triggered by \u{1b}]0;title\u{7}".into(),
+                revisions: [("app".to_string(), "é\u{1b}".repeat(8))].into(),
+                stages: vec![StageView {
+                    name: "test".into(),
+                    state: StageState::Failed,
+                    reason: None,
+                    jobs: vec![JobView {
+                        name: "unit".into(),
+                        attempts: vec![attempt(1, JobState::Failed, Some(forged), Some(forged))],
+                    }],
+                }],
+            }],
+            pending: vec![],
+            agents: vec![AgentView {
+                id: "x".into(),
+                name: forged.into(),
+                resources: vec![forged.into()],
+                state: "idle".into(),
+                job: None,
+            }],
+        };
+        let out = render_status(&s);
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert_eq!(
+            out.lines().count(),
+            6,
+            "a line for the instance, material, stage, job, agents' title and agent: {out}"
+        );
+        assert!(out.contains("evil\\u{1b}[2J\\rbuild/1  passed\\nx"), "{out}");
+    }
 
     fn attempt(number: u32, state: JobState, agent: Option<&str>, reason: Option<&str>) -> AttemptView {
         AttemptView {
