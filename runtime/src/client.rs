@@ -123,7 +123,13 @@ impl Client {
                     std::fs::read_to_string(&file).ok().map(|t| (t.trim().to_string(), format!("`{}`", file.display())))
                 }),
         };
-        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        // A server that stops answering fails the command instead of hanging it: no call waits
+        // longer than the longest long-poll and a margin.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_millis(crate::protocol::MAX_WAIT_MS) + Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
         Ok(Client { http, base: format!("{server}{API}"), server_from: from, token })
     }
 

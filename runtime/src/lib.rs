@@ -6,7 +6,8 @@
 //! - [`state`]: the recorded instances; [`store`]: SQLite persistence with one writer;
 //! - [`durations`]: the `durations.json` export of job and task durations for `pw lint --history`;
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
-//! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
+//! - [`server`]: the HTTP routes (a stalled request body is cut off by `idle_body`);
+//!   [`protocol`]: their request and response bodies;
 //! - [`agent`], [`exec`], [`task_env`], [`masker`], [`git`], [`artifacts`]: the agent side;
 //! - [`client`], [`progress`]: the HTTP client of the `pw` commands, and their progress lines.
 
@@ -17,6 +18,7 @@ pub mod durations;
 pub mod engine;
 pub mod exec;
 pub mod git;
+mod idle_body;
 pub mod load;
 pub mod masker;
 pub mod progress;

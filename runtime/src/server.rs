@@ -415,7 +415,7 @@ async fn events(State(e): App, uri: Uri) -> Res<Json<EventsResponse>> {
 }
 
 /// Serves the routes on `listener` until the process ends: HTTP/1.1, a connection that is slow to
-/// send its headers or idle too long ([`EngineConfig::header_timeout`]) is closed, and at most
+/// send its headers, idle too long or stalls in a body ([`EngineConfig::header_timeout`]) is closed, and at most
 /// [`EngineConfig::max_connections`] are served at once.
 pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     if listener.local_addr().is_ok_and(|a| !a.ip().is_loopback()) {
@@ -425,7 +425,7 @@ pub async fn serve(engine: Arc<Engine>, listener: tokio::net::TcpListener) -> st
         );
     }
     let (header_timeout, max) = (engine.cfg.header_timeout, engine.cfg.max_connections);
-    let app = router(engine);
+    let app = router(engine).layer(axum::middleware::from_fn_with_state(header_timeout, crate::idle_body::limit));
     let slots = Arc::new(tokio::sync::Semaphore::new(max.max(1)));
     loop {
         let stream = match listener.accept().await {
