@@ -10,10 +10,17 @@ use crate::source::FileId;
 /// The findings of one file of the workspace `index` describes.
 pub(super) fn findings(file: FileId, config: &Config, index: &Index) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for r in config.server_refs.iter().chain(&index.missing_upstreams(config)) {
-        if !index.is_first(file, r) {
-            continue;
-        }
+    let refs: Vec<_> = config
+        .server_refs
+        .iter()
+        .chain(&index.missing_upstreams(config))
+        .filter(|r| index.is_first(file, r))
+        .cloned()
+        .collect();
+    // A template on the server leaves its pipeline out of the lint: that says something on its
+    // own. The other names are normal in a config repository and are listed once a file.
+    let (templates, others): (Vec<_>, Vec<_>) = refs.into_iter().partition(|r| r.what.contains("template"));
+    for r in &templates {
         out.push(
             Diagnostic::new(
                 GoCode::G0005,
@@ -23,8 +30,22 @@ pub(super) fn findings(file: FileId, config: &Config, index: &Index) -> Vec<Diag
                 format!("{} `{}` is defined on the GoCD server, not in these files", r.what, r.name),
             )
             .with_label("not checked")
-            .with_note("Pipewright checks what the files say; this name is reported once"),
+            .with_note("the pipeline's stages are in the template, so Pipewright checks and lints nothing of it"),
         );
+    }
+    if let Some((first, rest)) = others.split_first() {
+        let names: Vec<String> = others.iter().map(|r| format!("{} `{}`", r.what, r.name)).collect();
+        let message = match rest.len() {
+            0 => format!("{} is defined on the GoCD server, not in these files", names[0]),
+            n => format!("{} names are defined on the GoCD server, not in these files: {}", n + 1, names.join(", ")),
+        };
+        let mut d = Diagnostic::new(GoCode::G0005, Severity::Info, file, first.span, message)
+            .with_label("not checked")
+            .with_note("Pipewright checks what the files say; each such name is listed once, here");
+        for r in rest {
+            d = d.with_secondary(file, r.span, "not checked");
+        }
+        out.push(d);
     }
     let vars = config
         .pipelines
@@ -45,8 +66,18 @@ pub(super) fn findings(file: FileId, config: &Config, index: &Index) -> Vec<Diag
     out
 }
 
-const SECRET_WORDS: &[&str] =
-    &["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "access_key", "credentials"];
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "access_key",
+    "credentials",
+    "creds",
+];
 const SECRET_PREFIXES: &[&str] =
     &["ghp_", "gho_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "AKIA", "-----BEGIN", "sk_live_"];
 

@@ -33,8 +33,18 @@ use std::ops::Range;
 /// Words of names and arguments that say a stage changes something outside its workspace.
 pub const EFFECT_WORDS: &[&str] = &[
     "deploy", "release", "publish", "push", "upload", "apply", "migrate", "cleanup", "rollout", "promote", "ship",
-    "notify", "teardown", "destroy",
+    "notify", "teardown", "destroy", "canary",
 ];
+
+/// Words that are an effect beside a word naming a cluster tool (`helm-install`), but not alone
+/// (`npm install` installs into the workspace).
+const CLUSTER_EFFECT_WORDS: &[&str] = &["install", "uninstall", "upgrade"];
+const CLUSTER_WORDS: &[&str] = &["helm", "k8s", "kubernetes", "kube", "cluster", "chart"];
+
+/// Words of stage and job names that say a stage leaves something in the workspace or on the
+/// agent for the stages after it.
+const PREPARE_WORDS: &[&str] =
+    &["build", "compile", "install", "deps", "dependencies", "bootstrap", "setup", "prepare", "package"];
 
 /// Programs that act on other machines, with the subcommands that do (empty: every use).
 pub const EFFECT_PROGRAMS: &[(&str, &[&str])] = &[
@@ -121,7 +131,9 @@ impl<'a> Classifier<'a> {
         names.extend(stage.jobs.iter().map(|j| j.instance_of.as_ref().map_or(j.name.as_str(), |i| i.base.as_str())));
         for name in names {
             let words = name_words(name);
-            if kind.effect.is_none() && words.iter().any(|w| self.is_effect_word(w)) {
+            let on_cluster = words.iter().any(|w| CLUSTER_WORDS.contains(&w.as_str()))
+                && words.iter().any(|w| CLUSTER_EFFECT_WORDS.contains(&w.as_str()));
+            if kind.effect.is_none() && (on_cluster || words.iter().any(|w| self.is_effect_word(w))) {
                 kind.effect = Some(format!("the name `{name}`"));
             }
             if kind.verifies.is_none() && words.iter().any(|w| self.is_verify_word(w)) {
@@ -167,6 +179,15 @@ impl<'a> Classifier<'a> {
         }
         let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
         if name_words(&stem).iter().any(|w| self.is_effect_word(w)) {
+            return true;
+        }
+        // A script handed to another (`./k8s-executor.sh helm/020-deploy.sh`) is named for its work.
+        let script_named = |a: &String| {
+            let file = a.rsplit('/').next().unwrap_or(a);
+            let stem = file.split('.').next().unwrap_or(file).to_ascii_lowercase();
+            is_script_file(file) && name_words(&stem).iter().any(|w| self.is_effect_word(w))
+        };
+        if cmd.args().iter().any(script_named) {
             return true;
         }
         !TEXT_PROGRAMS.contains(&program) && args.iter().any(|a| name_words(a).iter().any(|w| self.is_effect_word(w)))
@@ -263,6 +284,23 @@ pub fn installs_dependencies(cmd: &Command) -> bool {
         Some(p) => ["bootstrap", "setup", "init", "install"].iter().any(|w| p.starts_with(w)),
         None => false,
     }
+}
+
+/// Whether a stage leaves something in the workspace or on the agent that a later stage may use
+/// without fetching it: its name or a job's says it builds or installs (`build`, `install-deps`),
+/// or a command installs dependencies, builds an image, or copies out of a container.
+pub fn prepares(stage: &Stage) -> bool {
+    let mut names = vec![stage.name.as_str()];
+    names.extend(stage.jobs.iter().map(|j| j.instance_of.as_ref().map_or(j.name.as_str(), |i| i.base.as_str())));
+    let named = names.iter().any(|n| name_words(n).iter().any(|w| PREPARE_WORDS.iter().any(|p| w.starts_with(p))));
+    named
+        || stage.jobs.iter().flat_map(|j| &j.tasks).any(|t| {
+            task_commands(&t.action).unwrap_or_default().iter().any(|c| {
+                installs_dependencies(c)
+                    || (c.program() == Some("docker")
+                        && c.args().first().is_some_and(|a| matches!(a.as_str(), "build" | "cp")))
+            })
+        })
 }
 
 /// Whether every task of a job is a [`trivial`] command.

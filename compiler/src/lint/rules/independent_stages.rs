@@ -74,6 +74,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 && !deps[end].iter().any(|&d| d >= i)
                 && !ctx.facts.triggers(&p.name, &p.stages[end - 1].name)
                 && !ctx.facts.triggers(&p.name, &p.stages[end].name)
+                && !uses_what_was_left(&p.stages[i..end], &p.stages[end])
             {
                 end += 1;
             }
@@ -85,6 +86,14 @@ fn check(ctx: &Context, sink: &mut Sink) {
             i = end;
         }
     }
+}
+
+/// Whether `later` fetches nothing while a stage before it builds or installs: it then most
+/// likely works on what they left in the agent's workspace (`workspace-shared-by-luck` asks
+/// for a fetch), and running it beside them would break it.
+fn uses_what_was_left(before: &[Stage], later: &Stage) -> bool {
+    let fetches = later.jobs.iter().flat_map(|j| &j.tasks).any(|t| matches!(t.action, crate::model::Action::Fetch(_)));
+    !fetches && before.iter().any(crate::lint::effects::prepares)
 }
 
 fn report(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind], sink: &mut Sink) {

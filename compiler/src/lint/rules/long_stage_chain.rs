@@ -86,7 +86,8 @@ declare_rule! {
 fn check(ctx: &Context, sink: &mut Sink) {
     let max = ctx.config.max_stages;
     let model = ctx.costs.model;
-    for p in ctx.program.pipelines.iter().filter(|p| p.stages.len() > max) {
+    // A manual approval ends a chain: the stages after it wait for a person, not a transition.
+    for p in ctx.program.pipelines.iter().filter(|p| longest_automatic_run(p) > max) {
         let n = p.stages.len();
         let manual: Vec<&str> =
             p.stages[1..].iter().filter(|s| s.approval == Approval::Manual).map(|s| s.name.as_str()).collect();
@@ -160,6 +161,17 @@ fn check(ctx: &Context, sink: &mut Sink) {
         }
         sink.add_about(o.span, d);
     }
+}
+
+/// The most stages that run one after another with no manual approval between them.
+fn longest_automatic_run(p: &Pipeline) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for s in &p.stages {
+        run = if s.approval == Approval::Manual { 1 } else { run + 1 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// The stages each stage depends on: what its jobs fetch, the paths they use that an earlier

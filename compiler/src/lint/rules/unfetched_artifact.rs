@@ -13,6 +13,12 @@ declare_rule! {
     /// uses without fetching it has a reader: `workspace-shared-by-luck` reports that job, and
     /// its fix is to fetch the file, not to remove the artifact.
     ///
+    /// A path that names a report (`test-results`, `report`, `coverage`, `junit`) is read as
+    /// one. In a GoCD file, whose pipelines share the server with other config repositories
+    /// that may fetch from them, an artifact is reported only when its own pipeline fetches
+    /// other artifacts of the same job, or when it is evidently waste (`venv/`,
+    /// `node_modules/`, `.git`).
+    ///
     /// ## Why is this bad?
     /// Publishing an artifact uploads it to the server after every run and keeps it there. When
     /// nothing fetches it and nobody reads it, that is time and storage for nothing. This is
@@ -52,24 +58,33 @@ declare_rule! {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let key = |p: &str, s: &str, j: &str, a: &str| {
-        (p.to_ascii_lowercase(), s.to_ascii_lowercase(), j.to_ascii_lowercase(), a.to_ascii_lowercase())
-    };
-    let fetched: HashSet<_> = super::jobs(ctx.program)
-        .flat_map(|(_, _, j)| j.tasks.iter())
-        .filter_map(|t| match &t.action {
-            Action::Fetch(f) => Some(key(&f.pipeline, &f.stage, &f.job, &f.artifact)),
-            _ => None,
-        })
-        .collect();
+    let key = |p: &str, s: &str, j: &str| (p.to_ascii_lowercase(), s.to_ascii_lowercase(), j.to_ascii_lowercase());
+    let mut fetched: HashSet<_> = HashSet::new();
+    let mut fetched_jobs: HashSet<_> = HashSet::new();
+    for t in super::jobs(ctx.program).flat_map(|(_, _, j)| j.tasks.iter()) {
+        if let Action::Fetch(f) = &t.action {
+            fetched.insert((key(&f.pipeline, &f.stage, &f.job), f.artifact.to_ascii_lowercase()));
+            fetched_jobs.insert(key(&f.pipeline, &f.stage, &f.job));
+        }
+    }
     for (pipeline, stage, job) in super::jobs(ctx.program) {
+        let names = std::iter::once(job.name.as_str()).chain(job.instance_of.as_ref().map(|i| i.base.as_str()));
+        let keys: Vec<_> = names.map(|n| key(&pipeline.name, &stage.name, n)).collect();
         for artifact in &job.artifacts {
-            let by = |name: &str| fetched.contains(&key(&pipeline.name, &stage.name, name, &artifact.name));
-            let fetched = by(&job.name) || job.instance_of.as_ref().is_some_and(|i| by(&i.base));
-            if fetched || artifact.kind.is_some() || read_later(ctx, pipeline, stage, &artifact.path) {
+            let o = artifact.origin;
+            let by_fetch = keys.iter().any(|k| fetched.contains(&(k.clone(), artifact.name.to_ascii_lowercase())));
+            if by_fetch || artifact.kind.is_some() || reads_as_report(&artifact.path) {
                 continue;
             }
-            let o = artifact.origin;
+            // A GoCD config repository is one of many on its server: pipelines of other
+            // repositories may fetch this artifact. Only where this pipeline's own jobs fetch
+            // from the job, or the path is evidently waste, is an unread artifact a mistake.
+            let elsewhere = crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path)
+                && !keys.iter().any(|k| fetched_jobs.contains(k))
+                && !waste(&artifact.path);
+            if elsewhere || read_later(ctx, pipeline, stage, &artifact.path) {
+                continue;
+            }
             sink.add_about(
                 o.span,
                 RULE.at(o.file, o.name, format!("artifact `{}` of job `{}` is never fetched", artifact.name, job.name))
@@ -78,6 +93,22 @@ fn check(ctx: &Context, sink: &mut Sink) {
             );
         }
     }
+}
+
+/// Test results, reports and coverage, by the words of their path: people read them on the
+/// server, as with `{ kind = report }`.
+fn reads_as_report(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    ["test-result", "test_result", "testresult", "report", "coverage", "junit", "surefire"]
+        .iter()
+        .any(|w| path.contains(w))
+}
+
+/// Paths that nobody fetches or downloads on purpose: an environment, installed dependencies,
+/// a repository.
+fn waste(path: &str) -> bool {
+    let path = path.trim_start_matches("./").trim_end_matches('/');
+    path.split('/').any(|part| matches!(part, "venv" | ".venv" | "node_modules" | ".git" | "__pycache__" | ".gradle"))
 }
 
 /// Whether a job of a later stage uses the artifact's file without fetching it: it has a
