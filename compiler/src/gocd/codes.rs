@@ -4,7 +4,7 @@
 /// A code of the GoCD front end, written `G0003` and explained by `pw explain G0003`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GoCode {
-    /// the GoCD file is not valid YAML
+    /// the GoCD file is not valid YAML or XML
     G0001,
     /// a GoCD value has the wrong shape or is missing
     G0002,
@@ -36,7 +36,7 @@ impl crate::diagnostic::DiagnosticCode for GoCode {
 
 /// (code, title, explanation in Markdown).
 pub static CODES: &[(&str, &str, &str)] = &[
-    ("G0001", "the GoCD file is not valid YAML", include_str!("codes/G0001.md")),
+    ("G0001", "the GoCD file is not valid YAML or XML", include_str!("codes/G0001.md")),
     ("G0002", "a GoCD value has the wrong shape or is missing", include_str!("codes/G0002.md")),
     ("G0003", "GoCD ignores this key", include_str!("codes/G0003.md")),
     ("G0004", "this key reads as something GoCD does not do", include_str!("codes/G0004.md")),

@@ -29,7 +29,8 @@ impl Imported {
     }
 }
 
-/// Imports every file of `workspace`, each read as GoCD YAML.
+/// Imports every file of `workspace`, each read as GoCD YAML, or XML for a `cruise-config.xml`
+/// (or a file whose text starts with `<`).
 pub fn import(workspace: &Workspace) -> Imported {
     let ids: Vec<FileId> = workspace.ids().collect();
     let mut read = read_files(workspace, &ids);
@@ -79,6 +80,8 @@ pub fn import(workspace: &Workspace) -> Imported {
         result.output.add(output_name(path.get(base.len()..).unwrap_or(path)), formatted);
     }
     crate::diagnostic::sort(&mut result.diagnostics);
+    // Pipelines of one XML group share the group's attribute, so they would repeat its warning.
+    result.diagnostics.dedup_by(|a, b| (a.code, a.file, a.span, &a.message) == (b.code, b.file, b.span, &b.message));
     result.output_diagnostics = crate::analyze(&result.output).diagnostics;
     result
 }
@@ -96,7 +99,7 @@ fn common_dir(paths: &[&str]) -> String {
 /// The `.pw` path for a GoCD file's path: `ci/build.gocd.yaml` → `ci/build.pw`, relative.
 pub fn output_name(path: &str) -> String {
     let lower = path.to_ascii_lowercase();
-    let stem_len = [".gocd.yaml", ".gocd.yml", ".yaml", ".yml"]
+    let stem_len = [".gocd.yaml", ".gocd.yml", ".yaml", ".yml", ".xml"]
         .iter()
         .find(|suffix| lower.ends_with(*suffix))
         .map_or(path.len(), |suffix| path.len() - suffix.len());
