@@ -444,11 +444,16 @@ pub fn pw_name(name: &str) -> String {
     out
 }
 
-/// The names of a job's artifacts: each source's file name as a `.pw` name, unique in the job.
+/// The names of a job's artifacts, unique in the job: the last folder of each `destination`
+/// (where GoCD publishes it, and what a fetch's `source` starts with), else the source's file
+/// name, as a `.pw` name. `pw export` publishes each artifact in a folder of its name, so its
+/// names come back.
 pub(super) fn artifact_names(artifacts: &[Artifact]) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(artifacts.len());
     for a in artifacts {
-        let trimmed = a.source.value.trim().trim_end_matches('/');
+        let destination = a.destination.as_ref().map(|d| d.value.trim().trim_matches('/')).unwrap_or_default();
+        let named_by = if destination.is_empty() || destination == "." { &a.source.value } else { destination };
+        let trimmed = named_by.trim().trim_end_matches('/');
         let base = trimmed.rsplit('/').find(|s| !s.is_empty() && *s != "*" && *s != "**").unwrap_or("artifact");
         let mut name = pw_name(base.trim_matches(|c: char| !c.is_ascii_alphanumeric()));
         if name == "_" {
