@@ -18,6 +18,8 @@ pub enum GoCode {
     G0006,
     /// no equivalent in Pipewright (import)
     G0007,
+    /// two GoCD names become one `.pw` name (import)
+    G0008,
 }
 
 impl crate::diagnostic::DiagnosticCode for GoCode {
@@ -30,6 +32,7 @@ impl crate::diagnostic::DiagnosticCode for GoCode {
             GoCode::G0005 => "G0005",
             GoCode::G0006 => "G0006",
             GoCode::G0007 => "G0007",
+            GoCode::G0008 => "G0008",
         }
     }
 }
@@ -43,6 +46,7 @@ pub static CODES: &[(&str, &str, &str)] = &[
     ("G0005", "a name only the GoCD server knows", include_str!("codes/G0005.md")),
     ("G0006", "a secret in plain text", include_str!("codes/G0006.md")),
     ("G0007", "no equivalent in Pipewright (import)", include_str!("codes/G0007.md")),
+    ("G0008", "two GoCD names become one `.pw` name (import)", include_str!("codes/G0008.md")),
 ];
 
 /// The explanation of a `G` code (any case).
@@ -63,8 +67,16 @@ mod code_tests {
 
     #[test]
     fn every_code_is_explained_once() {
-        let all =
-            [GoCode::G0001, GoCode::G0002, GoCode::G0003, GoCode::G0004, GoCode::G0005, GoCode::G0006, GoCode::G0007];
+        let all = [
+            GoCode::G0001,
+            GoCode::G0002,
+            GoCode::G0003,
+            GoCode::G0004,
+            GoCode::G0005,
+            GoCode::G0006,
+            GoCode::G0007,
+            GoCode::G0008,
+        ];
         assert_eq!(all.len(), CODES.len());
         for (code, (name, ..)) in all.into_iter().zip(CODES) {
             assert_eq!(code.as_str(), *name);

@@ -1,7 +1,7 @@
 //! `pw import`: GoCD files to formatted `.pw`, one output file per input file. A pipeline with
 //! an error is left out and counted; the others are imported.
 
-use super::lower::{self, Mode};
+use super::lower::{self, pw_name, Mode};
 use super::{build_index, emit, findings, read_files};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::gocd::codes::GoCode;
@@ -70,6 +70,25 @@ pub fn import(workspace: &Workspace) -> Imported {
                     .with_note(u.why),
                 );
             }
+        }
+        for c in index.collisions(*id) {
+            result.diagnostics.push(
+                Diagnostic::warning(
+                    GoCode::G0008,
+                    *id,
+                    c.name.span,
+                    format!(
+                        "GoCD {what}s `{}` and `{}` would both be `{}` in `.pw`: this one is `{}`",
+                        c.first,
+                        c.name.value,
+                        pw_name(&c.name.value),
+                        c.renamed,
+                        what = c.what
+                    ),
+                )
+                .with_label(format!("imported as `{}`", c.renamed))
+                .with_help("every reference to it is rewritten; rename it in the output if another name reads better"),
+            );
         }
         if lowered.file.members.is_empty() && lowered.notes.is_empty() {
             continue;

@@ -2,7 +2,7 @@
 //! checker and the linter report on the YAML's own lines. For an import, names `.pw` cannot
 //! spell are renamed and what has no equivalent is kept as notes for comments.
 
-use super::index::{upstream_of, Index};
+use super::index::{upstream_of, Index, Scope};
 use super::model::*;
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Field, ForClause, Ident, Member, StrLit};
 use crate::source::Span;
@@ -89,9 +89,12 @@ impl Lowerer<'_> {
                 }
                 MaterialKind::Dependency { pipeline, stage } => {
                     let known = self.index.has_pipeline(&pipeline.value);
-                    let already = after.iter().any(|e| matches!(&e.kind, ExprKind::Path(s) if s.first().is_some_and(|i| i.name == self.name_str(&pipeline.value))));
+                    let already = after.iter().any(|e| matches!(&e.kind, ExprKind::Path(s) if s.first().is_some_and(|i| i.name == self.ident(Scope::Pipelines, &pipeline.value, pipeline.span).name)));
                     if known && !already {
-                        let segs = vec![self.name(&pipeline.value, pipeline.span), self.name(&stage.value, stage.span)];
+                        let segs = vec![
+                            self.ident(Scope::Pipelines, &pipeline.value, pipeline.span),
+                            self.ident(Scope::stages(&pipeline.value), &stage.value, stage.span),
+                        ];
                         after.push(path(segs, m.span));
                     } else if known {
                         self.dropped(
@@ -164,7 +167,7 @@ impl Lowerer<'_> {
         if p.incomplete {
             members.push(Member::Error(span));
         }
-        let name = self.declared_name(&p.name, span);
+        let name = self.declared_name(&p.name, Scope::Pipelines, span);
         out.push(Member::Block(block(BlockKind::Pipeline, name, members, span)));
     }
 
@@ -198,7 +201,7 @@ impl Lowerer<'_> {
         if s.incomplete {
             members.push(Member::Error(s.span));
         }
-        let name = self.declared_name(&s.name, s.span);
+        let name = self.declared_name(&s.name, Scope::stages(&p.name.value), s.span);
         block(BlockKind::Stage, name, members, s.span)
     }
 
@@ -243,7 +246,7 @@ impl Lowerer<'_> {
                 span: a.span,
             }));
         }
-        let name = self.declared_name(&j.name, span);
+        let name = self.declared_name(&j.name, Scope::jobs(&p.name.value, &s.name.value), span);
         let mut b = block(BlockKind::Job, name, members, span);
         if let Some((n, at)) = j.instances.filter(|(n, _)| *n > 1) {
             b.fan_out = Some(ForClause {
@@ -310,10 +313,10 @@ impl Lowerer<'_> {
                 };
                 let mut segs = Vec::new();
                 if let Some(up) = upstream.filter(|u| *u != p.name.value) {
-                    segs.push(self.name(&up, pipeline.as_ref().map_or(span, |p| p.span)));
+                    segs.push(self.ident(Scope::Pipelines, &up, pipeline.as_ref().map_or(span, |p| p.span)));
                 }
-                segs.push(self.name(&stage.value, stage.span));
-                segs.push(self.name(&from_job.value, from_job.span));
+                segs.push(self.ident(Scope::stages(&owner), &stage.value, stage.span));
+                segs.push(self.ident(Scope::jobs(&owner, &stage.value), &from_job.value, from_job.span));
                 segs.push(Ident { name: artifact, span: source.span });
                 let into = destination.as_ref().map(string);
                 ast::TaskKind::Fetch { source: path(segs, span), into }
@@ -398,10 +401,14 @@ impl Lowerer<'_> {
     }
 
     /// The name of a pipeline, stage or job; a rename is noted in its block (at `at`).
-    fn declared_name(&mut self, name: &Text, at: Span) -> Ident {
-        let ident = self.name(&name.value, name.span);
+    fn declared_name(&mut self, name: &Text, scope: Scope, at: Span) -> Ident {
+        let ident = self.ident(scope, &name.value, name.span);
         if ident.name != name.value {
-            let why = "renamed: `.pw` names start with a letter or `_` and hold letters, digits, `_` and `-`, and are no keyword";
+            let why = if pw_name(&name.value) == name.value {
+                "renamed: another GoCD name became this `.pw` name first"
+            } else {
+                "renamed: `.pw` names start with a letter or `_` and hold letters, digits, `_` and `-`, and are no keyword"
+            };
             let u = Unmapped {
                 feature: "name".into(),
                 value: format!("{} (now `{}`)", name.value, ident.name),
@@ -411,6 +418,15 @@ impl Lowerer<'_> {
             self.unmapped(at, std::slice::from_ref(&u));
         }
         ident
+    }
+
+    /// The name of a pipeline, stage or job in `scope`, as the output spells it.
+    fn ident(&self, scope: Scope, name: &str, span: Span) -> Ident {
+        let name = match self.mode {
+            Mode::Check => name.to_string(),
+            Mode::Import => self.index.pw_name(scope, name),
+        };
+        Ident { name, span }
     }
 
     fn name(&mut self, name: &str, span: Span) -> Ident {
@@ -622,7 +638,7 @@ mod tests {
             span: Span::default(),
         };
         let arts = vec![a("target/app.jar", Some("pkg")), a("dist/", None)];
-        assert_eq!(find_artifact(&arts, "pkg/app.jar").as_deref(), Some("app_jar"));
+        assert_eq!(find_artifact(&arts, "pkg/app.jar").as_deref(), Some("pkg"));
         assert_eq!(find_artifact(&arts, "dist").as_deref(), Some("dist"));
         assert_eq!(find_artifact(&arts, "other"), None);
         assert_eq!(secret_reference("{{SECRET:[vault][db_pass]}}"), Some("db_pass"));
