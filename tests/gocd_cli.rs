@@ -191,3 +191,60 @@ fn malformed_xml_is_an_error_at_its_line_and_column() {
     );
     pw().arg("import").arg(&path).assert().code(1);
 }
+
+#[test]
+fn environment_variables_reach_the_plan_of_their_pipelines_under_every_other_level() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let envs = "environments:\n  production:\n    environment_variables:\n      A: environment\n      B: environment\n      C: environment\n      D: environment\n    pipelines:\n      - app\n";
+    let app = "pipelines:
+  app:
+    environment_variables:
+      B: pipeline
+      C: pipeline
+      D: pipeline
+    materials:
+      src:
+        git: https://git.example.com/acme/app.git
+    stages:
+      - build:
+          environment_variables:
+            C: stage
+            D: stage
+          jobs:
+            compile:
+              timeout: 5
+              environment_variables:
+                D: job
+              tasks:
+                - exec:
+                    command: make
+  other:
+    materials:
+      src:
+        git: https://git.example.com/acme/app.git
+    stages:
+      - build:
+          timeout: 5
+          tasks:
+            - exec:
+                command: make
+";
+    std::fs::write(dir.path().join("environments.gocd.yaml"), envs).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("app.gocd.yaml"), app).unwrap_or_else(|e| panic!("{e}"));
+    let out = pw().arg("plan").arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let pipelines = plan["pipelines"].as_array().cloned().unwrap_or_default();
+    let pipeline = |name: &str| pipelines.iter().find(|p| p["name"] == name).cloned().unwrap_or_default();
+    let value = |env: &serde_json::Value, key: &str| env[key]["value"].as_str().unwrap_or("-").to_string();
+    let app = pipeline("app");
+    let job = &app["stages"][0]["jobs"][0]["env"];
+    // What the job runs with: its own env over the pipeline's.
+    let effective = |key: &str| if job.get(key).is_some() { value(job, key) } else { value(&app["env"], key) };
+    assert_eq!(
+        ["A", "B", "C", "D"].map(effective),
+        ["environment", "pipeline", "stage", "job"],
+        "environment < pipeline < stage < job: {app}"
+    );
+    assert_eq!(pipeline("other")["env"], serde_json::json!({}), "a pipeline outside the environment gets none");
+}

@@ -53,7 +53,7 @@ pub fn import(workspace: &Workspace) -> Imported {
     let base = common_dir(&paths);
     for (id, r) in &read {
         let span = Span::new(0, workspace.file(*id).text.len());
-        let lowered = lower::lower(&r.config, &index, Mode::Import, span);
+        let lowered = lower::lower(*id, &r.config, &index, Mode::Import, span);
         result
             .diagnostics
             .extend(findings::findings(*id, &r.config, &index).into_iter().filter(|d| d.severity != Severity::Info));

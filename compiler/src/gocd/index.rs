@@ -18,8 +18,8 @@ pub(super) struct Index {
     materials: HashMap<(String, String), (String, bool)>,
     /// The first use of each server-only name.
     first_refs: HashMap<(&'static str, String), (FileId, Span)>,
-    /// Pipeline name → the variables of the environments it belongs to.
-    environment_vars: HashMap<String, Vec<Var>>,
+    /// Pipeline name → the variables of the environments it belongs to, each with its file.
+    environment_vars: HashMap<String, Vec<(FileId, Var)>>,
     /// The `.pw` names of pipelines, stages and jobs.
     names: PwNames,
 }
@@ -95,7 +95,7 @@ impl Index {
         for &(file, config) in configs {
             index.name_entities(file, config);
         }
-        for (_, config) in configs {
+        for &(file, config) in configs {
             for p in &config.pipelines {
                 let stages = p
                     .stages
@@ -109,7 +109,8 @@ impl Index {
             }
             for env in &config.environments {
                 for p in &env.pipelines {
-                    index.environment_vars.entry(p.value.clone()).or_default().extend(env.vars.iter().cloned());
+                    let vars = env.vars.iter().map(|v| (file, v.clone()));
+                    index.environment_vars.entry(p.value.clone()).or_default().extend(vars);
                 }
             }
         }
@@ -167,7 +168,7 @@ impl Index {
         self.first_refs.get(&(r.what, r.name.clone())) == Some(&(file, r.span))
     }
 
-    pub(super) fn environment_vars(&self, pipeline: &str) -> &[Var] {
+    pub(super) fn environment_vars(&self, pipeline: &str) -> &[(FileId, Var)] {
         self.environment_vars.get(pipeline).map_or(&[], |v| &v[..])
     }
 

@@ -5,7 +5,7 @@
 use super::index::{upstream_of, Index, Scope};
 use super::model::*;
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Field, ForClause, Ident, Member, StrLit};
-use crate::source::Span;
+use crate::source::{FileId, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mode {
@@ -32,8 +32,8 @@ pub(super) struct Lowered {
 }
 
 /// Lowers one file's config.
-pub(super) fn lower(config: &Config, index: &Index, mode: Mode, span: Span) -> Lowered {
-    let mut l = Lowerer { index, mode, notes: Vec::new(), file_span: span };
+pub(super) fn lower(file: FileId, config: &Config, index: &Index, mode: Mode, span: Span) -> Lowered {
+    let mut l = Lowerer { file, index, mode, notes: Vec::new(), file_span: span };
     let mut members = Vec::new();
     for env in &config.environments {
         l.environment(env);
@@ -45,6 +45,7 @@ pub(super) fn lower(config: &Config, index: &Index, mode: Mode, span: Span) -> L
 }
 
 struct Lowerer<'a> {
+    file: FileId,
     index: &'a Index,
     mode: Mode,
     notes: Vec<Note>,
@@ -153,9 +154,17 @@ impl Lowerer<'_> {
         if p.single_instance {
             members.push(field("max_instances", Expr { kind: ExprKind::Int(1), span }, span));
         }
+        // The pipeline's environments' variables first: the pipeline's own override them, and a
+        // stage's or a job's override both, as in GoCD. One declared in another file points at
+        // the pipeline's name here.
         let mut vars: Vec<Var> = Vec::new();
-        if self.mode == Mode::Import {
-            vars.extend(self.index.environment_vars(&p.name.value).iter().cloned());
+        for (file, v) in self.index.environment_vars(&p.name.value) {
+            let mut v = v.clone();
+            if *file != self.file {
+                v.name.span = p.name.span;
+                v.value.span = p.name.span;
+            }
+            vars.push(v);
         }
         vars.extend(p.vars.iter().cloned());
         if let Some(env) = self.env(&vars, span) {

@@ -134,7 +134,7 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
         let Ok(at) = read.binary_search_by_key(&id, |(f, _)| *f) else { return ParsedFile::default() };
         let r = &read[at].1;
         let span = Span::new(0, workspace.file(id).text.len());
-        let lowered = lower::lower(&r.config, &index, Mode::Check, span);
+        let lowered = lower::lower(id, &r.config, &index, Mode::Check, span);
         let mut all = r.diagnostics.clone();
         all.extend(findings::findings(id, &r.config, &index));
         ParsedFile { ast: lowered.file, comments: r.comments.clone(), diagnostics: all }
