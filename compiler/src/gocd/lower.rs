@@ -70,6 +70,10 @@ impl Lowerer<'_> {
         let span = p.span;
         let mut members = Vec::new();
         self.unmapped(span, &p.unmapped);
+        if let Some(t) = &p.expanded_template {
+            let text = format!("GoCD template `{}`: its stages, with this pipeline's parameters", t.value);
+            self.note(span, text, None);
+        }
         if p.template.is_some() {
             // The stages are on the server; already reported, nothing to check.
             return;

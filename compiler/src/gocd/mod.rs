@@ -82,12 +82,7 @@ fn read_xml_file(file: FileId, text: &str) -> ReadFile {
     let (mut config, mut diagnostics) = read::read(file, &xml.root);
     for (pipeline, template) in xml.expanded {
         if let Some(p) = config.pipelines.iter_mut().find(|p| p.name.value == pipeline) {
-            p.unmapped.push(model::Unmapped {
-                feature: "template".into(),
-                value: template.value,
-                why: "the template's stages are written out in each pipeline that uses it, with its parameters",
-                span: template.span,
-            });
+            p.expanded_template = Some(template);
         }
     }
     let mut all = xml.diagnostics;

@@ -747,7 +747,12 @@ fn unique(name: String, taken: &mut Vec<String>) -> String {
 
 /// An `exec`'s arguments: `<arg>` elements, or the `args` string split as GoCD splits it.
 fn exec_arguments(t: XNode) -> Vec<Node> {
-    let args: Vec<Node> = elements(t, "arg").map(|a| scalar(raw_text(a).0, raw_text(a).1)).collect();
+    let args: Vec<Node> = elements(t, "arg")
+        .map(|a| {
+            let (text, at) = raw_text(a);
+            scalar(text, at)
+        })
+        .collect();
     if !args.is_empty() {
         return args;
     }
