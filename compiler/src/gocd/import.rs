@@ -101,6 +101,8 @@ pub fn import(workspace: &Workspace) -> Imported {
     crate::diagnostic::sort(&mut result.diagnostics);
     // Pipelines of one XML group share the group's attribute, so they would repeat its warning.
     result.diagnostics.dedup_by(|a, b| (a.code, a.file, a.span, &a.message) == (b.code, b.file, b.span, &b.message));
+    // The model is no longer needed: free it before the check of the output needs its memory.
+    drop((read, index));
     result.output_diagnostics = crate::analyze(&result.output).diagnostics;
     result
 }
