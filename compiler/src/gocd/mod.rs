@@ -80,6 +80,8 @@ fn read_xml_file(file: FileId, text: &str) -> ReadFile {
         Err(d) => return ReadFile { diagnostics: vec![*d], ..Default::default() },
     };
     let (mut config, mut diagnostics) = read::read(file, &xml.root);
+    // The server's own file holds its templates: one it lacks is an error, not a server name.
+    config.server_refs.retain(|r| !(r.what == "server-side template" && xml.missing_templates.contains(&r.name)));
     for (pipeline, template) in xml.expanded {
         if let Some(p) = config.pipelines.iter_mut().find(|p| p.name.value == pipeline) {
             p.expanded_template = Some(template);

@@ -25,6 +25,8 @@ pub(super) struct XmlRead {
     pub diagnostics: Vec<Diagnostic>,
     /// (pipeline name, template) for each pipeline a template of the file was expanded into.
     pub expanded: Vec<(String, Text)>,
+    /// Templates pipelines name that the file does not hold (already reported as errors).
+    pub missing_templates: Vec<String>,
 }
 
 /// Reads the XML text; an error is the diagnostic for a file that is not well-formed XML.
@@ -40,9 +42,15 @@ pub(super) fn read(file: FileId, text: &str) -> Result<XmlRead, Box<Diagnostic>>
             .with_help("fix the XML here; GoCD's server refuses a configuration it cannot parse");
         Box::new(d)
     })?;
-    let mut t = Translator { file, diagnostics: Vec::new(), templates: HashMap::new(), expanded: Vec::new() };
+    let mut t = Translator {
+        file,
+        diagnostics: Vec::new(),
+        templates: HashMap::new(),
+        expanded: Vec::new(),
+        missing_templates: Vec::new(),
+    };
     let root = t.cruise(doc.root_element());
-    Ok(XmlRead { root, diagnostics: t.diagnostics, expanded: t.expanded })
+    Ok(XmlRead { root, diagnostics: t.diagnostics, expanded: t.expanded, missing_templates: t.missing_templates })
 }
 
 /// The byte offset of a 1-based row and a 1-based column counted in characters.
@@ -218,6 +226,7 @@ struct Translator<'a, 'i> {
     diagnostics: Vec<Diagnostic>,
     templates: HashMap<String, XNode<'a, 'i>>,
     expanded: Vec<(String, Text)>,
+    missing_templates: Vec<String>,
 }
 
 impl<'a, 'i> Translator<'a, 'i> {
@@ -269,6 +278,26 @@ impl<'a, 'i> Translator<'a, 'i> {
             top.put("environments", at, environments.build(at));
         }
         top.build(whole)
+    }
+
+    /// A pipeline's template that the file's `<templates>` does not hold: the server holds its
+    /// templates in this very file, so GoCD rejects the configuration.
+    fn missing_template(&mut self, name: &str, at: Span) {
+        let d = Diagnostic::error(
+            GoCode::G0002,
+            self.file,
+            at,
+            format!("no template `{name}` in this file's `<templates>`"),
+        )
+        .with_label("no such template")
+        .with_note("the pipeline is left out of the check");
+        let known: Vec<&str> = self.templates.keys().map(String::as_str).collect();
+        let d = match did_you_mean(name, known.iter().copied()) {
+            Some(s) => d.with_suggestion(s),
+            None => d.with_help("add the template under `<templates>`, or name one that is there"),
+        };
+        self.diagnostics.push(d);
+        self.missing_templates.push(name.to_string());
     }
 
     /// Reports the attributes and child elements GoCD's schema does not have at this level.
@@ -364,6 +393,8 @@ impl<'a, 'i> Translator<'a, 'i> {
                     Some(*body)
                 }
                 None => {
+                    self.missing_template(t.value(), span(t.range_value()));
+                    // Read as a template the files do not hold: the pipeline is left out.
                     m.attr(p, "template", "template");
                     None
                 }
