@@ -133,3 +133,124 @@ fn explain_knows_the_gocd_codes() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("depends_on"));
 }
+
+/// A GoCD server configuration of three pipelines, a template and an environment.
+const CRUISE_CONFIG: &str = "tests/fixtures/gocd-xml/cruise-config.xml";
+
+/// What `pw ARGS...` prints and its exit status, run from the repository's root so that paths
+/// read as a user types them.
+fn run_at_root(args: &[&str]) -> String {
+    let out = pw().current_dir(env!("CARGO_MANIFEST_DIR")).args(args).output().unwrap_or_else(|e| panic!("{e}"));
+    format!(
+        "exit status: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn check_lint_and_import_read_a_cruise_config_xml() {
+    insta::assert_snapshot!("cruise_config_check", run_at_root(&["check", CRUISE_CONFIG]));
+    insta::assert_snapshot!("cruise_config_lint", run_at_root(&["lint", "--format", "concise", CRUISE_CONFIG]));
+    insta::assert_snapshot!("cruise_config_import", run_at_root(&["import", CRUISE_CONFIG]));
+}
+
+#[test]
+fn a_folder_holding_a_cruise_config_is_searched_and_its_import_checks() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let xml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(CRUISE_CONFIG))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.path().join("server")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("server/cruise-config.xml"), xml).unwrap_or_else(|e| panic!("{e}"));
+    pw().arg("check").arg(dir.path()).assert().code(0);
+    let out_dir = dir.path().join("out");
+    pw().arg("import").arg(dir.path()).arg("-o").arg(&out_dir).assert().code(0);
+    let pw_file = std::fs::read_to_string(out_dir.join("cruise-config.pw")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(pw_file.contains("pipeline orders-db") && pw_file.contains("flyway"), "{pw_file}");
+    pw().arg("check").arg(&out_dir).assert().code(0);
+}
+
+#[test]
+fn malformed_xml_is_an_error_at_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("cruise-config.xml");
+    std::fs::write(
+        &path,
+        "<cruise>\n  <pipelines group=\"g\">\n    <pipeline name=\"p\">\n  </pipelines>\n</cruise>\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = pw().arg("check").args(["--format", "concise"]).arg(&path).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "cruise-config.xml:4:3: error[G0001]: this is not valid XML: expected 'pipeline' tag, not 'pipelines'\n"
+        ),
+        "{stdout}"
+    );
+    pw().arg("import").arg(&path).assert().code(1);
+}
+
+#[test]
+fn environment_variables_reach_the_plan_of_their_pipelines_under_every_other_level() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let envs = "environments:\n  production:\n    environment_variables:\n      A: environment\n      B: environment\n      C: environment\n      D: environment\n    pipelines:\n      - app\n";
+    let app = "pipelines:
+  app:
+    environment_variables:
+      B: pipeline
+      C: pipeline
+      D: pipeline
+    materials:
+      src:
+        git: https://git.example.com/acme/app.git
+    stages:
+      - build:
+          environment_variables:
+            C: stage
+            D: stage
+          jobs:
+            compile:
+              timeout: 5
+              environment_variables:
+                D: job
+              tasks:
+                - exec:
+                    command: make
+  other:
+    materials:
+      src:
+        git: https://git.example.com/acme/app.git
+    stages:
+      - build:
+          timeout: 5
+          tasks:
+            - exec:
+                command: make
+";
+    std::fs::write(dir.path().join("environments.gocd.yaml"), envs).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("app.gocd.yaml"), app).unwrap_or_else(|e| panic!("{e}"));
+    let out = pw().arg("plan").arg(dir.path()).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let pipelines = plan["pipelines"].as_array().cloned().unwrap_or_default();
+    let pipeline = |name: &str| pipelines.iter().find(|p| p["name"] == name).cloned().unwrap_or_default();
+    let value = |env: &serde_json::Value, key: &str| env[key]["value"].as_str().unwrap_or("-").to_string();
+    let app = pipeline("app");
+    let stage = &app["stages"][0]["env"];
+    let job = &app["stages"][0]["jobs"][0]["env"];
+    // What the job runs with: its own env over its stage's, over the pipeline's.
+    let effective = |key: &str| {
+        [job, stage, &app["env"]]
+            .into_iter()
+            .find(|env| env.get(key).is_some())
+            .map_or("-".into(), |env| value(env, key))
+    };
+    assert_eq!(
+        ["A", "B", "C", "D"].map(effective),
+        ["environment", "pipeline", "stage", "job"],
+        "environment < pipeline < stage < job: {app}"
+    );
+    assert_eq!(pipeline("other")["env"], serde_json::json!({}), "a pipeline outside the environment gets none");
+}

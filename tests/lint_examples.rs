@@ -37,9 +37,8 @@ fn the_monolith_release_draws_its_findings() {
             ("L0010", 8),  // material `handbook` unused
             ("L0003", 13), // 8 stages; only docs can move out: the checks gate the publish
             ("L0009", 15), // REGISTRY_PASSWORD in plain text
-            ("L0005", 27), // compile, format, headers independent
             ("L0004", 35), // format + headers: 15s of work, 40s of overhead (20s transitions)
-            ("L0005", 52), // lint, docs, test, package independent
+            ("L0005", 35), // format to package independent; compile builds what they use, so it stays before
             ("L0006", 62), // three `./gradlew test --tests` runs in one job
             ("L0002", 72), // the jar used without a fetch
             ("L0008", 83), // push has no timeout

@@ -1,5 +1,5 @@
 //! Loading the workspace a command names: the files given, and every `*.pw` file (and GoCD
-//! `*.gocd.yaml`, `*.gocd.yml`) below the folders given. Reading problems are errors of the
+//! `*.gocd.yaml`, `*.gocd.yml`, `cruise-config.xml`) below the folders given. Reading problems are errors of the
 //! command, not diagnostics.
 
 use crate::source::Workspace;
@@ -49,7 +49,9 @@ impl LoadError {
             LoadError::NotFound(_) => "check the path; folders are searched for `*.pw` files",
             LoadError::Unreadable(..) => "check the file's permissions",
             LoadError::NotUtf8(_) | LoadError::NotUtf8At(..) => "save the file as UTF-8",
-            LoadError::NoFiles(_) => "name `.pw` or `*.gocd.yaml` files, or folders that contain some",
+            LoadError::NoFiles(_) => {
+                "name `.pw`, `*.gocd.yaml` or `cruise-config.xml` files, or folders that contain some"
+            }
         }
     }
 }
@@ -95,7 +97,8 @@ pub fn is_pw_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "pw")
 }
 
-/// Whether a path names a file the compiler reads: a `.pw` file or a GoCD file (`*.gocd.yaml`).
+/// Whether a path names a file the compiler reads: a `.pw` file or a GoCD file
+/// (`*.gocd.yaml`, `cruise-config.xml`).
 pub fn is_source_file(path: &Path) -> bool {
     is_pw_file(path) || crate::gocd::is_gocd_path(&path.to_string_lossy())
 }

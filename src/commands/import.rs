@@ -1,4 +1,4 @@
-//! `pw import PATH... [-o DIR]`: GoCD YAML config files to `.pw` (over `pw_compiler::gocd::import`).
+//! `pw import PATH... [-o DIR]`: GoCD YAML config files and `cruise-config.xml` to `.pw` (over `pw_compiler::gocd::import`).
 
 use crate::commands::compile::{color, load_error};
 use crate::{error, ExitStatus};
@@ -13,7 +13,8 @@ const MAX_DRAWN: usize = 100;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// GoCD files (`*.gocd.yaml`, `*.gocd.yml`, or YAML with `pipelines:`), or folders to search.
+    /// GoCD files (`*.gocd.yaml`, `*.gocd.yml`, `cruise-config.xml`, or YAML with `pipelines:`),
+    /// or folders to search.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Write one `.pw` file per GoCD file into this folder (created if needed; files of the same
@@ -68,7 +69,10 @@ fn load(paths: &[PathBuf]) -> miette::Result<Workspace> {
         }
     }
     if workspace.files.is_empty() {
-        return Err(miette!(help = "name `*.gocd.yaml` files, or folders that hold some", "no GoCD files to import"));
+        return Err(miette!(
+            help = "name `*.gocd.yaml` or `cruise-config.xml` files, or folders that hold some",
+            "no GoCD files to import"
+        ));
     }
     Ok(workspace)
 }

@@ -304,8 +304,10 @@ impl PipelineWriter<'_> {
         }
         if !j.artifacts.is_empty() {
             let artifacts = j.artifacts.iter().map(|a| {
-                let build = Node::map([("source", text(&a.path)), ("destination", text(&a.name))]);
-                Node::map([("build", build)])
+                // GoCD reads a `test` artifact as test results and shows them in the job's Tests tab.
+                let kind = if a.kind == Some(model::ArtifactKind::Report) { "test" } else { "build" };
+                let body = Node::map([("source", text(&a.path)), ("destination", text(&a.name))]);
+                Node::map([(kind, body)])
             });
             pairs.push(pair("artifacts", Node::List(artifacts.collect())));
         }

@@ -59,7 +59,7 @@ pub(super) fn findings(file: FileId, config: &Config, index: &Index) -> Vec<Diag
             out.push(
                 Diagnostic::warning(GoCode::G0006, file, v.value.span, format!("`{}` holds a secret in plain text", v.name.value))
                     .with_label(why)
-                    .with_help("move it to `secure_variables` (encrypted by the GoCD server) or a `{{SECRET:[config][key]}}` reference, and rotate it: it is in the repository's history"),
+                    .with_help("make it a secure variable (`secure_variables` in YAML, `secure=\"true\"` in XML: encrypted by the GoCD server) or a `{{SECRET:[config][key]}}` reference, and rotate it: it is in the repository's history"),
             );
         }
     }

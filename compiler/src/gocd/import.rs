@@ -1,7 +1,7 @@
 //! `pw import`: GoCD files to formatted `.pw`, one output file per input file. A pipeline with
 //! an error is left out and counted; the others are imported.
 
-use super::lower::{self, Mode};
+use super::lower::{self, pw_name, Mode};
 use super::{build_index, emit, findings, read_files};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::gocd::codes::GoCode;
@@ -29,7 +29,8 @@ impl Imported {
     }
 }
 
-/// Imports every file of `workspace`, each read as GoCD YAML.
+/// Imports every file of `workspace`, each read as GoCD YAML, or XML for a `cruise-config.xml`
+/// (or a file whose text starts with `<`).
 pub fn import(workspace: &Workspace) -> Imported {
     let ids: Vec<FileId> = workspace.ids().collect();
     let mut read = read_files(workspace, &ids);
@@ -52,7 +53,7 @@ pub fn import(workspace: &Workspace) -> Imported {
     let base = common_dir(&paths);
     for (id, r) in &read {
         let span = Span::new(0, workspace.file(*id).text.len());
-        let lowered = lower::lower(&r.config, &index, Mode::Import, span);
+        let lowered = lower::lower(*id, &r.config, &index, Mode::Import, span);
         result
             .diagnostics
             .extend(findings::findings(*id, &r.config, &index).into_iter().filter(|d| d.severity != Severity::Info));
@@ -70,6 +71,25 @@ pub fn import(workspace: &Workspace) -> Imported {
                 );
             }
         }
+        for c in index.collisions(*id) {
+            result.diagnostics.push(
+                Diagnostic::warning(
+                    GoCode::G0008,
+                    *id,
+                    c.name.span,
+                    format!(
+                        "GoCD {what}s `{}` and `{}` would both be `{}` in `.pw`: this one is `{}`",
+                        c.first,
+                        c.name.value,
+                        pw_name(&c.name.value),
+                        c.renamed,
+                        what = c.what
+                    ),
+                )
+                .with_label(format!("imported as `{}`", c.renamed))
+                .with_help("every reference to it is rewritten; rename it in the output if another name reads better"),
+            );
+        }
         if lowered.file.members.is_empty() && lowered.notes.is_empty() {
             continue;
         }
@@ -79,6 +99,10 @@ pub fn import(workspace: &Workspace) -> Imported {
         result.output.add(output_name(path.get(base.len()..).unwrap_or(path)), formatted);
     }
     crate::diagnostic::sort(&mut result.diagnostics);
+    // Pipelines of one XML group share the group's attribute, so they would repeat its warning.
+    result.diagnostics.dedup_by(|a, b| (a.code, a.file, a.span, &a.message) == (b.code, b.file, b.span, &b.message));
+    // The model is no longer needed: free it before the check of the output needs its memory.
+    drop((read, index));
     result.output_diagnostics = crate::analyze(&result.output).diagnostics;
     result
 }
@@ -96,7 +120,7 @@ fn common_dir(paths: &[&str]) -> String {
 /// The `.pw` path for a GoCD file's path: `ci/build.gocd.yaml` → `ci/build.pw`, relative.
 pub fn output_name(path: &str) -> String {
     let lower = path.to_ascii_lowercase();
-    let stem_len = [".gocd.yaml", ".gocd.yml", ".yaml", ".yml"]
+    let stem_len = [".gocd.yaml", ".gocd.yml", ".yaml", ".yml", ".xml"]
         .iter()
         .find(|suffix| lower.ends_with(*suffix))
         .map_or(path.len(), |suffix| path.len() - suffix.len());

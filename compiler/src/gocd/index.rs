@@ -1,8 +1,9 @@
 //! What the files of a GoCD config repository declare together, as GoCD merges them: which
-//! pipelines exist, what each job publishes, one name per material, and where each server-only
-//! name is first used.
+//! pipelines exist, what each job publishes, one name per material, the `.pw` name of each
+//! pipeline, stage and job, and where each server-only name is first used.
 
-use super::model::{Artifact, Config, MaterialKind, ServerRef, TaskKind, Var};
+use super::lower::pw_name;
+use super::model::{Artifact, Config, MaterialKind, ServerRef, TaskKind, Text, Var};
 use crate::source::{FileId, Span};
 use std::collections::{HashMap, HashSet};
 
@@ -17,15 +18,84 @@ pub(super) struct Index {
     materials: HashMap<(String, String), (String, bool)>,
     /// The first use of each server-only name.
     first_refs: HashMap<(&'static str, String), (FileId, Span)>,
-    /// Pipeline name → the variables of the environments it belongs to.
-    environment_vars: HashMap<String, Vec<Var>>,
+    /// Pipeline name → the variables of the environments it belongs to, each with its file.
+    environment_vars: HashMap<String, Vec<(FileId, Var)>>,
+    /// The `.pw` names of pipelines, stages and jobs.
+    names: PwNames,
+}
+
+/// Where a name is unique: pipelines in the workspace, stages in their pipeline, jobs in their
+/// stage. Keys are GoCD names in lower case, as GoCD compares them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Scope {
+    Pipelines,
+    Stages(String),
+    Jobs(String, String),
+}
+
+impl Scope {
+    pub(super) fn stages(pipeline: &str) -> Scope {
+        Scope::Stages(pipeline.to_ascii_lowercase())
+    }
+
+    pub(super) fn jobs(pipeline: &str, stage: &str) -> Scope {
+        Scope::Jobs(pipeline.to_ascii_lowercase(), stage.to_ascii_lowercase())
+    }
+}
+
+/// Two GoCD names that would become one `.pw` name: the second is renamed.
+#[derive(Clone, Debug)]
+pub(super) struct Collision {
+    pub file: FileId,
+    /// The name renamed, where it is declared.
+    pub name: Text,
+    /// The GoCD name that has the `.pw` name first.
+    pub first: String,
+    pub renamed: String,
+    pub what: &'static str,
+}
+
+/// GoCD names to `.pw` names, unique in each scope: `build.linux` is `build_linux`, and a
+/// `build_linux` met after it is `build_linux-2`.
+#[derive(Debug, Default)]
+struct PwNames {
+    /// (scope, GoCD name in lower case) → `.pw` name.
+    assigned: HashMap<(Scope, String), String>,
+    /// (scope, `.pw` name in lower case) → the GoCD name that has it.
+    taken: HashMap<(Scope, String), String>,
+    collisions: Vec<Collision>,
+}
+
+impl PwNames {
+    fn assign(&mut self, scope: Scope, file: FileId, name: &Text, what: &'static str) {
+        let key = (scope.clone(), name.value.to_ascii_lowercase());
+        if self.assigned.contains_key(&key) {
+            return;
+        }
+        let base = pw_name(&name.value);
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while self.taken.contains_key(&(scope.clone(), candidate.to_ascii_lowercase())) {
+            candidate = format!("{base}-{n}");
+            n += 1;
+        }
+        if candidate != base {
+            let first = self.taken[&(scope.clone(), base.to_ascii_lowercase())].clone();
+            self.collisions.push(Collision { file, name: name.clone(), first, renamed: candidate.clone(), what });
+        }
+        self.taken.insert((scope, candidate.to_ascii_lowercase()), name.value.clone());
+        self.assigned.insert(key, candidate);
+    }
 }
 
 impl Index {
     /// Indexes the configs of all files of a workspace, in file order.
     pub(super) fn build(configs: &[(FileId, &Config)]) -> Index {
         let mut index = Index::default();
-        for (_, config) in configs {
+        for &(file, config) in configs {
+            index.name_entities(file, config);
+        }
+        for &(file, config) in configs {
             for p in &config.pipelines {
                 let stages = p
                     .stages
@@ -39,7 +109,8 @@ impl Index {
             }
             for env in &config.environments {
                 for p in &env.pipelines {
-                    index.environment_vars.entry(p.value.clone()).or_default().extend(env.vars.iter().cloned());
+                    let vars = env.vars.iter().map(|v| (file, v.clone()));
+                    index.environment_vars.entry(p.value.clone()).or_default().extend(vars);
                 }
             }
         }
@@ -50,6 +121,30 @@ impl Index {
             }
         }
         index
+    }
+
+    /// Gives each pipeline, stage and job a `.pw` name, unique in its scope.
+    fn name_entities(&mut self, file: FileId, config: &Config) {
+        for p in &config.pipelines {
+            self.names.assign(Scope::Pipelines, file, &p.name, "pipeline");
+            for s in &p.stages {
+                self.names.assign(Scope::stages(&p.name.value), file, &s.name, "stage");
+                for j in &s.jobs {
+                    self.names.assign(Scope::jobs(&p.name.value, &s.name.value), file, &j.name, "job");
+                }
+            }
+        }
+    }
+
+    /// The `.pw` name of a pipeline, stage or job (of a scope the files declare), or the name
+    /// made `.pw`-safe.
+    pub(super) fn pw_name(&self, scope: Scope, name: &str) -> String {
+        self.names.assigned.get(&(scope, name.to_ascii_lowercase())).cloned().unwrap_or_else(|| pw_name(name))
+    }
+
+    /// The names renamed because another GoCD name has their `.pw` name, in file `file`.
+    pub(super) fn collisions(&self, file: FileId) -> impl Iterator<Item = &Collision> {
+        self.names.collisions.iter().filter(move |c| c.file == file)
     }
 
     pub(super) fn has_pipeline(&self, name: &str) -> bool {
@@ -73,7 +168,7 @@ impl Index {
         self.first_refs.get(&(r.what, r.name.clone())) == Some(&(file, r.span))
     }
 
-    pub(super) fn environment_vars(&self, pipeline: &str) -> &[Var] {
+    pub(super) fn environment_vars(&self, pipeline: &str) -> &[(FileId, Var)] {
         self.environment_vars.get(pipeline).map_or(&[], |v| &v[..])
     }
 
@@ -137,7 +232,7 @@ impl Index {
                 if declares {
                     let base = tree_name.clone();
                     let mut n = 2;
-                    while !taken.insert(tree_name.to_ascii_lowercase()) {
+                    while !taken.insert(pw_name(&tree_name).to_ascii_lowercase()) {
                         tree_name = format!("{base}-{n}");
                         n += 1;
                     }

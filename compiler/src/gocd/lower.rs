@@ -2,10 +2,10 @@
 //! checker and the linter report on the YAML's own lines. For an import, names `.pw` cannot
 //! spell are renamed and what has no equivalent is kept as notes for comments.
 
-use super::index::{upstream_of, Index};
+use super::index::{upstream_of, Index, Scope};
 use super::model::*;
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Field, ForClause, Ident, Member, StrLit};
-use crate::source::Span;
+use crate::source::{FileId, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Mode {
@@ -32,8 +32,8 @@ pub(super) struct Lowered {
 }
 
 /// Lowers one file's config.
-pub(super) fn lower(config: &Config, index: &Index, mode: Mode, span: Span) -> Lowered {
-    let mut l = Lowerer { index, mode, notes: Vec::new(), file_span: span };
+pub(super) fn lower(file: FileId, config: &Config, index: &Index, mode: Mode, span: Span) -> Lowered {
+    let mut l = Lowerer { file, index, mode, notes: Vec::new(), file_span: span };
     let mut members = Vec::new();
     for env in &config.environments {
         l.environment(env);
@@ -45,6 +45,7 @@ pub(super) fn lower(config: &Config, index: &Index, mode: Mode, span: Span) -> L
 }
 
 struct Lowerer<'a> {
+    file: FileId,
     index: &'a Index,
     mode: Mode,
     notes: Vec<Note>,
@@ -69,6 +70,10 @@ impl Lowerer<'_> {
         let span = p.span;
         let mut members = Vec::new();
         self.unmapped(span, &p.unmapped);
+        if let Some(t) = &p.expanded_template {
+            let text = format!("GoCD template `{}`: its stages, with this pipeline's parameters", t.value);
+            self.note(span, text, None);
+        }
         if p.template.is_some() {
             // The stages are on the server; already reported, nothing to check.
             return;
@@ -89,9 +94,12 @@ impl Lowerer<'_> {
                 }
                 MaterialKind::Dependency { pipeline, stage } => {
                     let known = self.index.has_pipeline(&pipeline.value);
-                    let already = after.iter().any(|e| matches!(&e.kind, ExprKind::Path(s) if s.first().is_some_and(|i| i.name == self.name_str(&pipeline.value))));
+                    let already = after.iter().any(|e| matches!(&e.kind, ExprKind::Path(s) if s.first().is_some_and(|i| i.name == self.ident(Scope::Pipelines, &pipeline.value, pipeline.span).name)));
                     if known && !already {
-                        let segs = vec![self.name(&pipeline.value, pipeline.span), self.name(&stage.value, stage.span)];
+                        let segs = vec![
+                            self.ident(Scope::Pipelines, &pipeline.value, pipeline.span),
+                            self.ident(Scope::stages(&pipeline.value), &stage.value, stage.span),
+                        ];
                         after.push(path(segs, m.span));
                     } else if known {
                         self.dropped(
@@ -150,9 +158,17 @@ impl Lowerer<'_> {
         if p.single_instance {
             members.push(field("max_instances", Expr { kind: ExprKind::Int(1), span }, span));
         }
+        // The pipeline's environments' variables first: the pipeline's own override them, and a
+        // stage's or a job's override both, as in GoCD. One declared in another file points at
+        // the pipeline's name here.
         let mut vars: Vec<Var> = Vec::new();
-        if self.mode == Mode::Import {
-            vars.extend(self.index.environment_vars(&p.name.value).iter().cloned());
+        for (file, v) in self.index.environment_vars(&p.name.value) {
+            let mut v = v.clone();
+            if *file != self.file {
+                v.name.span = p.name.span;
+                v.value.span = p.name.span;
+            }
+            vars.push(v);
         }
         vars.extend(p.vars.iter().cloned());
         if let Some(env) = self.env(&vars, span) {
@@ -164,7 +180,7 @@ impl Lowerer<'_> {
         if p.incomplete {
             members.push(Member::Error(span));
         }
-        let name = self.declared_name(&p.name, span);
+        let name = self.declared_name(&p.name, Scope::Pipelines, span);
         out.push(Member::block(block(BlockKind::Pipeline, name, members, span)));
     }
 
@@ -193,16 +209,16 @@ impl Lowerer<'_> {
             members.push(env);
         }
         for j in &s.jobs {
-            members.push(Member::block(self.job(p, j)));
+            members.push(Member::block(self.job(p, s, j)));
         }
         if s.incomplete {
             members.push(Member::Error(s.span));
         }
-        let name = self.declared_name(&s.name, s.span);
+        let name = self.declared_name(&s.name, Scope::stages(&p.name.value), s.span);
         block(BlockKind::Stage, name, members, s.span)
     }
 
-    fn job(&mut self, p: &Pipeline, j: &Job) -> Block {
+    fn job(&mut self, p: &Pipeline, s: &Stage, j: &Job) -> Block {
         let span = j.span;
         let mut members = Vec::new();
         self.unmapped(span, &j.unmapped);
@@ -241,7 +257,7 @@ impl Lowerer<'_> {
                 span: a.span,
             }));
         }
-        let name = self.declared_name(&j.name, span);
+        let name = self.declared_name(&j.name, Scope::jobs(&p.name.value, &s.name.value), span);
         let mut b = block(BlockKind::Job, name, members, span);
         if let Some((n, at)) = j.instances.filter(|(n, _)| *n > 1) {
             b.fan_out = Some(ForClause {
@@ -297,10 +313,10 @@ impl Lowerer<'_> {
                 };
                 let mut segs = Vec::new();
                 if let Some(up) = upstream.filter(|u| *u != p.name.value) {
-                    segs.push(self.name(&up, pipeline.as_ref().map_or(span, |p| p.span)));
+                    segs.push(self.ident(Scope::Pipelines, &up, pipeline.as_ref().map_or(span, |p| p.span)));
                 }
-                segs.push(self.name(&stage.value, stage.span));
-                segs.push(self.name(&from_job.value, from_job.span));
+                segs.push(self.ident(Scope::stages(&owner), &stage.value, stage.span));
+                segs.push(self.ident(Scope::jobs(&owner, &stage.value), &from_job.value, from_job.span));
                 segs.push(Ident { name: artifact, span: source.span });
                 let into = destination.as_ref().map(string);
                 ast::TaskKind::Fetch { source: path(segs, span), into }
@@ -385,10 +401,14 @@ impl Lowerer<'_> {
     }
 
     /// The name of a pipeline, stage or job; a rename is noted in its block (at `at`).
-    fn declared_name(&mut self, name: &Text, at: Span) -> Ident {
-        let ident = self.name(&name.value, name.span);
+    fn declared_name(&mut self, name: &Text, scope: Scope, at: Span) -> Ident {
+        let ident = self.ident(scope, &name.value, name.span);
         if ident.name != name.value {
-            let why = "renamed: `.pw` names start with a letter or `_` and hold letters, digits, `_` and `-`, and are no keyword";
+            let why = if pw_name(&name.value) == name.value {
+                "renamed: another GoCD name became this `.pw` name first"
+            } else {
+                "renamed: `.pw` names start with a letter or `_` and hold letters, digits, `_` and `-`, and are no keyword"
+            };
             let u = Unmapped {
                 feature: "name".into(),
                 value: format!("{} (now `{}`)", name.value, ident.name),
@@ -398,6 +418,15 @@ impl Lowerer<'_> {
             self.unmapped(at, std::slice::from_ref(&u));
         }
         ident
+    }
+
+    /// The name of a pipeline, stage or job in `scope`, as the output spells it.
+    fn ident(&self, scope: Scope, name: &str, span: Span) -> Ident {
+        let name = match self.mode {
+            Mode::Check => name.to_string(),
+            Mode::Import => self.index.pw_name(scope, name),
+        };
+        Ident { name, span }
     }
 
     fn name(&mut self, name: &str, span: Span) -> Ident {
@@ -431,11 +460,16 @@ pub fn pw_name(name: &str) -> String {
     out
 }
 
-/// The names of a job's artifacts: each source's file name as a `.pw` name, unique in the job.
+/// The names of a job's artifacts, unique in the job: the last folder of each `destination`
+/// (where GoCD publishes it, and what a fetch's `source` starts with), else the source's file
+/// name, as a `.pw` name. `pw export` publishes each artifact in a folder of its name, so its
+/// names come back.
 pub(super) fn artifact_names(artifacts: &[Artifact]) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(artifacts.len());
     for a in artifacts {
-        let trimmed = a.source.value.trim().trim_end_matches('/');
+        let destination = a.destination.as_ref().map(|d| d.value.trim().trim_matches('/')).unwrap_or_default();
+        let named_by = if destination.is_empty() || destination == "." { &a.source.value } else { destination };
+        let trimmed = named_by.trim().trim_end_matches('/');
         let base = trimmed.rsplit('/').find(|s| !s.is_empty() && *s != "*" && *s != "**").unwrap_or("artifact");
         let mut name = pw_name(base.trim_matches(|c: char| !c.is_ascii_alphanumeric()));
         if name == "_" {
@@ -595,7 +629,7 @@ mod tests {
             span: Span::default(),
         };
         let arts = vec![a("target/app.jar", Some("pkg")), a("dist/", None)];
-        assert_eq!(find_artifact(&arts, "pkg/app.jar").as_deref(), Some("app_jar"));
+        assert_eq!(find_artifact(&arts, "pkg/app.jar").as_deref(), Some("pkg"));
         assert_eq!(find_artifact(&arts, "dist").as_deref(), Some("dist"));
         assert_eq!(find_artifact(&arts, "other"), None);
         assert_eq!(secret_reference("{{SECRET:[vault][db_pass]}}"), Some("db_pass"));

@@ -1,10 +1,11 @@
 //! GoCD configurations as a second front end: `*.gocd.yaml` files (the YAML config-repo
-//! plugin's format) are read into GoCD's model and mapped into the compiler's own syntax tree,
-//! with spans into the YAML, so the checker, the linter and every output format report on the
-//! YAML's lines. [`import`] writes the same tree as `.pw`.
+//! plugin's format) and the server's `cruise-config.xml` are read into GoCD's model and mapped
+//! into the compiler's own syntax tree, with spans into the GoCD file, so the checker, the linter
+//! and every output format report on its lines. [`import`] writes the same tree as `.pw`.
 //!
-//! yaml text ─► [`yaml::read`] ─► nodes ─► `read` ─► [`model::Config`] ─► `lower` ─► `ast::File`
-//!                                                        └─► `findings` (GoCD-specific)
+//! yaml text ─► [`yaml::read`] ─┐
+//!                              ├► nodes ─► `read` ─► [`model::Config`] ─► `lower` ─► `ast::File`
+//! xml text ──► `xml::read` ────┘                          └─► `findings` (GoCD-specific)
 
 pub mod codes;
 mod emit;
@@ -15,6 +16,7 @@ mod keys;
 mod lower;
 pub mod model;
 mod read;
+mod xml;
 pub mod yaml;
 
 pub use import::{import, output_name, Imported};
@@ -27,10 +29,16 @@ use crate::ParsedFile;
 use index::Index;
 use lower::Mode;
 
-/// Whether the path names a GoCD YAML file (`*.gocd.yaml`, `*.gocd.yml`).
+/// Whether the path names a GoCD file: YAML (`*.gocd.yaml`, `*.gocd.yml`) or the server's
+/// XML (`cruise-config.xml`).
 pub fn is_gocd_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    lower.ends_with(".gocd.yaml") || lower.ends_with(".gocd.yml")
+    lower.ends_with(".gocd.yaml") || lower.ends_with(".gocd.yml") || is_xml_path(&lower)
+}
+
+/// Whether the path names a GoCD server configuration (`cruise-config.xml`).
+fn is_xml_path(path: &str) -> bool {
+    path.to_ascii_lowercase().ends_with("cruise-config.xml")
 }
 
 /// One GoCD file read into the model.
@@ -41,7 +49,10 @@ struct ReadFile {
     diagnostics: Vec<Diagnostic>,
 }
 
-fn read_file(file: FileId, text: &str) -> ReadFile {
+fn read_file(file: FileId, path: &str, text: &str) -> ReadFile {
+    if is_xml_path(path) || (!is_gocd_path(path) && text.trim_start().starts_with('<')) {
+        return read_xml_file(file, text);
+    }
     match yaml::read(text) {
         Err(e) => {
             let mut d =
@@ -61,15 +72,43 @@ fn read_file(file: FileId, text: &str) -> ReadFile {
     }
 }
 
-/// Whether a YAML file's text reads as a GoCD config (for files not named `*.gocd.yaml`).
+/// A `cruise-config.xml` read through the YAML plugin's tree; templates it holds are expanded
+/// into their pipelines, each noted on the pipeline.
+fn read_xml_file(file: FileId, text: &str) -> ReadFile {
+    let xml = match xml::read(file, text) {
+        Ok(xml) => xml,
+        Err(d) => return ReadFile { diagnostics: vec![*d], ..Default::default() },
+    };
+    let (mut config, mut diagnostics) = read::read(file, &xml.root);
+    // The server's own file holds its templates: one it lacks is an error, not a server name.
+    config.server_refs.retain(|r| !(r.what == "server-side template" && xml.missing_templates.contains(&r.name)));
+    for (pipeline, template) in xml.expanded {
+        if let Some(p) = config.pipelines.iter_mut().find(|p| p.name.value == pipeline) {
+            p.expanded_template = Some(template);
+        }
+    }
+    let mut all = xml.diagnostics;
+    all.append(&mut diagnostics);
+    ReadFile { config, comments: Vec::new(), diagnostics: all }
+}
+
+/// Whether a file's text reads as a GoCD config (for files not named as one): YAML with
+/// `pipelines:` at the top level, or XML with `<cruise>`.
 pub fn looks_like_gocd(text: &str) -> bool {
-    text.lines()
-        .any(|l| l.starts_with("pipelines:") || l.starts_with("format_version:") || l.starts_with("environments:"))
+    text.lines().any(|l| {
+        l.starts_with("pipelines:")
+            || l.starts_with("format_version:")
+            || l.starts_with("environments:")
+            || l.trim_start().starts_with("<cruise")
+    })
 }
 
 /// Reads the files `ids` of the workspace on all cores.
 fn read_files(workspace: &Workspace, ids: &[FileId]) -> Vec<(FileId, ReadFile)> {
-    crate::par_map(ids, |id| (id, read_file(id, &workspace.file(id).text)))
+    crate::par_map(ids, |id| {
+        let f = workspace.file(id);
+        (id, read_file(id, &f.path, &f.text))
+    })
 }
 
 /// Reads every GoCD file of the workspace (the index needs them all).
@@ -92,7 +131,7 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
         let Ok(at) = read.binary_search_by_key(&id, |(f, _)| *f) else { return ParsedFile::default() };
         let r = &read[at].1;
         let span = Span::new(0, workspace.file(id).text.len());
-        let lowered = lower::lower(&r.config, &index, Mode::Check, span);
+        let lowered = lower::lower(id, &r.config, &index, Mode::Check, span);
         let mut all = r.diagnostics.clone();
         all.extend(findings::findings(id, &r.config, &index));
         ParsedFile { ast: lowered.file, comments: r.comments.clone(), diagnostics: all }

@@ -50,6 +50,9 @@ pub struct Pipeline {
     pub span: Span,
     /// `template: NAME`: the stages live on the server.
     pub template: Option<Text>,
+    /// A template of the same file (`cruise-config.xml`) whose stages were written into this
+    /// pipeline.
+    pub expanded_template: Option<Text>,
     /// A lock (`lock_behavior` other than `none`): one instance at a time.
     pub single_instance: bool,
     pub vars: Vec<Var>,
