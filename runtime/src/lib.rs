@@ -7,12 +7,14 @@
 //! - [`durations`]: the `durations.json` export of job and task durations for `pw lint --history`;
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
 //! - [`server`]: the HTTP routes; [`protocol`]: their request and response bodies;
+//! - [`dashboard`]: the web pages served beside the API, kept live by Server-Sent Events;
 //! - [`agent`], [`exec`], [`task_env`], [`masker`], [`git`], [`artifacts`]: the agent side;
 //! - [`client`], [`progress`]: the HTTP client of the `pw` commands, and their progress lines.
 
 pub mod agent;
 pub mod artifacts;
 pub mod client;
+pub mod dashboard;
 pub mod durations;
 pub mod engine;
 pub mod exec;
