@@ -5,7 +5,7 @@
 use super::ansi;
 use super::layout::{self, action, badge, duration, instance_url, job_url, size, state_name};
 use crate::scheduler::task_label;
-use crate::state::{Attempt, Instance, JobRun, JobState};
+use crate::state::{Attempt, Instance, JobRun, TaskState};
 use maud::{html, Markup, PreEscaped};
 
 /// How much of the end of a log the page renders.
@@ -83,14 +83,14 @@ pub(crate) fn render(p: &JobPage<'_>) -> Markup {
             }
         }
         h2 { "Log " a.raw href={ (url) "/log.txt?attempt=" (a.number) } { "raw" } }
-        (log(p.log, a.state == JobState::Assigned || a.state == JobState::Scheduled, a.id, last_seq))
+        (log(p.log, &a.tasks, !a.state.is_finished(), a.id, last_seq))
     };
     layout::page_with(&title, &inst.pipeline, p.seq, body)
 }
 
 /// The log folded by task (the agent starts each task with a `pw: task N/M: ...` line); the last
 /// section is where live chunks are appended.
-fn log(chunks: &[(u64, String)], live: bool, attempt: u64, last_seq: Option<u64>) -> Markup {
+fn log(chunks: &[(u64, String)], tasks: &[TaskState], live: bool, attempt: u64, last_seq: Option<u64>) -> Markup {
     let total: usize = chunks.iter().map(|(_, d)| d.len()).sum();
     let mut text = String::with_capacity(total.min(TAIL_BYTES * 2));
     let mut skipped = 0usize;
@@ -109,16 +109,20 @@ fn log(chunks: &[(u64, String)], live: bool, attempt: u64, last_seq: Option<u64>
     }
     let sections = sections(&text);
     let n = sections.len();
+    // Open: the last part, the lines before the first task, and the tasks that did not pass.
+    let open = |i: usize, sec: &Section<'_>| {
+        i + 1 == n || sec.task.is_none_or(|t| tasks.get(t).is_some_and(|s| *s == TaskState::Failed))
+    };
     html! {
         @if skipped > 0 {
             p.hint { "The first " (size(skipped as u64)) " of " (size(total as u64)) " are not shown: see the raw log." }
         }
         div.log data-attempt=(attempt) data-live=(live) data-after=[last_seq] {
             @if text.is_empty() { p.muted.log-empty { "no output yet" } }
-            @for (i, (title, body)) in sections.iter().enumerate() {
-                details open[i + 1 == n || body.contains("\u{1b}[31") || title.is_empty()] {
-                    summary { @if title.is_empty() { "before the first task" } @else { (title) } }
-                    pre.log-text.log-tail[i + 1 == n] { (PreEscaped(ansi::to_html(body))) }
+            @for (i, sec) in sections.iter().enumerate() {
+                details open[open(i, sec)] {
+                    summary { @if sec.title.is_empty() { "before the first task" } @else { (sec.title) } }
+                    pre.log-text.log-tail[i + 1 == n] { (PreEscaped(ansi::to_html(sec.text))) }
                 }
             }
             @if sections.is_empty() { pre.log-text.log-tail {} }
@@ -138,24 +142,44 @@ fn tail_start(text: &str, max: usize) -> usize {
     }
 }
 
-/// The log cut at each task's first line: `(title, text)`, the title empty before the first.
-fn sections(text: &str) -> Vec<(String, &str)> {
-    let mut out: Vec<(String, &str)> = Vec::new();
-    let mut start = 0;
-    let mut title = String::new();
-    let mut pos = 0;
+/// The task a line of the agent starts, when it is one (`pw: task N/M: LABEL`): its index.
+fn task_header(line: &str) -> Option<usize> {
+    let rest = line.strip_prefix("pw: task ")?;
+    let (n, rest) = rest.split_once('/')?;
+    let (m, _) = rest.split_once(": ")?;
+    if m.is_empty() || !m.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse::<usize>().ok()?.checked_sub(1)
+}
+
+/// One part of a log: the lines of one task (`task` is its index), or those before the first.
+#[derive(Debug, PartialEq)]
+struct Section<'a> {
+    title: String,
+    task: Option<usize>,
+    text: &'a str,
+}
+
+/// The log cut at each task's first line.
+fn sections(text: &str) -> Vec<Section<'_>> {
+    let mut out = Vec::new();
+    let (mut start, mut pos) = (0, 0);
+    let mut current: Option<(String, usize)> = None;
     for line in text.split_inclusive('\n') {
-        if line.starts_with("pw: task ") {
-            if pos > start || !title.is_empty() {
-                out.push((std::mem::take(&mut title), &text[start..pos]));
+        if let Some(task) = task_header(line) {
+            if pos > start || current.is_some() {
+                let (title, task) = current.take().map_or((String::new(), None), |(t, i)| (t, Some(i)));
+                out.push(Section { title, task, text: &text[start..pos] });
             }
-            title = line.trim_end().trim_start_matches("pw: ").to_string();
+            current = Some((line.trim_end().trim_start_matches("pw: ").to_string(), task));
             start = pos + line.len();
         }
         pos += line.len();
     }
-    if pos > start || !title.is_empty() {
-        out.push((title, &text[start..pos]));
+    if pos > start || current.is_some() {
+        let (title, task) = current.map_or((String::new(), None), |(t, i)| (t, Some(i)));
+        out.push(Section { title, task, text: &text[start..pos] });
     }
     out
 }
@@ -166,19 +190,25 @@ mod tests {
 
     #[test]
     fn the_log_is_cut_at_each_task() {
-        let text = "pw: preparing\npw: task 1/2: make\nok\npw: task 2/2: test\nfail\n";
+        let text =
+            "pw: preparing\npw: task 1/2: make\nok\npw: task 2/2: test\nfail\npw: task 2 (`test`) exited with code 1\n";
         let s = sections(text);
-        assert_eq!(s.len(), 3);
-        assert_eq!(s[0], (String::new(), "pw: preparing\n"));
-        assert_eq!(s[1], ("task 1/2: make".to_string(), "ok\n"));
-        assert_eq!(s[2], ("task 2/2: test".to_string(), "fail\n"));
+        let sec = |title: &str, task, text| Section { title: title.into(), task, text };
+        assert_eq!(
+            s,
+            [
+                sec("", None, "pw: preparing\n"),
+                sec("task 1/2: make", Some(0), "ok\n"),
+                sec("task 2/2: test", Some(1), "fail\npw: task 2 (`test`) exited with code 1\n"),
+            ]
+        );
     }
 
     #[test]
     fn a_long_log_renders_only_its_tail() {
         let line = "x".repeat(99) + "\n";
         let chunks: Vec<(u64, String)> = (0..600).map(|i| (i, line.repeat(100))).collect();
-        let html = log(&chunks, false, 1, Some(599)).into_string();
+        let html = log(&chunks, &[], false, 1, Some(599)).into_string();
         assert!(html.len() < TAIL_BYTES + 10_000, "{} bytes rendered", html.len());
         assert!(html.contains("are not shown: see the raw log"));
     }

@@ -143,8 +143,9 @@
     let structural = false;
     switch (e.event) {
       case "stage_started": each("data-stage", key([pipeline, counter, e.stage]), function (el) { setState(el, "running"); }); break;
-      case "stage_awaiting_approval": each("data-stage", key([pipeline, counter, e.stage]), function (el) { setState(el, "awaiting_approval"); }); break;
-      case "stage_finished": each("data-stage", key([pipeline, counter, e.stage]), function (el) { setState(el, e.result); }); break;
+      // These two also change what needs a person: pages that watch everything fetch themselves again.
+      case "stage_awaiting_approval": each("data-stage", key([pipeline, counter, e.stage]), function (el) { setState(el, "awaiting_approval"); }); structural = true; break;
+      case "stage_finished": each("data-stage", key([pipeline, counter, e.stage]), function (el) { setState(el, e.result); }); structural = true; break;
       case "job_scheduled": each("data-job", key([pipeline, counter, j.stage, j.job]), function (el) { setState(el, "scheduled"); }); break;
       case "job_assigned": each("data-job", key([pipeline, counter, j.stage, j.job]), function (el) { setState(el, "assigned"); }); break;
       case "job_finished": each("data-job", key([pipeline, counter, j.stage, j.job]), function (el) { setState(el, e.state); }); break;
@@ -187,6 +188,9 @@
       onEvent(e);
     });
     source.addEventListener("log", function (m) { onLog(JSON.parse(m.data)); });
+    // Leaving the page closes the stream at once: a browser keeps few connections per server.
+    window.addEventListener("pagehide", function () { source.close(); });
+    window.addEventListener("pageshow", function (ev) { if (ev.persisted) { location.reload(); } });
   }
 
   armButtons();
