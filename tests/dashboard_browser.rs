@@ -220,6 +220,39 @@ async fn wait_status(http: &reqwest::Client, url: &str, what: &str, cond: impl F
     }
 }
 
+/// Records, in `window.__cells`, when each stage cell first took each class.
+const OBSERVE_CELLS: &str = "window.__cells = {};
+new MutationObserver(function (changes) {
+  changes.forEach(function (c) {
+    var k = c.target.dataset && c.target.dataset.stage ? c.target.dataset.stage + ' ' + c.target.className : null;
+    if (k && !(k in window.__cells)) { window.__cells[k] = Date.now(); }
+  });
+}).observe(document.body, { attributes: true, subtree: true, attributeFilter: ['class'] });
+return true;";
+
+/// Milliseconds from the server recording that app/1's build stage passed to its cell on the
+/// overview turning green.
+async fn event_to_page_ms(b: &Browser, http: &reqwest::Client, url: &str) -> i64 {
+    let cells = b.js("return window.__cells;").await;
+    let shown = cells
+        .as_object()
+        .and_then(|m| m.iter().find(|(k, _)| k.starts_with("app/1/build ") && k.contains("st-passed")))
+        .and_then(|(_, t)| t.as_i64())
+        .expect("the cell changed in place");
+    let events: Value =
+        http.get(format!("{url}/api/v1/events?after=0")).send().await.expect("events").json().await.expect("json");
+    let at = events["events"]
+        .as_array()
+        .and_then(|es| {
+            es.iter().find(|e| {
+                e["event"] == "stage_finished" && e["pipeline"] == "app" && e["counter"] == 1 && e["stage"] == "build"
+            })
+        })
+        .and_then(|e| e["at_ms"].as_i64())
+        .expect("the stage's event");
+    shown - at
+}
+
 fn cell(stage_key: &str, state: &str) -> String {
     format!("document.querySelector('[data-stage=\"{stage_key}\"].st-{state}')")
 }
@@ -281,11 +314,16 @@ async fn the_dashboard_in_a_browser_follows_and_drives_a_pipeline() {
     b.js(&format!("document.getElementById('token').value = '{token}'; document.getElementById('token-form').requestSubmit(); return true;")).await;
     b.wait_for("!document.querySelector('button.act').disabled", "buttons enabled by the token", 5, false).await;
     b.mark().await;
+    // When each stage cell took each state, on the page's clock (the server's: one machine).
+    b.js(OBSERVE_CELLS).await;
     api(&http, &url, &token, "/pipelines/app/trigger").await;
     b.wait_for(&cell("app/1/build", "running"), "the build cell running", 15, true).await;
     b.wait_for(&cell("app/1/deploy", "awaiting_approval"), "the deploy cell awaiting approval", 20, true).await;
     b.wait_for(&cell("app/1/build", "passed"), "the build cell passed", 5, true).await;
     b.screenshot("overview").await;
+    let latency = event_to_page_ms(&b, &http, &url).await;
+    eprintln!("event to page: {latency} ms");
+    assert!(latency < 1000, "the build cell turned green {latency} ms after the stage passed");
 
     // Approving the manual stage from the page makes it run; the verify stage then fails.
     let approve = "document.querySelector('button.act[data-path$=\"/stages/deploy/approve\"]')";

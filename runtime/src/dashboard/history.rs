@@ -62,7 +62,11 @@ fn row(inst: &Instance, stages: &[&str], now: u64) -> Markup {
         tr {
             td { a href=(instance_url(&inst.pipeline, inst.counter)) { (inst.counter) } }
             td { (badge(inst.state.as_str(), inst.state.as_str())) }
-            td { (cause(inst)) }
+            td {
+                (cause(inst))
+                @let reruns: u32 = inst.stages.iter().map(|st| st.runs.saturating_sub(1)).sum();
+                @if reruns > 0 { " · " span.muted { "rerun " (reruns) "×" } }
+            }
             td { (ago(inst.created_ms, now)) }
             td { (duration(facts::instance_duration(inst, now))) }
             @for name in stages {

@@ -54,17 +54,16 @@ fn pipeline_block(name: &str, instances: &[&Instance], now: u64) -> Markup {
     }
 }
 
-/// One instance as a row of stage cells.
-pub(crate) fn instance_row(inst: &Instance, now: u64) -> Markup {
-    let url = instance_url(&inst.pipeline, inst.counter);
+/// One instance as a row of stage cells, the whole row a link to the instance.
+fn instance_row(inst: &Instance, now: u64) -> Markup {
+    let counter = inst.counter.to_string();
     html! {
-        div.irow {
-            a.counter href=(url) title=(inst.cause.to_string()) { (inst.counter) }
-            div.cells {
+        a.irow href=(instance_url(&inst.pipeline, inst.counter)) title=(inst.cause.to_string()) {
+            span.counter { (counter) }
+            span.cells {
                 @for st in &inst.stages {
-                    @let state = state_name(st.state);
-                    a class={ "cell st-" (state) } href=(url) title={ (st.name) ": " (st.state.word()) }
-                        data-stage=(key(&[&inst.pipeline, &inst.counter.to_string(), &st.name])) {
+                    span class={ "cell st-" (state_name(st.state)) } title=(st.state.word())
+                        data-stage=(key(&[&inst.pipeline, &counter, &st.name])) {
                         (st.name)
                     }
                 }

@@ -121,6 +121,7 @@
 
   function setState(el, state) {
     el.className = el.className.replace(/\bst-[a-z_]+/g, "").trim() + " st-" + state;
+    if (el.classList.contains("cell")) { el.title = state.replace(/_/g, " "); }
     el.querySelectorAll(":scope > h2 > .badge, :scope > h3 > .badge, :scope > .badge").forEach(function (b) {
       b.className = "badge st-" + state;
       b.dataset.state = state;
