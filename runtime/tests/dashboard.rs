@@ -81,6 +81,8 @@ async fn pages_carry_an_etag_answer_304_and_are_gzipped() {
     let page = get("/").send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
     let tag = page.headers()["etag"].to_str().unwrap().to_string();
     let body = page.text().await.unwrap();
     assert!(body.contains("data-stage=\"p/1/s\""), "{body}");

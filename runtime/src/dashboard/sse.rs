@@ -114,11 +114,12 @@ async fn feed(engine: Arc<Engine>, after: Option<u64>, q: StreamQuery, tx: Tx) {
                 let Some(attempt) = q.log else { return };
                 match r {
                     Ok(line) if line.attempt != attempt || last_log.is_some_and(|s| line.seq <= s) => {}
-                    Ok(line) => {
+                    // The next chunk: send it. A gap: the store has the chunks in between.
+                    Ok(line) if line.seq == last_log.map_or(0, |s| s + 1) => {
                         if tx.send(Ok(log_event(line.seq, &line.data))).await.is_err() { return }
                         last_log = Some(line.seq);
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         let Some(l) = catch_up_log(&engine, attempt, last_log, &tx).await else { return };
                         last_log = l;
                     }

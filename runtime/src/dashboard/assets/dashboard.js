@@ -167,6 +167,12 @@
     if (empty) { empty.remove(); }
     const pre = log.querySelector("pre.log-tail");
     pre.insertAdjacentHTML("beforeend", data.html);
+    // A job that writes without end must not slow the tab down: keep about the last 512 KiB.
+    let length = pre.textContent.length;
+    while (length > 524288 && pre.firstChild && pre.firstChild !== pre.lastChild) {
+      length -= (pre.firstChild.textContent || "").length;
+      pre.removeChild(pre.firstChild);
+    }
     if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 80) { window.scrollTo(0, document.body.scrollHeight); }
   }
 
