@@ -17,8 +17,10 @@ pub(crate) struct JobPage<'a> {
     pub(crate) stage: &'a str,
     pub(crate) job: &'a JobRun,
     pub(crate) attempt: &'a Attempt,
-    /// The attempt's log chunks, in order.
+    /// The attempt's log chunks, in order: all of them, or the last ones.
     pub(crate) log: &'a [(u64, String)],
+    /// The size of the whole log in bytes.
+    pub(crate) log_bytes: u64,
     pub(crate) now: u64,
     pub(crate) seq: u64,
 }
@@ -83,28 +85,36 @@ pub(crate) fn render(p: &JobPage<'_>) -> Markup {
             }
         }
         h2 { "Log " a.raw href={ (url) "/log.txt?attempt=" (a.number) } { "raw" } }
-        (log(p.log, &a.tasks, !a.state.is_finished(), a.id, last_seq))
+        (log(p.log, p.log_bytes, &a.tasks, !a.state.is_finished(), a.id, last_seq))
     };
     layout::page_with(&title, &inst.pipeline, p.seq, body)
 }
 
 /// The log folded by task (the agent starts each task with a `pw: task N/M: ...` line); the last
 /// section is where live chunks are appended.
-fn log(chunks: &[(u64, String)], tasks: &[TaskState], live: bool, attempt: u64, last_seq: Option<u64>) -> Markup {
-    let total: usize = chunks.iter().map(|(_, d)| d.len()).sum();
-    let mut text = String::with_capacity(total.min(TAIL_BYTES * 2));
-    let mut skipped = 0usize;
+fn log(
+    chunks: &[(u64, String)],
+    total: u64,
+    tasks: &[TaskState],
+    live: bool,
+    attempt: u64,
+    last_seq: Option<u64>,
+) -> Markup {
+    let given: usize = chunks.iter().map(|(_, d)| d.len()).sum();
+    let total = total.max(given as u64);
+    let mut text = String::with_capacity(given.min(TAIL_BYTES * 2));
+    let mut skipped = total - given as u64;
     for (_, d) in chunks {
         text.push_str(d);
         if text.len() > TAIL_BYTES * 2 {
             let cut = tail_start(&text, TAIL_BYTES);
-            skipped += cut;
+            skipped += cut as u64;
             text.drain(..cut);
         }
     }
     if text.len() > TAIL_BYTES {
         let cut = tail_start(&text, TAIL_BYTES);
-        skipped += cut;
+        skipped += cut as u64;
         text.drain(..cut);
     }
     let sections = sections(&text);
@@ -115,7 +125,7 @@ fn log(chunks: &[(u64, String)], tasks: &[TaskState], live: bool, attempt: u64, 
     };
     html! {
         @if skipped > 0 {
-            p.hint { "The first " (size(skipped as u64)) " of " (size(total as u64)) " are not shown: see the raw log." }
+            p.hint { "The first " (size(skipped)) " of " (size(total)) " are not shown: see the raw log." }
         }
         div.log data-attempt=(attempt) data-live=(live) data-after=[last_seq] {
             @if text.is_empty() { p.muted.log-empty { "no output yet" } }
@@ -208,7 +218,7 @@ mod tests {
     fn a_long_log_renders_only_its_tail() {
         let line = "x".repeat(99) + "\n";
         let chunks: Vec<(u64, String)> = (0..600).map(|i| (i, line.repeat(100))).collect();
-        let html = log(&chunks, &[], false, 1, Some(599)).into_string();
+        let html = log(&chunks, 6_000_000, &[], false, 1, Some(599)).into_string();
         assert!(html.len() < TAIL_BYTES + 10_000, "{} bytes rendered", html.len());
         assert!(html.contains("are not shown: see the raw log"));
     }

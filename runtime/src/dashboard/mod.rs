@@ -167,8 +167,9 @@ async fn job_page(
     let stage = &f.inst.stages[f.stage];
     let job = &stage.jobs[f.job];
     let attempt = &job.attempts[f.attempt];
-    let log = e.store().logs(attempt.id, None).unwrap_or_default();
-    let page = job::JobPage { inst: &f.inst, stage: &stage.name, job, attempt, log: &log, now: now_ms(), seq };
+    let (log, log_bytes) = e.store().log_tail(attempt.id, job::TAIL_BYTES as u64).unwrap_or_default();
+    let page =
+        job::JobPage { inst: &f.inst, stage: &stage.name, job, attempt, log: &log, log_bytes, now: now_ms(), seq };
     Ok(respond::html(&headers, job::render(&page)))
 }
 

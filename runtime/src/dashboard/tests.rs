@@ -116,8 +116,9 @@ fn job_page(s: &Scheduler, p: &str, c: u32, stage: &str, name: &str, log: &[(u64
     let inst = s.instance(p, c).expect("instance");
     let st = &inst.stages[inst.stage_index(stage).expect("stage")];
     let j = st.jobs.iter().find(|j| j.name == name).expect("job");
-    let page =
-        job::JobPage { inst, stage: &st.name, job: j, attempt: j.current().expect("attempt"), log, now, seq: 42 };
+    let log_bytes = log.iter().map(|(_, d)| d.len() as u64).sum();
+    let attempt = j.current().expect("attempt");
+    let page = job::JobPage { inst, stage: &st.name, job: j, attempt, log, log_bytes, now, seq: 42 };
     job::render(&page).into_string()
 }
 
