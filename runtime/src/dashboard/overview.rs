@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 /// How many instances of each pipeline the overview shows.
 const LATEST: usize = 5;
 
+/// How many items of each kind the "needs a person" list shows; the rest are counted.
+const ATTENTION_SHOWN: usize = 20;
+
 pub(crate) fn render(s: &Scheduler, now: u64, seq: u64) -> Markup {
     let by_pipeline = facts::by_pipeline(s);
     let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -104,7 +107,7 @@ fn attention(s: &Scheduler, by_pipeline: &std::collections::HashMap<String, Vec<
         section.attention {
             h2 { "Needs a person" }
             ul {
-                @for inst in &failed {
+                @for inst in failed.iter().take(ATTENTION_SHOWN) {
                     li {
                         (badge("failed", "failed"))
                         " " a href=(instance_url(&inst.pipeline, inst.counter)) { (inst.pipeline) "/" (inst.counter) }
@@ -114,7 +117,8 @@ fn attention(s: &Scheduler, by_pipeline: &std::collections::HashMap<String, Vec<
                         }
                     }
                 }
-                @for (inst, stage) in &approvals {
+                (more(failed.len(), "failed runs", "/"))
+                @for (inst, stage) in approvals.iter().take(ATTENTION_SHOWN) {
                     @let path = format!("{}/stages/{}/approve", layout::api_instance(&inst.pipeline, inst.counter), layout::seg(stage));
                     li {
                         (badge("awaiting_approval", "awaiting approval"))
@@ -123,7 +127,8 @@ fn attention(s: &Scheduler, by_pipeline: &std::collections::HashMap<String, Vec<
                         (action("Approve", "POST", &path, None))
                     }
                 }
-                @for (inst, stage, job, why) in &stuck {
+                (more(approvals.len(), "stages waiting for approval", "/"))
+                @for (inst, stage, job, why) in stuck.iter().take(ATTENTION_SHOWN) {
                     li {
                         (badge("scheduled", "no agent"))
                         " " a href=(layout::job_url(&inst.pipeline, inst.counter, stage, job)) {
@@ -132,7 +137,17 @@ fn attention(s: &Scheduler, by_pipeline: &std::collections::HashMap<String, Vec<
                         ": " (why)
                     }
                 }
+                (more(stuck.len(), "jobs no agent can run", "/agents"))
             }
+        }
+    }
+}
+
+/// The line that counts what a list of `n` leaves out.
+fn more(n: usize, what: &str, see: &str) -> Markup {
+    html! {
+        @if n > ATTENTION_SHOWN {
+            li.muted { "and " (n - ATTENTION_SHOWN) " more " (what) @if see != "/" { ": " a href=(see) { "see them all" } } }
         }
     }
 }

@@ -197,3 +197,14 @@ fn names_and_log_text_stay_text() {
     assert!(pages[2].contains("&lt;b&gt;not bold&lt;/b&gt;"));
     assert!(pages[0].contains("href=\"/pipelines/%3Cscript%3E\""), "names in links are encoded");
 }
+
+#[test]
+fn the_overview_counts_what_it_leaves_out_of_a_long_list() {
+    let mut s = Scheduler::new(plan(), Config::default());
+    for i in 0..25 {
+        manual(&mut s, "docs", T0 + i);
+    }
+    let html = overview::render(&s, T0 + 1_000, 1).into_string();
+    assert_eq!(html.matches("no agent is registered yet").count(), 20);
+    assert!(html.contains("and 5 more jobs no agent can run: <a href=\"/agents\">see them all</a>"), "{html}");
+}
