@@ -2,7 +2,7 @@
 //! the cause, and links to the last passed and the last failed run.
 
 use super::facts;
-use super::layout::{self, ago, badge, duration, instance_url, key, state_name};
+use super::layout::{self, badge, duration, instance_url, key, state_name};
 use crate::scheduler::Scheduler;
 use crate::state::{Instance, InstanceState};
 use maud::{html, Markup};
@@ -67,7 +67,7 @@ fn row(inst: &Instance, stages: &[&str], now: u64) -> Markup {
                 @let reruns: u32 = inst.stages.iter().map(|st| st.runs.saturating_sub(1)).sum();
                 @if reruns > 0 { " · " span.muted { "rerun " (reruns) "×" } }
             }
-            td { (ago(inst.created_ms, now)) }
+            td { (layout::at(inst.created_ms)) }
             td { (duration(facts::instance_duration(inst, now))) }
             @for name in stages {
                 @match inst.stages.iter().find(|st| st.name.eq_ignore_ascii_case(name)) {

@@ -115,6 +115,26 @@ pub(crate) fn ago(at_ms: u64, now: u64) -> String {
     format!("{} ago", duration(now.saturating_sub(at_ms)))
 }
 
+/// A moment as a `<time>` in UTC, to the minute: `2026-01-01 09:05 UTC`. (Not "5s ago": a page
+/// whose text changes every second would never answer 304.)
+pub(crate) fn at(ms: u64) -> Markup {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (rest / 3600, (rest % 3600) / 60, rest % 60);
+    let iso = format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z");
+    html! { time datetime=(iso) { (format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02} UTC")) } }
+}
+
 /// A byte count: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -147,5 +167,12 @@ mod tests {
         assert_eq!(size(12), "12 B");
         assert_eq!(duration(185_000), "3m 05s");
         assert_eq!(duration(7_800_000), "2h 10m");
+        let t = |ms| at(ms).into_string();
+        assert_eq!(t(0), "<time datetime=\"1970-01-01T00:00:00Z\">1970-01-01 00:00 UTC</time>");
+        assert_eq!(
+            t(1_767_225_600_000 + 3_723_000),
+            "<time datetime=\"2026-01-01T01:02:03Z\">2026-01-01 01:02 UTC</time>"
+        );
+        assert_eq!(t(951_782_400_000), "<time datetime=\"2000-02-29T00:00:00Z\">2000-02-29 00:00 UTC</time>");
     }
 }

@@ -99,16 +99,14 @@ async fn history_page(State(e): App, headers: HeaderMap, Path(p): Path<String>) 
     Ok(respond::html(&headers, page.ok_or_else(|| PageError::NotFound(format!("no pipeline named `{p}`")))?))
 }
 
-/// Medians of the past passing runs of a pipeline's jobs.
+/// Medians of the past passing runs of a pipeline's jobs, from the last `durations.json` export
+/// (the one `pw lint --history` reads): a file of one line per job, not a query over all history.
 fn medians(e: &Engine, pipeline: &str) -> instance::Medians {
-    let all = e.store().job_durations(crate::durations::RECENT_RUNS).unwrap_or_default();
-    all.into_iter()
-        .filter(|d| d.pipeline.eq_ignore_ascii_case(pipeline) && !d.millis.is_empty())
-        .map(|d| {
-            let mut ms = d.millis.clone();
-            ms.sort_unstable();
-            ((d.stage.to_ascii_lowercase(), d.job.to_ascii_lowercase()), ms[ms.len() / 2])
-        })
+    let Some(file) = crate::durations::read(&e.state.root) else { return instance::Medians::new() };
+    file.jobs
+        .into_iter()
+        .filter(|d| d.pipeline.eq_ignore_ascii_case(pipeline) && d.runs > 0)
+        .map(|d| ((d.stage.to_ascii_lowercase(), d.job.to_ascii_lowercase()), d.median_seconds * 1000))
         .collect()
 }
 

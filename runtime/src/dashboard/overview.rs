@@ -3,7 +3,7 @@
 //! instances as rows of stage cells.
 
 use super::facts;
-use super::layout::{self, action, ago, badge, instance_url, key, pipeline_url, state_name};
+use super::layout::{self, action, badge, instance_url, key, pipeline_url, state_name};
 use crate::scheduler::Scheduler;
 use crate::state::{Instance, InstanceState, JobState, StageState};
 use maud::{html, Markup};
@@ -31,7 +31,7 @@ pub(crate) fn render(s: &Scheduler, now: u64, seq: u64) -> Markup {
                 h2 { (file) }
                 @for name in names {
                     @let list = by_pipeline.get(&name.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or(&[]);
-                    (pipeline_block(name, list, now))
+                    (pipeline_block(name, list))
                 }
             }
         }
@@ -39,7 +39,7 @@ pub(crate) fn render(s: &Scheduler, now: u64, seq: u64) -> Markup {
     layout::page_with("Overview", "*", seq, body)
 }
 
-fn pipeline_block(name: &str, instances: &[&Instance], now: u64) -> Markup {
+fn pipeline_block(name: &str, instances: &[&Instance]) -> Markup {
     let trigger = format!("{}/pipelines/{}/trigger", crate::protocol::API, layout::seg(name));
     html! {
         div.pipeline data-pipeline=(name) {
@@ -51,14 +51,14 @@ fn pipeline_block(name: &str, instances: &[&Instance], now: u64) -> Markup {
                 p.empty { "never run" }
             }
             @for inst in instances.iter().take(LATEST) {
-                (instance_row(inst, now))
+                (instance_row(inst))
             }
         }
     }
 }
 
 /// One instance as a row of stage cells, the whole row a link to the instance.
-fn instance_row(inst: &Instance, now: u64) -> Markup {
+fn instance_row(inst: &Instance) -> Markup {
     let counter = inst.counter.to_string();
     html! {
         a.irow href=(instance_url(&inst.pipeline, inst.counter)) title=(inst.cause.to_string()) {
@@ -71,7 +71,7 @@ fn instance_row(inst: &Instance, now: u64) -> Markup {
                     }
                 }
             }
-            span.when { (ago(inst.created_ms, now)) }
+            span.when { (layout::at(inst.created_ms)) }
         }
     }
 }

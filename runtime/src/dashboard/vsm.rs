@@ -150,8 +150,7 @@ pub(crate) fn render(s: &Scheduler, inst: Option<&Instance>, seq: u64) -> Markup
         @else { div.scroll { (svg(&g, &pos, &marked, inst)) } }
         p.muted { "solid: runs after · dashed: fetches an artifact from" }
     };
-    let watch = inst.map_or("*".to_string(), |_| "*".to_string());
-    layout::page_with(&title, &watch, seq, body)
+    layout::page_with(&title, "*", seq, body)
 }
 
 fn svg(
