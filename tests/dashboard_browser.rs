@@ -49,7 +49,10 @@ fn workspace(dir: &Path) {
         r#"
 pipeline app {{
   stage build {{
-    job compile {{ run "for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done" }}
+    job compile {{
+      run "sleep 1; echo preparing"
+      run "for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done"
+    }}
   }}
   stage deploy {{
     approval = manual
@@ -364,6 +367,11 @@ async fn the_dashboard_in_a_browser_follows_and_drives_a_pipeline() {
     )
     .await;
     b.wait_for(&format!("{log}.includes('line-8')"), "the last line", 15, true).await;
+    let parts = b.js("return [...document.querySelectorAll('.log summary')].map(s => s.textContent);").await;
+    assert!(
+        parts.as_array().is_some_and(|p| p.iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("task 2/2")))),
+        "the second task's part opened live: {parts}"
+    );
     b.screenshot("job-live-log").await;
 
     // The value stream map of app/1 shows the downstream instance it caused.

@@ -165,14 +165,14 @@ fn task_header(line: &str) -> Option<usize> {
 
 /// One part of a log: the lines of one task (`task` is its index), or those before the first.
 #[derive(Debug, PartialEq)]
-struct Section<'a> {
-    title: String,
-    task: Option<usize>,
-    text: &'a str,
+pub(crate) struct Section<'a> {
+    pub(crate) title: String,
+    pub(crate) task: Option<usize>,
+    pub(crate) text: &'a str,
 }
 
 /// The log cut at each task's first line.
-fn sections(text: &str) -> Vec<Section<'_>> {
+pub(crate) fn sections(text: &str) -> Vec<Section<'_>> {
     let mut out = Vec::new();
     let (mut start, mut pos) = (0, 0);
     let mut current: Option<(String, usize)> = None;

@@ -3,7 +3,7 @@
 //! missed from the store's event log first. A job page also asks for its log (`log=ATTEMPT`):
 //! chunks come as `log` events, after the ones the page already has (`log_after=SEQ`).
 
-use super::ansi;
+use super::{ansi, job};
 use crate::engine::Engine;
 use crate::protocol::Event;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -46,8 +46,14 @@ pub(crate) fn sse_event(e: &Event) -> SseEvent {
     SseEvent::default().event("pw").id(e.seq.to_string()).data(data)
 }
 
-fn log_event(seq: u64, data: &str) -> SseEvent {
-    let data = serde_json::json!({ "seq": seq, "html": ansi::to_html(data) }).to_string();
+/// A log chunk as HTML, cut where a task starts: the first part (with an empty title) goes on
+/// the part the page shows last, each other one opens a part of its own.
+pub(crate) fn log_event(seq: u64, data: &str) -> SseEvent {
+    let parts: Vec<serde_json::Value> = job::sections(data)
+        .iter()
+        .map(|p| serde_json::json!({ "title": p.title, "html": ansi::to_html(p.text) }))
+        .collect();
+    let data = serde_json::json!({ "seq": seq, "parts": parts }).to_string();
     SseEvent::default().event("log").data(data)
 }
 

@@ -165,8 +165,25 @@
     log.dataset.after = data.seq;
     const empty = log.querySelector(".log-empty");
     if (empty) { empty.remove(); }
-    const pre = log.querySelector("pre.log-tail");
-    pre.insertAdjacentHTML("beforeend", data.html);
+    let pre = log.querySelector("pre.log-tail");
+    data.parts.forEach(function (part) {
+      if (part.title) {
+        // A task starts: the part before it folds, a new one opens.
+        const details = document.createElement("details");
+        details.open = true;
+        const summary = document.createElement("summary");
+        summary.textContent = part.title;
+        const next = document.createElement("pre");
+        next.className = "log-text log-tail";
+        details.append(summary, next);
+        pre.classList.remove("log-tail");
+        const previous = pre.closest("details");
+        if (previous) { previous.open = false; }
+        log.appendChild(details);
+        pre = next;
+      }
+      pre.insertAdjacentHTML("beforeend", part.html);
+    });
     // A job that writes without end must not slow the tab down: keep about the last 512 KiB.
     let length = pre.textContent.length;
     while (length > 524288 && pre.firstChild && pre.firstChild !== pre.lastChild) {
