@@ -4,7 +4,8 @@
 //!
 //! - [`overview`], [`history`], [`instance`], [`job`], [`agents`], [`vsm`]: the pages;
 //! - [`layout`]: the frame and shared pieces; [`facts`]: what pages derive from the state;
-//! - [`sse`]: the live stream; [`respond`]: ETag, 304 and gzip; [`ansi`]: log colours to HTML.
+//! - [`sse`]: the live stream; [`respond`]: ETag, 304 and gzip; [`ansi`]: log colours to HTML;
+//! - [`shared`]: the pages every tab shows alike, rendered once per event for all of them.
 
 mod agents;
 mod ansi;
@@ -15,6 +16,7 @@ mod job;
 mod layout;
 mod overview;
 mod respond;
+mod shared;
 mod sse;
 #[cfg(test)]
 mod tests;
@@ -22,7 +24,7 @@ mod vsm;
 
 use crate::engine::Engine;
 use crate::now_ms;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -46,6 +48,7 @@ pub fn routes() -> Router<Arc<Engine>> {
         .route("/pipelines/{p}/{c}/{s}/{j}/log.txt", get(raw_log))
         .route("/dashboard/events", get(events))
         .route("/dashboard/static/{file}", get(asset))
+        .layer(Extension(Arc::new(shared::SharedPages::default())))
 }
 
 /// The dashboard's address for a server listening at `base` (`http://host:port`).
@@ -83,20 +86,25 @@ fn counter(text: &str) -> Result<u32, PageError> {
     text.parse().map_err(|_| PageError::NotFound(format!("`{text}` is not an instance number")))
 }
 
-async fn overview_page(State(e): App, headers: HeaderMap) -> Page {
+type Shared = Extension<Arc<shared::SharedPages>>;
+
+async fn overview_page(State(e): App, Extension(pages): Shared, headers: HeaderMap) -> Page {
     let seq = e.last_event();
-    Ok(respond::html(&headers, e.read(|s| overview::render(s, now_ms(), seq))?))
+    let page = pages.get("overview", seq, || e.read(|s| overview::render(s, now_ms(), seq).into_string())).await?;
+    Ok(respond::html(&headers, &page))
 }
 
-async fn agents_page(State(e): App, headers: HeaderMap) -> Page {
+async fn agents_page(State(e): App, Extension(pages): Shared, headers: HeaderMap) -> Page {
     let seq = e.last_event();
-    Ok(respond::html(&headers, e.read(|s| agents::render(s, now_ms(), seq))?))
+    let page = pages.get("agents", seq, || e.read(|s| agents::render(s, now_ms(), seq).into_string())).await?;
+    Ok(respond::html(&headers, &page))
 }
 
 async fn history_page(State(e): App, headers: HeaderMap, Path(p): Path<String>) -> Page {
     let seq = e.last_event();
     let page = e.read(|s| history::render(s, &p, now_ms(), seq))?;
-    Ok(respond::html(&headers, page.ok_or_else(|| PageError::NotFound(format!("no pipeline named `{p}`")))?))
+    let page = page.ok_or_else(|| PageError::NotFound(format!("no pipeline named `{p}`")))?;
+    Ok(respond::html(&headers, &page.into_string()))
 }
 
 /// Medians of the past passing runs of a pipeline's jobs, from the last `durations.json` export
@@ -119,7 +127,7 @@ async fn instance_page(State(e): App, headers: HeaderMap, Path((p, c)): Path<(St
     let medians = medians(&e, &p);
     let seq = e.last_event();
     let page = e.read(|s| s.instance(&p, c).map(|inst| instance::render(s, inst, &medians, now_ms(), seq)))?;
-    Ok(respond::html(&headers, page.ok_or_else(|| no_instance(&p, c))?))
+    Ok(respond::html(&headers, &page.ok_or_else(|| no_instance(&p, c))?.into_string()))
 }
 
 #[derive(Deserialize)]
@@ -168,7 +176,7 @@ async fn job_page(
     let (log, log_bytes) = e.store().log_tail(attempt.id, job::TAIL_BYTES as u64).unwrap_or_default();
     let page =
         job::JobPage { inst: &f.inst, stage: &stage.name, job, attempt, log: &log, log_bytes, now: now_ms(), seq };
-    Ok(respond::html(&headers, job::render(&page)))
+    Ok(respond::html(&headers, &job::render(&page).into_string()))
 }
 
 async fn raw_log(
@@ -183,16 +191,17 @@ async fn raw_log(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-async fn vsm_page(State(e): App, headers: HeaderMap) -> Page {
+async fn vsm_page(State(e): App, Extension(pages): Shared, headers: HeaderMap) -> Page {
     let seq = e.last_event();
-    Ok(respond::html(&headers, e.read(|s| vsm::render(s, None, seq))?))
+    let page = pages.get("vsm", seq, || e.read(|s| vsm::render(s, None, seq).into_string())).await?;
+    Ok(respond::html(&headers, &page))
 }
 
 async fn vsm_instance_page(State(e): App, headers: HeaderMap, Path((p, c)): Path<(String, String)>) -> Page {
     let c = counter(&c)?;
     let seq = e.last_event();
     let page = e.read(|s| s.instance(&p, c).map(|inst| vsm::render(s, Some(inst), seq)))?;
-    Ok(respond::html(&headers, page.ok_or_else(|| no_instance(&p, c))?))
+    Ok(respond::html(&headers, &page.ok_or_else(|| no_instance(&p, c))?.into_string()))
 }
 
 async fn events(State(e): App, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {

@@ -79,8 +79,8 @@ fn gzip(body: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// An HTML page, revalidated on every view.
-pub(crate) fn html(request: &HeaderMap, page: maud::Markup) -> Response {
-    cached(request, "text/html; charset=utf-8", page.into_string().into_bytes(), "no-cache")
+pub(crate) fn html(request: &HeaderMap, page: &str) -> Response {
+    cached(request, "text/html; charset=utf-8", page.as_bytes().to_vec(), "no-cache")
 }
 
 /// A page saying what is missing, with its status.

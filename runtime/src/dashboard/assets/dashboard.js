@@ -97,7 +97,8 @@
   }
 
   // ----- live updates -----
-  // Fetches the page again (once, after a burst of events) and swaps its content in.
+  // Fetches the page again (once, after a burst of events) and swaps its content in. Pages of
+  // everything wait longer: their cells change in place at once, their lists can wait a second.
   function refresh() {
     if (refreshTimer) { return; }
     refreshTimer = setTimeout(function () {
@@ -116,7 +117,7 @@
         }
         armButtons();
       }).catch(function () { /* the next event tries again */ });
-    }, 250);
+    }, watch === "*" ? 1000 : 250);
   }
 
   function setState(el, state) {
