@@ -299,10 +299,16 @@ fn overview() {
     });
     println!("overview: {} instances created in {:.1} s", PIPELINES * EACH, start.elapsed().as_secs_f64());
     let client = reqwest::Client::new();
-    for gzip in [false, true] {
+    // Each request follows a new event, so that the page is rendered (not a copy served); then
+    // the same page again, served from the copy.
+    for (gzip, fresh) in [(false, true), (true, true), (true, false)] {
         let mut times = Vec::new();
         let mut size = 0;
-        for _ in 0..30 {
+        for i in 0..30 {
+            if fresh {
+                let name = format!("service-{i:04}");
+                b.server_rt.block_on(b.engine.trigger(&name, Cause::Manual { by: "bench".into() })).expect("trigger");
+            }
             let mut req = client.get(format!("{}/", b.url));
             if gzip {
                 req = req.header("Accept-Encoding", "gzip");
@@ -314,13 +320,32 @@ fn overview() {
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "overview{}: {} bytes, p50 {:.1} ms, p95 {:.1} ms",
+            "overview{}{}: {} bytes, p50 {:.1} ms, p95 {:.1} ms",
             if gzip { " gzipped" } else { "" },
+            if fresh { "" } else { ", the copy" },
             size,
             percentile(&times, 0.5),
             percentile(&times, 0.95)
         );
     }
+    b.server_rt
+        .block_on(async { b.engine.trigger("service-0000", Cause::Manual { by: "bench".into() }).await })
+        .expect("trigger");
+    overview_burst(&b, &client);
+}
+
+/// 200 tabs fetching the overview at once (as after an event): the page is rendered once for all.
+fn overview_burst(b: &Bench, client: &reqwest::Client) {
+    const TABS: usize = 200;
+    let t = Instant::now();
+    let sizes: Vec<usize> = b.agents_rt.block_on(async {
+        let gets = (0..TABS).map(|_| async {
+            let r = client.get(format!("{}/", b.url)).header("Accept-Encoding", "gzip").send().await.expect("page");
+            r.bytes().await.expect("body").len()
+        });
+        futures_util::future::join_all(gets).await
+    });
+    println!("overview: {} tabs at once, all answered in {:.0} ms", sizes.len(), t.elapsed().as_secs_f64() * 1000.0);
 }
 
 /// The server's CPU with 200 dashboards open (each holds an event stream) and nothing happening.
