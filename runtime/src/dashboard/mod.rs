@@ -90,7 +90,12 @@ type Shared = Extension<Arc<shared::SharedPages>>;
 
 async fn overview_page(State(e): App, Extension(pages): Shared, headers: HeaderMap) -> Page {
     let seq = e.last_event();
-    let page = pages.get("overview", seq, || e.read(|s| overview::render(s, now_ms(), seq).into_string())).await?;
+    let page = pages
+        .get("overview", seq, || {
+            let shown = e.read(|s| overview::gather(s, now_ms()))?;
+            Ok::<_, crate::engine::EngineError>(overview::render(&shown, seq).into_string())
+        })
+        .await?;
     Ok(respond::html(&headers, &page))
 }
 

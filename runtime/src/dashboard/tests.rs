@@ -125,7 +125,7 @@ fn job_page(s: &Scheduler, p: &str, c: u32, stage: &str, name: &str, log: &[(u64
 #[test]
 fn overview_puts_what_needs_a_person_first() {
     let (s, now) = fixture();
-    let html = overview::render(&s, now, 42).into_string();
+    let html = overview::render(&overview::gather(&s, now), 42).into_string();
     let attention = html.find("Needs a person").expect("attention section");
     assert!(attention < html.find("class=\"group\"").unwrap());
     insta::assert_snapshot!(lines(&html));
@@ -182,7 +182,7 @@ fn names_and_log_text_stay_text() {
     let (s, now) = fixture();
     let log = vec![(0, "<b>not bold</b><script>alert(2)</script>\n".to_string())];
     let pages = [
-        overview::render(&s, now, 1).into_string(),
+        overview::render(&overview::gather(&s, now), 1).into_string(),
         history::render(&s, "<script>", now, 1).expect("page").into_string(),
         job_page(&s, "<script>", 1, "s", "<script>alert(1)</script>", &log, now),
         vsm::render(&s, None, 1).into_string(),
@@ -204,7 +204,7 @@ fn the_overview_counts_what_it_leaves_out_of_a_long_list() {
     for i in 0..25 {
         manual(&mut s, "docs", T0 + i);
     }
-    let html = overview::render(&s, T0 + 1_000, 1).into_string();
+    let html = overview::render(&overview::gather(&s, T0 + 1_000), 1).into_string();
     assert_eq!(html.matches("no agent is registered yet").count(), 20);
     assert!(html.contains("and 5 more jobs no agent can run: <a href=\"/agents\">see them all</a>"), "{html}");
 }
