@@ -106,3 +106,52 @@ async fn pages_carry_an_etag_answer_304_and_are_gzipped() {
     let css = get("/dashboard/static/dashboard.css").send().await.unwrap();
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
 }
+
+/// The `log` events of a stream until `n` came: each one's seq and text (its parts' HTML).
+async fn read_logs(resp: &mut reqwest::Response, n: usize) -> Vec<(u64, String)> {
+    let mut text = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while out.len() < n {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk()).await.expect("log in time").expect("stream");
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("stream open")));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+            if field("event:").as_deref() != Some("log") {
+                continue;
+            }
+            let data: serde_json::Value = serde_json::from_str(&field("data:").expect("data")).expect("json");
+            let html: String =
+                data["parts"].as_array().expect("parts").iter().filter_map(|p| p["html"].as_str()).collect();
+            out.push((data["seq"].as_u64().expect("seq"), html));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_pages_stream_sends_its_log_after_the_chunks_the_page_has() {
+    // The agent sends what a job wrote once a second: the pause makes two chunks at least.
+    let j = job("j", vec![task("echo '<b>one</b>'; sleep 1.5"), task("echo two")]);
+    let h = Harness::start(plan(Vec::new(), vec![pipeline("p", vec![stage("s", vec![j])])]), &[("a1", &[])]).await;
+    trigger(&h).await;
+    h.finished("p", 1).await;
+    h.log_containing("p", 1, "s", "j", "two").await;
+    let page = reqwest::get(format!("{}/pipelines/p/1/s/j", h.url)).await.unwrap().text().await.unwrap();
+    let attempt: u64 = page
+        .split("data-attempt=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|id| id.parse().ok())
+        .expect("the page names its attempt");
+    let chunks = h.engine.logs("p", 1, "s", "j", None, None).unwrap().chunks;
+    assert!(chunks.len() >= 2, "{chunks:?}");
+    let mut all = stream(&h, &format!("?log={attempt}"), None).await;
+    let got = read_logs(&mut all, chunks.len()).await;
+    assert_eq!(got.iter().map(|c| c.0).collect::<Vec<_>>(), chunks.iter().map(|c| c.seq).collect::<Vec<_>>());
+    let text: String = got.iter().map(|c| c.1.as_str()).collect();
+    assert!(text.contains("&lt;b&gt;one&lt;/b&gt;") && text.contains("two"), "{text}");
+    let mut rest = stream(&h, &format!("?log={attempt}&log_after={}", chunks[0].seq), None).await;
+    assert_eq!(read_logs(&mut rest, 1).await[0].0, chunks[1].seq, "the page's chunks are not sent again");
+}
