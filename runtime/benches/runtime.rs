@@ -1,5 +1,7 @@
 //! Runtime benchmark: stage transition latency, overhead per trivial job, throughput of 1,000
-//! trivial jobs across 16 agents, and the server's CPU with 200 idle agents long-polling.
+//! trivial jobs across 16 agents, the server's CPU with 200 idle agents long-polling, the
+//! dashboard's overview of 1,000 pipelines and 5,000 instances, and the server's CPU with 200
+//! dashboards open.
 //!
 //! The server (with its store thread) and the agents run on separate thread pools in this
 //! process and talk HTTP on loopback, as separate processes would; the server's CPU is read
@@ -7,6 +9,7 @@
 //! every agent polls again within the window.
 //!
 //!     cargo bench -p pw-runtime --bench runtime
+//!     cargo bench -p pw-runtime --bench runtime -- overview   # or: dashboards
 
 use pw_compiler::plan::*;
 use pw_runtime::agent::{self, AgentOptions};
@@ -270,6 +273,106 @@ fn idle_agents() {
     );
 }
 
+/// 1,000 pipelines of three stages in 20 files, five instances each, every job waiting (no
+/// agent): the overview page, plain and gzipped, fetched 30 times each.
+fn overview() {
+    const PIPELINES: usize = 1000;
+    const EACH: usize = 5;
+    let pipelines = (0..PIPELINES)
+        .map(|i| {
+            let stages = ["build", "test", "deploy"].map(|s| stage(s, vec![trivial_job("j")])).to_vec();
+            let mut p = pipeline(&format!("service-{i:04}"), stages);
+            p.source.file = format!("team-{:02}.pw", i % 20);
+            p
+        })
+        .collect();
+    let b = Bench::new(Plan { plan_version: pw_compiler::plan::PLAN_VERSION, materials: Vec::new(), pipelines });
+    let start = Instant::now();
+    b.server_rt.block_on(async {
+        for i in 0..PIPELINES {
+            let name = format!("service-{i:04}");
+            let triggers = (0..EACH).map(|_| b.engine.trigger(&name, Cause::Manual { by: "bench".into() }));
+            for r in futures_util::future::join_all(triggers).await {
+                r.expect("trigger");
+            }
+        }
+    });
+    println!("overview: {} instances created in {:.1} s", PIPELINES * EACH, start.elapsed().as_secs_f64());
+    let client = reqwest::Client::new();
+    // Each request follows a new event, so that the page is rendered (not a copy served); then
+    // the same page again, served from the copy.
+    for (gzip, fresh) in [(false, true), (true, true), (true, false)] {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for i in 0..30 {
+            if fresh {
+                let name = format!("service-{i:04}");
+                b.server_rt.block_on(b.engine.trigger(&name, Cause::Manual { by: "bench".into() })).expect("trigger");
+            }
+            let mut req = client.get(format!("{}/", b.url));
+            if gzip {
+                req = req.header("Accept-Encoding", "gzip");
+            }
+            let t = Instant::now();
+            let body = b.agents_rt.block_on(async { req.send().await.expect("page").bytes().await.expect("body") });
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            size = body.len();
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "overview{}{}: {} bytes, p50 {:.1} ms, p95 {:.1} ms",
+            if gzip { " gzipped" } else { "" },
+            if fresh { "" } else { ", the copy" },
+            size,
+            percentile(&times, 0.5),
+            percentile(&times, 0.95)
+        );
+    }
+    b.server_rt
+        .block_on(async { b.engine.trigger("service-0000", Cause::Manual { by: "bench".into() }).await })
+        .expect("trigger");
+    overview_burst(&b, &client);
+}
+
+/// 200 tabs fetching the overview at once (as after an event): the page is rendered once for all.
+fn overview_burst(b: &Bench, client: &reqwest::Client) {
+    const TABS: usize = 200;
+    let t = Instant::now();
+    let sizes: Vec<usize> = b.agents_rt.block_on(async {
+        let gets = (0..TABS).map(|_| async {
+            let r = client.get(format!("{}/", b.url)).header("Accept-Encoding", "gzip").send().await.expect("page");
+            r.bytes().await.expect("body").len()
+        });
+        futures_util::future::join_all(gets).await
+    });
+    println!("overview: {} tabs at once, all answered in {:.0} ms", sizes.len(), t.elapsed().as_secs_f64() * 1000.0);
+}
+
+/// The server's CPU with 200 dashboards open (each holds an event stream) and nothing happening.
+fn idle_dashboards() {
+    const TABS: usize = 200;
+    const SECONDS: u64 = 35;
+    let b = Bench::new(Plan {
+        plan_version: pw_compiler::plan::PLAN_VERSION,
+        materials: Vec::new(),
+        pipelines: vec![pipeline("one", vec![stage("s", vec![trivial_job("j")])])],
+    });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let streams: Vec<reqwest::Response> = b.agents_rt.block_on(async {
+        let opened = (0..TABS).map(|_| client.get(format!("{}/dashboard/events", b.url)).send());
+        futures_util::future::join_all(opened).await.into_iter().map(|r| r.expect("stream")).collect()
+    });
+    let server = ["pw-server", "pw-store"];
+    let before = thread_cpu(&server);
+    std::thread::sleep(Duration::from_secs(SECONDS));
+    let used = thread_cpu(&server) - before;
+    println!(
+        "dashboards: {} open event streams for {SECONDS} s: server {:.2}% of a core",
+        streams.len(),
+        used / SECONDS as f64 * 100.0
+    );
+}
+
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let want = |name: &str| which.is_empty() || which.iter().any(|w| name.contains(w.as_str()));
@@ -285,6 +388,12 @@ fn main() {
     }
     if want("idle") {
         idle_agents();
+    }
+    if want("overview") {
+        overview();
+    }
+    if want("dashboards") {
+        idle_dashboards();
     }
 }
 

@@ -67,6 +67,11 @@ pub fn write(store: &Store, dir: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The last export written to `dir`, if there is a readable one.
+pub(crate) fn read(dir: &Path) -> Option<DurationsFile> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(FILE_NAME)).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +100,9 @@ mod tests {
         );
         let read: DurationsFile = serde_json::from_str(&text).unwrap();
         assert_eq!((read.tasks[0].median_seconds, read.tasks[0].runs), (2, 1));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(super::read(dir.path()).is_none());
+        std::fs::write(dir.path().join(FILE_NAME), &text).unwrap();
+        assert_eq!(super::read(dir.path()), Some(read));
     }
 }

@@ -74,6 +74,14 @@ struct Inner {
     next_seq: u64,
 }
 
+/// A log chunk of an attempt, as committed.
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    pub attempt: u64,
+    pub seq: u64,
+    pub data: String,
+}
+
 /// Whether the instances a run started, and all they caused downstream, are over.
 #[derive(Debug, Default)]
 pub struct Settled {
@@ -92,6 +100,8 @@ pub struct Engine {
     stop: Notify,
     new_events: Notify,
     events: broadcast::Sender<Event>,
+    /// Log chunks as they are committed, for pages that follow a log.
+    log_chunks: broadcast::Sender<LogLine>,
     /// Last polled revision of each material.
     polled: Mutex<HashMap<String, String>>,
     /// A `durations.json` export is due and not yet started.
@@ -143,6 +153,7 @@ impl Engine {
         sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
         sched.restore_pending(loaded.pending);
         let (events, _) = broadcast::channel(4096);
+        let (log_chunks, _) = broadcast::channel(4096);
         let engine = Arc::new(Engine {
             inner: Mutex::new(Inner { sched, next_seq: loaded.last_event + 1 }),
             store,
@@ -150,6 +161,7 @@ impl Engine {
             stop: Notify::new(),
             new_events: Notify::new(),
             events,
+            log_chunks,
             polled: Mutex::new(polled),
             durations_due: AtomicBool::new(false),
             durations_writing: Mutex::new(()),
@@ -315,13 +327,30 @@ impl Engine {
         let _ = tokio::task::spawn_blocking(move || engine.write_due_durations()).await;
     }
 
-    fn read<R>(&self, f: impl FnOnce(&Scheduler) -> R) -> Result<R> {
+    /// Runs `f` on the scheduler's current state (under its lock: keep `f` short).
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Scheduler) -> R) -> Result<R> {
         let inner = self.inner.lock().map_err(|_| EngineError::Internal("scheduler lock poisoned".into()))?;
         Ok(f(&inner.sched))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Log chunks as they are committed (a chunk sent again by its agent may come twice).
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<LogLine> {
+        self.log_chunks.subscribe()
+    }
+
+    /// The number of the last event recorded (0 when none was).
+    pub(crate) fn last_event(&self) -> u64 {
+        self.inner.lock().map_or(0, |i| i.next_seq.saturating_sub(1))
+    }
+
+    /// The store, for pages that read what the scheduler does not keep in memory (logs, event
+    /// history, past durations).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn set_plan(&self, plan: Plan) {
@@ -448,9 +477,13 @@ impl Engine {
 
     pub(crate) async fn append_log(self: &Arc<Self>, attempt: u64, agent: &str, seq: u64, data: String) -> Result<()> {
         self.read(|s| s.owns(attempt, agent))??;
+        let line = LogLine { attempt, seq, data: data.clone() };
         let committed = self.store.queue(vec![Write::Log { attempt, seq, data }]);
         match committed.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => {
+                let _ = self.log_chunks.send(line);
+                Ok(())
+            }
             Ok(Err(e)) => Err(EngineError::Internal(e)),
             Err(_) => Err(EngineError::Internal("the store stopped".into())),
         }
@@ -565,15 +598,7 @@ impl Engine {
                     id: a.id.clone(),
                     name: a.name.clone(),
                     resources: a.resources.clone(),
-                    state: if !s.alive(a, now) {
-                        "lost".into()
-                    } else if !a.approved {
-                        "awaiting_approval".into()
-                    } else if a.attempt.is_some() {
-                        "building".into()
-                    } else {
-                        "idle".into()
-                    },
+                    state: s.agent_state(a, now).into(),
                     job: a.attempt.and_then(|at| s.job_key(at)).map(|k| k.to_string()),
                 })
                 .collect(),

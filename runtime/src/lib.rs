@@ -8,12 +8,14 @@
 //! - [`engine`]: the scheduler behind a lock, wired to the store and to waiting requests;
 //! - [`server`]: the HTTP routes (a stalled request body is cut off by `idle_body`);
 //!   [`protocol`]: their request and response bodies;
+//! - [`dashboard`]: the web pages served beside the API, kept live by Server-Sent Events;
 //! - [`agent`], [`exec`], [`task_env`], [`masker`], [`git`], [`artifacts`]: the agent side;
 //! - [`client`], [`progress`]: the HTTP client of the `pw` commands, and their progress lines.
 
 pub mod agent;
 pub mod artifacts;
 pub mod client;
+pub mod dashboard;
 pub mod durations;
 pub mod engine;
 pub mod exec;

@@ -502,6 +502,19 @@ impl Scheduler {
         !agent.lost && now.saturating_sub(agent.last_seen_ms) <= self.cfg.lease_ms + crate::protocol::MAX_WAIT_MS
     }
 
+    /// An agent's state as the status shows it: `lost`, `awaiting_approval`, `building` or `idle`.
+    pub(crate) fn agent_state(&self, agent: &AgentInfo, now: u64) -> &'static str {
+        if !self.alive(agent, now) {
+            "lost"
+        } else if !agent.approved {
+            "awaiting_approval"
+        } else if agent.attempt.is_some() {
+            "building"
+        } else {
+            "idle"
+        }
+    }
+
     /// Forgets the agents `which` selects (the local agents of an earlier `pw run` on this state
     /// folder, replaced by this run's): a job one of them was running is failed as lost and
     /// retried once, on any agent.
@@ -973,6 +986,38 @@ impl Scheduler {
                 agents.join("; ")
             )
         })
+    }
+
+    /// Why a scheduled attempt has no agent yet, as people read it: no agent at all, none with
+    /// its resources, the capable ones waiting for approval, silent, or all busy.
+    /// The flag says whether no agent is ready to run it at all (it needs a person).
+    pub(crate) fn wait_reason(&self, attempt: &Attempt, resources: &[String], now: u64) -> (bool, String) {
+        if let Some(reason) = self.unrunnable(resources, &attempt.excluded_agents) {
+            return (true, reason);
+        }
+        if self.agents.is_empty() {
+            return (true, "no agent is registered yet".to_string());
+        }
+        let capable: Vec<&AgentInfo> =
+            self.agents.values().filter(|a| !attempt.excluded_agents.contains(&a.id) && a.can_run(resources)).collect();
+        let names = |pred: &dyn Fn(&AgentInfo) -> bool| -> Vec<&str> {
+            capable.iter().filter(|a| pred(a)).map(|a| a.name.as_str()).collect()
+        };
+        let ready = names(&|a| a.approved && self.alive(a, now));
+        if ready.is_empty() {
+            let waiting = names(&|a| !a.approved);
+            if !waiting.is_empty() {
+                return (true, format!("the agents that can run it wait for approval: {}", waiting.join(", ")));
+            }
+            return (true, format!("the agents that can run it are lost: {}", names(&|_| true).join(", ")));
+        }
+        let idle = names(&|a| a.approved && self.alive(a, now) && a.attempt.is_none());
+        let text = if idle.is_empty() {
+            format!("every agent that can run it is busy: {}", ready.join(", "))
+        } else {
+            format!("waiting for {} to ask for work", idle.join(", "))
+        };
+        (false, text)
     }
 
     fn touch_attempt(&mut self, attempt: u64) {

@@ -2,7 +2,8 @@
 //! agent's own calls carry the credential registration gave it, and each attempt's calls (log,
 //! tasks, artifacts, heartbeat, completion) the job token of that attempt. Mutating client calls
 //! carry the API token; reads are open. Every error is a JSON body `{"error": "..."}` with
-//! a 4xx status for bad requests, so no input can take the server down.
+//! a 4xx status for bad requests, so no input can take the server down. The dashboard's pages
+//! ([`crate::dashboard`]) are served beside the API, outside `/api/v1`.
 
 use crate::artifacts::{self, HashingWriter};
 #[cfg(doc)]
@@ -129,12 +130,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/instances/{p}/{c}/stages/{s}/rerun", post(rerun))
         .route("/instances/{p}/{c}/stages/{s}/jobs/{j}/logs", get(logs))
         .route("/events", get(events));
-    Router::new()
+    let api = Router::new()
         .nest(API, v1)
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(4 << 20))
-        .layer(axum::middleware::map_response(json_errors))
-        .with_state(engine)
+        .layer(axum::middleware::map_response(json_errors));
+    // The dashboard's pages answer in HTML; the layers above stay the API's.
+    crate::dashboard::routes().merge(api).with_state(engine)
 }
 
 /// Gives every error the documented JSON body, including the ones the framework answers by

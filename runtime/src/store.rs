@@ -360,6 +360,29 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
 
+    /// The last chunks of an attempt's log that hold at least `max_bytes` (all of a shorter log),
+    /// in order, with the size of the whole log in bytes.
+    pub(crate) fn log_tail(&self, attempt: u64, max_bytes: u64) -> Result<(Vec<(u64, String)>, u64), String> {
+        let conn = self.reader.lock().map_err(|_| "store lock poisoned")?;
+        let total: i64 = conn
+            .prepare_cached("SELECT COALESCE(SUM(LENGTH(CAST(data AS BLOB))), 0) FROM logs WHERE attempt = ?1")
+            .and_then(|mut s| s.query_row(params![attempt as i64], |r| r.get(0)))
+            .map_err(|e| e.to_string())?;
+        let mut stmt = conn
+            .prepare_cached("SELECT seq, data FROM logs WHERE attempt = ?1 ORDER BY seq DESC")
+            .map_err(|e| e.to_string())?;
+        let mut rows = stmt.query(params![attempt as i64]).map_err(|e| e.to_string())?;
+        let (mut tail, mut bytes) = (Vec::new(), 0u64);
+        while bytes < max_bytes {
+            let Some(row) = rows.next().map_err(|e| e.to_string())? else { break };
+            let data: String = row.get(1).map_err(|e| e.to_string())?;
+            bytes += data.len() as u64;
+            tail.push((row.get::<_, i64>(0).map_err(|e| e.to_string())? as u64, data));
+        }
+        tail.reverse();
+        Ok((tail, total.max(0) as u64))
+    }
+
     /// The durations of each job's last `last` passed attempts (committed ones), in one query.
     pub(crate) fn job_durations(&self, last: usize) -> Result<Vec<JobDurations>, String> {
         let conn = self.exporter.lock().map_err(|_| "store lock poisoned")?;
@@ -646,6 +669,9 @@ mod tests {
             assert_eq!(store.logs(1, None).unwrap(), vec![(0, "one\n".to_string()), (1, "two\n".to_string())]);
             assert_eq!(store.logs(1, Some(0)).unwrap(), vec![(1, "two\n".to_string())]);
             assert!(store.has_log(1, 1));
+            assert_eq!(store.log_tail(1, 1).unwrap(), (vec![(1, "two\n".to_string())], 8));
+            assert_eq!(store.log_tail(1, 100).unwrap().0.len(), 2);
+            assert_eq!(store.log_tail(9, 100).unwrap(), (Vec::new(), 0));
             assert!(!store.has_log(1, 2));
         }
         let (_store, loaded) = Store::open(&path).unwrap();

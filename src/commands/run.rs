@@ -98,6 +98,7 @@ async fn run_async(opts: RunArgs, plan: Plan) -> ExitStatus {
     let url = format!("http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
     let _ = std::fs::write(state.url_file(), &url);
     tokio::spawn(pw_runtime::server::serve(engine.clone(), listener));
+    eprintln!("pw run: dashboard at {} while the run lasts", pw_runtime::dashboard::url(&url));
     let count = opts.agents.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     let (stop_agents, stop_rx) = tokio::sync::watch::channel(false);
     for i in 1..=count {

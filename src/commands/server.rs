@@ -81,6 +81,7 @@ async fn server_async(opts: ServerArgs, plan: Plan) -> ExitStatus {
     eprintln!("pw server listening on {url}");
     eprintln!("  agent token: {}", state.agent_token_file().display());
     eprintln!("  API token:   {}", state.api_token_file().display());
+    eprintln!("  dashboard:   {}", pw_runtime::dashboard::url(&url));
     if !opts.no_poll {
         tokio::spawn(engine.clone().poll_materials());
     }
