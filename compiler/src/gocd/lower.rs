@@ -234,7 +234,9 @@ impl Lowerer<'_> {
         for t in &j.tasks {
             self.unmapped(span, &t.unmapped);
             if let Some(task) = self.task(p, t, span) {
-                members.push(Member::task(task));
+                let more = self.also_fetched(p, t);
+                members.push(Member::task(task.clone()));
+                members.extend(more.into_iter().map(|name| Member::task(fetching(&task, name))));
             }
         }
         if j.incomplete {
@@ -511,6 +513,37 @@ fn find_artifact(artifacts: &[Artifact], source: &str) -> Option<String> {
         })
     });
     found.and_then(|i| names.get(i).cloned())
+}
+
+impl Lowerer<'_> {
+    /// The other artifacts a folder fetch reads: GoCD fetches the whole folder, so every
+    /// artifact published into it (or below it) comes with the one `find_artifact` named.
+    fn also_fetched(&self, p: &Pipeline, t: &Task) -> Vec<String> {
+        let TaskKind::Fetch { pipeline, stage, job, source, is_file: false, .. } = &t.kind else { return Vec::new() };
+        let owner = pipeline.as_ref().map_or(p.name.value.as_str(), |p| upstream_of(&p.value));
+        let artifacts = self.index.artifacts(owner, &stage.value, &job.value).unwrap_or_default();
+        let first = find_artifact(artifacts, &source.value);
+        let wanted = normal(&source.value);
+        let inside = |dest: &str| !wanted.is_empty() && (dest == wanted || dest.starts_with(&format!("{wanted}/")));
+        artifacts
+            .iter()
+            .zip(artifact_names(artifacts))
+            .filter(|(a, _)| inside(&a.destination.as_ref().map(|d| normal(&d.value)).unwrap_or_default()))
+            .map(|(_, name)| name)
+            .filter(|name| Some(name) != first.as_ref())
+            .collect()
+    }
+}
+
+/// A copy of a fetch task naming another artifact of the same job.
+fn fetching(task: &ast::Task, artifact: String) -> ast::Task {
+    let mut task = task.clone();
+    if let ast::TaskKind::Fetch { source: Expr { kind: ExprKind::Path(segs), .. }, .. } = &mut task.kind {
+        if let Some(last) = segs.last_mut() {
+            last.name = artifact;
+        }
+    }
+    task
 }
 
 fn normal(path: &str) -> String {
