@@ -254,3 +254,41 @@ fn environment_variables_reach_the_plan_of_their_pipelines_under_every_other_lev
     );
     assert_eq!(pipeline("other")["env"], serde_json::json!({}), "a pipeline outside the environment gets none");
 }
+
+#[test]
+fn cost_findings_on_gocd_files_assume_a_gocd_server_unless_pipewright_toml_sets_the_costs() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = "format_version: 10
+pipelines:
+  checks:
+    materials:
+      src:
+        git: https://git.example.com/acme/app.git
+    stages:
+      - style:
+          jobs:
+            fmt:
+              timeout: 5
+              tasks:
+                - exec: { command: cargo, arguments: [fmt, --check] }
+      - lint:
+          jobs:
+            clippy:
+              timeout: 5
+              tasks:
+                - exec: { command: cargo, arguments: [clippy] }
+";
+    std::fs::write(dir.path().join("ci.gocd.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+    let notes = |dir: &std::path::Path| {
+        let out = pw().args(["lint", "--format", "json"]).arg(dir).output().unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("L0005"), "two independent checks draw independent-stages: {text}");
+        text
+    };
+    let gocd = notes(dir.path());
+    assert!(gocd.contains("costs assumed: a GoCD server, with a 20s stage transition and a 10s job setup"), "{gocd}");
+    std::fs::write(dir.path().join("pipewright.toml"), "[lint.cost]\ntransition = \"45s\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let configured = notes(dir.path());
+    assert!(configured.contains("costs assumed: a GoCD server, with a 45s stage transition"), "{configured}");
+}

@@ -48,6 +48,8 @@ pub struct LintConfig {
     severities: HashMap<&'static str, Severity>,
     per_path: Vec<(String, Vec<&'static str>)>,
     pub cost: CostModel,
+    /// Whether `[lint.cost]` set the figures; otherwise they are the engine's ([`super::engine`]).
+    pub cost_configured: bool,
     /// `long-stage-chain`: the longest chain of stages that is not reported.
     pub max_stages: usize,
     /// `hand-written-fan-out`: how many near-identical jobs make a fan-out.
@@ -70,6 +72,7 @@ impl Default for LintConfig {
             severities: HashMap::new(),
             per_path: Vec::new(),
             cost: CostModel::default(),
+            cost_configured: false,
             max_stages: 6,
             fan_out_min_jobs: 3,
             serial_min_tasks: 3,
@@ -288,6 +291,7 @@ impl LintConfig {
             config.per_path.push((pattern.clone(), codes));
         }
         if let Some(cost) = &section.cost {
+            config.cost_configured = true;
             let d = |v: &Option<Spanned<toml::Value>>, default: u64| {
                 duration(v, default).map_err(|(s, m)| err(Some(s), m, None))
             };

@@ -38,6 +38,8 @@ pub struct Context<'a> {
     pub program: &'a Program,
     pub config: &'a LintConfig,
     pub costs: Costs<'a>,
+    /// Whose costs the figures are ([`engine`]).
+    pub engine: engine::Engine,
     /// What every job's scripts make and use, read once.
     pub facts: facts::Facts,
 }
@@ -56,7 +58,7 @@ impl Context<'_> {
 
     /// The note naming the engine whose costs a finding's figures assume ([`engine`]).
     pub fn cost_note(&self) -> String {
-        engine::Engine::of(self.program).note(self.costs.model)
+        self.engine.note(self.costs.model)
     }
 
     /// The syntax tree of a file.
@@ -160,12 +162,15 @@ pub fn lint_with_history(
     config: &LintConfig,
     history: &History,
 ) -> Vec<Diagnostic> {
+    let engine = engine::Engine::of(workspace, &analysis.program);
+    let model = engine.model(config);
     let ctx = Context {
         workspace,
         analysis,
         program: &analysis.program,
         config,
-        costs: Costs::new(&config.cost, history),
+        costs: Costs::new(&model, history),
+        engine,
         facts: facts::Facts::new(&analysis.program),
     };
     let checks: Vec<Check> = registry::RULES.iter().filter(|r| config.enabled(r)).filter_map(|r| r.check).collect();
@@ -243,6 +248,7 @@ mod tests {
             program: &analysis.program,
             config: &config,
             costs: Costs::new(&config.cost, &history),
+            engine: engine::Engine::Pipewright,
             facts: facts::Facts::new(&analysis.program),
         };
         assert!(ctx.facts.len() >= 256, "large enough to run on two threads in `lint`");
