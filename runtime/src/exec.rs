@@ -98,22 +98,14 @@ pub async fn run(
     if let Some(user) = spec.user {
         cmd.uid(user.uid).gid(user.gid);
     }
-    let agent = std::process::id() as libc::pid_t;
-    if let Some(fd) = lifeline::read_end() {
-        // SAFETY: the hook runs in the forked child before exec and calls only async-signal-safe
-        // functions (prctl, getppid, fork, close, read, kill, waitpid, _exit).
-        unsafe {
-            cmd.pre_exec(move || {
-                lifeline::bind(fd, agent);
-                Ok(())
-            });
-        }
-    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return (Outcome::FailedToStart(format!("cannot start `{program}`: {e}")), None),
     };
     let pgid = child.id();
+    if let Some(pgid) = pgid {
+        lifeline::watch_group(pgid);
+    }
     let readers = [
         child.stdout.take().map(|s| tokio::spawn(pump(s, out.clone(), spec.secrets.stream()))),
         child.stderr.take().map(|s| tokio::spawn(pump(s, out.clone(), spec.secrets.stream()))),
@@ -140,88 +132,56 @@ pub async fn run(
     (outcome, pgid)
 }
 
-/// How a task's process group dies with the agent. Every task gets, between fork and exec:
-/// - on Linux, `PR_SET_PDEATHSIG` = SIGKILL, so that the task's first process dies when the agent
-///   does (elsewhere this step is skipped);
-/// - on every Unix, a watcher: a process of the task's group, detached from the task (so no
-///   shell waits for it), that blocks reading a pipe only the agent holds open. When the agent
-///   ends, however it ends (SIGKILL included), the read returns and the watcher kills the whole
-///   group, children and grandchildren too. The agent kills the group, watcher included, when
-///   the job ends. Only a process that leaves the group (`setsid`) escapes.
+/// How a task's process group dies with the agent: a watcher joins the task's group as soon as
+/// it starts, a shell (`read`, then `kill -9 0`) whose standard input is a pipe only the agent
+/// holds open. When the agent ends, however it ends (SIGKILL included), the read returns and the
+/// watcher kills the whole group, children and grandchildren too. The agent kills the group,
+/// watcher included, when the job ends. Only a process that leaves the group (`setsid`) escapes.
+///
+/// Both the task and its watcher are started with `posix_spawn` (no code runs between fork and
+/// exec): forking the agent, a process of many threads, made every spawn copy pages and stop the
+/// other cores, which halved the jobs an agent runs a second.
 mod lifeline {
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::process::Stdio;
     use std::sync::OnceLock;
 
-    /// The pipe's read end, opened once per agent process (both ends close on exec).
-    pub(super) fn read_end() -> Option<libc::c_int> {
-        static PIPE: OnceLock<Option<libc::c_int>> = OnceLock::new();
-        *PIPE.get_or_init(|| {
+    /// The pipe's ends, opened once per agent process; both close on exec, and the write end
+    /// stays open, unused, for the life of the process.
+    fn read_end() -> Option<BorrowedFd<'static>> {
+        static PIPE: OnceLock<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> = OnceLock::new();
+        PIPE.get_or_init(|| {
             let mut fds = [0 as libc::c_int; 2];
-            // SAFETY: `fds` is a live array of two descriptors, as pipe(2) needs.
-            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            // SAFETY: `fds` is a live array of two descriptors, as pipe2(2) needs.
+            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
                 return None;
             }
-            for fd in fds {
-                // SAFETY: fcntl on a descriptor this process just opened.
-                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-            }
-            // The write end stays open, unused, for the life of the process.
-            Some(fds[0])
+            use std::os::fd::FromRawFd;
+            // SAFETY: pipe2 just opened both descriptors; nothing else owns them.
+            Some(unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) })
         })
+        .as_ref()
+        .map(|(read, _)| read.as_fd())
     }
 
-    /// In the forked child, before exec: ties the child's group to the agent's life.
-    pub(super) fn bind(read_end: libc::c_int, agent: libc::pid_t) {
-        // SAFETY (whole function): runs between fork and exec, with async-signal-safe calls only.
-        unsafe {
-            #[cfg(target_os = "linux")]
-            {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                if libc::getppid() != agent {
-                    // The agent died before the request took effect.
-                    libc::_exit(137);
-                }
-            }
-            #[cfg(not(target_os = "linux"))]
-            let _ = agent;
-            let middle = libc::fork();
-            if middle == 0 {
-                if libc::fork() == 0 {
-                    watch(read_end);
-                }
-                libc::_exit(0);
-            }
-            if middle > 0 {
-                libc::waitpid(middle, std::ptr::null_mut(), 0);
-            }
+    /// Starts the watcher of the process group `pgid`. When the group is already gone (the task
+    /// ended at once), there is nothing to watch.
+    pub(super) fn watch_group(pgid: u32) {
+        let Some(stdin) = read_end().and_then(|fd| fd.try_clone_to_owned().ok()) else { return };
+        let watcher = tokio::process::Command::new("/bin/sh")
+            .args(["-c", "read -r line; kill -9 0"])
+            .env_clear()
+            .stdin(Stdio::from(stdin))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(pgid as i32)
+            .spawn();
+        if let Ok(mut watcher) = watcher {
+            // Reaped when the agent kills the group at the end of the job.
+            tokio::spawn(async move {
+                let _ = watcher.wait().await;
+            });
         }
-    }
-
-    /// The watcher: holds no descriptor but the pipe's read end, waits for the agent to end, then
-    /// kills its group.
-    unsafe fn watch(read_end: libc::c_int) -> ! {
-        #[cfg(target_os = "linux")]
-        {
-            // Everything but the read end, in two ranges (close_range(2), Linux 5.9).
-            if read_end > 0 {
-                libc::syscall(libc::SYS_close_range, 0u32, (read_end - 1) as u32, 0u32);
-            }
-            libc::syscall(libc::SYS_close_range, (read_end + 1) as u32, u32::MAX, 0u32);
-        }
-        #[cfg(not(target_os = "linux"))]
-        for fd in 0..4096 {
-            if fd != read_end {
-                libc::close(fd);
-            }
-        }
-        let mut byte = 0u8;
-        loop {
-            let n = libc::read(read_end, (&mut byte as *mut u8).cast(), 1);
-            if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break;
-            }
-        }
-        libc::kill(-libc::getpgrp(), libc::SIGKILL);
-        libc::_exit(0)
     }
 }
 
