@@ -2,192 +2,13 @@
 //! and a `pw server` process with `pw agent` processes on loopback, killed with SIGKILL and
 //! restarted, driven by the client commands.
 
+mod common;
+
+use common::cluster::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-fn pw_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pw")
-}
-
-/// A marker in the environment of every process a test starts, so that the processes they start
-/// in turn (tasks of an agent killed with SIGKILL) are found and ended too.
-struct Marker(String);
-
-impl Marker {
-    fn new(name: &str) -> Marker {
-        Marker(format!("PW_TEST_MARKER_{}_{}", name, std::process::id()))
-    }
-}
-
-impl Drop for Marker {
-    fn drop(&mut self) {
-        let needle = format!("PW_TEST_MARKER={}", self.0);
-        let Ok(dir) = std::fs::read_dir("/proc") else { return };
-        for e in dir.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if !name.chars().all(|c| c.is_ascii_digit()) {
-                continue;
-            }
-            let env = std::fs::read(format!("/proc/{name}/environ")).unwrap_or_default();
-            if env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
-                let _ = Command::new("kill").args(["-9", &name]).status();
-            }
-        }
-    }
-}
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Proc {
-    fn kill9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-fn pw(marker: &Marker, dir: &Path, args: &[&str]) -> Output {
-    Command::new(pw_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("PW_TEST_MARKER", &marker.0)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("pw")
-}
-
-fn spawn(marker: &Marker, dir: &Path, args: &[&str], log: &Path) -> Proc {
-    let out = std::fs::File::create(log).unwrap();
-    let child = Command::new(pw_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("PW_TEST_MARKER", &marker.0)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("spawn pw");
-    Proc(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Server {
-    proc: Proc,
-    url: String,
-    state: PathBuf,
-}
-
-fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
-    start_server_with(marker, dir, port, log, "1500", &[])
-}
-
-/// A server whose agents' lease is `lease_ms`, with `extra` arguments.
-fn start_server_with(marker: &Marker, dir: &Path, port: u16, log: &str, lease_ms: &str, extra: &[&str]) -> Server {
-    let state = dir.join("state");
-    let _ = std::fs::remove_file(state.join("server-url"));
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "server",
-        "ci.pw",
-        "--listen",
-        &listen,
-        "--state",
-        "state",
-        "--no-poll",
-        "--lease-ms",
-        lease_ms,
-        "--heartbeat-ms",
-        "300",
-    ];
-    args.extend(extra);
-    let proc = spawn(marker, dir, &args, &dir.join(log));
-    for _ in 0..500 {
-        if std::fs::read_to_string(state.join("server-url")).is_ok_and(|u| u.starts_with("http")) {
-            return Server { proc, url: format!("http://{listen}"), state };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the server did not start: {}", std::fs::read_to_string(dir.join(log)).unwrap_or_default());
-}
-
-fn start_agent(marker: &Marker, dir: &Path, server: &Server, name: &str) -> Proc {
-    start_agent_at(marker, dir, &server.url, &server.state.join("agent-token"), name)
-}
-
-fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Path, name: &str) -> Proc {
-    let workdir = dir.join("agents").join(name);
-    let args = [
-        "agent",
-        "--server",
-        url,
-        "--token-file",
-        token.to_str().unwrap(),
-        "--workdir",
-        workdir.to_str().unwrap(),
-        "--name",
-        name,
-        "--kill-grace-ms",
-        "300",
-    ];
-    spawn(marker, dir, &args, &dir.join(format!("{name}.log")))
-}
-
-fn json(marker: &Marker, dir: &Path, args: &[&str]) -> Value {
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--state", "state", "--format", "json"]);
-    let out = pw(marker, dir, &all);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("pw {args:?}: {e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
-}
-
-fn instance(marker: &Marker, dir: &Path, target: &str) -> Option<Value> {
-    let s = json(marker, dir, &["status", target]);
-    s["instances"].as_array().and_then(|a| a.first().cloned())
-}
-
-/// Waits (up to a minute) for `cond` on the status of `target`.
-fn wait_for(marker: &Marker, dir: &Path, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        if let Some(i) = instance(marker, dir, target) {
-            if cond(&i) {
-                return i;
-            }
-            last = i;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{target} never {what}: {last:#}");
-}
-
-/// The body of a plain HTTP GET on loopback.
-fn http_get(url: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://");
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
-    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
-}
-
-fn git(dir: &Path, script: &str) {
-    let ok = Command::new("sh").arg("-c").arg(script).current_dir(dir).status().unwrap().success();
-    assert!(ok, "{script}");
-}
 
 #[test]
 fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
@@ -315,29 +136,6 @@ pipeline levels {
         assert!(stdout.contains(&format!("levels/1/{job} passed")), "{job}: {stdout}");
     }
     assert!(stdout.trim_end().ends_with("passed: levels/1"), "{stdout}");
-}
-
-/// Waits (up to a minute) for a process to end; its exit code.
-fn wait_exit(p: &mut Proc) -> Option<i32> {
-    for _ in 0..600 {
-        if let Ok(Some(status)) = p.0.try_wait() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-/// Waits (up to a minute) for a log file to hold `needle`; its text.
-fn wait_log(path: &Path, needle: &str) -> String {
-    for _ in 0..600 {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.contains(needle) {
-            return text;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{} never said {needle:?}: {}", path.display(), std::fs::read_to_string(path).unwrap_or_default());
 }
 
 #[test]
@@ -474,11 +272,6 @@ fn workspace(dir: &Path) {
         "git init -q -b main && echo v1 > v.txt && git add -A && git -c user.name=t -c user.email=t@t commit -q -m one",
     );
     std::fs::write(dir.join("ci.pw"), TWO_STAGES).unwrap();
-}
-
-fn job_attempts<'a>(i: &'a Value, stage: &str, job: &str) -> &'a Vec<Value> {
-    let st = i["stages"].as_array().unwrap().iter().find(|s| s["name"] == stage).unwrap();
-    st["jobs"].as_array().unwrap().iter().find(|j| j["name"] == job).unwrap()["attempts"].as_array().unwrap()
 }
 
 #[test]
@@ -774,21 +567,6 @@ fn client_commands_check_their_arguments_before_sending() {
     );
 }
 
-/// Whether process `pid` is gone (or a zombie waiting to be reaped).
-fn gone(pid: &str) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.is_empty() || stat.contains(") Z ")
-}
-
-/// Waits (up to `secs`) for `cond`.
-fn within(secs: u64, what: &str, cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "not within {secs}s: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The process ids an attempt's task wrote: the shell's, then its background child's.
 fn task_pids(dir: &Path, attempt: u32) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join(format!("pids-{attempt}"))).unwrap_or_default();
@@ -990,13 +768,6 @@ fn no_secret_reaches_the_database_its_wal_events_artifacts_or_status_and_short_o
     let logged = |needle: &str| [&db, &wal].iter().any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()));
     assert!(logged("before **** after"), "the log was stored, masked");
     assert!(logged("no server secrets here"), "a job sees no secret it does not declare");
-}
-
-/// Waits (up to a minute) for `n` agents to be registered.
-fn wait_agents(marker: &Marker, dir: &Path, n: usize) {
-    within(60, &format!("{n} agents registered"), || {
-        json(marker, dir, &["status"])["agents"].as_array().is_some_and(|a| a.len() >= n)
-    });
 }
 
 /// Copies a folder, without the state folders `pw run` leaves (`.pw`).

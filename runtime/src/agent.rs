@@ -47,13 +47,16 @@ pub enum CallError {
     Status(u16, String),
     /// The server could not be reached (in time).
     Network(String),
+    /// Nothing listens at the server's address: its host answered, so the server is not running
+    /// (and, while it is not, counts no agent lost).
+    Refused(String),
 }
 
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Status(s, m) => write!(f, "server answered {s}: {m}"),
-            CallError::Network(m) => write!(f, "cannot reach the server: {m}"),
+            CallError::Network(m) | CallError::Refused(m) => write!(f, "cannot reach the server: {m}"),
         }
     }
 }
@@ -178,7 +181,14 @@ impl Api {
         if let Some(line) = line {
             self.say(&line);
         }
-        let resp = sent.map_err(|e| CallError::Network(crate::client::cause(&e)))?;
+        let resp = sent.map_err(|e| {
+            let cause = crate::client::cause(&e);
+            if refused(&e) {
+                CallError::Refused(cause)
+            } else {
+                CallError::Network(cause)
+            }
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -199,7 +209,7 @@ impl Api {
         let mut pause = Duration::from_millis(50);
         loop {
             match self.send(build(), bearer).await {
-                Err(CallError::Network(m)) if start.elapsed() < patience => {
+                Err(CallError::Network(m) | CallError::Refused(m)) if start.elapsed() < patience => {
                     let _ = m;
                 }
                 Err(CallError::Status(s, _)) if s >= 500 && start.elapsed() < patience => {}
@@ -299,7 +309,7 @@ impl Api {
             let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
             let req = self.http.put(&url).header(reqwest::header::CONTENT_LENGTH, r.size).body(body);
             match self.send(req, &t.token).await {
-                Err(CallError::Network(_)) if start.elapsed() < REPORT_PATIENCE => {}
+                Err(CallError::Network(_) | CallError::Refused(_)) if start.elapsed() < REPORT_PATIENCE => {}
                 Err(CallError::Status(s, _)) if s >= 500 && start.elapsed() < REPORT_PATIENCE => {}
                 other => return other.map(|_| ()),
             }
@@ -370,7 +380,7 @@ pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) ->
     if opts.announce {
         api = api.announcing(&opts.name);
     }
-    let mut heartbeat = Duration::from_secs(10);
+    let mut lease = Lease { every: Duration::from_secs(10), length: Duration::from_secs(30) };
     let mut registered = false;
     let mut pause = FIRST_PAUSE;
     loop {
@@ -383,7 +393,7 @@ pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) ->
                     if let Err(e) = save_identity(&opts.workdir, &r) {
                         api.say(&format!("{e}; a restart will register as a new agent"));
                     }
-                    heartbeat = Duration::from_millis(r.heartbeat_ms.max(100));
+                    lease = Lease::of(&r);
                     registered = true;
                     pause = FIRST_PAUSE;
                     let resources =
@@ -423,7 +433,7 @@ pub async fn run(mut opts: AgentOptions, mut shutdown: watch::Receiver<bool>) ->
                 let key = if job.attempt > 1 { format!("{key} (attempt {})", job.attempt) } else { key };
                 api.say(&format!("running {key}"));
                 let started = std::time::Instant::now();
-                let (result, reason) = run_job(&api, &opts, job, heartbeat, shutdown.clone()).await;
+                let (result, reason) = run_job(&api, &opts, job, lease, shutdown.clone()).await;
                 let result = match result {
                     JobResult::Passed => "passed",
                     JobResult::Failed => "failed",
@@ -512,27 +522,93 @@ fn start_log(api: &Api, ticket: Ticket) -> (mpsc::UnboundedSender<String>, tokio
     (tx, handle)
 }
 
-/// Renews the lease while the job runs; turns `stop` true when the server says to stop.
+/// Whether a call failed because nothing listens at the server's address.
+fn refused(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if err.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The lease an agent holds on the job it runs: renewed every `every`, lost on the server's side
+/// after `length` without a word from the agent.
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    every: Duration,
+    length: Duration,
+}
+
+impl Lease {
+    fn of(r: &RegisterResponse) -> Lease {
+        Lease {
+            every: Duration::from_millis(r.heartbeat_ms.max(100)),
+            length: Duration::from_millis(r.lease_ms.max(500)),
+        }
+    }
+
+    /// How long after the last renewal was sent the agent stops its job itself: a fifth of the
+    /// lease before the server can count the agent lost and give the job to another, so that two
+    /// copies of a job never run at once when the network between them fails.
+    fn fence(self) -> Duration {
+        self.length - self.length / 5
+    }
+
+    /// How long a renewal is held by the server: at most half the fence, so that a renewal
+    /// answered late still lands before it.
+    fn hold(self) -> Duration {
+        self.every.min(self.fence() / 2)
+    }
+}
+
+/// Renews the lease while the job runs. Turns `stop` true when the server says to stop, and
+/// `fenced` true when no renewal got through for [`Lease::fence`].
 fn start_heartbeat(
     api: &Api,
     ticket: Ticket,
-    every: Duration,
+    lease: Lease,
     stop: std::sync::Arc<watch::Sender<bool>>,
+    fenced: watch::Sender<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let api = api.clone();
     tokio::spawn(async move {
+        // The assignment has just arrived: the server counted the agent alive a moment ago.
+        let mut renewed = tokio::time::Instant::now();
         loop {
-            match api.heartbeat(&ticket, every).await {
+            let sent = tokio::time::Instant::now();
+            if sent >= renewed + lease.fence() {
+                let _ = fenced.send(true);
+                return;
+            }
+            let fence = tokio::time::sleep_until(renewed + lease.fence());
+            let answer = tokio::select! {
+                r = api.heartbeat(&ticket, lease.hold()) => r,
+                _ = fence => {
+                    let _ = fenced.send(true);
+                    return;
+                }
+            };
+            match answer {
                 Ok(true) => {
                     let _ = stop.send(true);
                     return;
                 }
-                Ok(false) => {}
+                Ok(false) => renewed = sent,
                 Err(CallError::Status(s, _)) if s == 404 || s == 410 => {
                     let _ = stop.send(true);
                     return;
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                Err(e) => {
+                    // A server that is not running counts nobody lost, and on its start gives
+                    // every agent a fresh lease: a refusal renews as well as an answer does.
+                    if matches!(e, CallError::Refused(_)) {
+                        renewed = sent;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500).min(lease.hold())).await
+                }
             }
         }
     })
@@ -568,14 +644,15 @@ async fn run_job(
     api: &Api,
     opts: &AgentOptions,
     job: Assignment,
-    heartbeat: Duration,
+    lease: Lease,
     mut shutdown: watch::Receiver<bool>,
 ) -> (JobResult, Option<String>) {
     let deadline = job.timeout_ms.map(|t| tokio::time::Instant::now() + Duration::from_millis(t));
     let stop_tx = std::sync::Arc::new(watch::channel(false).0);
     let stop_rx = stop_tx.subscribe();
     let ticket = Ticket::of(&job);
-    let beat = start_heartbeat(api, ticket.clone(), heartbeat, stop_tx.clone());
+    let (fence_tx, mut fenced) = watch::channel(false);
+    let beat = start_heartbeat(api, ticket.clone(), lease, stop_tx.clone(), fence_tx);
     let agent_stopping = shutdown.clone();
     let stopping = tokio::spawn(async move {
         while !*shutdown.borrow_and_update() {
@@ -600,7 +677,16 @@ async fn run_job(
         deadline,
         groups: Vec::new(),
     };
-    let (mut result, mut reason) = run.execute().await;
+    // A job fenced off is dropped where it stands: its reports could not reach the server, and
+    // its processes are killed below.
+    let (mut result, mut reason) = tokio::select! {
+        r = run.execute() => r,
+        _ = fenced.wait_for(|f| *f) => (JobResult::Lost, Some(fenced_reason(lease))),
+    };
+    let fenced = *fenced.borrow();
+    if fenced {
+        run.say(fenced_reason(lease));
+    }
     reason = reason.map(|r| run.secrets.mask(&r));
     stopping.abort();
     if *agent_stopping.borrow() && result == JobResult::Cancelled {
@@ -612,11 +698,22 @@ async fn run_job(
     let at = now_us();
     let JobRun { log, .. } = run;
     drop(log);
-    let _ = log_task.await;
+    if fenced {
+        log_task.abort();
+    } else {
+        let _ = log_task.await;
+    }
     beat.abort();
     let patience = if result == JobResult::Lost { LOST_PATIENCE } else { REPORT_PATIENCE };
     let _ = api.complete(&ticket, result, reason.clone(), at, patience).await;
     (result, reason)
+}
+
+fn fenced_reason(lease: Lease) -> String {
+    format!(
+        "no word from the server for {:.1}s: the agent stopped the job, which the server gives to another agent",
+        lease.fence().as_secs_f64()
+    )
 }
 
 impl JobRun<'_> {

@@ -535,12 +535,14 @@ impl Scheduler {
         let info = self.agents.get_mut(agent).ok_or_else(|| unknown_agent(agent))?;
         info.last_seen_ms = now;
         info.lost = false;
-        Ok(match attempt {
-            Some(a) => {
-                !self.attempt(a).is_some_and(|a| a.state == JobState::Assigned && a.agent.as_deref() == Some(agent))
+        let Some(a) = attempt else { return Ok(false) };
+        match self.attempt_mut(a) {
+            Some(a) if a.state == JobState::Assigned && a.agent.as_deref() == Some(agent) => {
+                a.taken = true;
+                Ok(false)
             }
-            None => false,
-        })
+            _ => Ok(true),
+        }
     }
 
     /// Gives the oldest job this agent can run to it, if any.
@@ -665,6 +667,9 @@ impl Scheduler {
         self.check_owner(attempt, agent)?;
         if let Some(info) = self.agents.get_mut(agent) {
             info.last_seen_ms = now;
+        }
+        if let Some(a) = self.attempt_mut(attempt) {
+            a.taken = true;
         }
         let slot = self.slots[&attempt];
         let Some(job) = self.job_at(slot) else { return Ok(()) };
@@ -948,6 +953,7 @@ impl Scheduler {
             tasks,
             artifacts: BTreeMap::new(),
             token_sha256: None,
+            taken: false,
         });
         let resources = job.definition.resources.clone();
         self.slots.insert(attempt_id, Slot { instance: id, stage: si, job: ji });
@@ -1611,18 +1617,24 @@ impl Scheduler {
         if a.state != JobState::Assigned {
             return;
         }
-        let retry = !a.is_retry;
+        // An attempt its agent never took did not run: it is given again without spending the
+        // retry.
+        let (taken, was_retry) = (a.taken, a.is_retry);
+        let retry = !was_retry || !taken;
+        // An agent that lost a job it ran may be what failed it, and does not get it again; one
+        // cut off before it took the job may, once it is back.
         let mut excluded = a.excluded_agents.clone();
-        excluded.extend(agent.map(str::to_string));
+        excluded.extend(agent.filter(|_| taken).map(str::to_string));
         let Some(slot) = self.slots.get(&attempt).copied() else { return };
-        let reason = match (retry, agent) {
-            (true, Some(_)) => format!("{reason}; retrying on another agent"),
-            (true, None) => format!("{reason}; retrying"),
-            (false, _) => reason.to_string(),
+        let reason = match (taken, retry, agent) {
+            (false, ..) => format!("{reason} before it took the job; given again"),
+            (true, true, Some(_)) => format!("{reason}; retrying on another agent"),
+            (true, true, None) => format!("{reason}; retrying"),
+            (true, false, _) => reason.to_string(),
         };
         self.finish_attempt_quietly(attempt, JobState::Failed, reason, now);
         if retry {
-            self.new_attempt(slot.instance, slot.stage, slot.job, excluded, true, now);
+            self.new_attempt(slot.instance, slot.stage, slot.job, excluded, was_retry || taken, now);
         }
         self.check_stage(slot.instance, slot.stage, now);
     }

@@ -228,6 +228,15 @@ pub struct Attempt {
     /// kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_sha256: Option<String>,
+    /// Whether its agent has said it runs the attempt (a heartbeat or a report came with its job
+    /// token). An assignment can be lost on its way to a cut-off agent; not taken, the attempt
+    /// did not run. Kept in memory only: an attempt read back after a restart counts as taken.
+    #[serde(skip, default = "taken_when_restored")]
+    pub taken: bool,
+}
+
+fn taken_when_restored() -> bool {
+    true
 }
 
 impl Instance {

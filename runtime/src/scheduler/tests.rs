@@ -223,6 +223,7 @@ fn a_lost_agent_fails_its_job_which_is_retried_once_elsewhere() {
     s.register_agent(NewAgent::new("a3", "agent-3", Vec::new()), 0);
     manual(&mut s, "p");
     let first = s.assign("a1", 0).unwrap().unwrap();
+    assert_eq!(s.heartbeat("a1", Some(first), 0), Ok(false), "the agent takes the job");
     s.heartbeat("a2", None, 40_000).unwrap();
     s.heartbeat("a3", None, 40_000).unwrap();
     s.tick(30_001);
@@ -233,6 +234,7 @@ fn a_lost_agent_fails_its_job_which_is_retried_once_elsewhere() {
     assert!(s.agent("a1").unwrap().lost);
     assert_eq!(s.assign("a1", 30_002).unwrap(), None, "the retry avoids the lost agent");
     let second = s.assign("a2", 30_002).unwrap().unwrap();
+    s.task_report(second, "a2", &report(0), 30_002).unwrap();
     assert_ne!(first, second);
     assert!(s.complete(first, "a1", JobResult::Passed, None, 0, 30_003).is_ok(), "a late report is ignored");
     assert_eq!(s.attempt(first).unwrap().state, JobState::Failed);
@@ -244,11 +246,39 @@ fn a_lost_agent_fails_its_job_which_is_retried_once_elsewhere() {
 }
 
 #[test]
+fn a_job_given_to_an_agent_lost_before_it_took_it_is_given_again_without_spending_the_retry() {
+    let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("j", &[])])])]);
+    s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
+    s.register_agent(NewAgent::new("a3", "agent-3", Vec::new()), 0);
+    manual(&mut s, "p");
+    // a1 takes the job, and is lost: the retry goes to a2, which is cut off before the
+    // assignment reaches it.
+    let first = s.assign("a1", 0).unwrap().unwrap();
+    s.heartbeat("a1", Some(first), 0).unwrap();
+    s.heartbeat("a3", None, 30_000).unwrap();
+    s.tick(30_001);
+    let second = s.assign("a2", 30_001).unwrap().unwrap();
+    s.heartbeat("a3", None, 60_000).unwrap();
+    s.tick(60_002);
+    let job = &s.instance("p", 1).unwrap().stages[0].jobs[0];
+    assert_eq!(job.attempts.len(), 3, "given again: {:?}", job.attempts);
+    assert_eq!(s.attempt(second).unwrap().state, JobState::Failed);
+    let reason = job.attempts[1].reason.as_deref().unwrap_or("");
+    assert!(reason.ends_with("before it took the job; given again"), "{reason}");
+    assert_eq!(job.attempts[2].excluded_agents, ["a1"], "the agent that never took it may take it again");
+    let third = s.assign("a3", 60_002).unwrap().unwrap();
+    assert!(s.attempt(third).unwrap().is_retry, "the one retry stays spent");
+    assert_eq!(s.complete(third, "a3", JobResult::Passed, None, 0, 60_003), Ok(()));
+    assert_eq!(inst_state(&s, "p", 1), InstanceState::Passed);
+}
+
+#[test]
 fn an_agent_asking_for_work_while_running_a_job_lost_it() {
     let mut s = sched(vec![pipeline("p", vec![stage("s", vec![job("j", &[])])])]);
     s.register_agent(NewAgent::new("a2", "agent-2", Vec::new()), 0);
     manual(&mut s, "p");
     let first = s.assign("a1", 0).unwrap().unwrap();
+    s.heartbeat("a1", Some(first), 0).unwrap();
     assert_eq!(s.assign("a1", 1).unwrap(), None);
     assert_eq!(s.attempt(first).unwrap().state, JobState::Failed);
     assert!(s.assign("a2", 1).unwrap().is_some());
@@ -582,6 +612,7 @@ fn forgotten_agents_are_deleted_and_their_jobs_retried_on_any_agent() {
     s.register_agent(NewAgent::new("old", "local-1", vec!["gpu".into()]), 0);
     manual(&mut s, "p");
     let first = s.assign("old", 1).unwrap().expect("work");
+    s.heartbeat("old", Some(first), 1).unwrap();
     s.take_dirty();
     s.forget_agents(|a| a.name == "local-1", 2);
     assert!(s.agent("old").is_none());
