@@ -8,7 +8,6 @@ use crate::exec::{self, Outcome};
 use crate::git;
 use crate::masker::Patterns;
 use crate::protocol::*;
-use crate::scheduler::task_label;
 use crate::state::TaskState;
 use crate::task_env::{self, User};
 use crate::{now_us, statedir};

@@ -423,7 +423,7 @@ impl Engine {
     }
 
     /// Forgets the agents `which` selects; see [`Scheduler::forget_agents`].
-    pub async fn forget_agents(self: &Arc<Self>, which: impl Fn(&scheduler::AgentInfo) -> bool) -> Result<()> {
+    pub async fn forget_agents(self: &Arc<Self>, which: impl Fn(&crate::state::AgentInfo) -> bool) -> Result<()> {
         self.apply(Vec::new(), |s, now| s.forget_agents(which, now)).await
     }
 
@@ -585,7 +585,7 @@ impl Engine {
             instances: s
                 .instances()
                 .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
-                .map(|i| i.view())
+                .map(InstanceView::from)
                 .collect(),
             pending: s
                 .pending_triggers()
@@ -606,7 +606,7 @@ impl Engine {
     }
 
     pub fn instance(&self, pipeline: &str, counter: u32) -> Result<InstanceView> {
-        self.read(|s| s.instance(pipeline, counter).map(|i| i.view()))?
+        self.read(|s| s.instance(pipeline, counter).map(InstanceView::from))?
             .ok_or_else(|| SchedError::NotFound(format!("no instance {pipeline}/{counter}")).into())
     }
 
@@ -728,8 +728,11 @@ impl Engine {
             };
             let pending = s.pending_triggers().any(|t| caused_by_run(&t.cause));
             let done = !pending && all.iter().all(|i| i.state.is_finished());
-            let failed: Vec<InstanceView> =
-                all.iter().filter(|i| i.state != crate::state::InstanceState::Passed).map(|i| i.view()).collect();
+            let failed: Vec<InstanceView> = all
+                .iter()
+                .filter(|i| i.state != crate::state::InstanceState::Passed)
+                .map(|i| InstanceView::from(*i))
+                .collect();
             let not_started = s
                 .failed_triggers()
                 .iter()

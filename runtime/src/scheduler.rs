@@ -3,16 +3,17 @@
 //! wake agents, run a `discover` command, announce an event) comes out as [`Effect`]s and dirty
 //! instances. It does no I/O, so every rule is unit-tested without HTTP or a database.
 
+use crate::protocol::task_label;
 use crate::protocol::{
     ArtifactRef, Assignment, EventKind, JobKey, JobResult, MaterialCheckout, PendingView, TaskReport,
 };
 use crate::state::{
-    Attempt, Cause, Instance, InstanceRef, InstanceState, JobRun, JobState, PendingTrigger, StageRun, StageState,
-    TaskState,
+    AgentInfo, Attempt, Cause, Instance, InstanceRef, InstanceState, JobRun, JobState, PendingTrigger, StageRun,
+    StageState, TaskState,
 };
 use crate::store::Write;
 use pw_compiler::runtime_api::fan_out;
-use pw_compiler::runtime_api::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure, TaskAction};
+use pw_compiler::runtime_api::plan::{self, EnvValue, Plan, StageApproval, StageOnFailure};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Timings of the agent protocol.
@@ -76,26 +77,6 @@ impl std::fmt::Display for SchedError {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentInfo {
-    pub id: String,
-    pub name: String,
-    pub resources: Vec<String>,
-    pub last_seen_ms: u64,
-    pub attempt: Option<u64>,
-    pub lost: bool,
-    /// The SHA-256 of the agent's credential (empty: no credential proves this agent).
-    pub credential_sha256: String,
-    /// Whether the agent may take jobs.
-    pub approved: bool,
-}
-
-impl AgentInfo {
-    fn can_run(&self, resources: &[String]) -> bool {
-        resources.iter().all(|r| self.resources.iter().any(|a| a.eq_ignore_ascii_case(r)))
-    }
-}
-
 /// Where an attempt lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Slot {
@@ -151,22 +132,6 @@ pub struct FailedTrigger {
 
 fn key(name: &str) -> String {
     name.to_ascii_lowercase()
-}
-
-/// A short description of a task for progress lines.
-pub(crate) fn task_label(task: &plan::Task) -> String {
-    let text = match &task.action {
-        TaskAction::Shell { script } => script.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string(),
-        TaskAction::Exec { argv } => argv.join(" "),
-        TaskAction::Fetch { pipeline, stage, job, artifact, into } => {
-            format!("fetch {pipeline}.{stage}.{job}.{artifact} into {into}")
-        }
-    };
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(59).collect::<String>())
-    } else {
-        text
-    }
 }
 
 impl Scheduler {

@@ -4,8 +4,7 @@
 //! schema is brought up to date by numbered migrations.
 
 use crate::protocol::Event;
-use crate::scheduler::AgentInfo;
-use crate::state::{Instance, JobRun, PendingTrigger, TaskState};
+use crate::state::{AgentInfo, Instance, JobRun, PendingTrigger, TaskState};
 use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -220,8 +219,12 @@ const PASSED_TASKS: &str = "
     WHERE recent <= ?1
     ORDER BY pipeline, stage, job, idx, recent";
 
+/// How many of a job's (or task's) most recent passed runs its median duration is taken over
+/// ([`crate::durations`]).
+pub(crate) const RECENT_RUNS: usize = 20;
+
 /// How many passed runs of each task `task_times` keeps: the ones the medians use.
-const KEPT_TASK_RUNS: i64 = crate::durations::RECENT_RUNS as i64;
+const KEPT_TASK_RUNS: i64 = RECENT_RUNS as i64;
 
 /// Forgets a task's runs older than its newest [`KEPT_TASK_RUNS`] passed ones.
 const PRUNE_TASK_TIMES: &str = "
@@ -838,7 +841,7 @@ mod tests {
             .unwrap();
         let expected: Vec<(i64, i64)> = (12..=31).map(|a| (0, a)).chain([(1, 1)]).collect();
         assert_eq!(kept, expected, "the newest {KEPT_TASK_RUNS} passed runs of each task");
-        let durations = store.task_durations(crate::durations::RECENT_RUNS).unwrap();
+        let durations = store.task_durations(RECENT_RUNS).unwrap();
         assert_eq!(durations[0].millis.len(), 20);
         assert_eq!(durations[0].millis[0], 31_000, "newest first");
     }

@@ -1,5 +1,7 @@
 use super::*;
-use pw_compiler::runtime_api::plan::{Artifact, Discover, Job, Material, Pipeline, Source, Stage, Task, Upstream};
+use pw_compiler::runtime_api::plan::{
+    Artifact, Discover, Job, Material, Pipeline, Source, Stage, Task, TaskAction, Upstream,
+};
 
 fn src() -> Source {
     Source { file: "t.pw".into(), line: 1, column: 1 }
