@@ -10,7 +10,7 @@ use crate::protocol::{
     AgentView, Assignment, Event, EventKind, InstanceView, LogChunkView, LogsResponse, StatusResponse,
 };
 use crate::protocol::{RegisterRequest, RegisterResponse};
-use crate::scheduler::{self, Effect, NewAgent, SchedError, Scheduler};
+use crate::scheduler::{self, Dirty, Effect, NewAgent, SchedError, Scheduler};
 use crate::secrets::Secrets;
 use crate::state::{Cause, InstanceRef, JobState, PendingTrigger};
 use crate::statedir::{token_sha256, StateDir, Tokens};
@@ -117,6 +117,32 @@ pub struct Engine {
     pub cfg: EngineConfig,
 }
 
+/// What the scheduler changed since it was last asked, as store writes.
+pub fn dirty_writes(sched: &mut Scheduler) -> Vec<Write> {
+    let mut writes = Vec::new();
+    sched.take_dirty(|part| {
+        writes.push(match part {
+            Dirty::Instance(inst) => Write::instance(inst),
+            Dirty::ClearJobs { instance } => Write::ClearJobs { instance },
+            Dirty::Job { instance, stage, idx, job } => Write::job(instance, stage, idx, job),
+            Dirty::Pending(t) => Write::pending(t),
+            Dirty::PendingDone { id } => Write::PendingDone { id },
+            Dirty::Agent(agent) => Write::agent(&agent),
+            Dirty::AgentGone { id } => Write::AgentGone { id },
+            Dirty::TaskTime(t) => Write::TaskTime {
+                attempt: t.attempt,
+                index: t.index,
+                pipeline: t.pipeline,
+                stage: t.stage,
+                job: t.job,
+                state: t.state,
+                at_us: t.at_us,
+            },
+        })
+    });
+    writes
+}
+
 /// An error of a server operation, with the HTTP status it maps to.
 #[derive(Debug)]
 pub enum EngineError {
@@ -200,7 +226,7 @@ impl Engine {
             let now = now_ms();
             let result = f(&mut inner.sched, now);
             let mut writes = extra;
-            writes.extend(inner.sched.take_dirty());
+            writes.extend(dirty_writes(&mut inner.sched));
             let effects = inner.sched.take_effects();
             let mut events = Vec::new();
             for e in &effects {
@@ -249,7 +275,7 @@ impl Engine {
         sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
         sched.restore_pending(loaded.pending);
         sched.take_effects();
-        sched.take_dirty();
+        sched.take_dirty(|_| ());
         inner.sched = sched;
         inner.next_seq = loaded.last_event + 1;
     }

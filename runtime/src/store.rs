@@ -152,6 +152,16 @@ impl Write {
         Write::Instance { id: inst.id, pipeline: inst.pipeline.clone(), counter: inst.counter, data }
     }
 
+    pub fn agent(agent: &AgentInfo) -> Write {
+        Write::Agent {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            resources: agent.resources.clone(),
+            credential_sha256: agent.credential_sha256.clone(),
+            approved: agent.approved,
+        }
+    }
+
     pub fn job(instance: u64, stage: usize, idx: usize, job: &JobRun) -> Write {
         Write::Job { instance, stage, idx, data: serde_json::to_string(job).unwrap_or_default() }
     }
