@@ -20,7 +20,6 @@ pub mod durations;
 pub mod engine;
 pub mod exec;
 pub mod git;
-mod idle_body;
 pub mod load;
 pub mod masker;
 pub mod progress;
