@@ -9,7 +9,8 @@
 //! - [`server`]: the HTTP routes (a stalled request body is cut off by `idle_body`);
 //!   [`protocol`]: their request and response bodies;
 //! - [`dashboard`]: the web pages served beside the API, kept live by Server-Sent Events;
-//! - [`agent`], [`exec`], [`task_env`], [`masker`], [`git`], [`artifacts`]: the agent side;
+//! - [`agent`] (with its tasks' processes and environment), [`masker`], [`git`], [`artifacts`]: the
+//!   agent side;
 //! - [`client`], [`progress`]: the HTTP client of the `pw` commands, and their progress lines.
 
 pub mod agent;
@@ -18,7 +19,6 @@ pub mod client;
 pub mod dashboard;
 pub mod durations;
 pub mod engine;
-pub mod exec;
 pub mod git;
 pub mod load;
 pub mod masker;
@@ -30,7 +30,6 @@ pub mod server;
 pub mod state;
 pub mod statedir;
 pub mod store;
-pub mod task_env;
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
