@@ -1,8 +1,9 @@
 //! The server's core: the scheduler behind a lock, wired to the store (every change is committed
 //! before the request that caused it is answered, with the events it caused, and a change whose
-//! commit fails is undone in memory), to the requests
-//! waiting for work, for a stop signal or for events (woken through in-process notifications), and
-//! to the side jobs the scheduler asks for (discover commands, material revisions).
+//! commit fails is undone in memory; the parts of the state the scheduler changed become store
+//! writes here, so that neither knows the other), to the requests waiting for work, for a stop
+//! signal or for events (woken through in-process notifications), and to the side jobs the
+//! scheduler asks for (discover commands, material revisions).
 
 use crate::artifacts::Blobs;
 use crate::protocol::MaterialCheckout;
