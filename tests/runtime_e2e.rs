@@ -7,7 +7,7 @@ mod common;
 use common::cluster::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[test]

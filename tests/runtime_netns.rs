@@ -211,10 +211,6 @@ impl Cluster {
     fn file(&self, name: &str) -> String {
         std::fs::read_to_string(self.d().join(name)).unwrap_or_default()
     }
-
-    fn log(&self, name: &str) -> String {
-        self.file(&format!("{name}.log"))
-    }
 }
 
 fn pipeline_of(stages: &[(&str, &str, String)]) -> String {

@@ -275,7 +275,7 @@ pub fn recorded_status(opts: &ClientOptions, pipeline: Option<&str>) -> Option<R
         .instances
         .iter()
         .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
-        .map(|i| i.view())
+        .map(InstanceView::from)
         .collect();
     // The materials a pending trigger waits for depend on the plan, which only a server holds.
     let pending = loaded

@@ -3,15 +3,12 @@
 //! task over its last passed runs. Its shape is the compiler's [`DurationsFile`], the type the
 //! linter reads it with.
 
-use crate::store::{JobDurations, Store, TaskDurations};
+use crate::store::{JobDurations, Store, TaskDurations, RECENT_RUNS};
 use pw_compiler::runtime_api::{DurationsFile, JobDuration, TaskDuration};
 use std::path::{Path, PathBuf};
 
 /// The file's name in the state folder (the name the linter looks for).
 pub use pw_compiler::runtime_api::DURATIONS_FILE_NAME as FILE_NAME;
-
-/// How many of a job's (or task's) most recent passed runs its median is taken over.
-pub(crate) const RECENT_RUNS: usize = 20;
 
 /// The median of some durations in milliseconds, rounded to whole seconds (0 when empty).
 pub fn median_seconds(millis: &[u64]) -> u64 {

@@ -1,8 +1,9 @@
 //! The server's core: the scheduler behind a lock, wired to the store (every change is committed
 //! before the request that caused it is answered, with the events it caused, and a change whose
-//! commit fails is undone in memory), to the requests
-//! waiting for work, for a stop signal or for events (woken through in-process notifications), and
-//! to the side jobs the scheduler asks for (discover commands, material revisions).
+//! commit fails is undone in memory; the parts of the state the scheduler changed become store
+//! writes here, so that neither knows the other), to the requests waiting for work, for a stop
+//! signal or for events (woken through in-process notifications), and to the side jobs the
+//! scheduler asks for (discover commands, material revisions).
 
 use crate::artifacts::Blobs;
 use crate::protocol::MaterialCheckout;
@@ -10,7 +11,7 @@ use crate::protocol::{
     AgentView, Assignment, Event, EventKind, InstanceView, LogChunkView, LogsResponse, StatusResponse,
 };
 use crate::protocol::{RegisterRequest, RegisterResponse};
-use crate::scheduler::{self, Effect, NewAgent, SchedError, Scheduler};
+use crate::scheduler::{self, Dirty, Effect, NewAgent, SchedError, Scheduler};
 use crate::secrets::Secrets;
 use crate::state::{Cause, InstanceRef, JobState, PendingTrigger};
 use crate::statedir::{token_sha256, StateDir, Tokens};
@@ -117,6 +118,32 @@ pub struct Engine {
     pub cfg: EngineConfig,
 }
 
+/// What the scheduler changed since it was last asked, as store writes.
+pub fn dirty_writes(sched: &mut Scheduler) -> Vec<Write> {
+    let mut writes = Vec::new();
+    sched.take_dirty(|part| {
+        writes.push(match part {
+            Dirty::Instance(inst) => Write::instance(inst),
+            Dirty::ClearJobs { instance } => Write::ClearJobs { instance },
+            Dirty::Job { instance, stage, idx, job } => Write::job(instance, stage, idx, job),
+            Dirty::Pending(t) => Write::pending(t),
+            Dirty::PendingDone { id } => Write::PendingDone { id },
+            Dirty::Agent(agent) => Write::agent(&agent),
+            Dirty::AgentGone { id } => Write::AgentGone { id },
+            Dirty::TaskTime(t) => Write::TaskTime {
+                attempt: t.attempt,
+                index: t.index,
+                pipeline: t.pipeline,
+                stage: t.stage,
+                job: t.job,
+                state: t.state,
+                at_us: t.at_us,
+            },
+        })
+    });
+    writes
+}
+
 /// An error of a server operation, with the HTTP status it maps to.
 #[derive(Debug)]
 pub enum EngineError {
@@ -200,7 +227,7 @@ impl Engine {
             let now = now_ms();
             let result = f(&mut inner.sched, now);
             let mut writes = extra;
-            writes.extend(inner.sched.take_dirty());
+            writes.extend(dirty_writes(&mut inner.sched));
             let effects = inner.sched.take_effects();
             let mut events = Vec::new();
             for e in &effects {
@@ -249,7 +276,7 @@ impl Engine {
         sched.restore(loaded.instances, loaded.agents, loaded.revisions, now_ms());
         sched.restore_pending(loaded.pending);
         sched.take_effects();
-        sched.take_dirty();
+        sched.take_dirty(|_| ());
         inner.sched = sched;
         inner.next_seq = loaded.last_event + 1;
     }
@@ -423,7 +450,7 @@ impl Engine {
     }
 
     /// Forgets the agents `which` selects; see [`Scheduler::forget_agents`].
-    pub async fn forget_agents(self: &Arc<Self>, which: impl Fn(&scheduler::AgentInfo) -> bool) -> Result<()> {
+    pub async fn forget_agents(self: &Arc<Self>, which: impl Fn(&crate::state::AgentInfo) -> bool) -> Result<()> {
         self.apply(Vec::new(), |s, now| s.forget_agents(which, now)).await
     }
 
@@ -585,7 +612,7 @@ impl Engine {
             instances: s
                 .instances()
                 .filter(|i| pipeline.is_none_or(|p| i.pipeline.eq_ignore_ascii_case(p)))
-                .map(|i| i.view())
+                .map(InstanceView::from)
                 .collect(),
             pending: s
                 .pending_triggers()
@@ -606,7 +633,7 @@ impl Engine {
     }
 
     pub fn instance(&self, pipeline: &str, counter: u32) -> Result<InstanceView> {
-        self.read(|s| s.instance(pipeline, counter).map(|i| i.view()))?
+        self.read(|s| s.instance(pipeline, counter).map(InstanceView::from))?
             .ok_or_else(|| SchedError::NotFound(format!("no instance {pipeline}/{counter}")).into())
     }
 
@@ -728,8 +755,11 @@ impl Engine {
             };
             let pending = s.pending_triggers().any(|t| caused_by_run(&t.cause));
             let done = !pending && all.iter().all(|i| i.state.is_finished());
-            let failed: Vec<InstanceView> =
-                all.iter().filter(|i| i.state != crate::state::InstanceState::Passed).map(|i| i.view()).collect();
+            let failed: Vec<InstanceView> = all
+                .iter()
+                .filter(|i| i.state != crate::state::InstanceState::Passed)
+                .map(|i| InstanceView::from(*i))
+                .collect();
             let not_started = s
                 .failed_triggers()
                 .iter()

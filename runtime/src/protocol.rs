@@ -1,8 +1,9 @@
 //! The HTTP protocol between the server, its agents and the `pw` client commands: request and
-//! response bodies, events and the views the status endpoints return. Everything is JSON.
+//! response bodies, events and the views the status endpoints return. Everything is JSON. It uses
+//! only [`crate::state`], whose states, checkouts and artifact references travel as they are.
 
-use crate::state::{JobState, StageState, TaskState};
-use pw_compiler::runtime_api::plan;
+use crate::state::{Instance, JobState, StageState, TaskState};
+use pw_compiler::runtime_api::plan::{self, TaskAction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 pub const API: &str = "/api/v1";
 /// How long the server holds a work request at most.
 pub(crate) const MAX_WAIT_MS: u64 = 30_000;
+
+pub use crate::state::{ArtifactRef, MaterialCheckout};
 
 /// Sent with the registration token: the only call that token allows.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -59,15 +62,6 @@ pub struct Assignment {
     pub tasks: Vec<plan::Task>,
     pub artifacts: Vec<plan::Artifact>,
     pub timeout_ms: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MaterialCheckout {
-    pub name: String,
-    pub git: String,
-    pub branch: String,
-    pub path: String,
-    pub revision: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,12 +118,6 @@ pub struct FetchQuery {
     pub stage: String,
     pub job: String,
     pub artifact: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactRef {
-    pub sha256: String,
-    pub size: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -335,4 +323,59 @@ pub struct AttemptView {
     pub agent: Option<String>,
     pub reason: Option<String>,
     pub artifacts: BTreeMap<String, ArtifactRef>,
+}
+
+impl From<&Instance> for InstanceView {
+    fn from(inst: &Instance) -> Self {
+        InstanceView {
+            pipeline: inst.pipeline.clone(),
+            counter: inst.counter,
+            state: inst.state.as_str().to_string(),
+            cause: inst.cause.to_string(),
+            revisions: inst.materials.iter().map(|m| (m.name.clone(), m.revision.clone())).collect(),
+            stages: inst
+                .stages
+                .iter()
+                .map(|s| StageView {
+                    name: s.name.clone(),
+                    state: s.state,
+                    reason: s.reason.clone(),
+                    jobs: s
+                        .jobs
+                        .iter()
+                        .map(|j| JobView {
+                            name: j.name.clone(),
+                            attempts: j
+                                .attempts
+                                .iter()
+                                .map(|a| AttemptView {
+                                    number: a.number,
+                                    state: a.state,
+                                    agent: a.agent_name.clone().or_else(|| a.agent.clone()),
+                                    reason: a.reason.clone(),
+                                    artifacts: a.artifacts.clone(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A short description of a task, as [`EventKind::TaskStarted`] and progress lines show it.
+pub(crate) fn task_label(task: &plan::Task) -> String {
+    let text = match &task.action {
+        TaskAction::Shell { script } => script.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string(),
+        TaskAction::Exec { argv } => argv.join(" "),
+        TaskAction::Fetch { pipeline, stage, job, artifact, into } => {
+            format!("fetch {pipeline}.{stage}.{job}.{artifact} into {into}")
+        }
+    };
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(59).collect::<String>())
+    } else {
+        text
+    }
 }

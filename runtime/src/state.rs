@@ -1,7 +1,7 @@
-//! The recorded state of pipeline instances: stages, jobs and their attempts. The scheduler
-//! changes it; the store saves each instance as one JSON document.
+//! The recorded state of pipeline instances (stages, jobs and their attempts) and of agents. The
+//! scheduler changes it; the store saves each instance as one JSON document. It is the bottom of
+//! the runtime: it uses no other module of it ([`crate::protocol`] builds its views from it).
 
-use crate::protocol::{ArtifactRef, AttemptView, InstanceView, JobView, MaterialCheckout, StageView};
 use pw_compiler::runtime_api::plan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -110,6 +110,23 @@ pub enum TaskState {
     Passed,
     Failed,
     Skipped,
+}
+
+/// A material checked out at an exact revision (also sent to agents in their assignments).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialCheckout {
+    pub name: String,
+    pub git: String,
+    pub branch: String,
+    pub path: String,
+    pub revision: String,
+}
+
+/// A stored artifact: its archive's SHA-256 and size (also the answer to an upload or a fetch).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    pub sha256: String,
+    pub size: u64,
 }
 
 /// Why an instance exists.
@@ -240,44 +257,29 @@ fn taken_when_restored() -> bool {
 }
 
 impl Instance {
-    pub fn view(&self) -> InstanceView {
-        InstanceView {
-            pipeline: self.pipeline.clone(),
-            counter: self.counter,
-            state: self.state.as_str().to_string(),
-            cause: self.cause.to_string(),
-            revisions: self.materials.iter().map(|m| (m.name.clone(), m.revision.clone())).collect(),
-            stages: self
-                .stages
-                .iter()
-                .map(|s| StageView {
-                    name: s.name.clone(),
-                    state: s.state,
-                    reason: s.reason.clone(),
-                    jobs: s
-                        .jobs
-                        .iter()
-                        .map(|j| JobView {
-                            name: j.name.clone(),
-                            attempts: j
-                                .attempts
-                                .iter()
-                                .map(|a| AttemptView {
-                                    number: a.number,
-                                    state: a.state,
-                                    agent: a.agent_name.clone().or_else(|| a.agent.clone()),
-                                    reason: a.reason.clone(),
-                                    artifacts: a.artifacts.clone(),
-                                })
-                                .collect(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-
     pub fn stage_index(&self, name: &str) -> Option<usize> {
         self.stages.iter().position(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A registered agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentInfo {
+    pub id: String,
+    pub name: String,
+    pub resources: Vec<String>,
+    pub last_seen_ms: u64,
+    pub attempt: Option<u64>,
+    pub lost: bool,
+    /// The SHA-256 of the agent's credential (empty: no credential proves this agent).
+    pub credential_sha256: String,
+    /// Whether the agent may take jobs.
+    pub approved: bool,
+}
+
+impl AgentInfo {
+    /// Whether the agent offers every one of `resources`.
+    pub(crate) fn can_run(&self, resources: &[String]) -> bool {
+        resources.iter().all(|r| self.resources.iter().any(|a| a.eq_ignore_ascii_case(r)))
     }
 }

@@ -4,8 +4,7 @@
 //! schema is brought up to date by numbered migrations.
 
 use crate::protocol::Event;
-use crate::scheduler::AgentInfo;
-use crate::state::{Instance, JobRun, PendingTrigger, TaskState};
+use crate::state::{AgentInfo, Instance, JobRun, PendingTrigger, TaskState};
 use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -153,6 +152,16 @@ impl Write {
         Write::Instance { id: inst.id, pipeline: inst.pipeline.clone(), counter: inst.counter, data }
     }
 
+    pub fn agent(agent: &AgentInfo) -> Write {
+        Write::Agent {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            resources: agent.resources.clone(),
+            credential_sha256: agent.credential_sha256.clone(),
+            approved: agent.approved,
+        }
+    }
+
     pub fn job(instance: u64, stage: usize, idx: usize, job: &JobRun) -> Write {
         Write::Job { instance, stage, idx, data: serde_json::to_string(job).unwrap_or_default() }
     }
@@ -220,8 +229,12 @@ const PASSED_TASKS: &str = "
     WHERE recent <= ?1
     ORDER BY pipeline, stage, job, idx, recent";
 
+/// How many of a job's (or task's) most recent passed runs its median duration is taken over
+/// ([`crate::durations`]).
+pub(crate) const RECENT_RUNS: usize = 20;
+
 /// How many passed runs of each task `task_times` keeps: the ones the medians use.
-const KEPT_TASK_RUNS: i64 = crate::durations::RECENT_RUNS as i64;
+const KEPT_TASK_RUNS: i64 = RECENT_RUNS as i64;
 
 /// Forgets a task's runs older than its newest [`KEPT_TASK_RUNS`] passed ones.
 const PRUNE_TASK_TIMES: &str = "
@@ -838,7 +851,7 @@ mod tests {
             .unwrap();
         let expected: Vec<(i64, i64)> = (12..=31).map(|a| (0, a)).chain([(1, 1)]).collect();
         assert_eq!(kept, expected, "the newest {KEPT_TASK_RUNS} passed runs of each task");
-        let durations = store.task_durations(crate::durations::RECENT_RUNS).unwrap();
+        let durations = store.task_durations(RECENT_RUNS).unwrap();
         assert_eq!(durations[0].millis.len(), 20);
         assert_eq!(durations[0].millis[0], 31_000, "newest first");
     }

@@ -607,7 +607,7 @@ async fn a_downstream_trigger_pending_at_a_crash_is_carried_out_once_after_the_r
         let a = s.assign("a1", 1).unwrap().unwrap();
         s.complete(a, "a1", JobResult::Passed, None, 0, 2).unwrap();
         assert!(s.take_effects().iter().any(|e| matches!(e, Effect::TriggerLater(_))));
-        store.queue(s.take_dirty()).await.unwrap().unwrap();
+        store.queue(pw_runtime::engine::dirty_writes(&mut s)).await.unwrap().unwrap();
     }
     let pending = || {
         let db = rusqlite::Connection::open(state.database()).unwrap();

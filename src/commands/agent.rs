@@ -80,7 +80,7 @@ pub fn agent(opts: AgentArgs) -> ExitStatus {
             std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "agent".into());
         format!("{host}-{}", std::process::id())
     });
-    let run_as = match opts.run_as.as_deref().map(pw_runtime::task_env::User::for_run_as).transpose() {
+    let run_as = match opts.run_as.as_deref().map(pw_runtime::agent::User::for_run_as).transpose() {
         Ok(u) => u,
         Err(e) => return error::fail(miette!("{e}")),
     };

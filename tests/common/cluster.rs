@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-pub fn pw_bin() -> &'static str {
+pub(crate) fn pw_bin() -> &'static str {
     env!("CARGO_BIN_EXE_pw")
 }
 
 /// A marker in the environment of every process a test starts, so that the processes they start
 /// in turn (tasks of an agent killed with SIGKILL) are found and ended too.
-pub struct Marker(pub String);
+pub(crate) struct Marker(pub(crate) String);
 
 impl Marker {
-    pub fn new(name: &str) -> Marker {
+    pub(crate) fn new(name: &str) -> Marker {
         Marker(format!("PW_TEST_MARKER_{}_{}", name, std::process::id()))
     }
 }
@@ -39,10 +39,10 @@ impl Drop for Marker {
 }
 
 /// A child process killed when dropped.
-pub struct Proc(pub Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Proc {
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -55,7 +55,7 @@ impl Drop for Proc {
 }
 
 /// `pw` with the test's marker in its environment, run in network namespace `netns` when given.
-pub fn command(marker: &Marker, dir: &Path, netns: Option<&str>) -> Command {
+pub(crate) fn command(marker: &Marker, dir: &Path, netns: Option<&str>) -> Command {
     let mut cmd = match netns {
         Some(ns) => {
             let mut c = Command::new("ip");
@@ -68,20 +68,20 @@ pub fn command(marker: &Marker, dir: &Path, netns: Option<&str>) -> Command {
     cmd
 }
 
-pub fn pw(marker: &Marker, dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn pw(marker: &Marker, dir: &Path, args: &[&str]) -> Output {
     pw_in(marker, dir, None, args)
 }
 
-pub fn pw_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str]) -> Output {
+pub(crate) fn pw_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str]) -> Output {
     command(marker, dir, netns).args(args).output().expect("pw")
 }
 
-pub fn spawn(marker: &Marker, dir: &Path, args: &[&str], log: &Path) -> Proc {
+pub(crate) fn spawn(marker: &Marker, dir: &Path, args: &[&str], log: &Path) -> Proc {
     spawn_in(marker, dir, None, args, log)
 }
 
 /// Starts `pw` with `args` (in network namespace `netns` when given), its output going to `log`.
-pub fn spawn_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str], log: &Path) -> Proc {
+pub(crate) fn spawn_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str], log: &Path) -> Proc {
     let out = std::fs::File::create(log).unwrap();
     let child = command(marker, dir, netns)
         .args(args)
@@ -94,22 +94,29 @@ pub fn spawn_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str],
     Proc(child)
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-pub struct Server {
-    pub proc: Proc,
-    pub url: String,
-    pub state: PathBuf,
+pub(crate) struct Server {
+    pub(crate) proc: Proc,
+    pub(crate) url: String,
+    pub(crate) state: PathBuf,
 }
 
-pub fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
+pub(crate) fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) -> Server {
     start_server_with(marker, dir, port, log, "1500", &[])
 }
 
 /// A server whose agents' lease is `lease_ms`, with `extra` arguments.
-pub fn start_server_with(marker: &Marker, dir: &Path, port: u16, log: &str, lease_ms: &str, extra: &[&str]) -> Server {
+pub(crate) fn start_server_with(
+    marker: &Marker,
+    dir: &Path,
+    port: u16,
+    log: &str,
+    lease_ms: &str,
+    extra: &[&str],
+) -> Server {
     let state = dir.join("state");
     let _ = std::fs::remove_file(state.join("server-url"));
     let listen = format!("127.0.0.1:{port}");
@@ -137,11 +144,11 @@ pub fn start_server_with(marker: &Marker, dir: &Path, port: u16, log: &str, leas
     panic!("the server did not start: {}", std::fs::read_to_string(dir.join(log)).unwrap_or_default());
 }
 
-pub fn start_agent(marker: &Marker, dir: &Path, server: &Server, name: &str) -> Proc {
+pub(crate) fn start_agent(marker: &Marker, dir: &Path, server: &Server, name: &str) -> Proc {
     start_agent_at(marker, dir, &server.url, &server.state.join("agent-token"), name)
 }
 
-pub fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Path, name: &str) -> Proc {
+pub(crate) fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Path, name: &str) -> Proc {
     let workdir = dir.join("agents").join(name);
     let args = [
         "agent",
@@ -159,12 +166,12 @@ pub fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Path, name
     spawn(marker, dir, &args, &dir.join(format!("{name}.log")))
 }
 
-pub fn json(marker: &Marker, dir: &Path, args: &[&str]) -> Value {
+pub(crate) fn json(marker: &Marker, dir: &Path, args: &[&str]) -> Value {
     json_in(marker, dir, None, args)
 }
 
 /// The JSON a client command prints, run in network namespace `netns` when given.
-pub fn json_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str]) -> Value {
+pub(crate) fn json_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str]) -> Value {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--state", "state", "--format", "json"]);
     let out = pw_in(marker, dir, netns, &all);
@@ -173,21 +180,21 @@ pub fn json_in(marker: &Marker, dir: &Path, netns: Option<&str>, args: &[&str]) 
     })
 }
 
-pub fn instance(marker: &Marker, dir: &Path, target: &str) -> Option<Value> {
+pub(crate) fn instance(marker: &Marker, dir: &Path, target: &str) -> Option<Value> {
     instance_in(marker, dir, None, target)
 }
 
-pub fn instance_in(marker: &Marker, dir: &Path, netns: Option<&str>, target: &str) -> Option<Value> {
+pub(crate) fn instance_in(marker: &Marker, dir: &Path, netns: Option<&str>, target: &str) -> Option<Value> {
     let s = json_in(marker, dir, netns, &["status", target]);
     s["instances"].as_array().and_then(|a| a.first().cloned())
 }
 
 /// Waits (up to a minute) for `cond` on the status of `target`.
-pub fn wait_for(marker: &Marker, dir: &Path, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_for(marker: &Marker, dir: &Path, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
     wait_for_in(marker, dir, None, target, what, cond)
 }
 
-pub fn wait_for_in(
+pub(crate) fn wait_for_in(
     marker: &Marker,
     dir: &Path,
     netns: Option<&str>,
@@ -209,7 +216,7 @@ pub fn wait_for_in(
 }
 
 /// The body of a plain HTTP GET on loopback.
-pub fn http_get(url: &str, path: &str) -> String {
+pub(crate) fn http_get(url: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = url.trim_start_matches("http://");
     let mut conn = std::net::TcpStream::connect(addr).expect("connect");
@@ -220,13 +227,13 @@ pub fn http_get(url: &str, path: &str) -> String {
     text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
 }
 
-pub fn git(dir: &Path, script: &str) {
+pub(crate) fn git(dir: &Path, script: &str) {
     let ok = Command::new("sh").arg("-c").arg(script).current_dir(dir).status().unwrap().success();
     assert!(ok, "{script}");
 }
 
 /// Waits (up to a minute) for a process to end; its exit code.
-pub fn wait_exit(p: &mut Proc) -> Option<i32> {
+pub(crate) fn wait_exit(p: &mut Proc) -> Option<i32> {
     for _ in 0..600 {
         if let Ok(Some(status)) = p.0.try_wait() {
             return status.code();
@@ -237,7 +244,7 @@ pub fn wait_exit(p: &mut Proc) -> Option<i32> {
 }
 
 /// Waits (up to a minute) for a log file to hold `needle`; its text.
-pub fn wait_log(path: &Path, needle: &str) -> String {
+pub(crate) fn wait_log(path: &Path, needle: &str) -> String {
     for _ in 0..600 {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         if text.contains(needle) {
@@ -248,19 +255,19 @@ pub fn wait_log(path: &Path, needle: &str) -> String {
     panic!("{} never said {needle:?}: {}", path.display(), std::fs::read_to_string(path).unwrap_or_default());
 }
 
-pub fn job_attempts<'a>(i: &'a Value, stage: &str, job: &str) -> &'a Vec<Value> {
+pub(crate) fn job_attempts<'a>(i: &'a Value, stage: &str, job: &str) -> &'a Vec<Value> {
     let st = i["stages"].as_array().unwrap().iter().find(|s| s["name"] == stage).unwrap();
     st["jobs"].as_array().unwrap().iter().find(|j| j["name"] == job).unwrap()["attempts"].as_array().unwrap()
 }
 
 /// Whether process `pid` is gone (or a zombie waiting to be reaped).
-pub fn gone(pid: &str) -> bool {
+pub(crate) fn gone(pid: &str) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     stat.is_empty() || stat.contains(") Z ")
 }
 
 /// Waits (up to `secs`) for `cond`.
-pub fn within(secs: u64, what: &str, cond: impl Fn() -> bool) {
+pub(crate) fn within(secs: u64, what: &str, cond: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     while !cond() {
         assert!(std::time::Instant::now() < deadline, "not within {secs}s: {what}");
@@ -269,7 +276,7 @@ pub fn within(secs: u64, what: &str, cond: impl Fn() -> bool) {
 }
 
 /// Waits (up to a minute) for `n` agents to be registered.
-pub fn wait_agents(marker: &Marker, dir: &Path, n: usize) {
+pub(crate) fn wait_agents(marker: &Marker, dir: &Path, n: usize) {
     within(60, &format!("{n} agents registered"), || {
         json(marker, dir, &["status"])["agents"].as_array().is_some_and(|a| a.len() >= n)
     });

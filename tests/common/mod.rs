@@ -1,4 +1,4 @@
 //! Helpers shared by the end-to-end tests of the `pw` binary.
 #![allow(dead_code)]
 
-pub mod cluster;
+pub(crate) mod cluster;

@@ -5,7 +5,8 @@
 use super::facts;
 use super::history::cause;
 use super::layout::{self, action, badge, duration, instance_url, job_url, key, state_name};
-use crate::scheduler::{task_label, Scheduler};
+use crate::protocol::task_label;
+use crate::scheduler::Scheduler;
 use crate::state::{Instance, JobRun, JobState, StageRun, StageState};
 use maud::{html, Markup};
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 
 use super::ansi;
 use super::layout::{self, action, badge, duration, instance_url, job_url, size, state_name};
-use crate::scheduler::task_label;
+use crate::protocol::task_label;
 use crate::state::{Attempt, Instance, JobRun, TaskState};
 use maud::{html, Markup, PreEscaped};
 

@@ -4,8 +4,8 @@
 //! period, and never outliving the agent: the group is killed when the agent process ends, however
 //! it ends (see [`lifeline`]).
 
+use super::task_env::User;
 use crate::masker::{Masker, Patterns};
-use crate::task_env::User;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
