@@ -202,6 +202,9 @@ pub enum ExprKind {
     },
     /// `1..4`: from the first up to, not including, the second.
     Range(i64, i64),
+    /// No limit, chosen explicitly: GoCD's `timeout: 0`. Only the GoCD front end writes it;
+    /// `.pw` has no word for it (a `.pw` job without a `timeout` simply has none).
+    Never,
     /// A value the parser could not read; already reported.
     Error,
 }
@@ -219,6 +222,7 @@ impl ExprKind {
             ExprKind::Path(_) => "a reference",
             ExprKind::Call { .. } => "a call",
             ExprKind::Range(..) => "a range",
+            ExprKind::Never => "no limit",
             ExprKind::Error => "an invalid value",
         }
     }

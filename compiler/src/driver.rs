@@ -129,7 +129,7 @@ fn walk(
     paths.sort();
     for path in paths {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with('.') || name == "target" || name == "node_modules" {
+        if skipped(name, &path) {
             continue;
         }
         if path.is_dir() {
@@ -139,6 +139,13 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Whether a search passes over a folder entry: hidden folders and files (`.git`, `.pw`), build
+/// output and dependencies. A file named only `.gocd.yaml` is read, as GoCD's plugin reads it.
+fn skipped(name: &str, path: &Path) -> bool {
+    let gocd_file = matches!(name.to_ascii_lowercase().as_str(), ".gocd.yaml" | ".gocd.yml") && path.is_file();
+    (name.starts_with('.') && !gocd_file) || name == "target" || name == "node_modules"
 }
 
 /// Reads the `.pw` and GoCD files the paths name into one workspace.
@@ -192,5 +199,17 @@ mod tests {
         let bad = utf8(Path::new("a.gocd.yaml"), b"a: 1\nb: \xff\n".to_vec());
         assert!(matches!(bad, Err(LoadError::NotUtf8At(_, 2, 4))));
         std::fs::remove_dir_all(&empty).ok();
+    }
+
+    #[test]
+    fn a_file_named_only_gocd_yaml_is_found_and_hidden_folders_are_not_searched() {
+        let dir = std::env::temp_dir().join(format!("pw-hidden-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".git")).ok();
+        std::fs::write(dir.join(".gocd.yaml"), "pipelines: {}\n").ok();
+        std::fs::write(dir.join(".git/x.gocd.yaml"), "pipelines: {}\n").ok();
+        std::fs::write(dir.join(".hidden.pw"), "").ok();
+        let found = discover_sources(std::slice::from_ref(&dir)).unwrap_or_default();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(found, vec![dir.join(".gocd.yaml")]);
     }
 }

@@ -196,6 +196,8 @@ pub struct Job {
     pub name: String,
     pub resources: Vec<String>,
     pub timeout_secs: Option<u64>,
+    /// Where the job says it never times out (GoCD's `timeout: 0`); `timeout_secs` is `None`.
+    pub never_times_out: Option<Span>,
     /// How long it may wait for an agent before it fails.
     pub wait_limit_secs: u64,
     /// `estimate = 2m`, for the linter's cost model.

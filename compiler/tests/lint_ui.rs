@@ -1,18 +1,19 @@
-//! The linter's findings on `tests/ui/lint/*.pw`, rendered as a person sees them. A file
-//! `LNNNN-name.pw` must draw a finding of that rule; `LNNNN-name-ok.pw` must draw none of it.
+//! The linter's findings on `tests/ui/lint/*.pw` (and `*.gocd.yaml`, for what only GoCD can
+//! say), rendered as a person sees them. A file `LNNNN-name.pw` must draw a finding of that rule;
+//! `LNNNN-name-ok.pw` must draw none of it.
 //! Each fix is applied to its file, and the result must pass the checker and no longer draw the
 //! fixed finding.
 
 use pw_compiler::lint::{self, effects, fix, LintConfig};
 use pw_compiler::render::human;
-use pw_compiler::{analyze, Workspace};
+use pw_compiler::{analyze, gocd, Workspace};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/lint");
     let mut files: Vec<PathBuf> =
         std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "pw"));
+    files.retain(|p| p.extension().is_some_and(|e| e == "pw") || gocd::is_gocd_path(&p.to_string_lossy()));
     files.sort();
     files
 }
@@ -23,6 +24,12 @@ fn workspace(path: &Path) -> Workspace {
     let mut ws = Workspace::new();
     ws.add(format!("tests/ui/lint/{name}"), text);
     ws
+}
+
+/// The file's name without its `.pw` or `.gocd.yaml` ending.
+fn stem_of(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.trim_end_matches(".pw").trim_end_matches(".gocd.yaml").to_string()
 }
 
 fn code_of(path: &Path) -> String {
@@ -48,7 +55,7 @@ fn fixtures_fire_or_stay_silent() {
         }
         let findings = lint::lint(&ws, &analysis, &LintConfig::default());
         let code = code_of(&path);
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = stem_of(&path);
         let fired = findings.iter().any(|d| d.code == code);
         if stem.ends_with("-ok") && fired {
             failures.push(format!("{stem}: {code} fired on a file that should be silent for it"));
@@ -65,7 +72,7 @@ fn fixtures_fire_or_stay_silent() {
 #[test]
 fn fixes_compile_and_remove_their_findings() {
     for path in fixtures() {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = stem_of(&path);
         if stem.ends_with("-ok") {
             continue;
         }

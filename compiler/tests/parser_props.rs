@@ -260,6 +260,11 @@ fn check_expr(text: &str, e: &Expr, outer: Span) {
                 check_ident(text, id, e.span);
             }
         }
-        ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Duration(_) | ExprKind::Range(..) | ExprKind::Error => {}
+        ExprKind::Int(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Duration(_)
+        | ExprKind::Range(..)
+        | ExprKind::Never
+        | ExprKind::Error => {}
     }
 }

@@ -165,6 +165,7 @@ fn value(source: &SourceFile, e: &Expr) -> String {
             format!("{}({})", name.name, args.iter().map(|a| value(source, a)).collect::<Vec<_>>().join(", "))
         }
         ExprKind::Range(a, b) => format!("{a}..{b}"),
+        ExprKind::Never => "<never>".to_string(),
         ExprKind::Error => "<error>".to_string(),
     }
 }

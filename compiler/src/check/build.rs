@@ -397,6 +397,7 @@ impl<'a, 's> Builder<'a, 's> {
                 }
             }
         }
+        let never_times_out = take_never(&mut field_list);
         let mut eval = self.eval(ctx.file, &ctx.scope);
         let fields = fields::read(Owner::Job, &field_list, &mut eval, (at.file, at.name));
         let resources = fields.strings("resources", &mut eval).unwrap_or_default();
@@ -415,6 +416,7 @@ impl<'a, 's> Builder<'a, 's> {
             name,
             resources,
             timeout_secs,
+            never_times_out,
             wait_limit_secs,
             estimate_secs,
             env,
@@ -1101,6 +1103,13 @@ impl PathUse {
             ),
         }
     }
+}
+
+/// A `timeout` that says the job never times out (GoCD's `timeout: 0`), taken out of the
+/// fields: it is no duration, and only the GoCD front end writes it.
+fn take_never(fields: &mut Vec<&ast::Field>) -> Option<Span> {
+    let at = fields.iter().position(|f| f.name.name == "timeout" && f.value.kind == ExprKind::Never)?;
+    Some(fields.remove(at).value.span)
 }
 
 fn is_block(member: &Member, kind: BlockKind) -> bool {

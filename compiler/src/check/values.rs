@@ -174,6 +174,8 @@ impl Eval<'_> {
             ExprKind::Path(path) => self.path(path),
             ExprKind::Call { name, args } => self.call(name, args, expr.span),
             ExprKind::Range(a, b) => Value::Range(*a, *b),
+            // Taken out of a job's fields before they are read: it is no value of `.pw`.
+            ExprKind::Never => Value::Error,
             ExprKind::Error => Value::Error,
         }
     }

@@ -465,7 +465,9 @@ impl<'a> Printer<'a> {
     fn write_flat(&self, e: &Expr, out: &mut String) {
         let source = || self.src.get(e.span.range()).unwrap_or_default();
         match &e.kind {
-            ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Duration(_) | ExprKind::Error => out.push_str(source()),
+            ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Duration(_) | ExprKind::Never | ExprKind::Error => {
+                out.push_str(source())
+            }
             ExprKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             ExprKind::Range(a, b) => out.push_str(&format!("{a}..{b}")),
             ExprKind::Path(parts) => {

@@ -149,7 +149,8 @@ impl Emitter<'_> {
                 self.out.push(')');
             }
             ExprKind::Range(a, b) => self.out.push_str(&format!("{a}..{b}")),
-            ExprKind::Error => {}
+            // `Never` is lowered only for `pw check`: an import leaves `timeout: 0` out.
+            ExprKind::Never | ExprKind::Error => {}
         }
     }
 }

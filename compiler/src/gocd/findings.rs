@@ -78,8 +78,12 @@ const SECRET_WORDS: &[&str] = &[
     "credentials",
     "creds",
 ];
-const SECRET_PREFIXES: &[&str] =
-    &["ghp_", "gho_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "AKIA", "-----BEGIN", "sk_live_"];
+/// Values that are credentials whatever their name. An AWS access key ID (`AKIA...`) is not one:
+/// it names a key, as a user name names an account; its secret is the secret access key.
+const SECRET_PREFIXES: &[&str] = &["ghp_", "gho_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "-----BEGIN", "sk_live_"];
+
+/// Endings of names that identify or locate a secret rather than hold it.
+const NOT_SECRET_ENDINGS: &[&str] = &["_file", "_path", "_id"];
 
 /// Why a plain variable looks like a secret, if it does.
 fn plain_secret(v: &Var) -> Option<&'static str> {
@@ -92,7 +96,7 @@ fn plain_secret(v: &Var) -> Option<&'static str> {
     }
     let name = v.name.value.to_ascii_lowercase();
     let refers = value.starts_with('$') || value.starts_with('%') || value.contains("${");
-    let named = SECRET_WORDS.iter().any(|w| name.contains(w)) && !name.ends_with("_file") && !name.ends_with("_path");
+    let named = SECRET_WORDS.iter().any(|w| name.contains(w)) && !NOT_SECRET_ENDINGS.iter().any(|e| name.ends_with(e));
     (named && !refers).then_some("a secret's name with a value written out")
 }
 
@@ -114,5 +118,7 @@ mod tests {
         assert!(plain_secret(&var("DB_PASSWORD", "{{SECRET:[vault][db]}}", false)).is_none());
         assert!(plain_secret(&var("TOKEN_FILE", "/run/token", false)).is_none());
         assert!(plain_secret(&var("MODE", "release", false)).is_none());
+        assert!(plain_secret(&var("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", false)).is_none());
+        assert!(plain_secret(&var("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI", false)).is_some());
     }
 }

@@ -225,8 +225,8 @@ impl Lowerer<'_> {
         if !j.resources.is_empty() {
             members.push(field("resources", list(j.resources.iter().map(string).collect(), span), span));
         }
-        if let Some((minutes, at)) = j.timeout.filter(|(m, _)| *m > 0) {
-            members.push(field("timeout", Expr { kind: ExprKind::Duration(minutes.saturating_mul(60)), span: at }, at));
+        if let Some(timeout) = self.timeout(j) {
+            members.push(timeout);
         }
         if let Some(env) = self.env(&j.vars, span) {
             members.push(env);
@@ -269,6 +269,18 @@ impl Lowerer<'_> {
             });
         }
         b
+    }
+
+    /// `timeout: N` minutes; `timeout: 0` is "never", which the checker and the linter see and
+    /// `.pw` cannot say (an import leaves it out: no timeout).
+    fn timeout(&self, j: &Job) -> Option<Member> {
+        let (minutes, at) = j.timeout?;
+        let kind = match minutes {
+            0 if self.mode == Mode::Import => return None,
+            0 => ExprKind::Never,
+            m => ExprKind::Duration(m.saturating_mul(60)),
+        };
+        Some(field("timeout", Expr { kind, span: at }, at))
     }
 
     fn task(&mut self, p: &Pipeline, t: &Task, job: Span) -> Option<ast::Task> {

@@ -16,6 +16,7 @@ mod keys;
 mod lower;
 pub mod model;
 mod read;
+mod repeats;
 mod xml;
 pub mod yaml;
 
@@ -67,7 +68,7 @@ fn read_file(file: FileId, path: &str, text: &str) -> ReadFile {
         Ok(doc) => {
             let Some(root) = doc.root else { return ReadFile { comments: doc.comments, ..Default::default() } };
             let (config, diagnostics) = read::read(file, &root);
-            ReadFile { config, comments: doc.comments, diagnostics }
+            ReadFile { config, comments: doc.comments, diagnostics: repeats::one_per_key(diagnostics) }
         }
     }
 }
@@ -89,7 +90,7 @@ fn read_xml_file(file: FileId, text: &str) -> ReadFile {
     }
     let mut all = xml.diagnostics;
     all.append(&mut diagnostics);
-    ReadFile { config, comments: Vec::new(), diagnostics: all }
+    ReadFile { config, comments: Vec::new(), diagnostics: repeats::one_per_key(all) }
 }
 
 /// Whether a file's text reads as a GoCD config (for files not named as one): YAML with

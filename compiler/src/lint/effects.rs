@@ -13,17 +13,20 @@
 //! ```
 //!
 //! - **Effects.** A stage has effects when its name or one of its jobs' names has a word that
-//!   starts with one of [`EFFECT_WORDS`] (`deploy-dev`, `release`), when one of its commands
-//!   names one as a plain argument or as its script's name (`make publish`, `./deploy.sh`,
-//!   `git push`, `terraform apply`, `cargo publish`), or runs a command that acts on other
-//!   machines: [`EFFECT_PROGRAMS`] with their effectful subcommands (`docker push`, `helm
-//!   upgrade`, `kubectl apply`), `ssh`, and `scp` or `rsync` to a `host:path`.
+//!   starts with one of [`EFFECT_WORDS`] or with `tag` (`deploy-dev`, `release`, `tag`), when
+//!   one of its commands names one of [`EFFECT_WORDS`] as a plain argument or as its script's
+//!   name (`make publish`, `./deploy.sh`, `git push`, `terraform apply`, `cargo publish`), or
+//!   runs a command that acts on other machines: [`EFFECT_PROGRAMS`] with their effectful
+//!   subcommands (`docker push`, `helm upgrade`, `kubectl apply`), `ssh`, `scp` or `rsync` to
+//!   a `host:path`, or a command handed a credential (`-p $TSURU_PASSWORD`,
+//!   `--token=${API_TOKEN}`): it logs in somewhere to act there.
 //! - **Verifies.** A stage verifies when a name, a program or a plain argument starts or ends
 //!   with one of [`VERIFY_WORDS`] (`test`, `pytest`, `eslint`, `spotlessCheck`).
 //! - **Opaque.** A command is opaque when it runs a script of the workspace (`./tasks x`,
 //!   `bin/helper y`, `sh ci/run.sh`) or a task runner of [`OPAQUE_PROGRAMS`] (`make target`):
 //!   what it reads and writes cannot be known, so no rule asserts that it "uses nothing".
 
+use super::rules::plaintext_secret::secret_name;
 use super::rules::task_commands;
 use super::shell::Command;
 use super::Context;
@@ -35,6 +38,10 @@ pub const EFFECT_WORDS: &[&str] = &[
     "deploy", "release", "publish", "push", "upload", "apply", "migrate", "cleanup", "rollout", "promote", "ship",
     "notify", "teardown", "destroy", "canary",
 ];
+
+/// Words that are an effect in a stage or job name (`tag`, `tag-image`), where they name a
+/// release step, but not as an argument (`git tag v1`, `docker tag a b` work on the agent).
+const NAME_EFFECT_WORDS: &[&str] = &["tag"];
 
 /// Words that are an effect beside a word naming a cluster tool (`helm-install`), but not alone
 /// (`npm install` installs into the workspace).
@@ -120,6 +127,11 @@ impl<'a> Classifier<'a> {
         VERIFY_WORDS.iter().any(|w| hit(w)) || self.extra.verifies.iter().any(|w| hit(w))
     }
 
+    /// Whether a name says its stage or job verifies (`unit-test`, `itest_install_ubuntu`).
+    pub fn name_verifies(&self, name: &str) -> bool {
+        name_words(name).iter().any(|w| self.is_verify_word(w))
+    }
+
     fn is_opaque_program(&self, program: &str) -> bool {
         OPAQUE_PROGRAMS.contains(&program) || self.extra.opaque.iter().any(|p| p.eq_ignore_ascii_case(program))
     }
@@ -133,7 +145,8 @@ impl<'a> Classifier<'a> {
             let words = name_words(name);
             let on_cluster = words.iter().any(|w| CLUSTER_WORDS.contains(&w.as_str()))
                 && words.iter().any(|w| CLUSTER_EFFECT_WORDS.contains(&w.as_str()));
-            if kind.effect.is_none() && (on_cluster || words.iter().any(|w| self.is_effect_word(w))) {
+            let named = |w: &String| self.is_effect_word(w) || NAME_EFFECT_WORDS.iter().any(|n| w.starts_with(n));
+            if kind.effect.is_none() && (on_cluster || words.iter().any(named)) {
                 kind.effect = Some(format!("the name `{name}`"));
             }
             if kind.verifies.is_none() && words.iter().any(|w| self.is_verify_word(w)) {
@@ -175,6 +188,9 @@ impl<'a> Classifier<'a> {
             return true;
         }
         if program == "curl" && cmd.args().iter().any(|a| matches!(a.as_str(), "-T" | "--upload-file")) {
+            return true;
+        }
+        if passes_credentials(cmd, program) {
             return true;
         }
         let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
@@ -230,9 +246,9 @@ impl<'a> Classifier<'a> {
     }
 }
 
-/// The command's words as a reader would quote it, shortened.
+/// The command's words as a reader would quote it, shortened, from the program on.
 fn shown(cmd: &Command) -> String {
-    let text = cmd.words.join(" ");
+    let text = cmd.run().join(" ");
     match text.char_indices().nth(48) {
         Some((i, _)) => format!("{}...", &text[..i]),
         None => text,
@@ -251,6 +267,28 @@ fn plain_args(cmd: &Command) -> Vec<String> {
         .filter(|a| !a.starts_with('-') && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':')))
         .map(|a| a.to_ascii_lowercase())
         .collect()
+}
+
+/// Whether a command is handed a credential (`-p $TSURU_PASSWORD`, `--token=${API_TOKEN}`): it
+/// logs in to a service outside the workspace, to act on it.
+fn passes_credentials(cmd: &Command, program: &str) -> bool {
+    if TEXT_PROGRAMS.contains(&program) || matches!(program, "export" | "unset" | "read" | "set") {
+        return false;
+    }
+    cmd.args().iter().flat_map(|a| variables(a)).any(secret_name)
+}
+
+/// The names of the variables a word expands: `$A`, `${B}`, `${C:-x}`.
+fn variables(word: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (i, _) in word.match_indices('$') {
+        let rest = word[i + 1..].trim_start_matches('{');
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if end > 0 {
+            out.push(&rest[..end]);
+        }
+    }
+    out
 }
 
 /// `host:path` or `user@host:path`, as `scp` and `rsync` name another machine.
@@ -279,7 +317,8 @@ pub fn installs_dependencies(cmd: &Command) -> bool {
     let sub = cmd.args().iter().find(|a| !a.starts_with('-')).map(String::as_str).unwrap_or("");
     match cmd.program() {
         Some("npm" | "yarn" | "pnpm") => matches!(sub, "ci" | "install" | ""),
-        Some("bundle" | "composer" | "poetry" | "pip" | "pip3" | "apt-get" | "apt" | "yum" | "apk") => sub == "install",
+        Some("apt-get" | "apt") => matches!(sub, "install" | "update"),
+        Some("bundle" | "composer" | "poetry" | "pip" | "pip3" | "yum" | "apk") => sub == "install",
         Some("go") => sub == "mod",
         Some(p) => ["bootstrap", "setup", "init", "install"].iter().any(|w| p.starts_with(w)),
         None => false,
@@ -353,7 +392,7 @@ mod tests {
         let k = kinds(
             r#"pipeline p {
   stage deploy-dev { job a { run "./up.sh" } }
-  stage tag { job a { run "git tag v1 && git push -f origin v1" } }
+  stage version { job a { run "git tag v1 && git push -f origin v1" } }
   stage image { job a { run ["docker", "push", "registry/x:1"] } }
   stage copy { job a { run "rsync -a dist/ web@host:/srv/" } }
   stage chart { job a { run "helm upgrade --install x ./chart" } }
@@ -361,10 +400,13 @@ mod tests {
   stage build { job a { run "cargo build && echo deploy later" } }
   stage local { job a { run "rsync -a dist/ out/" } }
   stage go { job a { run "./tasks promote" } }
+  stage envs { job a { run "python /opt/paas/set_env.py -a app -u $PAAS_USER -p $PAAS_PASSWORD" } }
+  stage tagging { job a { run "./tasks next-version" } }
+  stage note { job a { run "echo $API_TOKEN is set" } }
 }"#,
         );
         let effects: Vec<bool> = k.iter().map(|k| k.effect.is_some()).collect();
-        assert_eq!(effects, [true, true, true, true, true, true, false, false, true]);
+        assert_eq!(effects, [true, true, true, true, true, true, false, false, true, true, true, false]);
         assert_eq!(k[0].effect.as_deref(), Some("the name `deploy-dev`"));
         assert_eq!(k[1].effect.as_deref(), Some("`git push -f origin v1`"));
     }

@@ -13,6 +13,8 @@ use std::hash::{Hash, Hasher};
 pub struct JobFacts {
     pub produced: Vec<Produced>,
     pub mentions: Vec<String>,
+    /// The folders its commands read without naming them (`node_modules` for `npm test`).
+    pub needs: Vec<String>,
     pub waits: Vec<String>,
     /// Its non-trivial simple commands, each as a hash of its words (compared, never shown).
     pub commands: Vec<u64>,
@@ -58,6 +60,7 @@ fn job_facts(job: &Job) -> JobFacts {
         }
         implicit.extend(shell::implicit_outputs(&cmds).into_iter().map(|f| (in_dir(dir, f), task.origin.span)));
         facts.mentions.extend(shell::mentions_of(&cmds).iter().map(|m| in_dir(dir, m)));
+        facts.needs.extend(shell::implicit_inputs(&cmds).into_iter().map(|f| in_dir(dir, f)));
         facts.waits.extend(shell::waits_of(&cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
         facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
@@ -90,6 +93,8 @@ fn job_facts(job: &Job) -> JobFacts {
     }
     facts.mentions.sort();
     facts.mentions.dedup();
+    facts.needs.sort();
+    facts.needs.dedup();
     facts
 }
 

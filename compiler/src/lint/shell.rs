@@ -25,8 +25,13 @@ impl Command {
 
     /// The words after the program.
     pub fn args(&self) -> &[String] {
+        self.run().get(1..).unwrap_or(&[])
+    }
+
+    /// The program and its arguments: the words after the leading `NAME=value` assignments.
+    pub fn run(&self) -> &[String] {
         let skip = self.words.iter().take_while(|w| is_assignment(w)).count();
-        self.words.get(skip + 1..).unwrap_or(&[])
+        self.words.get(skip..).unwrap_or(&[])
     }
 }
 
@@ -245,7 +250,7 @@ pub fn implicit_outputs(cmds: &[Command]) -> Vec<&'static str> {
         let folder = match (cmd.program(), first) {
             (Some("go"), "mod") if args.get(1) == Some(&"vendor") => Some("vendor"),
             (Some("composer"), "install" | "update") => Some("vendor"),
-            (Some("npm"), "ci" | "install") | (Some("yarn"), "install") | (Some("pnpm"), "install") => {
+            (Some("npm"), "ci" | "install") | (Some("yarn"), "install" | "") | (Some("pnpm"), "install") => {
                 Some("node_modules")
             }
             (Some("npm" | "yarn" | "pnpm"), "run") if args.get(1) == Some(&"build") => Some("dist"),
@@ -260,6 +265,30 @@ pub fn implicit_outputs(cmds: &[Command]) -> Vec<&'static str> {
             }
             (Some("poetry" | "hatch" | "uv" | "flit"), "build") => Some("dist"),
             (Some("gradle" | "gradlew"), "build" | "assemble" | "jar") => Some("build"),
+            _ => None,
+        };
+        out.extend(folder);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The folders that well-known commands read without naming them: a package script (`npm
+/// test`, `npm run build`, `yarn lint`, `pnpm run e2e`) runs the tools in `node_modules`, and
+/// `go build -mod=vendor` reads `vendor`.
+pub fn implicit_inputs(cmds: &[Command]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let args: Vec<&str> = cmd.args().iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
+        let first = args.first().copied().unwrap_or("");
+        let folder = match cmd.program() {
+            Some("npm") if matches!(first, "test" | "t" | "run" | "run-script" | "start") => Some("node_modules"),
+            Some("pnpm") if matches!(first, "test" | "run" | "start") => Some("node_modules"),
+            Some("yarn") if !matches!(first, "" | "install" | "add" | "remove" | "global" | "config" | "cache") => {
+                Some("node_modules")
+            }
+            Some("go") if cmd.args().iter().any(|a| a == "-mod=vendor") => Some("vendor"),
             _ => None,
         };
         out.extend(folder);
@@ -409,6 +438,11 @@ mod tests {
         assert_eq!(implicit_outputs(&commands("go mod vendor && npm ci")), vec!["node_modules", "vendor"]);
         assert_eq!(implicit_outputs(&commands("python -m build; ./gradlew assemble")), vec!["build", "dist"]);
         assert!(implicit_outputs(&commands("go build ./... && npm test")).is_empty());
+        assert_eq!(
+            implicit_inputs(&commands("npm test && yarn lint && go build -mod=vendor .")),
+            vec!["node_modules", "vendor"]
+        );
+        assert!(implicit_inputs(&commands("npm ci && yarn && yarn add x && go build ./...")).is_empty());
         assert_eq!(writes("docker cp app:/srv/report.xml out/report.xml"), vec!["out/report.xml"]);
         assert!(writes("docker cp out/x app:/srv/x").is_empty());
     }

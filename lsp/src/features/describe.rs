@@ -186,6 +186,8 @@ fn describe_job(p: &Pipeline, s: &Stage, jobs: &[&Job]) -> String {
     let mut limits = Vec::new();
     if let Some(t) = job.timeout_secs {
         limits.push(format!("times out after {}", duration(t)));
+    } else if job.never_times_out.is_some() {
+        limits.push("never times out (`timeout: 0`)".to_string());
     }
     limits.push(format!("waits at most {} for an agent", duration(job.wait_limit_secs)));
     lines.push(limits.join("; "));

@@ -20,7 +20,10 @@ declare_rule! {
     /// `docker push`, `kubectl`, `terraform apply`, `scp` to a host...) is never grouped with
     /// the stages around it: merged, it would run before the tests before it passed. When a
     /// stage runs a script the linter cannot read (`./tasks x`, `make target`), the finding
-    /// asks whether it needs what the stages before it make, and offers no fix.
+    /// asks whether it needs what the stages before it make, and offers no fix. Stages that all
+    /// verify (`lint`, then `test`) are reported only when their durations are known (from
+    /// `estimate` or `--history`): fast checks first is often deliberate, and only durations
+    /// weigh the saving against the later failure.
     ///
     /// ## Why is this bad?
     /// Stages run one after another; jobs of a stage run in parallel. Independent work in
@@ -32,10 +35,10 @@ declare_rule! {
     /// ```pw
     /// pipeline build {
     ///   stage lint {
-    ///     job clippy { timeout = 10m run "cargo clippy" }
+    ///     job clippy { timeout = 10m estimate = 2m run "cargo clippy" }
     ///   }
     ///   stage test {
-    ///     job unit { timeout = 20m run "cargo test" }
+    ///     job unit { timeout = 20m estimate = 8m run "cargo test" }
     ///   }
     /// }
     /// ```
@@ -44,8 +47,8 @@ declare_rule! {
     /// ```pw
     /// pipeline build {
     ///   stage check {
-    ///     job clippy { timeout = 10m run "cargo clippy" }
-    ///     job unit { timeout = 20m run "cargo test" }
+    ///     job clippy { timeout = 10m estimate = 2m run "cargo clippy" }
+    ///     job unit { timeout = 20m estimate = 8m run "cargo test" }
     ///   }
     /// }
     /// ```
@@ -80,12 +83,23 @@ fn check(ctx: &Context, sink: &mut Sink) {
             }
             if end - i >= 2 {
                 for (run, kinds) in without_effects(ctx, &p.stages[i..end]) {
-                    report(ctx, p, &p.stages[i + run.start..i + run.end], &kinds, sink);
+                    let group = &p.stages[i + run.start..i + run.end];
+                    if weighable(ctx, p, group, &kinds) {
+                        report(ctx, p, group, &kinds, sink);
+                    }
                 }
             }
             i = end;
         }
     }
+}
+
+/// Whether the saving can be weighed against the order: checks after checks (`lint`, then
+/// `test`) are often ordered on purpose, fast ones first so that a broken commit fails in
+/// seconds, and only their durations say whether running them together is worth it.
+fn weighable(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind]) -> bool {
+    let all_check = kinds.iter().all(|k| k.verifies.is_some());
+    !all_check || group.iter().all(|s| ctx.costs.stage(p, s).is_some())
 }
 
 /// Whether `later` fetches nothing while a stage before it builds or installs: it then most

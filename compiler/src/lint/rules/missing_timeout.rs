@@ -9,7 +9,8 @@ use crate::parser::format_duration;
 declare_rule! {
     /// ## What it does
     /// Finds jobs without a `timeout`. When no job of a pipeline sets one, the pipeline is
-    /// reported once, with its jobs as labels.
+    /// reported once, with its jobs as labels. A GoCD job with `timeout: 0` chose to run
+    /// without a limit: it is reported on its own, with a message that says so.
     ///
     /// ## Why is this bad?
     /// A job without a timeout can hang forever: a test waiting on a socket, a prompt no one
@@ -46,7 +47,8 @@ declare_rule! {
     /// minutes (to each such job, for a pipeline reported once).
     ///
     /// The language has no way to say "no timeout": `timeout = 0s` is an error. A job that may
-    /// legitimately run for hours gets a timeout of hours.
+    /// legitimately run for hours gets a timeout of hours. GoCD's `timeout: 0` says "never";
+    /// the finding asks for a bound in minutes instead.
     code: "L0008",
     name: "missing-timeout",
     category: Reliability,
@@ -60,7 +62,11 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for pipeline in &ctx.program.pipelines {
         let jobs: Vec<(&Stage, &Job)> =
             pipeline.stages.iter().flat_map(|s| s.jobs.iter().map(move |j| (s, j))).collect();
-        let without: Vec<&(&Stage, &Job)> = jobs.iter().filter(|(_, j)| j.timeout_secs.is_none()).collect();
+        for (_, job) in jobs.iter().filter(|(_, j)| j.never_times_out.is_some()) {
+            report_never(job, sink);
+        }
+        let without: Vec<&(&Stage, &Job)> =
+            jobs.iter().filter(|(_, j)| j.timeout_secs.is_none() && j.never_times_out.is_none()).collect();
         // The instances of a `for` fan-out are one job as written.
         let mut written: Vec<&(&Stage, &Job)> = without.clone();
         written.dedup_by_key(|(_, j)| j.origin.span);
@@ -96,6 +102,19 @@ fn report_pipeline(ctx: &Context, pipeline: &Pipeline, jobs: &[&(&Stage, &Job)],
             edits,
         });
     }
+    sink.add_about(o.span, d);
+}
+
+/// `timeout: 0`: the author chose no limit. Their choice is said back, with what it costs.
+fn report_never(job: &Job, sink: &mut Sink) {
+    let o = job.origin;
+    let at = job.never_times_out.unwrap_or(o.name);
+    let d = RULE
+        .at(o.file, at, format!("job `{}` never times out (`timeout: 0`)", job.name))
+        .with_label("`0` means no limit: this job can run forever")
+        .with_secondary(o.file, o.name, "this job")
+        .with_note("a hung job holds its agent, and its stage stays unfinished, until someone cancels it")
+        .with_help("set a bound in minutes a little above its longest normal run, such as `timeout: 60`");
     sink.add_about(o.span, d);
 }
 

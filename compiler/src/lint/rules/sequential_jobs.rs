@@ -1,6 +1,7 @@
 //! L0001 `sequential-jobs`.
 
 use super::super::edit;
+use super::super::effects;
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
@@ -12,7 +13,8 @@ declare_rule! {
     /// writes (an artifact's path, or a file its scripts create), or waits for it in a loop;
     /// and jobs that prepare the workspace for their siblings (named `bootstrap`, `init`,
     /// `setup`, `deps` or `install`, or only installing dependencies: `npm ci`, `bundle
-    /// install`, `./bootstrap.sh`).
+    /// install`, `apt-get update`, `./bootstrap.sh`). A job whose name also says it tests
+    /// (`itest_install`) tests an install and is left alone.
     ///
     /// ## Why is this bad?
     /// The jobs of a stage run at the same time, each on its own agent with its own workspace.
@@ -127,9 +129,13 @@ fn check(ctx: &Context, sink: &mut Sink) {
 const PREPARE_WORDS: &[&str] = &["bootstrap", "init", "setup", "deps", "dependencies", "install", "prepare"];
 
 /// Why a job looks like it prepares the workspace for its siblings: its name, or its every
-/// command installing dependencies (`npm ci`, `bundle install`, `./bootstrap.sh`).
+/// command installing dependencies (`npm ci`, `bundle install`, `./bootstrap.sh`). A job whose
+/// name says it tests (`itest_install`) tests an install rather than preparing one.
 fn prepares(ctx: &Context, job: &Job) -> Option<String> {
     let base = job.instance_of.as_ref().map_or(job.name.as_str(), |i| i.base.as_str()).to_ascii_lowercase();
+    if effects::Classifier::new(&ctx.config.effects).name_verifies(&base) {
+        return None;
+    }
     if base.split(['-', '_']).any(|w| PREPARE_WORDS.contains(&w)) {
         return Some(format!("its name, `{}`", job.name));
     }

@@ -9,7 +9,8 @@ declare_rule! {
     /// ## What it does
     /// Finds argv tasks (`run ["prog", "arg"]`) with words that only a shell understands: a
     /// glob (`dir/*.jar`) given to a program that works on files, a variable (`$TOKEN`,
-    /// `${HOME}`), or an operator (`&&`, `||`, `|`, `;`, `>`, `>>`, `<`, `2>&1`).
+    /// `${HOME}`), an operator (`&&`, `||`, `|`, `;`, `>`, `>>`, `<`, `2>&1`), or a program
+    /// name with spaces (`["gradle clean build"]`, GoCD's `command: gradle clean build`).
     ///
     /// ## Why is this bad?
     /// An argv task runs its program directly, with no shell: nothing expands the glob, the
@@ -54,7 +55,7 @@ declare_rule! {
     category: Correctness,
     severity: Error,
     fix: Unsafe,
-    summary: "argv task with a glob, a variable or an operator that no shell will read",
+    summary: "argv task with a glob, a variable, an operator or spaces that no shell will read",
     check: Some(check),
 }
 
@@ -126,27 +127,54 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
             let Action::Exec(argv) = &task.action else { continue };
-            let Some(first) = argv.first() else { continue };
-            let program = first.rsplit('/').next().unwrap_or(first);
-            if matches!(program, "sh" | "bash" | "zsh" | "dash") && argv.iter().any(|a| a == "-c") {
-                continue;
-            }
-            let found = argv.iter().enumerate().skip(1).find_map(|(i, w)| {
-                shell_syntax(program, argv.get(i - 1).map_or("", String::as_str), w).map(|what| (w, what))
-            });
-            let Some((word, what)) = found else { continue };
+            let Some((message, label)) = problem(argv) else { continue };
             let o = task.origin;
-            let mut d = RULE
-                .at(o.file, o.span, format!("`{word}` is {what}, but this task runs `{first}` without a shell"))
-                .with_label(format!("`{program}` receives `{word}` as it is written"))
-                .with_note("a list after `run` is the program and its arguments, passed as they are: nothing expands globs or variables, and operators are plain words")
-                .with_help("write the task as a script, `run \"...\"`, so that a shell reads it");
+            let (note, help) = advice(crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path));
+            let mut d = RULE.at(o.file, o.span, message).with_label(label).with_note(note).with_help(help);
             if let Some(fix) = fix(ctx, o.file, o.span) {
                 d = d.with_fix(fix);
             }
             sink.add(d);
         }
     }
+}
+
+/// Why no shell reads the words, and what to write instead, in the terms of the file: `.pw`'s
+/// `run [...]`, or GoCD's `exec`.
+fn advice(gocd: bool) -> (&'static str, &'static str) {
+    if gocd {
+        (
+            "an `exec` task runs its `command` with its `arguments` as they are: nothing splits words or expands globs and variables, and operators are plain words",
+            "give the program alone as `command` and each word as an item of `arguments`, or make it a `script:` task so that a shell reads it",
+        )
+    } else {
+        (
+            "a list after `run` is the program and its arguments, passed as they are: nothing splits words or expands globs and variables, and operators are plain words",
+            "write the task as a script, `run \"...\"`, so that a shell reads it",
+        )
+    }
+}
+
+/// What of an argv only a shell would understand, as a message and a label.
+fn problem(argv: &[String]) -> Option<(String, String)> {
+    let first = argv.first()?;
+    if first.trim().contains(char::is_whitespace) {
+        return Some((
+            format!("`{first}` is one program name with spaces, but this task runs it without a shell"),
+            "no shell splits it into a program and its arguments: no program has this name".to_string(),
+        ));
+    }
+    let program = first.rsplit('/').next().unwrap_or(first);
+    if matches!(program, "sh" | "bash" | "zsh" | "dash") && argv.iter().any(|a| a == "-c") {
+        return None;
+    }
+    let (word, what) = argv.iter().enumerate().skip(1).find_map(|(i, w)| {
+        shell_syntax(program, argv.get(i - 1).map_or("", String::as_str), w).map(|what| (w, what))
+    })?;
+    Some((
+        format!("`{word}` is {what}, but this task runs `{first}` without a shell"),
+        format!("`{program}` receives `{word}` as it is written"),
+    ))
 }
 
 /// `run ["rm", "-rf", "dir/*.jar"]` → `run "rm -rf dir/*.jar"`, from the words as written.
@@ -224,6 +252,14 @@ mod tests {
         assert_eq!(shell_syntax("envsubst", "x", "$HOST $PORT"), None);
         // Its operators and globs are still a shell's.
         assert_eq!(shell_syntax("jq", "x", "|"), Some("an operator"));
+    }
+
+    #[test]
+    fn a_program_name_with_spaces_is_words_for_a_shell() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert!(problem(&argv(&["gradle clean test build"])).is_some());
+        assert!(problem(&argv(&["git", "commit", "-m", "a message"])).is_none());
+        assert!(problem(&argv(&["bash", "-c", "make && make test"])).is_none());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 use super::super::edit;
 use super::super::shell;
 use super::super::{Context, Sink};
-use crate::diagnostic::{Applicability, Edit, Fix};
-use crate::model::{Action, Job, Pipeline};
+use super::Produced;
+use crate::diagnostic::{Applicability, Diagnostic, Edit, Fix};
+use crate::model::{Action, Job, Pipeline, Stage};
 use crate::source::Span;
 
 declare_rule! {
@@ -12,7 +13,8 @@ declare_rule! {
     /// Finds jobs that use a path a job of an earlier stage makes without fetching it as an
     /// artifact: a file its scripts write or copy out of a container (`docker cp`), a folder
     /// a tool fills (`vendor/` from `go mod vendor`, `node_modules/` from `npm ci`, `dist/`
-    /// from `python -m build`, `build/` from `gradle build`), and docker images that an
+    /// from `python -m build`, `build/` from `gradle build`) and used by name or by a command
+    /// that reads it (`npm test` runs the tools in `node_modules`), and docker images that an
     /// earlier stage builds (`docker build -t X`) and a later one pushes or runs.
     ///
     /// ## Why is this bad?
@@ -62,9 +64,10 @@ declare_rule! {
     ///
     /// ## Fix
     /// An unsafe fix adds the fetch as the job's first task (into the folder of the path), and,
-    /// when the earlier job does not publish the path yet, an `artifact` for it. A docker
-    /// image has no fix: build and use it in one job, or pass it through a registry or a
-    /// `docker save` artifact.
+    /// when the earlier job does not publish the path yet, an `artifact` for it. A folder of
+    /// installed dependencies (`node_modules`, `vendor`) is installed again instead: the fix
+    /// copies the installing task to the start of the job. A docker image has no fix: build
+    /// and use it in one job, or pass it through a registry or a `docker save` artifact.
     code: "L0002",
     name: "workspace-shared-by-luck",
     category: Correctness,
@@ -79,52 +82,121 @@ fn check(ctx: &Context, sink: &mut Sink) {
         images(ctx, pipeline, sink);
         for (si, stage) in pipeline.stages.iter().enumerate() {
             for consumer in &stage.jobs {
-                let facts = ctx.facts.job(consumer);
-                let (own, mentions) = (&facts.produced, &facts.mentions);
-                'found: for earlier in pipeline.stages[..si].iter().rev() {
-                    for producer in &earlier.jobs {
-                        for p in &ctx.facts.job(producer).produced {
-                            if !mentions.iter().any(|m| shell::refers_to(m, &p.path))
-                                || super::makes_itself(own, &p.path)
-                                || fetched(ctx, consumer, &p.path)
-                                || ctx.facts.repeats_work_of(consumer, producer)
-                            {
-                                continue;
-                            }
-                            let o = consumer.origin;
-                            let mut d = RULE
-                                .at(
-                                    o.file,
-                                    o.name,
-                                    format!(
-                                        "job `{}` uses `{}`, which job `{}` of stage `{}` makes, but does not fetch it",
-                                        consumer.name, p.path, producer.name, earlier.name
-                                    ),
-                                )
-                                .with_label("its workspace has that file only if it runs on the same agent")
-                                .with_secondary(producer.origin.file, p.span, format!("`{}` is made here", p.path))
-                                .with_note("each job starts in a fresh workspace, possibly on another agent");
-                            let artifact = p.artifact.clone().unwrap_or_else(|| artifact_name(&p.path));
-                            d = d.with_help(match &p.artifact {
-                                Some(a) => format!("fetch it first: `fetch {}.{}.{a}`", earlier.name, producer.name),
-                                None => format!(
-                                    "publish it from `{}` with `artifact {artifact} = \"{}\"` and fetch it in `{}`",
-                                    producer.name, p.path, consumer.name
-                                ),
-                            });
-                            if let Some(fix) =
-                                fix(ctx, &earlier.name, producer, consumer, &p.path, &artifact, p.artifact.is_none())
-                            {
-                                d = d.with_fix(fix);
-                            }
-                            sink.add(d);
-                            break 'found;
-                        }
-                    }
+                if let Some(found) = first_unfetched(ctx, &pipeline.stages[..si], consumer) {
+                    sink.add(report(ctx, consumer, found));
                 }
             }
         }
     }
+}
+
+/// A path a job of an earlier stage makes, which `consumer` uses without making or fetching it.
+struct Unfetched<'a> {
+    stage: &'a Stage,
+    producer: &'a Job,
+    made: &'a Produced,
+}
+
+/// The first such path, from the nearest earlier stage.
+fn first_unfetched<'a>(ctx: &'a Context, earlier: &'a [Stage], consumer: &Job) -> Option<Unfetched<'a>> {
+    let facts = ctx.facts.job(consumer);
+    let used = |path: &str| {
+        facts.mentions.iter().any(|m| shell::refers_to(m, path))
+            || facts.needs.iter().any(|n| n.eq_ignore_ascii_case(path))
+    };
+    for stage in earlier.iter().rev() {
+        for producer in &stage.jobs {
+            for made in &ctx.facts.job(producer).produced {
+                if used(&made.path)
+                    && !super::makes_itself(&facts.produced, &made.path)
+                    && !fetched(ctx, consumer, &made.path)
+                    && !ctx.facts.repeats_work_of(consumer, producer)
+                {
+                    return Some(Unfetched { stage, producer, made });
+                }
+            }
+        }
+    }
+    None
+}
+
+fn report(ctx: &Context, consumer: &Job, found: Unfetched) -> Diagnostic {
+    let Unfetched { stage, producer, made: p } = found;
+    let o = consumer.origin;
+    let d = RULE
+        .at(
+            o.file,
+            o.name,
+            format!(
+                "job `{}` uses `{}`, which job `{}` of stage `{}` makes, but does not fetch it",
+                consumer.name, p.path, producer.name, stage.name
+            ),
+        )
+        .with_label("its workspace has that file only if it runs on the same agent")
+        .with_secondary(producer.origin.file, p.span, format!("`{}` is made here", p.path))
+        .with_note("each job starts in a fresh workspace, possibly on another agent");
+    match installed_folder(&p.path).then(|| install_command(producer, p.span)).flatten() {
+        Some(install) => install_again(ctx, consumer, &install, d),
+        None => fetch_it(ctx, stage, producer, consumer, p, d),
+    }
+}
+
+/// Advice for a folder of installed dependencies: install it again in the consumer.
+fn install_again(ctx: &Context, consumer: &Job, install: &str, d: Diagnostic) -> Diagnostic {
+    let d = d.with_help(format!(
+        "install it in `{}` too, with `{install}` as its first task: a folder of installed dependencies is not worth an artifact",
+        consumer.name
+    ));
+    match install_first(ctx, consumer, install) {
+        Some(fix) => d.with_fix(fix),
+        None => d,
+    }
+}
+
+/// Advice for anything else: publish it as an artifact, and fetch it.
+fn fetch_it(ctx: &Context, stage: &Stage, producer: &Job, consumer: &Job, p: &Produced, d: Diagnostic) -> Diagnostic {
+    let artifact = p.artifact.clone().unwrap_or_else(|| artifact_name(&p.path));
+    let d = d.with_help(match &p.artifact {
+        Some(a) => format!("fetch it first: `fetch {}.{}.{a}`", stage.name, producer.name),
+        None => format!(
+            "publish it from `{}` with `artifact {artifact} = \"{}\"` and fetch it in `{}`",
+            producer.name, p.path, consumer.name
+        ),
+    });
+    match fix(ctx, &stage.name, producer, consumer, &p.path, &artifact, p.artifact.is_none()) {
+        Some(fix) => d.with_fix(fix),
+        None => d,
+    }
+}
+
+/// A folder a package manager fills with installed dependencies (`node_modules`, `vendor`):
+/// installing it again is the way to have it, not an artifact.
+fn installed_folder(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    matches!(last, "node_modules" | "vendor")
+}
+
+/// The command of the task at `span` that installs dependencies (`npm ci`).
+fn install_command(job: &Job, span: Span) -> Option<String> {
+    let task = job.tasks.iter().find(|t| t.origin.span == span)?;
+    let cmds = super::task_commands(&task.action)?;
+    let install = cmds.iter().find(|c| super::super::effects::installs_dependencies(c))?;
+    Some(install.words.join(" "))
+}
+
+/// Runs the install as the consumer's first task.
+fn install_first(ctx: &Context, consumer: &Job, install: &str) -> Option<Fix> {
+    if install.contains(['"', '\\', '#']) {
+        return None;
+    }
+    let block = edit::plain_job(ctx, consumer)?;
+    let file = consumer.origin.file;
+    let source = ctx.workspace.file(file);
+    Some(Fix {
+        message: format!("run `{install}` first in `{}`", consumer.name),
+        applicability: Applicability::Unsafe,
+        edits: vec![edit::insert_before_tasks(source, file, block, &format!("run \"{install}\""))?],
+    })
 }
 
 /// The docker images a job builds (`docker build -t X`, `docker tag A X`), uses (`docker push
