@@ -106,19 +106,7 @@ fn net_or_skip(test: &str) -> Option<Net> {
 fn start_server(marker: &Marker, dir: &Path, net: &Net, port: u16) -> Proc {
     let listen = format!("0.0.0.0:{port}");
     let lease = LEASE_MS.to_string();
-    let args = [
-        "server",
-        "ci.pw",
-        "--listen",
-        &listen,
-        "--state",
-        "state",
-        "--no-poll",
-        "--lease-ms",
-        &lease,
-        "--heartbeat-ms",
-        "300",
-    ];
+    let args = server_args(&listen, &lease);
     let proc = spawn_in(marker, dir, Some(&net.ns("s")), &args, &dir.join("server.log"));
     within(20, "the server starts", || std::fs::read_to_string(dir.join("state/server-url")).is_ok());
     proc

@@ -108,6 +108,24 @@ pub(crate) fn start_server(marker: &Marker, dir: &Path, port: u16, log: &str) ->
     start_server_with(marker, dir, port, log, "1500", &[])
 }
 
+/// The arguments of a `pw server` of `ci.pw` listening on `listen`, with state in `state`, no
+/// polling of materials, a lease of `lease_ms` and renewals every 300 ms.
+pub(crate) fn server_args<'a>(listen: &'a str, lease_ms: &'a str) -> Vec<&'a str> {
+    vec![
+        "server",
+        "ci.pw",
+        "--listen",
+        listen,
+        "--state",
+        "state",
+        "--no-poll",
+        "--lease-ms",
+        lease_ms,
+        "--heartbeat-ms",
+        "300",
+    ]
+}
+
 /// A server whose agents' lease is `lease_ms`, with `extra` arguments.
 pub(crate) fn start_server_with(
     marker: &Marker,
@@ -120,19 +138,7 @@ pub(crate) fn start_server_with(
     let state = dir.join("state");
     let _ = std::fs::remove_file(state.join("server-url"));
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "server",
-        "ci.pw",
-        "--listen",
-        &listen,
-        "--state",
-        "state",
-        "--no-poll",
-        "--lease-ms",
-        lease_ms,
-        "--heartbeat-ms",
-        "300",
-    ];
+    let mut args = server_args(&listen, lease_ms);
     args.extend(extra);
     let proc = spawn(marker, dir, &args, &dir.join(log));
     for _ in 0..500 {

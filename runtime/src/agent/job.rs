@@ -239,6 +239,11 @@ impl<P: Peer> JobRun<'_, P> {
                 TaskWhen::Failed => failed.is_some(),
                 TaskWhen::Always => true,
             };
+            // A stop that came while the last task ended or was reported starts no other task.
+            if stopped_by.is_none() && self.stopped() {
+                self.say(format!("the job was cancelled before task {}", i + 1));
+                stopped_by = Some((JobResult::Cancelled, "cancelled".into()));
+            }
             if !run || stopped_by.is_some() {
                 let _ = self.peer.task(&self.ticket, i, TaskState::Skipped, None).await;
                 continue;

@@ -25,12 +25,14 @@ enum Call {
 enum Beat {
     /// Nothing new: keep going.
     Running,
-    /// The attempt is no longer the agent's (410).
+    /// The attempt is no longer the agent's (410), once its first task has started.
     Gone,
     /// No answer ever: the agent is cut off.
     Silent,
     /// Nothing listens: the server is down.
     Refused,
+    /// The job is cancelled once its first task has passed, while that report is on its way.
+    CancelAfterFirstTask,
 }
 
 #[derive(Clone)]
@@ -39,6 +41,10 @@ struct FakeServer {
     beat: Beat,
     /// Work requests answered 404 (the server forgot the agent) before any job is handed out.
     forget: Arc<Mutex<u32>>,
+    /// Set when the first task's start is reported (for [`Beat::Gone`]).
+    first_started: Arc<std::sync::atomic::AtomicBool>,
+    /// Set when the first task's end is reported (for [`Beat::CancelAfterFirstTask`]).
+    first_done: Arc<std::sync::atomic::AtomicBool>,
     calls: mpsc::UnboundedSender<Call>,
 }
 
@@ -46,7 +52,9 @@ impl FakeServer {
     fn new(jobs: Vec<Assignment>, beat: Beat) -> (FakeServer, mpsc::UnboundedReceiver<Call>) {
         let (calls, rx) = mpsc::unbounded_channel();
         let jobs = Arc::new(Mutex::new(jobs.into()));
-        (FakeServer { jobs, beat, forget: Arc::new(Mutex::new(0)), calls }, rx)
+        let first_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let first_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        (FakeServer { jobs, beat, forget: Arc::new(Mutex::new(0)), first_started, first_done, calls }, rx)
     }
 
     fn tell(&self, call: Call) {
@@ -94,14 +102,32 @@ impl Peer for FakeServer {
                 tokio::time::sleep(wait).await;
                 Ok(false)
             }
-            Beat::Gone => Err(CallError::Status(410, "attempt 1 is over".into())),
+            Beat::Gone => {
+                tokio::time::sleep(wait).await;
+                if !self.first_started.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Ok(false);
+                }
+                Err(CallError::Status(410, "attempt 1 is over".into()))
+            }
             Beat::Silent => std::future::pending().await,
             Beat::Refused => Err(CallError::Refused("Connection refused (os error 111)".into())),
+            Beat::CancelAfterFirstTask => {
+                tokio::time::sleep(wait).await;
+                Ok(self.first_done.load(std::sync::atomic::Ordering::SeqCst))
+            }
         }
     }
 
     async fn task(&self, _t: &Ticket, index: usize, state: TaskState, _code: Option<i32>) -> Result<(), CallError> {
         self.tell(Call::Task { index, state });
+        if index == 0 && state == TaskState::Running {
+            self.first_started.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if index == 0 && state == TaskState::Passed && matches!(self.beat, Beat::CancelAfterFirstTask) {
+            // The cancel reaches the agent before this answer does.
+            self.first_done.store(true, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
         Ok(())
     }
 
@@ -322,6 +348,26 @@ async fn a_job_runs_on_through_a_server_that_is_down_for_longer_than_a_lease() {
     let calls = calls_until(&mut calls, completed).await;
     assert_eq!(calls.last(), Some(&Call::Complete { result: JobResult::Passed, reason: None }), "{calls:#?}");
     assert!(marker.exists(), "the task ran to its end");
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_that_comes_between_two_tasks_starts_no_other_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("second");
+    let second = format!("touch {}", marker.display());
+    let (peer, mut calls) = FakeServer::new(vec![assignment(1, &["true", &second])], Beat::CancelAfterFirstTask);
+    let (stop, shutdown) = watch::channel(false);
+    let agent = tokio::spawn(run_with(peer, options(dir.path()), shutdown));
+
+    let calls = calls_until(&mut calls, completed).await;
+    assert!(calls.contains(&Call::Task { index: 1, state: TaskState::Skipped }), "{calls:#?}");
+    assert!(!calls.contains(&Call::Task { index: 1, state: TaskState::Running }), "{calls:#?}");
+    let cancelled = Call::Complete { result: JobResult::Cancelled, reason: Some("cancelled".into()) };
+    assert_eq!(calls.last(), Some(&cancelled));
+    assert!(log_of(&calls).contains("the job was cancelled before task 2"), "{}", log_of(&calls));
+    assert!(!marker.exists(), "the second task never ran");
     stop.send(true).unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
 }
