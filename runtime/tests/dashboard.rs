@@ -19,7 +19,7 @@ async fn trigger(h: &Harness) {
 async fn read_events(resp: &mut reqwest::Response, n: usize) -> Vec<(u64, u64)> {
     let mut text = String::new();
     let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while out.len() < n {
         let chunk = tokio::time::timeout_at(deadline, resp.chunk()).await.expect("events in time").expect("stream");
         text.push_str(&String::from_utf8_lossy(&chunk.expect("stream open")));
@@ -111,7 +111,7 @@ async fn pages_carry_an_etag_answer_304_and_are_gzipped() {
 async fn read_logs(resp: &mut reqwest::Response, n: usize) -> Vec<(u64, String)> {
     let mut text = String::new();
     let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while out.len() < n {
         let chunk = tokio::time::timeout_at(deadline, resp.chunk()).await.expect("log in time").expect("stream");
         text.push_str(&String::from_utf8_lossy(&chunk.expect("stream open")));
