@@ -54,6 +54,41 @@ fn pw_run_builds_and_tests_the_hello_example_with_a_real_c_compiler() {
 }
 
 #[test]
+fn pw_run_as_another_user_gives_a_task_its_declared_secret_and_no_file_of_the_state_folder() {
+    let marker = Marker::new("runas");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The tasks' user must reach its workspace below this folder.
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let state = d.join(".pw");
+    std::fs::create_dir_all(state.join("secrets")).unwrap();
+    std::fs::write(state.join("secrets/deploy-token"), "declared-secret-value\n").unwrap();
+    std::fs::write(state.join("secrets/other-token"), "undeclared-secret-value\n").unwrap();
+    let s = state.display();
+    let script = format!(
+        "echo uid=$(id -u) token=$TOKEN; cat {s}/api-token {s}/agent-token {s}/secrets/other-token 2>&1; ls {s}/secrets 2>&1; exit 3"
+    );
+    let job = format!("job look {{\n      env {{ TOKEN = secret(\"deploy-token\") }}\n      run {script:?}\n    }}");
+    std::fs::write(d.join("ci.pw"), format!("pipeline spy {{\n  stage s {{\n    {job}\n  }}\n}}\n")).unwrap();
+    // The job fails on purpose: `pw run` then prints the end of its log.
+    let out = pw(&marker, d, &["run", "ci.pw", "--agents", "1", "--run-as", "nobody"]);
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{}{text}", String::from_utf8_lossy(&out.stdout));
+    assert!(text.contains("uid=65534 token=****"), "the task runs as nobody with its secret, masked: {text}");
+    let api = std::fs::read_to_string(state.join("api-token")).unwrap();
+    let agent = std::fs::read_to_string(state.join("agent-token")).unwrap();
+    for (what, value) in [
+        ("the API token", api.trim()),
+        ("the agent token", agent.trim()),
+        ("a secret it does not declare", "undeclared-secret-value"),
+        ("the names of the secrets", "other-token\n"),
+    ] {
+        assert!(!text.contains(value), "the task saw {what}: {text}");
+    }
+    assert_eq!(text.matches("Permission denied").count(), 4, "{text}");
+}
+
+#[test]
 fn pw_run_exits_1_and_prints_the_log_tail_of_a_failed_job() {
     let marker = Marker::new("runfail");
     let dir = tempfile::tempdir().unwrap();

@@ -37,10 +37,18 @@ pub struct RunArgs {
     /// Run a plan saved by `pw plan -o FILE` instead of `.pw` files.
     #[arg(long, conflicts_with = "paths")]
     pub plan: Option<PathBuf>,
+    /// Run tasks as this unprivileged user (when `pw run` runs as root), who cannot read the
+    /// state folder's tokens and secrets.
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
 }
 
 /// `pw run`.
 pub fn run(args: RunArgs) -> ExitStatus {
+    let run_as = match args.run_as.as_deref().map(pw_runtime::agent::User::for_run_as).transpose() {
+        Ok(u) => u,
+        Err(e) => return error::fail(miette!("{e}")),
+    };
     let plan = match plan_of(&args.paths, &args.plan) {
         Ok(p) => p,
         Err(status) => return status,
@@ -49,12 +57,12 @@ pub fn run(args: RunArgs) -> ExitStatus {
         Ok(rt) => rt,
         Err(status) => return status,
     };
-    let status = rt.block_on(run_async(args, plan));
+    let status = rt.block_on(run_async(args, plan, run_as));
     rt.shutdown_timeout(Duration::from_secs(1));
     status
 }
 
-async fn run_async(opts: RunArgs, plan: Plan) -> ExitStatus {
+async fn run_async(opts: RunArgs, plan: Plan, run_as: Option<pw_runtime::agent::User>) -> ExitStatus {
     let roots: Vec<String> = match &opts.pipeline {
         Some(name) => match plan.pipeline(name) {
             Some(p) => vec![p.name.clone()],
@@ -110,7 +118,7 @@ async fn run_async(opts: RunArgs, plan: Plan) -> ExitStatus {
             workdir: state.agents_dir().join(format!("local-{i}")),
             kill_grace: Duration::from_secs(5),
             announce: false,
-            run_as: None,
+            run_as: run_as.clone(),
         };
         let rx = stop_rx.clone();
         tokio::spawn(async move {
