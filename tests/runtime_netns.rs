@@ -115,22 +115,8 @@ fn start_server(marker: &Marker, dir: &Path, net: &Net, port: u16) -> Proc {
 /// Agent `k` in its own namespace, reaching the server over its link.
 fn start_agent(marker: &Marker, dir: &Path, net: &Net, port: u16, k: &str) -> Proc {
     let url = format!("http://10.77.{k}.1:{port}");
-    let (workdir, name) = (dir.join(format!("agents/a{k}")), format!("a{k}"));
-    let token = dir.join("state/agent-token");
-    let args = [
-        "agent",
-        "--server",
-        &url,
-        "--token-file",
-        token.to_str().unwrap(),
-        "--workdir",
-        workdir.to_str().unwrap(),
-        "--name",
-        &name,
-        "--kill-grace-ms",
-        "300",
-    ];
-    spawn_in(marker, dir, Some(&net.ns(&format!("a{k}"))), &args, &dir.join(format!("a{k}.log")))
+    let ns = net.ns(&format!("a{k}"));
+    start_agent_in(marker, dir, Some(&ns), &url, &dir.join("state/agent-token"), &format!("a{k}"))
 }
 
 /// A task that records its shell's process id in `pids-ATTEMPT`, notes in `overlap` any task of

@@ -155,6 +155,19 @@ pub(crate) fn start_agent(marker: &Marker, dir: &Path, server: &Server, name: &s
 }
 
 pub(crate) fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Path, name: &str) -> Proc {
+    start_agent_in(marker, dir, None, url, token, name)
+}
+
+/// An agent `name` of the server at `url` (in network namespace `netns` when given), working in
+/// `agents/NAME`, its output going to `NAME.log`.
+pub(crate) fn start_agent_in(
+    marker: &Marker,
+    dir: &Path,
+    netns: Option<&str>,
+    url: &str,
+    token: &Path,
+    name: &str,
+) -> Proc {
     let workdir = dir.join("agents").join(name);
     let args = [
         "agent",
@@ -169,7 +182,7 @@ pub(crate) fn start_agent_at(marker: &Marker, dir: &Path, url: &str, token: &Pat
         "--kill-grace-ms",
         "300",
     ];
-    spawn(marker, dir, &args, &dir.join(format!("{name}.log")))
+    spawn_in(marker, dir, netns, &args, &dir.join(format!("{name}.log")))
 }
 
 pub(crate) fn json(marker: &Marker, dir: &Path, args: &[&str]) -> Value {

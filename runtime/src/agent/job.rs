@@ -71,9 +71,6 @@ pub(super) async fn run_job<P: Peer>(
         Ok(_) = fenced.wait_for(|f| *f) => (JobResult::Lost, Some(fenced_reason(lease))),
     };
     let fenced = *fenced.borrow();
-    if fenced {
-        run.say(fenced_reason(lease));
-    }
     reason = reason.map(|r| run.secrets.mask(&r));
     stopping.abort();
     if *agent_stopping.borrow() && result == JobResult::Cancelled {

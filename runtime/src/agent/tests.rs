@@ -194,6 +194,16 @@ fn options(workdir: &Path) -> AgentOptions {
     }
 }
 
+/// Stops an agent started with [`run_with`] and waits (up to 10 seconds) for it to end; what it
+/// returned.
+async fn stop_agent(
+    stop: watch::Sender<bool>,
+    agent: tokio::task::JoinHandle<Result<(), String>>,
+) -> Result<(), String> {
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops").expect("the agent's task")
+}
+
 /// Collects the calls until one satisfies `last` (within 20 seconds); returns them all.
 async fn calls_until(rx: &mut mpsc::UnboundedReceiver<Call>, last: impl Fn(&Call) -> bool) -> Vec<Call> {
     let mut seen = Vec::new();
@@ -252,9 +262,7 @@ async fn assignments_run_and_their_ends_are_reported_passed_or_failed() {
     let reason = "task 1 (`exit 3`) exited with code 3".to_string();
     assert_eq!(second.last(), Some(&Call::Complete { result: JobResult::Failed, reason: Some(reason) }));
 
-    stop.send(true).unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
-    assert_eq!(ended.unwrap(), Ok(()));
+    assert_eq!(stop_agent(stop, agent).await, Ok(()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,8 +300,7 @@ async fn the_task_is_stopped_when_the_server_says_the_attempt_is_gone() {
     assert_eq!(calls.last(), Some(&cancelled));
     assert!(log_of(&calls).contains("stopped: the job was cancelled"), "{}", log_of(&calls));
     assert!(!marker.exists(), "the task did not run on");
-    stop.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
+    let _ = stop_agent(stop, agent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,8 +316,7 @@ async fn a_returning_agent_gives_its_identity_and_a_forgotten_one_registers_anew
     assert_eq!(first, [Call::Register { previous: Some(("old-id".into(), "old-credential".into())) }]);
     let again = calls_until(&mut calls, |c| matches!(c, Call::Register { .. })).await;
     assert_eq!(again, [Call::Register { previous: None }], "the forgotten identity is not offered again");
-    stop.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
+    let _ = stop_agent(stop, agent).await;
     let kept = std::fs::read_to_string(dir.path().join("agent-credential")).unwrap();
     assert_eq!(kept, "a1 c1\n", "the new identity is kept for a restart");
 }
@@ -332,8 +338,7 @@ async fn an_agent_cut_off_stops_its_job_before_its_lease_runs_out_on_the_server(
     let reason = "no word from the server for 0.8s: the agent stopped the job, which the server gives to another agent";
     assert_eq!(calls.last(), Some(&Call::Complete { result: JobResult::Lost, reason: Some(reason.into()) }));
     assert!(!marker.exists(), "the task did not run on");
-    stop.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
+    let _ = stop_agent(stop, agent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,8 +353,7 @@ async fn a_job_runs_on_through_a_server_that_is_down_for_longer_than_a_lease() {
     let calls = calls_until(&mut calls, completed).await;
     assert_eq!(calls.last(), Some(&Call::Complete { result: JobResult::Passed, reason: None }), "{calls:#?}");
     assert!(marker.exists(), "the task ran to its end");
-    stop.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
+    let _ = stop_agent(stop, agent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,6 +372,5 @@ async fn a_cancel_that_comes_between_two_tasks_starts_no_other_task() {
     assert_eq!(calls.last(), Some(&cancelled));
     assert!(log_of(&calls).contains("the job was cancelled before task 2"), "{}", log_of(&calls));
     assert!(!marker.exists(), "the second task never ran");
-    stop.send(true).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await.expect("the agent stops");
+    let _ = stop_agent(stop, agent).await;
 }
