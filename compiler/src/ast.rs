@@ -22,7 +22,7 @@ pub struct File {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Member {
     /// `name = value`
-    Field(Field),
+    Field(Box<Field>),
     /// `material x { }`, `pipeline x { }`, `stage x = t(...)`, `env { }`, `template job t(...) { }`, ...
     /// Boxed, as the other members are far smaller: a body's vector of members holds each one
     /// at the size of the largest.
@@ -30,7 +30,7 @@ pub enum Member {
     /// `run ...` or `fetch ...`
     Task(Box<Task>),
     /// `artifact name = "path"`
-    Artifact(Artifact),
+    Artifact(Box<Artifact>),
     /// Text the parser skipped while recovering from a syntax error.
     Error(Span),
 }
@@ -42,6 +42,14 @@ impl Member {
 
     pub fn task(task: Task) -> Member {
         Member::Task(Box::new(task))
+    }
+
+    pub fn field(field: Field) -> Member {
+        Member::Field(Box::new(field))
+    }
+
+    pub fn artifact(artifact: Artifact) -> Member {
+        Member::Artifact(Box::new(artifact))
     }
 
     pub fn span(&self) -> Span {
@@ -96,7 +104,7 @@ pub struct Block {
     /// Template parameters, for `template ... t(params)`.
     pub params: Vec<Param>,
     /// `for server in [...]` on a job.
-    pub fan_out: Option<ForClause>,
+    pub fan_out: Option<Box<ForClause>>,
     pub body: Body,
     pub span: Span,
 }
@@ -106,7 +114,7 @@ pub enum Body {
     /// `{ members }`; the span covers the braces.
     Members { members: Vec<Member>, span: Span },
     /// `= template(args)`
-    Instance(TemplateCall),
+    Instance(Box<TemplateCall>),
     /// A syntax error left the body out.
     Missing,
 }
@@ -196,10 +204,7 @@ pub enum ExprKind {
     /// `manual`, `build.compile.linux.webapp`: an enum word or a dotted reference.
     Path(Vec<Ident>),
     /// `secret("name")`, `discover("command")`
-    Call {
-        name: Ident,
-        args: Vec<Expr>,
-    },
+    Call(Box<Call>),
     /// `1..4`: from the first up to, not including, the second.
     Range(i64, i64),
     /// No limit, chosen explicitly: GoCD's `timeout: 0`. Only the GoCD front end writes it;
@@ -220,7 +225,7 @@ impl ExprKind {
             ExprKind::List(_) => "a list",
             ExprKind::Path(p) if p.len() == 1 => "a word",
             ExprKind::Path(_) => "a reference",
-            ExprKind::Call { .. } => "a call",
+            ExprKind::Call(_) => "a call",
             ExprKind::Range(..) => "a range",
             ExprKind::Never => "no limit",
             ExprKind::Error => "an invalid value",
@@ -229,6 +234,13 @@ impl ExprKind {
 }
 
 /// A string literal, escapes decoded, split at its `#{name}` interpolations.
+/// A call: `secret("name")`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Expr>,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct StrLit {
     pub parts: Vec<StrPart>,

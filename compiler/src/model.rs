@@ -206,9 +206,9 @@ pub struct Job {
     pub tasks: Vec<Task>,
     pub artifacts: Vec<ArtifactDecl>,
     /// A `discover(...)` fan-out, expanded by the runtime when the stage starts.
-    pub discover: Option<Discover>,
+    pub discover: Option<Box<Discover>>,
     /// The static `for` fan-out this job is one instance of.
-    pub instance_of: Option<FanOutInstance>,
+    pub instance_of: Option<Box<FanOutInstance>>,
     pub origin: Origin,
     pub template: Option<String>,
 }
@@ -269,7 +269,7 @@ pub enum Action {
     Shell(String),
     /// `run ["argv", ...]`: no shell.
     Exec(Vec<String>),
-    Fetch(Fetch),
+    Fetch(Box<Fetch>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

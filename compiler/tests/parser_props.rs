@@ -188,7 +188,7 @@ fn check_member(text: &str, member: &Member, outer: Span) {
                 }
             }
             for f in &t.options {
-                check_member(text, &Member::Field(f.clone()), span);
+                check_member(text, &Member::field(f.clone()), span);
             }
         }
         Member::Block(b) => {
@@ -247,13 +247,16 @@ fn check_expr(text: &str, e: &Expr, outer: Span) {
                 }
             }
         }
-        ExprKind::List(items) | ExprKind::Call { args: items, .. } => {
+        ExprKind::List(items) => {
             for item in items {
                 check_expr(text, item, e.span);
             }
-            if let ExprKind::Call { name, .. } = &e.kind {
-                check_ident(text, name, e.span);
+        }
+        ExprKind::Call(call) => {
+            for item in &call.args {
+                check_expr(text, item, e.span);
             }
+            check_ident(text, &call.name, e.span);
         }
         ExprKind::Path(path) => {
             for id in path {

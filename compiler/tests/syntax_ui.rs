@@ -161,8 +161,8 @@ fn value(source: &SourceFile, e: &Expr) -> String {
             format!("[{}]", items.iter().map(|i| value(source, i)).collect::<Vec<_>>().join(", "))
         }
         ExprKind::Path(path) => path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("."),
-        ExprKind::Call { name, args } => {
-            format!("{}({})", name.name, args.iter().map(|a| value(source, a)).collect::<Vec<_>>().join(", "))
+        ExprKind::Call(call) => {
+            format!("{}({})", call.name.name, call.args.iter().map(|a| value(source, a)).collect::<Vec<_>>().join(", "))
         }
         ExprKind::Range(a, b) => format!("{a}..{b}"),
         ExprKind::Never => "<never>".to_string(),

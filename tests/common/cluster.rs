@@ -264,14 +264,21 @@ pub(crate) fn wait_exit(p: &mut Proc) -> Option<i32> {
 
 /// Waits (up to a minute) for a log file to hold `needle`; its text.
 pub(crate) fn wait_log(path: &Path, needle: &str) -> String {
+    wait_logs(&[path], needle)
+}
+
+/// The logs at `paths` one after another, once one of them says `needle` (a job's agent writes
+/// its last line after it reports the job, so the server may know of it first).
+pub(crate) fn wait_logs(paths: &[&Path], needle: &str) -> String {
+    let read = || paths.iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect::<String>();
     for _ in 0..600 {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = read();
         if text.contains(needle) {
             return text;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{} never said {needle:?}: {}", path.display(), std::fs::read_to_string(path).unwrap_or_default());
+    panic!("{paths:?} never said {needle:?}: {}", read());
 }
 
 pub(crate) fn job_attempts<'a>(i: &'a Value, stage: &str, job: &str) -> &'a Vec<Value> {

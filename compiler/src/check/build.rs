@@ -116,7 +116,7 @@ impl<'a, 's> Builder<'a, 's> {
         let mut stages: Vec<Stage> = Vec::new();
         for member in ctx.members {
             match member {
-                Member::Field(f) => field_list.push(f),
+                Member::Field(f) => field_list.push(&**f),
                 Member::Block(b) if b.kind == BlockKind::Env => env.extend(self.env(ctx.file, b, &ctx.scope)),
                 Member::Block(b) if b.kind == BlockKind::Stage => {
                     if let Some(stage) = self.stage(ctx.file, b, &ctx.scope) {
@@ -144,7 +144,7 @@ impl<'a, 's> Builder<'a, 's> {
             after,
             max_instances,
             env,
-            stages,
+            stages: exact(stages),
             origin: at,
             template: ctx.template,
         }
@@ -199,7 +199,7 @@ impl<'a, 's> Builder<'a, 's> {
         let mut jobs: Vec<Job> = Vec::new();
         for member in ctx.members {
             match member {
-                Member::Field(f) => field_list.push(f),
+                Member::Field(f) => field_list.push(&**f),
                 Member::Block(b) if b.kind == BlockKind::Env => env.extend(self.env(ctx.file, b, &ctx.scope)),
                 Member::Block(b) if b.kind == BlockKind::Job => {
                     for job in self.job(ctx.file, b, &ctx.scope) {
@@ -238,7 +238,7 @@ impl<'a, 's> Builder<'a, 's> {
             on_failure,
             fetch_materials,
             env,
-            jobs,
+            jobs: exact(jobs),
             origin: at,
             template: ctx.template,
         }
@@ -257,7 +257,7 @@ impl<'a, 's> Builder<'a, 's> {
             let inner = scope.with(&fan.var.name, Binding::Dynamic, var_symbol);
             let mut job = self.job_instance(file, block, &inner, name.name.clone(), at);
             if let Some(j) = job.as_mut() {
-                j.discover = Some(Discover { var: fan.var.name.clone(), command });
+                j.discover = Some(Box::new(Discover { var: fan.var.name.clone(), command }));
             }
             return job.into_iter().collect();
         }
@@ -267,7 +267,8 @@ impl<'a, 's> Builder<'a, 's> {
             let inner = scope.with(&fan.var.name, Binding::Value(Value::Str(value.clone())), var_symbol);
             let instance = crate::fan_out::instance_name(&name.name, &value);
             if let Some(mut job) = self.job_instance(file, block, &inner, instance, at) {
-                job.instance_of = Some(FanOutInstance { base: name.name.clone(), var: fan.var.name.clone(), value });
+                job.instance_of =
+                    Some(Box::new(FanOutInstance { base: name.name.clone(), var: fan.var.name.clone(), value }));
                 jobs.push(job);
             }
         }
@@ -384,7 +385,7 @@ impl<'a, 's> Builder<'a, 's> {
         let mut artifacts: Vec<ArtifactDecl> = Vec::new();
         for member in ctx.members {
             match member {
-                Member::Field(f) => field_list.push(f),
+                Member::Field(f) => field_list.push(&**f),
                 Member::Block(b) if b.kind == BlockKind::Env => env.extend(self.env(ctx.file, b, &ctx.scope)),
                 Member::Task(t) => tasks.extend(self.task(ctx.file, t, &ctx.scope)),
                 Member::Artifact(a) => {
@@ -420,7 +421,7 @@ impl<'a, 's> Builder<'a, 's> {
             wait_limit_secs,
             estimate_secs,
             env,
-            tasks,
+            tasks: exact(tasks),
             artifacts,
             discover: None,
             instance_of: None,
@@ -582,13 +583,13 @@ impl<'a, 's> Builder<'a, 's> {
             }
         };
         self.paths.insert((file, key), path.clone());
-        Some(Action::Fetch(Fetch {
+        Some(Action::Fetch(Box::new(Fetch {
             pipeline,
             stage: rest[0].clone(),
             job: rest[1].clone(),
             artifact: rest[2].clone(),
             into,
-        }))
+        })))
     }
 
     fn artifact(&mut self, file: FileId, a: &'a ast::Artifact, scope: &Scope) -> Option<ArtifactDecl> {
@@ -729,7 +730,7 @@ impl<'a, 's> Builder<'a, 's> {
         let mut out = Vec::new();
         for member in members {
             match member {
-                Member::Field(f) => out.push(f),
+                Member::Field(f) => out.push(&**f),
                 other => self.misplaced(file, other, within, "fields"),
             }
         }
@@ -1110,6 +1111,12 @@ impl PathUse {
 fn take_never(fields: &mut Vec<&ast::Field>) -> Option<Span> {
     let at = fields.iter().position(|f| f.name.name == "timeout" && f.value.kind == ExprKind::Never)?;
     Some(fields.remove(at).value.span)
+}
+
+/// `list` without room to grow: a program holds many small lists for as long as it lives.
+fn exact<T>(mut list: Vec<T>) -> Vec<T> {
+    list.shrink_to_fit();
+    list
 }
 
 fn is_block(member: &Member, kind: BlockKind) -> bool {

@@ -68,7 +68,7 @@ impl Resolver<'_, '_> {
             }
         }
         for (pi, si, ji, ti, fetch) in resolved {
-            program.pipelines[pi].stages[si].jobs[ji].tasks[ti].action = Action::Fetch(fetch);
+            program.pipelines[pi].stages[si].jobs[ji].tasks[ti].action = Action::Fetch(Box::new(fetch));
         }
         program.symbols = symbols;
     }

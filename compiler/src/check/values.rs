@@ -172,7 +172,7 @@ impl Eval<'_> {
             ExprKind::Duration(d) => Value::Duration(*d),
             ExprKind::List(items) => Value::List(items.iter().map(|e| self.expr(e)).collect()),
             ExprKind::Path(path) => self.path(path),
-            ExprKind::Call { name, args } => self.call(name, args, expr.span),
+            ExprKind::Call(call) => self.call(&call.name, &call.args, expr.span),
             ExprKind::Range(a, b) => Value::Range(*a, *b),
             // Taken out of a job's fields before they are read: it is no value of `.pw`.
             ExprKind::Never => Value::Error,

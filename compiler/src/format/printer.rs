@@ -288,7 +288,7 @@ impl<'a> Printer<'a> {
             return;
         }
         let last = span.start;
-        let options: Vec<Member> = options.iter().cloned().map(Member::Field).collect();
+        let options: Vec<Member> = options.iter().cloned().map(Member::field).collect();
         let open = self.src[last..span.end].find('{').map_or(last, |i| last + i);
         self.out.push_str(" {");
         self.indent += 1;
@@ -397,7 +397,8 @@ impl<'a> Printer<'a> {
                     p.expr(q, &items[i], 1)
                 });
             }
-            ExprKind::Call { name, args } if !args.is_empty() && (!fits || has_comments) => {
+            ExprKind::Call(call) if !call.args.is_empty() && (!fits || has_comments) => {
+                let crate::ast::Call { name, args } = &**call;
                 self.out.push_str(&name.name);
                 let open = self
                     .src
@@ -483,7 +484,8 @@ impl<'a> Printer<'a> {
                 self.write_items(items, out);
                 out.push(']');
             }
-            ExprKind::Call { name, args } => {
+            ExprKind::Call(call) => {
+                let crate::ast::Call { name, args } = &**call;
                 out.push_str(&name.name);
                 out.push('(');
                 self.write_items(args, out);

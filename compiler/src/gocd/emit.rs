@@ -137,7 +137,8 @@ impl Emitter<'_> {
                 let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
                 self.out.push_str(&names.join("."));
             }
-            ExprKind::Call { name, args } => {
+            ExprKind::Call(call) => {
+                let crate::ast::Call { name, args } = &**call;
                 self.out.push_str(&name.name);
                 self.out.push('(');
                 for (i, a) in args.iter().enumerate() {

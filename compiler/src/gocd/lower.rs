@@ -252,7 +252,7 @@ impl Lowerer<'_> {
             } else {
                 Vec::new()
             };
-            members.push(Member::Artifact(ast::Artifact {
+            members.push(Member::artifact(ast::Artifact {
                 name: Ident { name, span: a.span },
                 path: string(&a.source),
                 options,
@@ -262,11 +262,11 @@ impl Lowerer<'_> {
         let name = self.declared_name(&j.name, Scope::jobs(&p.name.value, &s.name.value), span);
         let mut b = block(BlockKind::Job, name, members, span);
         if let Some((n, at)) = j.instances.filter(|(n, _)| *n > 1) {
-            b.fan_out = Some(ForClause {
+            b.fan_out = Some(Box::new(ForClause {
                 var: Ident { name: "instance".into(), span: at },
                 source: Expr { kind: ExprKind::Range(1, i64::from(n)), span: at },
                 span: at,
-            });
+            }));
         }
         b
     }
@@ -377,7 +377,7 @@ impl Lowerer<'_> {
                 span: v.name.span.to(v.value.span),
             });
         }
-        let members = fields.into_iter().map(Member::Field).collect();
+        let members = fields.into_iter().map(Member::field).collect();
         Some(Member::block(Block {
             kind: BlockKind::Env,
             kind_span: at,
@@ -611,7 +611,7 @@ fn ast_field(name: &str, value: Expr, span: Span) -> Field {
 }
 
 fn field(name: &str, value: Expr, span: Span) -> Member {
-    Member::Field(ast_field(name, value, span))
+    Member::field(ast_field(name, value, span))
 }
 
 fn string(t: &Text) -> Expr {
@@ -636,7 +636,10 @@ fn list(items: Vec<Expr>, span: Span) -> Expr {
 
 fn secret(name: &str, span: Span) -> Expr {
     Expr {
-        kind: ExprKind::Call { name: Ident { name: "secret".into(), span }, args: vec![str_expr(name.into(), span)] },
+        kind: ExprKind::Call(Box::new(ast::Call {
+            name: Ident { name: "secret".into(), span },
+            args: vec![str_expr(name.into(), span)],
+        })),
         span,
     }
 }

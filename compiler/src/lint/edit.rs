@@ -136,7 +136,7 @@ pub(crate) fn merge_jobs(ctx: &Context, keep: &Job, others: &[&Job], remove: &[S
     let mut moved = Vec::new();
     let field = |b: &'_ Block, name: &str| -> Option<ast::Field> {
         b.body.members().iter().find_map(|m| match m {
-            Member::Field(f) if f.name.name == name => Some(f.clone()),
+            Member::Field(f) if f.name.name == name => Some(ast::Field::clone(f)),
             _ => None,
         })
     };

@@ -18,8 +18,6 @@ pub struct JobFacts {
     pub waits: Vec<String>,
     /// Its non-trivial simple commands, each as a hash of its words (compared, never shown).
     pub commands: Vec<u64>,
-    /// For each task, its words when it runs one simple command.
-    pub single: Vec<Option<Vec<String>>>,
     /// Whether it runs `docker` at all.
     pub docker: bool,
     /// Its first command, when every command it runs (trivial ones aside) installs
@@ -47,10 +45,7 @@ fn job_facts(job: &Job) -> JobFacts {
     let mut implicit = Vec::new();
     let mut only_installs = true;
     for task in &job.tasks {
-        let Some(mut cmds) = rules::task_commands(&task.action) else {
-            facts.single.push(None);
-            continue;
-        };
+        let Some(cmds) = rules::task_commands(&task.action) else { continue };
         let dir = task.dir.as_deref();
         for path in shell::writes_of(&cmds) {
             let path = in_dir(dir, &path);
@@ -74,7 +69,6 @@ fn job_facts(job: &Job) -> JobFacts {
                 facts.installs = Some(cmd.words.join(" "));
             }
         }
-        facts.single.push(if cmds.len() == 1 { cmds.pop().map(|c| c.words) } else { None });
     }
     for a in &job.artifacts {
         if let Some(path) = shell::normalize(&a.path) {

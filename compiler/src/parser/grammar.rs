@@ -98,7 +98,9 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
             choice((
                 braces.clone(),
                 just(Token::Eq).ignore_then(
-                    call(value.clone()).map(Body::Instance).recover_with(via_parser(empty().to(Body::Missing))),
+                    call(value.clone())
+                        .map(|c| Body::Instance(Box::new(c)))
+                        .recover_with(via_parser(empty().to(Body::Missing))),
                 ),
             ))
             .boxed(),
@@ -132,7 +134,7 @@ fn member<'t, 's: 't>(expr: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
                     template_of: None,
                     name,
                     params: Vec::new(),
-                    fan_out,
+                    fan_out: fan_out.map(Box::new),
                     body,
                     span: e.span(),
                 })
@@ -326,7 +328,7 @@ fn artifact<'t, 's: 't>(value: Boxed<'t, 's, Expr>) -> Boxed<'t, 's, Member> {
         .then(value.clone())
         .then(options(value))
         .map_with(|((name, path), options), e| match name {
-            Some(name) => Member::Artifact(Artifact { name, path, options, span: e.span() }),
+            Some(name) => Member::artifact(Artifact { name, path, options, span: e.span() }),
             None => Member::Error(e.span()),
         })
         .boxed()
@@ -370,7 +372,7 @@ fn field_or_unknown_block<'t, 's: 't>(
                 .recover_with(via_parser(quiet_value.map(Rest::MissingEq))),
         )
         .map_with(|(name, rest), e| match rest {
-            Rest::Value(value) => Member::Field(Field { name, value, span: e.span() }),
+            Rest::Value(value) => Member::field(Field { name, value, span: e.span() }),
             Rest::MissingEq(value) => {
                 // `rnu "make"`: a misspelt task rather than a field without `=`.
                 if value.kind != ExprKind::Error {
@@ -379,7 +381,7 @@ fn field_or_unknown_block<'t, 's: 't>(
                         state.hints.push((value.span.start, format!("did you mean `{task}`?")));
                     }
                 }
-                Member::Field(Field { name, value, span: e.span() })
+                Member::field(Field { name, value, span: e.span() })
             }
             Rest::Block => {
                 let help = match did_you_mean(&name.name, BLOCK_KEYWORDS) {
@@ -454,7 +456,7 @@ fn expr<'t, 's: 't>() -> Boxed<'t, 's, Expr> {
         let args = delimited_list(expr, Token::LParen, Token::RParen);
         let segments = just(Token::Dot).ignore_then(opt_ident()).repeated().collect::<Vec<_>>();
         let word = ident().then(args.map(Ok).or(segments.map(Err))).map(|(name, rest)| match rest {
-            Ok(Some(args)) => ExprKind::Call { name, args },
+            Ok(Some(args)) => ExprKind::Call(Box::new(Call { name, args })),
             Ok(None) => ExprKind::Error,
             Err(segments) => {
                 let mut path = Vec::with_capacity(segments.len() + 1);

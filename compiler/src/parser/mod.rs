@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(kinds[3], ExprKind::Bool(true));
         assert!(matches!(&kinds[4], ExprKind::List(items) if items.len() == 2));
         assert_eq!(kinds[5], ExprKind::Range(1, 4));
-        assert!(matches!(&kinds[6], ExprKind::Call { name, args } if name.name == "secret" && args.len() == 1));
+        assert!(matches!(&kinds[6], ExprKind::Call(call) if call.name.name == "secret" && call.args.len() == 1));
         let ExprKind::Path(path) = &kinds[7] else { panic!() };
         assert_eq!(path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["build", "test"]);
         assert!(matches!(&kinds[8], ExprKind::Path(p) if p.len() == 1));

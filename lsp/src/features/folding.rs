@@ -61,15 +61,18 @@ fn walk(members: &[Member], out: &mut Vec<(Span, Option<FoldingRangeKind>)>, dep
     }
 }
 
+fn list(span: Span, items: &[Expr], out: &mut Vec<(Span, Option<FoldingRangeKind>)>, depth: usize) {
+    out.push((span, None));
+    if depth < 64 {
+        items.iter().for_each(|i| expr(i, out, depth + 1));
+    }
+}
+
 fn expr(e: &Expr, out: &mut Vec<(Span, Option<FoldingRangeKind>)>, depth: usize) {
     match &e.kind {
         ExprKind::Str(s) if s.multiline => out.push((e.span, Some(FoldingRangeKind::Region))),
-        ExprKind::List(items) | ExprKind::Call { args: items, .. } => {
-            out.push((e.span, None));
-            if depth < 64 {
-                items.iter().for_each(|i| expr(i, out, depth + 1));
-            }
-        }
+        ExprKind::List(items) => list(e.span, items, out, depth),
+        ExprKind::Call(call) => list(e.span, &call.args, out, depth),
         _ => {}
     }
 }

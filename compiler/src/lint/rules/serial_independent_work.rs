@@ -56,7 +56,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
         if job.tasks.len() < ctx.config.serial_min_tasks {
             continue;
         }
-        if let Some((start, words, hole)) = longest_run(ctx, job, ctx.config.serial_min_tasks) {
+        if let Some((start, words, hole)) = longest_run(job, ctx.config.serial_min_tasks) {
             report(ctx, p, s, job, start, &words, hole, sink);
         }
     }
@@ -64,15 +64,13 @@ fn check(ctx: &Context, sink: &mut Sink) {
 
 /// The longest run of consecutive tasks that differ in one word: its start, its tasks' words
 /// and the index of the word that differs.
-fn longest_run(ctx: &Context, job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)> {
-    let single = &ctx.facts.job(job).single;
+fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)> {
     // The words of each task that runs one simple command of two words or more, when passed.
-    let tasks: Vec<Option<&Vec<String>>> = job
-        .tasks
-        .iter()
-        .zip(single)
-        .map(|(t, words)| words.as_ref().filter(|w| t.when == When::Passed && w.len() >= 2))
-        .collect();
+    let single = |t: &crate::model::Task| {
+        let mut cmds = super::task_commands(&t.action).filter(|c| c.len() == 1 && t.when == When::Passed)?;
+        cmds.pop().map(|c| c.words).filter(|w| w.len() >= 2)
+    };
+    let tasks: Vec<Option<Vec<String>>> = job.tasks.iter().map(single).collect();
     let mut best: Option<(usize, Vec<Vec<String>>, usize)> = None;
     let mut i = 0;
     while i < tasks.len() {
