@@ -36,6 +36,38 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Runs the linter of `snap` on a thread of its own with a lower priority than the server's
+/// other threads: on a machine with few cores, a request sent meanwhile (which needs only the
+/// checked program) is not kept waiting behind it. A panic in the linter is passed on.
+fn lint_behind_requests(snap: &Arc<Snapshot>) {
+    let linted = snap.clone();
+    let spawned = std::thread::Builder::new().name("pw-lint".into()).spawn(move || {
+        lower_priority();
+        linted.diagnostics();
+    });
+    match spawned {
+        Ok(thread) => {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(_) => {
+            snap.diagnostics();
+        }
+    }
+}
+
+/// Gives the calling thread (and the threads it starts) the nice value 10. Linux keeps a nice
+/// value per thread; elsewhere it is the process's, which must not change.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `setpriority` on the calling thread only (`gettid`); it reads no memory of ours.
+    unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, 10);
+    }
+}
+
 impl Backend {
     pub fn new(client: Client) -> Self {
         Backend {
@@ -81,7 +113,7 @@ impl Backend {
                 let snap = lock(&analysed).snapshot();
                 let current = newest.load(Ordering::SeqCst) == generation;
                 current.then(|| {
-                    snap.diagnostics();
+                    lint_behind_requests(&snap);
                     snap
                 })
             });
@@ -469,5 +501,29 @@ impl LanguageServer for Backend {
             Some(inlay::hints(snap, file, span))
         })
         .await
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod priority_tests {
+    /// The nice value of the calling thread.
+    fn nice() -> i32 {
+        // SAFETY: reads the calling thread's nice value.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[test]
+    fn the_linter_thread_yields_to_the_others_and_leaves_their_priority_alone() {
+        let before = nice();
+        let linter = std::thread::spawn(|| {
+            let own = nice();
+            super::lower_priority();
+            (own, nice(), std::thread::spawn(nice).join().unwrap_or(i32::MIN))
+        });
+        let (own, lowered, started_by_it) = linter.join().unwrap();
+        assert_eq!(own, before);
+        assert_eq!(lowered, (before + 10).min(19), "the linter's thread is lowered");
+        assert_eq!(started_by_it, lowered, "and so are the threads it starts");
+        assert_eq!(nice(), before, "the server's other threads keep their priority");
     }
 }
