@@ -2,7 +2,7 @@
 //! `*.gocd.yaml`, `*.gocd.yml`, `cruise-config.xml`) below the folders given. Reading problems are errors of the
 //! command, not diagnostics.
 
-use crate::source::Workspace;
+use crate::source::{SourceFile, Workspace};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -159,14 +159,20 @@ pub fn load_pw(paths: &[PathBuf]) -> Result<Workspace, LoadError> {
     read_all(discover(paths)?)
 }
 
+/// Reads the files, on all cores when there are many, into a workspace in their order; the
+/// first file that cannot be read is the error.
 fn read_all(files: Vec<PathBuf>) -> Result<Workspace, LoadError> {
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let mut workspace = Workspace::new();
-    for file in files {
-        let bytes = std::fs::read(&file).map_err(|e| LoadError::Unreadable(file.clone(), e))?;
-        let text = utf8(&file, bytes)?;
-        workspace.add(display_path(&file), text);
+    for file in crate::par_map(&paths, read_one) {
+        workspace.push(file?);
     }
     Ok(workspace)
+}
+
+fn read_one(path: &Path) -> Result<SourceFile, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Unreadable(path.to_path_buf(), e))?;
+    Ok(SourceFile::new(display_path(path), utf8(path, bytes)?))
 }
 
 /// The file's text, or where it stops being UTF-8.
@@ -199,6 +205,25 @@ mod tests {
         let bad = utf8(Path::new("a.gocd.yaml"), b"a: 1\nb: \xff\n".to_vec());
         assert!(matches!(bad, Err(LoadError::NotUtf8At(_, 2, 4))));
         std::fs::remove_dir_all(&empty).ok();
+    }
+
+    #[test]
+    fn files_read_on_several_threads_keep_their_order_and_the_first_bad_one_is_the_error() {
+        let dir = std::env::temp_dir().join(format!("pw-many-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let names: Vec<String> = (0..20).map(|i| format!("f{i:02}.pw")).collect();
+        for (i, name) in names.iter().enumerate() {
+            std::fs::write(dir.join(name), format!("# file {i}\n")).ok();
+        }
+        let ws = load(std::slice::from_ref(&dir)).expect("all readable");
+        let texts: Vec<String> = (0..20).map(|i| format!("# file {i}\n")).collect();
+        assert_eq!(ws.files.iter().map(|f| f.text.clone()).collect::<Vec<_>>(), texts);
+        assert_eq!(ws.files[3].line_start(1), 9, "each file has its line index");
+        std::fs::write(dir.join("f13.pw"), b"\xff").ok();
+        std::fs::write(dir.join("f17.pw"), b"\xff").ok();
+        let bad = load(std::slice::from_ref(&dir));
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(matches!(bad, Err(LoadError::NotUtf8At(p, 1, 1)) if p.ends_with("f13.pw")));
     }
 
     #[test]

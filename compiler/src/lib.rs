@@ -112,18 +112,18 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
     ids.iter().map(|id| if is_gocd(id) { gocd_files.next() } else { pw_files.next() }.unwrap_or_default()).collect()
 }
 
-/// `f` over `ids`, in order; on all cores when there are several.
-pub(crate) fn par_map<T: Send>(ids: &[FileId], f: impl Fn(FileId) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len().max(1));
-    if threads <= 1 || ids.len() < 8 {
-        return ids.iter().map(|&id| f(id)).collect();
+/// `f` over `items`, in order; on all cores when there are several.
+pub(crate) fn par_map<I: Copy + Sync, T: Send>(items: &[I], f: impl Fn(I) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    if threads <= 1 || items.len() < 8 {
+        return items.iter().map(|&item| f(item)).collect();
     }
-    let chunk = ids.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads);
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = ids
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|&id| f(id)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(|&item| f(item)).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
