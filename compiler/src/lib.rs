@@ -93,7 +93,8 @@ pub fn analyze_parsed(workspace: &Workspace, files: Vec<ParsedFile>) -> Analysis
     Analysis { files, program, diagnostics: all }
 }
 
-fn parse_all(workspace: &Workspace) -> Vec<ParsedFile> {
+/// Lexes and parses every file of the workspace, on all cores.
+pub fn parse_all(workspace: &Workspace) -> Vec<ParsedFile> {
     let ids: Vec<FileId> = workspace.ids().collect();
     parse_files(workspace, &ids)
 }
