@@ -142,10 +142,14 @@ fn walk(
 }
 
 /// Whether a search passes over a folder entry: hidden folders and files (`.git`, `.pw`), build
-/// output and dependencies. A file named only `.gocd.yaml` is read, as GoCD's plugin reads it.
+/// output and dependencies. A file named only `.gocd.yaml` is read, and a folder named `.gocd`
+/// searched, as GoCD's plugin reads every `*.gocd.yaml` of a repository and teams keep their
+/// config there.
 fn skipped(name: &str, path: &Path) -> bool {
-    let gocd_file = matches!(name.to_ascii_lowercase().as_str(), ".gocd.yaml" | ".gocd.yml") && path.is_file();
-    (name.starts_with('.') && !gocd_file) || name == "target" || name == "node_modules"
+    let lower = name.to_ascii_lowercase();
+    let gocd_file = matches!(lower.as_str(), ".gocd.yaml" | ".gocd.yml") && path.is_file();
+    let gocd_folder = lower == ".gocd" && path.is_dir();
+    (name.starts_with('.') && !gocd_file && !gocd_folder) || name == "target" || name == "node_modules"
 }
 
 /// Reads the `.pw` and GoCD files the paths name into one workspace.
@@ -227,14 +231,16 @@ mod tests {
     }
 
     #[test]
-    fn a_file_named_only_gocd_yaml_is_found_and_hidden_folders_are_not_searched() {
+    fn a_file_named_only_gocd_yaml_and_the_gocd_folder_are_found_and_other_hidden_folders_are_not_searched() {
         let dir = std::env::temp_dir().join(format!("pw-hidden-{}", std::process::id()));
         std::fs::create_dir_all(dir.join(".git")).ok();
+        std::fs::create_dir_all(dir.join(".gocd")).ok();
         std::fs::write(dir.join(".gocd.yaml"), "pipelines: {}\n").ok();
         std::fs::write(dir.join(".git/x.gocd.yaml"), "pipelines: {}\n").ok();
+        std::fs::write(dir.join(".gocd/build.gocd.yaml"), "pipelines: {}\n").ok();
         std::fs::write(dir.join(".hidden.pw"), "").ok();
         let found = discover_sources(std::slice::from_ref(&dir)).unwrap_or_default();
         std::fs::remove_dir_all(&dir).ok();
-        assert_eq!(found, vec![dir.join(".gocd.yaml")]);
+        assert_eq!(found, vec![dir.join(".gocd/build.gocd.yaml"), dir.join(".gocd.yaml")]);
     }
 }
