@@ -270,16 +270,7 @@ impl Scheduler {
     }
 
     pub fn attempt(&self, attempt: u64) -> Option<&Attempt> {
-        let slot = self.slots.get(&attempt)?;
-        self.instances
-            .get(&slot.instance)?
-            .stages
-            .get(slot.stage)?
-            .jobs
-            .get(slot.job)?
-            .attempts
-            .iter()
-            .find(|a| a.id == attempt)
+        self.job_at(*self.slots.get(&attempt)?)?.attempts.iter().find(|a| a.id == attempt)
     }
 
     fn attempt_mut(&mut self, attempt: u64) -> Option<&mut Attempt> {

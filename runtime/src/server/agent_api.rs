@@ -4,12 +4,14 @@
 use super::auth::{authorize, authorize_agent, authorize_job, Role};
 use super::errors::{bad, parse, query, Res};
 use super::App;
+use crate::engine::Engine;
 use crate::protocol::*;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -42,14 +44,20 @@ pub(super) async fn work(State(e): App, headers: HeaderMap, Path(id): Path<Strin
     }
 }
 
+/// A call about a job: the attempt it names, authorized by that attempt's token (before the
+/// body is read), the agent holding it, and the body.
+fn job_request<T: DeserializeOwned>(e: &Engine, headers: &HeaderMap, aid: &str, body: &Bytes) -> Res<(u64, String, T)> {
+    let (aid, agent) = authorize_job(e, headers, aid)?;
+    Ok((aid, agent, parse(body)?))
+}
+
 pub(super) async fn heartbeat(
     State(e): App,
     headers: HeaderMap,
     Path(aid): Path<String>,
     body: Bytes,
 ) -> Res<Json<HeartbeatResponse>> {
-    let (aid, agent) = authorize_job(&e, &headers, &aid)?;
-    let req: HeartbeatRequest = parse(&body)?;
+    let (aid, agent, req): (_, _, HeartbeatRequest) = job_request(&e, &headers, &aid, &body)?;
     let wait = Duration::from_millis(req.wait_ms.min(MAX_WAIT_MS));
     let cancel = e.heartbeat(&agent, Some(aid), wait).await?;
     Ok(Json(HeartbeatResponse { cancel }))
@@ -61,8 +69,7 @@ pub(super) async fn task_report(
     Path(aid): Path<String>,
     body: Bytes,
 ) -> Res<StatusCode> {
-    let (aid, agent) = authorize_job(&e, &headers, &aid)?;
-    let req: TaskReport = parse(&body)?;
+    let (aid, agent, req): (_, _, TaskReport) = job_request(&e, &headers, &aid, &body)?;
     e.task_report(aid, &agent, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -73,8 +80,7 @@ pub(super) async fn log_chunk(
     Path(aid): Path<String>,
     body: Bytes,
 ) -> Res<StatusCode> {
-    let (aid, agent) = authorize_job(&e, &headers, &aid)?;
-    let req: LogChunk = parse(&body)?;
+    let (aid, agent, req): (_, _, LogChunk) = job_request(&e, &headers, &aid, &body)?;
     if i64::try_from(req.seq).is_err() {
         return Err(bad(format!("a log chunk's seq must be at most {}", i64::MAX)));
     }
@@ -88,8 +94,7 @@ pub(super) async fn complete(
     Path(aid): Path<String>,
     body: Bytes,
 ) -> Res<StatusCode> {
-    let (aid, agent) = authorize_job(&e, &headers, &aid)?;
-    let req: CompleteRequest = parse(&body)?;
+    let (aid, agent, req): (_, _, CompleteRequest) = job_request(&e, &headers, &aid, &body)?;
     e.complete(aid, &agent, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
