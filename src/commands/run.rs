@@ -9,7 +9,7 @@ use pw_compiler::plan::Plan;
 use pw_runtime::agent::{self, AgentOptions};
 use pw_runtime::engine::{Engine, EngineConfig, Settled};
 use pw_runtime::progress::Progress;
-use pw_runtime::protocol::EventKind;
+use pw_runtime::protocol::{EventKind, InstanceView, JobKey};
 use pw_runtime::state::{Cause, JobState};
 use pw_runtime::statedir::StateDir;
 use std::io::IsTerminal;
@@ -176,6 +176,13 @@ async fn run_async(opts: RunArgs, plan: Plan, run_as: Option<pw_runtime::agent::
         progress.event(&e);
     }
     progress.finish();
+    // An instance can settle before its last events reach this loop: its failed attempts are
+    // read from the instance too.
+    for job in failed_attempts(&settled.failed) {
+        if !failed_jobs.contains(&job) {
+            failed_jobs.push(job);
+        }
+    }
     let _ = stop_agents.send(true);
     engine.flush_durations().await;
     for job in &failed_jobs {
@@ -248,7 +255,24 @@ fn shell_word(text: &str) -> String {
 }
 
 /// The last lines of a failed job's log.
-fn print_tail(engine: &Arc<Engine>, job: &pw_runtime::protocol::JobKey) {
+/// Every failed attempt of the instances.
+fn failed_attempts(instances: &[InstanceView]) -> impl Iterator<Item = JobKey> + '_ {
+    instances.iter().flat_map(|i| {
+        i.stages.iter().flat_map(move |s| {
+            s.jobs.iter().flat_map(move |j| {
+                j.attempts.iter().filter(|a| a.state == JobState::Failed).map(move |a| JobKey {
+                    pipeline: i.pipeline.clone(),
+                    counter: i.counter,
+                    stage: s.name.clone(),
+                    job: j.name.clone(),
+                    attempt: a.number,
+                })
+            })
+        })
+    })
+}
+
+fn print_tail(engine: &Arc<Engine>, job: &JobKey) {
     let Ok(logs) = engine.logs(&job.pipeline, job.counter, &job.stage, &job.job, Some(job.attempt), None) else {
         return;
     };
