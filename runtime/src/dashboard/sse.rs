@@ -4,7 +4,7 @@
 //! chunks come as `log` events, after the ones the page already has (`log_after=SEQ`).
 
 use super::{ansi, job};
-use crate::engine::Engine;
+use crate::engine::{Engine, LogLine};
 use crate::protocol::Event;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
@@ -35,7 +35,14 @@ pub(crate) fn stream(
     q: StreamQuery,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(feed(engine, after, q, tx));
+    // Subscribed and placed before the answer goes out, so that the tab's position is the one
+    // of its request, and nothing falls between the stored events and the broadcast ones.
+    let subscribed = Subscribed {
+        events: engine.subscribe(),
+        logs: q.log.map(|_| engine.subscribe_logs()),
+        last: after.unwrap_or_else(|| engine.last_event()),
+    };
+    tokio::spawn(feed(engine, subscribed, q, tx));
     let events = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
@@ -82,11 +89,15 @@ async fn catch_up_log(engine: &Engine, attempt: u64, last: Option<u64>, tx: &Tx)
     Some(last)
 }
 
-async fn feed(engine: Arc<Engine>, after: Option<u64>, q: StreamQuery, tx: Tx) {
-    // Subscribed before reading the log, so that nothing falls between the two.
-    let mut events = engine.subscribe();
-    let mut logs = q.log.map(|_| engine.subscribe_logs());
-    let mut last = after.unwrap_or_else(|| engine.last_event());
+/// A tab's receivers, taken when its request came, and the last event it has.
+struct Subscribed {
+    events: broadcast::Receiver<Event>,
+    logs: Option<broadcast::Receiver<LogLine>>,
+    last: u64,
+}
+
+async fn feed(engine: Arc<Engine>, s: Subscribed, q: StreamQuery, tx: Tx) {
+    let Subscribed { mut events, mut logs, mut last } = s;
     let Some(l) = catch_up(&engine, last, &tx).await else { return };
     last = l;
     let mut last_log = q.log_after;
