@@ -127,7 +127,7 @@ fn fixes_compile_and_remove_their_findings() {
 #[test]
 fn no_fix_merges_a_stage_with_effects() {
     let extra = effects::ExtraWords::default();
-    let classifier = effects::Classifier::new(&extra);
+
     let mut merges = 0;
     for path in fixtures() {
         let ws = workspace(&path);
@@ -136,6 +136,7 @@ fn no_fix_merges_a_stage_with_effects() {
             continue;
         }
         let stages: Vec<_> = analysis.program.pipelines.iter().flat_map(|p| p.stages.iter()).collect();
+        let facts = lint::facts::Facts::new(&analysis.program, &extra);
         for d in lint::lint(&ws, &analysis, &LintConfig::default()) {
             let Some(fix) = d.fix.as_ref().filter(|_| matches!(d.code, "L0004" | "L0005")) else { continue };
             for edit in fix.edits.iter().filter(|e| e.replacement.is_empty()) {
@@ -144,7 +145,7 @@ fn no_fix_merges_a_stage_with_effects() {
                     .filter(|s| edit.span.start <= s.origin.span.start && s.origin.span.end <= edit.span.end)
                 {
                     merges += 1;
-                    let kind = classifier.stage(stage);
+                    let kind = facts.stage(stage);
                     assert!(
                         kind.effect.is_none(),
                         "{}: `{}` merges stage `{}`, which has effects ({:?})",

@@ -26,11 +26,11 @@
 //!   `bin/helper y`, `sh ci/run.sh`) or a task runner of [`OPAQUE_PROGRAMS`] (`make target`):
 //!   what it reads and writes cannot be known, so no rule asserts that it "uses nothing".
 
+use super::facts::Facts;
 use super::rules::plaintext_secret::secret_name;
-use super::rules::task_commands;
 use super::shell::Command;
 use super::Context;
-use crate::model::{Job, Stage};
+use crate::model::Stage;
 use std::ops::Range;
 
 /// Words of names and arguments that say a stage changes something outside its workspace.
@@ -90,6 +90,33 @@ pub const OPAQUE_PROGRAMS: &[&str] = &[
 /// Programs whose arguments are text, not actions (`echo deploy done`).
 const TEXT_PROGRAMS: &[&str] = &["echo", "printf", "cd", "ls", "cat", "mkdir", "grep", "test", "[", "find", "true"];
 
+/// The bytes, in either case, that start or end the words of a list: most words of a script
+/// are told apart from every word of a list by one look.
+struct Ends([bool; 256]);
+
+impl Ends {
+    const fn of(words: &[&str], last: bool) -> Ends {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].as_bytes();
+            let b = if last { w[w.len() - 1] } else { w[0] };
+            table[b.to_ascii_lowercase() as usize] = true;
+            table[b.to_ascii_uppercase() as usize] = true;
+            i += 1;
+        }
+        Ends(table)
+    }
+
+    fn has(&self, b: Option<u8>) -> bool {
+        b.is_some_and(|b| self.0[b as usize])
+    }
+}
+
+static EFFECT_FIRST: Ends = Ends::of(EFFECT_WORDS, false);
+static VERIFY_FIRST: Ends = Ends::of(VERIFY_WORDS, false);
+static VERIFY_LAST: Ends = Ends::of(VERIFY_WORDS, true);
+
 /// The words `[lint.effects]` adds to the built-in lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtraWords {
@@ -118,18 +145,19 @@ impl<'a> Classifier<'a> {
     }
 
     fn is_effect_word(&self, word: &str) -> bool {
-        EFFECT_WORDS.iter().any(|w| word.starts_with(w))
-            || self.extra.effects.iter().any(|w| word.starts_with(w.as_str()))
+        let built_in = EFFECT_FIRST.has(word.bytes().next()) && EFFECT_WORDS.iter().any(|w| starts_with(word, w));
+        built_in || self.extra.effects.iter().any(|w| starts_with(word, w))
     }
 
     fn is_verify_word(&self, word: &str) -> bool {
-        let hit = |w: &str| word.starts_with(w) || word.ends_with(w);
-        VERIFY_WORDS.iter().any(|w| hit(w)) || self.extra.verifies.iter().any(|w| hit(w))
+        let hit = |w: &str| starts_with(word, w) || ends_with(word, w);
+        let may = VERIFY_FIRST.has(word.bytes().next()) || VERIFY_LAST.has(word.bytes().next_back());
+        (may && VERIFY_WORDS.iter().any(|w| hit(w))) || self.extra.verifies.iter().any(|w| hit(w))
     }
 
     /// Whether a name says its stage or job verifies (`unit-test`, `itest_install_ubuntu`).
     pub fn name_verifies(&self, name: &str) -> bool {
-        name_words(name).iter().any(|w| self.is_verify_word(w))
+        name_words(name).any(|w| self.is_verify_word(w))
     }
 
     fn is_opaque_program(&self, program: &str) -> bool {
@@ -137,76 +165,74 @@ impl<'a> Classifier<'a> {
     }
 
     /// What a stage does, from its name, its jobs' names and their commands.
-    pub fn stage(&self, stage: &Stage) -> StageKind {
+    pub fn stage<'c>(&self, stage: &Stage, commands: impl IntoIterator<Item = &'c Command<'c>>) -> StageKind {
         let mut kind = StageKind::default();
         let mut names = vec![stage.name.as_str()];
         names.extend(stage.jobs.iter().map(|j| j.instance_of.as_ref().map_or(j.name.as_str(), |i| i.base.as_str())));
         for name in names {
-            let words = name_words(name);
-            let on_cluster = words.iter().any(|w| CLUSTER_WORDS.contains(&w.as_str()))
-                && words.iter().any(|w| CLUSTER_EFFECT_WORDS.contains(&w.as_str()));
-            let named = |w: &String| self.is_effect_word(w) || NAME_EFFECT_WORDS.iter().any(|n| w.starts_with(n));
-            if kind.effect.is_none() && (on_cluster || words.iter().any(named)) {
+            let one_of = |list: &[&str], w: &str| list.iter().any(|l| l.eq_ignore_ascii_case(w));
+            let on_cluster = name_words(name).any(|w| one_of(CLUSTER_WORDS, w))
+                && name_words(name).any(|w| one_of(CLUSTER_EFFECT_WORDS, w));
+            let named = |w: &str| self.is_effect_word(w) || NAME_EFFECT_WORDS.iter().any(|n| starts_with(w, n));
+            if kind.effect.is_none() && (on_cluster || name_words(name).any(named)) {
                 kind.effect = Some(format!("the name `{name}`"));
             }
-            if kind.verifies.is_none() && words.iter().any(|w| self.is_verify_word(w)) {
+            if kind.verifies.is_none() && name_words(name).any(|w| self.is_verify_word(w)) {
                 kind.verifies = Some(format!("the name `{name}`"));
             }
         }
-        for job in &stage.jobs {
-            self.job_commands(job, &mut kind);
+        for cmd in commands {
+            if kind.effect.is_some() && kind.verifies.is_some() && kind.opaque.is_some() {
+                break;
+            }
+            self.command(cmd, &mut kind);
         }
         kind
     }
 
-    fn job_commands(&self, job: &Job, kind: &mut StageKind) {
-        for task in &job.tasks {
-            for cmd in task_commands(&task.action).unwrap_or_default() {
-                let Some(program) = cmd.program() else { continue };
-                let shown = || format!("`{}`", shown(&cmd));
-                if kind.effect.is_none() && self.has_effect(&cmd, program) {
-                    kind.effect = Some(shown());
-                }
-                if kind.verifies.is_none() && self.verifies(&cmd, program) {
-                    kind.verifies = Some(shown());
-                }
-                if kind.opaque.is_none() && self.opaque(&cmd, program) {
-                    kind.opaque = Some(shown());
-                }
-            }
+    fn command(&self, cmd: &Command, kind: &mut StageKind) {
+        let Some(program) = cmd.program() else { return };
+        let shown = || format!("`{}`", shown(cmd));
+        if kind.effect.is_none() && self.has_effect(cmd, program) {
+            kind.effect = Some(shown());
+        }
+        if kind.verifies.is_none() && self.verifies(cmd, program) {
+            kind.verifies = Some(shown());
+        }
+        if kind.opaque.is_none() && self.opaque(cmd, program) {
+            kind.opaque = Some(shown());
         }
     }
 
     fn has_effect(&self, cmd: &Command, program: &str) -> bool {
-        let args = plain_args(cmd);
         if let Some((_, subs)) = EFFECT_PROGRAMS.iter().find(|(p, _)| *p == program) {
-            if subs.is_empty() || args.iter().any(|a| subs.contains(&a.as_str())) {
+            if subs.is_empty() || plain_args(cmd).any(|a| subs.iter().any(|s| s.eq_ignore_ascii_case(a))) {
                 return true;
             }
         }
         if matches!(program, "scp" | "rsync") && cmd.args().iter().any(|a| remote_path(a)) {
             return true;
         }
-        if program == "curl" && cmd.args().iter().any(|a| matches!(a.as_str(), "-T" | "--upload-file")) {
+        if program == "curl" && cmd.args().iter().any(|a| matches!(&**a, "-T" | "--upload-file")) {
             return true;
         }
         if passes_credentials(cmd, program) {
             return true;
         }
-        let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
-        if name_words(&stem).iter().any(|w| self.is_effect_word(w)) {
+        let stem = program.split('.').next().unwrap_or(program);
+        if name_words(stem).any(|w| self.is_effect_word(w)) {
             return true;
         }
         // A script handed to another (`./k8s-executor.sh helm/020-deploy.sh`) is named for its work.
-        let script_named = |a: &String| {
+        let script_named = |a: &super::shell::Word| {
             let file = a.rsplit('/').next().unwrap_or(a);
-            let stem = file.split('.').next().unwrap_or(file).to_ascii_lowercase();
-            is_script_file(file) && name_words(&stem).iter().any(|w| self.is_effect_word(w))
+            let stem = file.split('.').next().unwrap_or(file);
+            is_script_file(file) && name_words(stem).any(|w| self.is_effect_word(w))
         };
         if cmd.args().iter().any(script_named) {
             return true;
         }
-        !TEXT_PROGRAMS.contains(&program) && args.iter().any(|a| name_words(a).iter().any(|w| self.is_effect_word(w)))
+        !TEXT_PROGRAMS.contains(&program) && plain_args(cmd).any(|a| name_words(a).any(|w| self.is_effect_word(w)))
     }
 
     /// Whether one command verifies (`cargo test`, `eslint .`).
@@ -218,15 +244,15 @@ impl<'a> Classifier<'a> {
         if TEXT_PROGRAMS.contains(&program) {
             return false;
         }
-        let stem = program.split('.').next().unwrap_or(program).to_ascii_lowercase();
+        let stem = program.split('.').next().unwrap_or(program);
         // The tool or its subcommand: `cargo test`, `npx eslint .`, `poetry run pytest`, not
         // `docker rm test-db`.
-        let args = plain_args(cmd);
-        let subcommand = match args.first().map(String::as_str) {
-            Some("run" | "exec" | "x") => args.get(1),
-            _ => args.first(),
+        let mut args = plain_args(cmd);
+        let subcommand = match args.next() {
+            Some(a) if ["run", "exec", "x"].iter().any(|r| r.eq_ignore_ascii_case(a)) => args.next(),
+            first => first,
         };
-        self.is_verify_word(&stem) || subcommand.is_some_and(|a| name_words(a).iter().any(|w| self.is_verify_word(w)))
+        self.is_verify_word(stem) || subcommand.is_some_and(|a| name_words(a).any(|w| self.is_verify_word(w)))
     }
 
     /// Whether the command's work is in a file the linter does not read.
@@ -234,7 +260,7 @@ impl<'a> Classifier<'a> {
         if self.is_opaque_program(program) {
             return true;
         }
-        let first = cmd.words.iter().find(|w| !w.contains('=')).map(String::as_str).unwrap_or("");
+        let first = cmd.words.iter().find(|w| !w.contains('=')).map(|w| &**w).unwrap_or("");
         let script = |w: &str| !w.starts_with('/') && !w.starts_with('-') && (w.contains('/') || is_script_file(w));
         if script(first) && first != program || first.starts_with("./") {
             return true;
@@ -255,18 +281,28 @@ fn shown(cmd: &Command) -> String {
     }
 }
 
-/// A name's words, lowercase: `deploy-dev` → `deploy`, `dev`; `spotlessCheck` → `spotlesscheck`.
-fn name_words(name: &str) -> Vec<String> {
-    name.split(['-', '_', '.', ':', ' ']).filter(|w| !w.is_empty()).map(|w| w.to_ascii_lowercase()).collect()
+/// A name's words, compared without case: `deploy-dev` → `deploy`, `dev`; `spotlessCheck` is
+/// one word.
+fn name_words(name: &str) -> impl Iterator<Item = &str> {
+    name.split(['-', '_', '.', ':', ' ']).filter(|w| !w.is_empty())
+}
+
+/// Whether `word` starts with `prefix`, whatever the case.
+fn starts_with(word: &str, prefix: &str) -> bool {
+    word.len() >= prefix.len() && word.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Whether `word` ends with `suffix`, whatever the case.
+fn ends_with(word: &str, suffix: &str) -> bool {
+    word.len() >= suffix.len() && word.as_bytes()[word.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// The arguments that are plain words: no flags, no paths, no variables.
-fn plain_args(cmd: &Command) -> Vec<String> {
+fn plain_args<'c>(cmd: &'c Command) -> impl Iterator<Item = &'c str> {
     cmd.args()
         .iter()
+        .map(|a| &**a)
         .filter(|a| !a.starts_with('-') && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':')))
-        .map(|a| a.to_ascii_lowercase())
-        .collect()
 }
 
 /// Whether a command is handed a credential (`-p $TSURU_PASSWORD`, `--token=${API_TOKEN}`): it
@@ -275,7 +311,7 @@ fn passes_credentials(cmd: &Command, program: &str) -> bool {
     if TEXT_PROGRAMS.contains(&program) || matches!(program, "export" | "unset" | "read" | "set") {
         return false;
     }
-    cmd.args().iter().flat_map(|a| variables(a)).any(secret_name)
+    cmd.args().iter().filter(|a| a.contains('$')).flat_map(|a| variables(a)).any(secret_name)
 }
 
 /// The names of the variables a word expands: `$A`, `${B}`, `${C:-x}`.
@@ -314,7 +350,7 @@ pub fn trivial(cmd: &Command) -> bool {
 /// Whether a command installs dependencies into the workspace or onto the agent (`npm ci`,
 /// `bundle install`, `go mod download`, `./bootstrap.sh`).
 pub fn installs_dependencies(cmd: &Command) -> bool {
-    let sub = cmd.args().iter().find(|a| !a.starts_with('-')).map(String::as_str).unwrap_or("");
+    let sub = cmd.args().iter().find(|a| !a.starts_with('-')).map(|a| &**a).unwrap_or("");
     match cmd.program() {
         Some("npm" | "yarn" | "pnpm") => matches!(sub, "ci" | "install" | ""),
         Some("apt-get" | "apt") => matches!(sub, "install" | "update"),
@@ -328,31 +364,24 @@ pub fn installs_dependencies(cmd: &Command) -> bool {
 /// Whether a stage leaves something in the workspace or on the agent that a later stage may use
 /// without fetching it: its name or a job's says it builds or installs (`build`, `install-deps`),
 /// or a command installs dependencies, builds an image, or copies out of a container.
-pub fn prepares(stage: &Stage) -> bool {
+pub fn prepares(facts: &Facts, stage: &Stage) -> bool {
     let mut names = vec![stage.name.as_str()];
     names.extend(stage.jobs.iter().map(|j| j.instance_of.as_ref().map_or(j.name.as_str(), |i| i.base.as_str())));
-    let named = names.iter().any(|n| name_words(n).iter().any(|w| PREPARE_WORDS.iter().any(|p| w.starts_with(p))));
-    named
-        || stage.jobs.iter().flat_map(|j| &j.tasks).any(|t| {
-            task_commands(&t.action).unwrap_or_default().iter().any(|c| {
-                installs_dependencies(c)
-                    || (c.program() == Some("docker")
-                        && c.args().first().is_some_and(|a| matches!(a.as_str(), "build" | "cp")))
-            })
-        })
+    let named = names.iter().any(|n| name_words(n).any(|w| PREPARE_WORDS.iter().any(|p| starts_with(w, p))));
+    named || stage.jobs.iter().any(|j| facts.job(j).prepares)
 }
 
-/// Whether every task of a job is a [`trivial`] command.
-pub fn trivial_job(job: &Job) -> bool {
-    !job.tasks.is_empty()
-        && job.tasks.iter().all(|t| task_commands(&t.action).is_some_and(|cmds| cmds.iter().all(trivial)))
+/// Whether a command installs dependencies, builds an image, or copies out of a container.
+pub fn prepares_command(c: &Command) -> bool {
+    installs_dependencies(c)
+        || (c.program() == Some("docker") && c.args().first().is_some_and(|a| matches!(&**a, "build" | "cp")))
 }
 
 /// The runs of at least two stages of `group` that hold no stage with effects, with their
 /// positions in `group` and kinds: such a stage is never merged with the stages before it (it would run before they
 /// passed) nor with those after it (they may check what it did).
 pub fn without_effects(ctx: &Context, group: &[Stage]) -> Vec<(Range<usize>, Vec<StageKind>)> {
-    let kinds: Vec<StageKind> = group.iter().map(|s| ctx.stage_kind(s)).collect();
+    let kinds: Vec<StageKind> = group.iter().map(|s| ctx.stage_kind(s).clone()).collect();
     let mut out = Vec::new();
     let mut start = 0;
     for end in 0..=group.len() {
@@ -383,8 +412,8 @@ mod tests {
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
         let extra =
             ExtraWords { effects: vec!["promote".into()], verifies: vec!["e2e".into()], opaque: vec!["pants".into()] };
-        let c = Classifier::new(&extra);
-        analysis.program.pipelines[0].stages.iter().map(|s| c.stage(s)).collect()
+        let facts = Facts::new(&analysis.program, &extra);
+        analysis.program.pipelines[0].stages.iter().map(|s| facts.stage(s).clone()).collect()
     }
 
     #[test]

@@ -1,18 +1,29 @@
-//! What the rules ask about every job, read once a lint run: the paths its scripts make and
-//! name, the commands it runs, and which stages start other pipelines.
+//! What the rules ask about every job and stage, read once a lint run: each task's commands,
+//! the paths a job's scripts make and name, what each stage does ([`effects`]), and which
+//! stages start other pipelines. Every script is read here and only here.
 
-use super::effects;
+use super::effects::{self, ExtraWords, StageKind};
 use super::rules::{self, Produced};
-use super::shell;
-use crate::model::{Job, Program};
-use std::collections::{HashMap, HashSet};
+use super::shell::{self, Command};
+use crate::model::{Job, Pipeline, Program, Stage};
+use rustc_hash::FxHashMap;
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
 /// What a job's scripts make, name, wait for and run.
 #[derive(Debug, Default)]
-pub struct JobFacts {
+pub struct JobFacts<'p> {
+    /// For each task, by position: the hashes of its words when it runs one simple command of
+    /// two words or more (a range of `single_words`), what `serial-independent-work` compares.
+    pub single: Vec<Option<(u32, u32)>>,
+    single_words: Vec<u64>,
+    /// Whether it installs dependencies, builds an image or copies out of a container
+    /// ([`effects::prepares`]).
+    pub prepares: bool,
+    /// Whether it has tasks and every one runs only [`effects::trivial`] commands.
+    pub trivial: bool,
     pub produced: Vec<Produced>,
-    pub mentions: Vec<String>,
+    pub mentions: Vec<shell::Word<'p>>,
     /// The folders its commands read without naming them (`node_modules` for `npm test`).
     pub needs: Vec<String>,
     pub waits: Vec<String>,
@@ -25,40 +36,64 @@ pub struct JobFacts {
     pub installs: Option<String>,
 }
 
-/// The facts of every job of a program.
+/// The facts of every job and stage of a program.
 #[derive(Debug, Default)]
-pub struct Facts {
+pub struct Facts<'p> {
     /// By [`key`].
-    jobs: HashMap<usize, JobFacts>,
+    jobs: FxHashMap<usize, JobFacts<'p>>,
+    stages: FxHashMap<usize, StageKind>,
     /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
     downstream: HashSet<(String, String)>,
-    empty: JobFacts,
+    empty: JobFacts<'p>,
+    no_kind: StageKind,
 }
 
 fn trivial(c: &shell::Command) -> bool {
     matches!(c.program(), None | Some("cd" | "echo" | "mkdir" | "ls" | "cat" | "true" | "set" | "export"))
 }
 
-/// What one job's scripts make, name, wait for and run.
-fn job_facts(job: &Job) -> JobFacts {
-    let mut facts = JobFacts::default();
+/// Each task's simple commands, by position: `None` for a fetch.
+type Scripts<'p> = Vec<Option<Vec<Command<'p>>>>;
+
+/// What one job's scripts make, name, wait for and run, and the commands read to know it.
+fn job_facts(job: &Job) -> (JobFacts<'_>, Scripts<'_>) {
+    let scripts: Scripts = job.tasks.iter().map(|t| rules::task_commands(&t.action)).collect();
+    let mut facts = JobFacts {
+        trivial: !scripts.is_empty()
+            && scripts.iter().all(|t| t.as_ref().is_some_and(|c| c.iter().all(effects::trivial))),
+        ..JobFacts::default()
+    };
     let mut implicit = Vec::new();
     let mut only_installs = true;
-    for task in &job.tasks {
-        let Some(cmds) = rules::task_commands(&task.action) else { continue };
+    for (task, cmds) in job.tasks.iter().zip(&scripts) {
+        let single = match cmds.as_deref() {
+            Some([c]) if c.words.len() >= 2 => {
+                let start = facts.single_words.len() as u32;
+                facts.single_words.extend(c.words.iter().map(hash));
+                Some((start, c.words.len() as u32))
+            }
+            _ => None,
+        };
+        facts.single.push(single);
+        let Some(cmds) = cmds else { continue };
         let dir = task.dir.as_deref();
-        for path in shell::writes_of(&cmds) {
+        for path in shell::writes_of(cmds) {
             let path = in_dir(dir, &path);
             if !facts.produced.iter().any(|p| p.path == path) {
                 facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
             }
         }
-        implicit.extend(shell::implicit_outputs(&cmds).into_iter().map(|f| (in_dir(dir, f), task.origin.span)));
-        facts.mentions.extend(shell::mentions_of(&cmds).iter().map(|m| in_dir(dir, m)));
-        facts.needs.extend(shell::implicit_inputs(&cmds).into_iter().map(|f| in_dir(dir, f)));
-        facts.waits.extend(shell::waits_of(&cmds));
+        implicit.extend(shell::implicit_outputs(cmds).into_iter().map(|f| (in_dir(dir, f), task.origin.span)));
+        let mentions = shell::mentions_of(cmds);
+        match dir {
+            None => facts.mentions.extend(mentions),
+            Some(_) => facts.mentions.extend(mentions.iter().map(|m| in_dir(dir, m).into())),
+        }
+        facts.needs.extend(shell::implicit_inputs(cmds).into_iter().map(|f| in_dir(dir, f)));
+        facts.waits.extend(shell::waits_of(cmds));
         facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
         facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
+        facts.prepares |= cmds.iter().any(effects::prepares_command);
         for cmd in cmds.iter().filter(|c| !effects::trivial(c) && !matches!(c.program(), Some("cd" | "set" | "export")))
         {
             if !only_installs || !effects::installs_dependencies(cmd) {
@@ -73,7 +108,11 @@ fn job_facts(job: &Job) -> JobFacts {
     for a in &job.artifacts {
         if let Some(path) = shell::normalize(&a.path) {
             facts.produced.retain(|p| p.path != path);
-            facts.produced.push(Produced { path, span: a.origin.span, artifact: Some(a.name.clone()) });
+            facts.produced.push(Produced {
+                path: path.to_string(),
+                span: a.origin.span,
+                artifact: Some(a.name.clone()),
+            });
         }
     }
     if !only_installs {
@@ -89,7 +128,7 @@ fn job_facts(job: &Job) -> JobFacts {
     facts.mentions.dedup();
     facts.needs.sort();
     facts.needs.dedup();
-    facts
+    (facts, scripts)
 }
 
 /// A path a task names, as seen from the workspace: a relative one is under the folder the task
@@ -109,41 +148,68 @@ fn in_dir(dir: Option<&str>, path: &str) -> String {
     parts.join("/")
 }
 
-fn hash(words: &[String]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+fn hash<T: Hash + ?Sized>(words: &T) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
     words.hash(&mut h);
     h.finish()
 }
 
-/// A job's key: its address in the program, which outlives the lint run.
-fn key(job: &Job) -> usize {
-    job as *const Job as usize
+/// A job's or stage's key: its address in the program, which outlives the lint run.
+fn key<T>(item: &T) -> usize {
+    item as *const T as usize
 }
 
-impl Facts {
-    /// Reads every job, on up to four threads for a large program.
-    pub fn new(program: &Program) -> Self {
-        let all: Vec<&Job> = rules::jobs(program).map(|(_, _, j)| j).collect();
+/// The facts of a pipeline's jobs, and its stages' kinds (read from those facts).
+type PipelineFacts<'p> = (Vec<(usize, JobFacts<'p>)>, Vec<(usize, StageKind)>);
+
+fn pipeline_facts<'p>(pipeline: &'p Pipeline, classifier: &effects::Classifier) -> PipelineFacts<'p> {
+    let mut jobs = Vec::new();
+    let mut stages = Vec::with_capacity(pipeline.stages.len());
+    for stage in &pipeline.stages {
+        let (facts, scripts): (Vec<JobFacts>, Vec<Scripts>) = stage.jobs.iter().map(job_facts).unzip();
+        let commands = scripts.iter().flatten().flatten().flatten();
+        stages.push((key(stage), classifier.stage(stage, commands)));
+        jobs.extend(stage.jobs.iter().map(key).zip(facts));
+    }
+    (jobs, stages)
+}
+
+impl<'p> Facts<'p> {
+    /// Reads every job and stage, on up to four threads for a large program; `extra` are the
+    /// configured words of the stages' classification.
+    pub fn new(program: &'p Program, extra: &ExtraWords) -> Self {
+        let classifier = effects::Classifier::new(extra);
+        let pipelines = &program.pipelines;
+        let count: usize = pipelines.iter().flat_map(|p| &p.stages).map(|s| s.jobs.len()).sum();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-        let jobs: HashMap<usize, JobFacts> = if threads <= 1 || all.len() < 256 {
-            all.iter().map(|&j| (key(j), job_facts(j))).collect()
+        let parts: Vec<PipelineFacts> = if threads <= 1 || count < 256 {
+            pipelines.iter().map(|p| pipeline_facts(p, &classifier)).collect()
         } else {
-            let chunk = all.len().div_ceil(threads);
+            let chunk = pipelines.len().div_ceil(threads);
+            let classifier = &classifier;
             std::thread::scope(|scope| {
-                let handles: Vec<_> = all
+                let handles: Vec<_> = pipelines
                     .chunks(chunk)
-                    .map(|part| scope.spawn(move || part.iter().map(|&j| (key(j), job_facts(j))).collect::<Vec<_>>()))
+                    .map(|part| {
+                        scope.spawn(move || part.iter().map(|p| pipeline_facts(p, classifier)).collect::<Vec<_>>())
+                    })
                     .collect();
                 handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
             })
         };
+        let mut jobs = FxHashMap::with_capacity_and_hasher(count, Default::default());
+        let mut stages = FxHashMap::default();
+        for (j, s) in parts {
+            jobs.extend(j);
+            stages.extend(s);
+        }
         let downstream = program
             .pipelines
             .iter()
             .flat_map(|p| p.after.iter())
             .map(|u| (u.pipeline.to_ascii_lowercase(), u.stage.to_ascii_lowercase()))
             .collect();
-        Facts { jobs, downstream, empty: JobFacts::default() }
+        Facts { jobs, stages, downstream, empty: JobFacts::default(), no_kind: StageKind::default() }
     }
 
     /// How many jobs the facts are about.
@@ -156,8 +222,22 @@ impl Facts {
     }
 
     /// The facts of a job of the program.
-    pub fn job(&self, job: &Job) -> &JobFacts {
+    pub fn job(&self, job: &Job) -> &JobFacts<'p> {
         self.jobs.get(&key(job)).unwrap_or(&self.empty)
+    }
+
+    /// What a stage does outside its workspace, whether it verifies, and whether its scripts
+    /// can be read ([`effects`]).
+    pub fn stage(&self, stage: &Stage) -> &StageKind {
+        self.stages.get(&key(stage)).unwrap_or(&self.no_kind)
+    }
+
+    /// For each task of a job, by position: the hashes of its words when it runs one simple
+    /// command of two words or more.
+    pub fn single_commands<'f>(&'f self, job: &Job) -> impl Iterator<Item = Option<&'f [u64]>> {
+        let facts = self.job(job);
+        let words = |(start, len): (u32, u32)| facts.single_words.get(start as usize..(start + len) as usize);
+        facts.single.iter().map(move |s| s.and_then(words)).chain(std::iter::repeat(None)).take(job.tasks.len())
     }
 
     /// Whether some pipeline starts after this stage.

@@ -40,8 +40,8 @@ pub struct Context<'a> {
     pub costs: Costs<'a>,
     /// Whose costs the figures are ([`engine`]).
     pub engine: engine::Engine,
-    /// What every job's scripts make and use, read once.
-    pub facts: facts::Facts,
+    /// What every job's scripts make and use, and what every stage does, read once.
+    pub facts: facts::Facts<'a>,
 }
 
 impl Context<'_> {
@@ -52,8 +52,8 @@ impl Context<'_> {
 
     /// What a stage does outside its workspace, whether it verifies, and whether its scripts
     /// can be read ([`effects`]).
-    pub fn stage_kind(&self, stage: &crate::model::Stage) -> effects::StageKind {
-        effects::Classifier::new(&self.config.effects).stage(stage)
+    pub fn stage_kind(&self, stage: &crate::model::Stage) -> &effects::StageKind {
+        self.facts.stage(stage)
     }
 
     /// The note naming the engine whose costs a finding's figures assume ([`engine`]).
@@ -171,16 +171,26 @@ pub fn lint_with_history(
         config,
         costs: Costs::new(&model, history),
         engine,
-        facts: facts::Facts::new(&analysis.program),
+        facts: facts::Facts::new(&analysis.program, &config.effects),
     };
     let checks: Vec<Check> = registry::RULES.iter().filter(|r| config.enabled(r)).filter_map(|r| r.check).collect();
     let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) && ctx.facts.len() >= 256;
     let findings = run_checks(&ctx, &checks, parallel);
-    // A large program's facts are many small values: free them off the caller's path.
+    // A large program's facts are many small values: free them while the findings are sorted.
     let facts = ctx.facts;
-    if parallel {
-        std::thread::spawn(move || drop(facts));
-    }
+    std::thread::scope(|scope| {
+        if parallel {
+            scope.spawn(move || drop(facts));
+        } else {
+            drop(facts);
+        }
+        settle(workspace, analysis, config, findings)
+    })
+}
+
+/// The findings as reported: each once, without those ignored or suppressed, at their
+/// configured severity, sorted.
+fn settle(workspace: &Workspace, analysis: &Analysis, config: &LintConfig, findings: Vec<Finding>) -> Vec<Diagnostic> {
     let mut seen = HashSet::new();
     let findings: Vec<Finding> = findings
         .into_iter()
@@ -249,7 +259,7 @@ mod tests {
             config: &config,
             costs: Costs::new(&config.cost, &history),
             engine: engine::Engine::Pipewright,
-            facts: facts::Facts::new(&analysis.program),
+            facts: facts::Facts::new(&analysis.program, &config.effects),
         };
         assert!(ctx.facts.len() >= 256, "large enough to run on two threads in `lint`");
         let checks: Vec<Check> = registry::RULES.iter().filter_map(|r| r.check).collect();

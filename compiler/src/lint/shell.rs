@@ -2,36 +2,64 @@
 //! what they wait for, and which commands they run. It never fails: what it cannot read, it
 //! leaves out, so rules built on it miss findings rather than invent them.
 
+use std::borrow::Cow;
+
+/// A word of a script: a slice of it when the script spells it plainly (`make`, `'a b'`), a
+/// copy when quotes or escapes had to be taken out (`a'b'`, `a\ b`).
+pub type Word<'s> = Cow<'s, str>;
+
 /// One simple command: its words and the files its redirections name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Command {
-    pub words: Vec<String>,
+pub struct Command<'s> {
+    pub words: Vec<Word<'s>>,
     /// `> file`, `>> file`
-    pub writes: Vec<String>,
+    pub writes: Vec<Word<'s>>,
     /// `< file`
-    pub reads: Vec<String>,
+    pub reads: Vec<Word<'s>>,
+    /// Where the program's file name is: its word, and where the name starts in it.
+    program_at: Option<(u32, u32)>,
 }
 
-impl Command {
+impl<'s> Command<'s> {
+    /// The command of an argv task: its words as written, which no shell reads.
+    pub fn of_argv(argv: &'s [String]) -> Self {
+        let mut cmd = Command { words: argv.iter().map(|a| Cow::Borrowed(a.as_str())).collect(), ..Command::default() };
+        cmd.locate_program();
+        cmd
+    }
+
+    /// Finds the program once: rules ask for it often.
+    fn locate_program(&mut self) {
+        let mut words = self.words.iter().enumerate().skip_while(|(_, w)| is_assignment(w));
+        let Some(mut first) = words.next() else { return };
+        while matches!(&**first.1, "sudo" | "env" | "exec" | "time" | "nice" | "command") {
+            let Some(next) = words.find(|(_, w)| !w.starts_with('-') && !is_assignment(w)) else { return };
+            first = next;
+        }
+        let (at, word) = first;
+        let start = word.rfind('/').map_or(0, |slash| slash + 1);
+        self.program_at = Some((at as u32, start as u32));
+    }
+
     /// The program's file name (`./ci/x.sh` → `x.sh`), after `sudo`, `env` and `VAR=value`.
     pub fn program(&self) -> Option<&str> {
-        let mut words = self.words.iter().map(String::as_str).skip_while(|w| is_assignment(w));
-        let mut first = words.next()?;
-        while matches!(first, "sudo" | "env" | "exec" | "time" | "nice" | "command") {
-            first = words.find(|w| !w.starts_with('-') && !is_assignment(w))?;
-        }
-        Some(first.rsplit('/').next().unwrap_or(first))
+        let (word, start) = self.program_at?;
+        self.words.get(word as usize)?.get(start as usize..)
     }
 
     /// The words after the program.
-    pub fn args(&self) -> &[String] {
+    pub fn args(&self) -> &[Word<'s>] {
         self.run().get(1..).unwrap_or(&[])
     }
 
     /// The program and its arguments: the words after the leading `NAME=value` assignments.
-    pub fn run(&self) -> &[String] {
+    pub fn run(&self) -> &[Word<'s>] {
         let skip = self.words.iter().take_while(|w| is_assignment(w)).count();
         self.words.get(skip..).unwrap_or(&[])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.writes.is_empty() && self.reads.is_empty()
     }
 }
 
@@ -49,137 +77,252 @@ fn is_assignment(word: &str) -> bool {
     false
 }
 
+/// The word being read: where it started and ended in the script while its pieces follow each
+/// other there, a copy once they do not (a quote or an escape came between).
+struct WordBuf<'s> {
+    script: &'s str,
+    started: bool,
+    range: std::ops::Range<usize>,
+    owned: Option<String>,
+}
+
+impl<'s> WordBuf<'s> {
+    fn new(script: &'s str) -> Self {
+        WordBuf { script, started: false, range: 0..0, owned: None }
+    }
+
+    /// Adds the script's text at `piece` to the word.
+    fn push(&mut self, piece: std::ops::Range<usize>) {
+        let text = &self.script[piece.clone()];
+        if let Some(owned) = &mut self.owned {
+            owned.push_str(text);
+        } else if !self.started {
+            self.range = piece;
+        } else if self.range.end == piece.start {
+            self.range.end = piece.end;
+        } else {
+            let mut owned = self.script[self.range.clone()].to_string();
+            owned.push_str(text);
+            self.owned = Some(owned);
+        }
+        self.started = true;
+    }
+
+    fn text(&self) -> &str {
+        self.owned.as_deref().unwrap_or(&self.script[self.range.clone()])
+    }
+
+    fn clear(&mut self) {
+        self.started = false;
+        self.owned = None;
+    }
+
+    fn take(&mut self) -> Option<Word<'s>> {
+        if !self.started {
+            return None;
+        }
+        self.started = false;
+        Some(match self.owned.take() {
+            Some(owned) => Cow::Owned(owned),
+            None => Cow::Borrowed(&self.script[self.range.clone()]),
+        })
+    }
+}
+
+/// The command being read, and where its next word goes.
+struct Reader<'s> {
+    out: Vec<Command<'s>>,
+    current: Command<'s>,
+    word: WordBuf<'s>,
+    redirect: Option<char>,
+}
+
+impl<'s> Reader<'s> {
+    fn finish_word(&mut self) {
+        if let Some(w) = self.word.take() {
+            match self.redirect.take() {
+                Some('>') => self.current.writes.push(w),
+                Some('<') => self.current.reads.push(w),
+                _ => self.current.words.push(w),
+            }
+        }
+    }
+
+    /// Ends the command being read, when it has something.
+    fn finish_command(&mut self) {
+        self.finish_word();
+        if !self.current.is_empty() {
+            self.push_command();
+        }
+    }
+
+    fn push_command(&mut self) {
+        let mut cmd = std::mem::take(&mut self.current);
+        cmd.locate_program();
+        self.out.push(cmd);
+    }
+}
+
 /// Splits a script into simple commands at `;`, `|`, `&&`, `||`, `&`, newlines and `(`/`)`.
-pub fn commands(script: &str) -> Vec<Command> {
-    let mut out = Vec::new();
-    let mut current = Command::default();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut redirect: Option<char> = None;
-    let mut chars = script.chars().peekable();
-    let finish_word = |word: &mut String, in_word: &mut bool, current: &mut Command, redirect: &mut Option<char>| {
-        if *in_word {
-            let w = std::mem::take(word);
-            match redirect.take() {
-                Some('>') => current.writes.push(w),
-                Some('<') => current.reads.push(w),
-                _ => current.words.push(w),
+/// Words borrow from the script where they can.
+pub fn commands(script: &str) -> Vec<Command<'_>> {
+    let b = script.as_bytes();
+    let mut r = Reader { out: Vec::new(), current: Command::default(), word: WordBuf::new(script), redirect: None };
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i = r.escaped(i + 1),
+            b'\'' => {
+                let end = find(b, i + 1, |c| c == b'\'');
+                r.word.push(i + 1..end);
+                i = end + 1;
             }
-            *in_word = false;
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    if n != '\n' {
-                        word.push(n);
-                        in_word = true;
-                    }
-                }
+            b'"' => i = r.double_quoted(i + 1),
+            b'#' if !r.word.started => {
+                i = find(b, i, |c| c == b'\n') + 1;
+                r.finish_word();
+                r.push_command();
             }
-            '\'' => {
-                in_word = true;
-                for n in chars.by_ref() {
-                    if n == '\'' {
-                        break;
-                    }
-                    word.push(n);
+            c @ (b'>' | b'<') => i = r.redirection(c, i + 1),
+            b';' | b'|' | b'&' | b'\n' | b'(' | b')' | b'`' => {
+                r.finish_command();
+                i += 1;
+            }
+            b'$' if b.get(i + 1) == Some(&b'(') => {
+                i += 2;
+                r.finish_word();
+                if !r.current.words.is_empty() {
+                    r.push_command();
                 }
             }
-            '"' => {
-                in_word = true;
-                while let Some(n) = chars.next() {
-                    match n {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(e) = chars.next() {
-                                word.push(e);
-                            }
-                        }
-                        _ => word.push(n),
-                    }
-                }
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
+                r.finish_word();
+                i += 1;
             }
-            '#' if !in_word => {
-                for n in chars.by_ref() {
-                    if n == '\n' {
-                        break;
-                    }
-                }
-                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
-                out.push(std::mem::take(&mut current));
-            }
-            '>' | '<' => {
-                // `2>` and `&>`: the digit is part of the operator, not a word.
-                if in_word && (word.chars().all(|c| c.is_ascii_digit()) || word == "&") {
-                    word.clear();
-                    in_word = false;
-                }
-                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
-                if chars.peek() == Some(&'>') || chars.peek() == Some(&'&') {
-                    chars.next();
-                }
-                // `>&2` and `2>&1` name no file.
-                if chars.peek().is_some_and(|n| n.is_ascii_digit()) && c == '>' {
-                    chars.next();
-                    continue;
-                }
-                redirect = Some(c);
-            }
-            ';' | '|' | '&' | '\n' | '(' | ')' | '`' => {
-                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
-                if !current.words.is_empty() || !current.writes.is_empty() || !current.reads.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-            }
-            '$' if chars.peek() == Some(&'(') => {
-                chars.next();
-                finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
-                if !current.words.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-            }
-            c if c.is_whitespace() => finish_word(&mut word, &mut in_word, &mut current, &mut redirect),
-            c => {
-                word.push(c);
-                in_word = true;
+            // A run of plain bytes: every byte that ends one is ASCII, so the run is text.
+            _ => {
+                let end = find(b, i + 1, |c| PLAIN_END[c as usize]);
+                r.word.push(i..end);
+                i = end;
             }
         }
     }
-    finish_word(&mut word, &mut in_word, &mut current, &mut redirect);
-    if !current.words.is_empty() || !current.writes.is_empty() || !current.reads.is_empty() {
-        out.push(current);
+    r.finish_command();
+    r.out
+}
+
+/// The bytes that end a run of plain text in a word (`#` does not: inside a word it is text).
+static PLAIN_END: [bool; 256] = {
+    let mut table = [false; 256];
+    let ends = b"\\'\"><;|&\n()`$ \t\r\x0b\x0c";
+    let mut i = 0;
+    while i < ends.len() {
+        table[ends[i] as usize] = true;
+        i += 1;
     }
-    out
+    table
+};
+
+/// The position of the first byte from `from` that `stop` accepts, or the end.
+fn find(b: &[u8], from: usize, stop: impl Fn(u8) -> bool) -> usize {
+    b.get(from..).and_then(|rest| rest.iter().position(|&c| stop(c))).map_or(b.len(), |p| from + p)
+}
+
+impl Reader<'_> {
+    /// After a `\\` at `at - 1`: the character at `at` is kept, a newline joins the lines.
+    /// Returns where reading goes on.
+    fn escaped(&mut self, at: usize) -> usize {
+        let script = self.word.script;
+        match script.get(at..).and_then(|rest| rest.chars().next()) {
+            Some('\n') => at + 1,
+            Some(c) => {
+                self.word.push(at..at + c.len_utf8());
+                at + c.len_utf8()
+            }
+            None => at,
+        }
+    }
+
+    /// A double-quoted piece from `start` (after its `"`): an escaped character is kept.
+    fn double_quoted(&mut self, mut start: usize) -> usize {
+        let script = self.word.script;
+        let b = script.as_bytes();
+        // Marks the word begun, so that `""` is a word.
+        self.word.push(start..start);
+        let mut from = start;
+        loop {
+            let at = find(b, from, |c| c == b'"' || c == b'\\');
+            self.word.push(start..at);
+            if at >= b.len() || b[at] == b'"' {
+                return at + 1;
+            }
+            let Some(c) = script.get(at + 1..).and_then(|rest| rest.chars().next()) else { return b.len() };
+            start = at + 1;
+            from = start + c.len_utf8();
+        }
+    }
+
+    /// A `>` or `<` before `at`: the next word is the file it names (`2>&1` and `>&2` name none).
+    fn redirection(&mut self, c: u8, mut at: usize) -> usize {
+        let b = self.word.script.as_bytes();
+        // `2>` and `&>`: the digit is part of the operator, not a word.
+        if self.word.started && (self.word.text().bytes().all(|d| d.is_ascii_digit()) || self.word.text() == "&") {
+            self.word.clear();
+        }
+        self.finish_word();
+        if matches!(b.get(at), Some(b'>' | b'&')) {
+            at += 1;
+        }
+        if c == b'>' && b.get(at).is_some_and(u8::is_ascii_digit) {
+            return at + 1;
+        }
+        self.redirect = Some(c as char);
+        at
+    }
 }
 
 /// A path as a job's workspace knows it: `./` and a trailing `/` removed. `None` for what is
 /// not a workspace path (flags, URLs, variables, `/dev/null`, `.`).
-pub(crate) fn normalize(word: &str) -> Option<String> {
-    let w = word.trim();
-    if w.is_empty() || w.starts_with('-') || w.contains("://") || w.contains('$') || w.contains('=') {
+pub(crate) fn normalize(word: &str) -> Option<&str> {
+    let mut w = word.trim();
+    if w.starts_with('-') {
         return None;
     }
-    let mut w = w;
     while let Some(rest) = w.strip_prefix("./") {
         w = rest;
     }
-    // A path names a folder or has an extension; a bare word is more often an argument.
-    let path_like = w.contains('/') || w.contains('.');
+    // One pass: a URL or a variable is no path; a path names a folder or has an extension, a
+    // bare word is more often an argument.
+    let mut path_like = false;
+    for (i, b) in w.bytes().enumerate() {
+        match b {
+            b'$' | b'=' => return None,
+            b':' if w[i..].starts_with("://") => return None,
+            b'/' | b'.' => path_like = true,
+            _ => {}
+        }
+    }
     let w = w.trim_end_matches('/');
     if w.is_empty() || w == "." || w == ".." || w.starts_with("/dev/") || w == "/dev" || w == "/" || w == "~" {
         return None;
     }
-    path_like.then(|| w.to_string())
+    path_like.then_some(w)
+}
+
+/// The part `find` finds of a word, borrowed from the script when the word is.
+fn within<'s>(word: &Word<'s>, find: impl Fn(&str) -> Option<&str>) -> Option<Word<'s>> {
+    match word {
+        Cow::Borrowed(w) => find(w).map(Cow::Borrowed),
+        Cow::Owned(w) => find(w).map(|part| Cow::Owned(part.to_string())),
+    }
 }
 
 /// Like [`normalize`], for a word that an option says is a path (`--out build`).
-fn normalize_output(word: &str) -> Option<String> {
+fn normalize_output(word: &str) -> Option<&str> {
     normalize(word).or_else(|| {
         let w = word.trim();
         let plain = !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
-        (plain && !w.starts_with('-')).then(|| w.to_string())
+        (plain && !w.starts_with('-')).then_some(w)
     })
 }
 
@@ -194,10 +337,10 @@ pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
     for cmd in cmds {
         out.extend(cmd.writes.iter().filter_map(|w| normalize(w)));
         let args = cmd.args();
-        let plain: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+        let plain = || args.iter().filter(|a| !a.starts_with('-'));
         match cmd.program() {
-            Some("touch" | "mkdir" | "tee") => out.extend(plain.iter().filter_map(|a| normalize(a))),
-            Some("cp" | "mv" | "ln" | "rsync" | "install") => out.extend(plain.last().and_then(|a| normalize(a))),
+            Some("touch" | "mkdir" | "tee") => out.extend(plain().filter_map(|a| normalize(a))),
+            Some("cp" | "mv" | "ln" | "rsync" | "install") => out.extend(plain().next_back().and_then(|a| normalize(a))),
             Some("tar") => {
                 if let Some(i) = args.iter().position(|a| a.starts_with('-') && a.contains('f') || a == "-f") {
                     out.extend(args.get(i + 1).and_then(|a| normalize(a)));
@@ -205,17 +348,17 @@ pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
                     out.extend(args.get(1).and_then(|a| normalize(a)));
                 }
             }
-            Some("zip") => out.extend(plain.first().and_then(|a| normalize(a))),
+            Some("zip") => out.extend(plain().next().and_then(|a| normalize(a))),
             // `docker cp container:/src dest` copies out of a container.
             Some("docker") if args.first().is_some_and(|a| a == "cp") => {
-                out.extend(plain.last().filter(|a| !a.contains(':')).and_then(|a| normalize(a)))
+                out.extend(plain().next_back().filter(|a| !a.contains(':')).and_then(|a| normalize(a)))
             }
             _ => {}
         }
         let mut i = 0;
         while i < args.len() {
             let a = &args[i];
-            if matches!(a.as_str(), "-o" | "--output" | "--out" | "--out-dir" | "--output-dir" | "--outdir") {
+            if matches!(&**a, "-o" | "--output" | "--out" | "--out-dir" | "--output-dir" | "--outdir") {
                 out.extend(args.get(i + 1).and_then(|n| normalize_output(n)));
                 i += 1;
             } else if let Some(v) = ["--output=", "--out=", "--out-dir=", "--output-dir=", "--outdir="]
@@ -229,7 +372,7 @@ pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
     }
     out.sort();
     out.dedup();
-    out
+    out.into_iter().map(String::from).collect()
 }
 
 /// The folders that well-known tools fill without naming them: `go mod vendor` makes
@@ -245,7 +388,7 @@ pub fn implicit_outputs(cmds: &[Command]) -> Vec<&'static str> {
         if !cmd.program().is_some_and(|p| tools.contains(&p)) {
             continue;
         }
-        let args: Vec<&str> = cmd.args().iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
+        let args: Vec<&str> = cmd.args().iter().map(|a| &**a).filter(|a| !a.starts_with('-')).collect();
         let first = args.first().copied().unwrap_or("");
         let folder = match (cmd.program(), first) {
             (Some("go"), "mod") if args.get(1) == Some(&"vendor") => Some("vendor"),
@@ -280,9 +423,12 @@ pub fn implicit_outputs(cmds: &[Command]) -> Vec<&'static str> {
 pub fn implicit_inputs(cmds: &[Command]) -> Vec<&'static str> {
     let mut out = Vec::new();
     for cmd in cmds {
-        let args: Vec<&str> = cmd.args().iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect();
-        let first = args.first().copied().unwrap_or("");
-        let folder = match cmd.program() {
+        let program = cmd.program();
+        if !matches!(program, Some("npm" | "pnpm" | "yarn" | "go")) {
+            continue;
+        }
+        let first = cmd.args().iter().map(|a| &**a).find(|a| !a.starts_with('-')).unwrap_or("");
+        let folder = match program {
             Some("npm") if matches!(first, "test" | "t" | "run" | "run-script" | "start") => Some("node_modules"),
             Some("pnpm") if matches!(first, "test" | "run" | "start") => Some("node_modules"),
             Some("yarn") if !matches!(first, "" | "install" | "add" | "remove" | "global" | "config" | "cache") => {
@@ -301,20 +447,19 @@ pub fn implicit_inputs(cmds: &[Command]) -> Vec<&'static str> {
 /// Every path a script names (what it reads, writes or runs).
 #[cfg(test)]
 pub(crate) fn mentions(script: &str) -> Vec<String> {
-    mentions_of(&commands(script))
+    mentions_of(&commands(script)).into_iter().map(String::from).collect()
 }
 
 /// Every path parsed commands name.
-pub(crate) fn mentions_of(cmds: &[Command]) -> Vec<String> {
+pub(crate) fn mentions_of<'s>(cmds: &[Command<'s>]) -> Vec<Word<'s>> {
     let mut out = Vec::new();
     for cmd in cmds {
-        out.extend(cmd.reads.iter().filter_map(|w| normalize(w)));
+        out.extend(cmd.reads.iter().filter_map(|w| within(w, normalize)));
         for w in &cmd.words {
-            if let Some((_, value)) = w.split_once('=').filter(|_| w.starts_with("--") || is_assignment(w)) {
-                out.extend(normalize(value));
-            } else {
-                out.extend(normalize(w));
-            }
+            out.extend(within(w, |w| match w.split_once('=').filter(|_| w.starts_with("--") || is_assignment(w)) {
+                Some((_, value)) => normalize(value),
+                None => normalize(w),
+            }));
         }
     }
     out.sort();
@@ -333,24 +478,22 @@ pub(crate) fn waits_of(cmds: &[Command]) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_loop = false;
     for cmd in cmds {
-        let words: Vec<&str> = cmd.words.iter().map(String::as_str).collect();
-        if matches!(words.first(), Some(&"while") | Some(&"until")) {
-            in_loop = true;
-        }
-        if matches!(words.first(), Some(&"done")) {
-            in_loop = false;
+        match cmd.words.first().map(|w| &**w) {
+            Some("while" | "until") => in_loop = true,
+            Some("done") => in_loop = false,
+            _ => {}
         }
         if in_loop || matches!(cmd.program(), Some("inotifywait" | "wait-for-file" | "wait-for")) {
-            for pair in words.windows(2) {
-                if matches!(pair[0], "-f" | "-e" | "-d" | "-s") || !in_loop {
-                    out.extend(normalize(pair[1]));
+            for pair in cmd.words.windows(2) {
+                if matches!(&*pair[0], "-f" | "-e" | "-d" | "-s") || !in_loop {
+                    out.extend(normalize(&pair[1]));
                 }
             }
         }
     }
     out.sort();
     out.dedup();
-    out
+    out.into_iter().map(String::from).collect()
 }
 
 /// Whether a path a script names is `produced` or inside it, or matches it as a glob.
@@ -422,6 +565,18 @@ mod tests {
         assert_eq!(cmds[1].writes, vec!["build.log"]);
         assert_eq!(cmds[2].words, vec!["echo", "a b"]);
         assert_eq!(cmds[3].program(), Some("tee"));
+    }
+
+    #[test]
+    fn words_borrow_from_the_script_unless_quotes_were_taken_out() {
+        let cmds = commands(r#"make 'a b' "c d" e\ f g"h"i "" x"#);
+        let words = &cmds[0].words;
+        assert_eq!(words, &["make", "a b", "c d", "e f", "ghi", "", "x"]);
+        let borrowed: Vec<bool> = words.iter().map(|w| matches!(w, Cow::Borrowed(_))).collect();
+        assert_eq!(borrowed, [true, true, true, false, false, true, true]);
+        assert_eq!(commands(r#"echo "a\"b" 'open"#)[0].words, ["echo", "a\"b", "open"]);
+        assert_eq!(commands("echo \"open\\")[0].words, ["echo", "open"]);
+        assert_eq!(commands("a\\\nb 2>&1 >out")[0].words, ["ab"]);
     }
 
     #[test]

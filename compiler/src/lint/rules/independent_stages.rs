@@ -77,7 +77,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 && !deps[end].iter().any(|&d| d >= i)
                 && !ctx.facts.triggers(&p.name, &p.stages[end - 1].name)
                 && !ctx.facts.triggers(&p.name, &p.stages[end].name)
-                && !uses_what_was_left(&p.stages[i..end], &p.stages[end])
+                && !uses_what_was_left(ctx, &p.stages[i..end], &p.stages[end])
             {
                 end += 1;
             }
@@ -105,9 +105,9 @@ fn weighable(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind]) 
 /// Whether `later` fetches nothing while a stage before it builds or installs: it then most
 /// likely works on what they left in the agent's workspace (`workspace-shared-by-luck` asks
 /// for a fetch), and running it beside them would break it.
-fn uses_what_was_left(before: &[Stage], later: &Stage) -> bool {
+fn uses_what_was_left(ctx: &Context, before: &[Stage], later: &Stage) -> bool {
     let fetches = later.jobs.iter().flat_map(|j| &j.tasks).any(|t| matches!(t.action, crate::model::Action::Fetch(_)));
-    !fetches && before.iter().any(crate::lint::effects::prepares)
+    !fetches && before.iter().any(|s| crate::lint::effects::prepares(&ctx.facts, s))
 }
 
 fn report(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind], sink: &mut Sink) {

@@ -114,7 +114,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 crate::words::quote_list(&manual)
             ));
         }
-        let kinds: Vec<StageKind> = p.stages.iter().map(|s| ctx.stage_kind(s)).collect();
+        let kinds: Vec<StageKind> = p.stages.iter().map(|s| ctx.stage_kind(s).clone()).collect();
         match cut(ctx, p, &kinds) {
             Some((anchor, group)) => {
                 let names: Vec<&str> = group.iter().map(|&i| p.stages[i].name.as_str()).collect();

@@ -71,11 +71,11 @@ pub(crate) fn task_script(action: &Action) -> Option<Cow<'_, str>> {
 
 /// The simple commands of a task: the script read as a shell would, or the argv as one command
 /// (no shell sees it).
-pub(crate) fn task_commands(action: &Action) -> Option<Vec<shell::Command>> {
+pub(crate) fn task_commands(action: &Action) -> Option<Vec<shell::Command<'_>>> {
     match action {
         Action::Shell(s) => Some(shell::commands(s)),
         Action::Exec(argv) if argv.is_empty() => Some(Vec::new()),
-        Action::Exec(argv) => Some(vec![shell::Command { words: argv.clone(), ..shell::Command::default() }]),
+        Action::Exec(argv) => Some(vec![shell::Command::of_argv(argv)]),
         Action::Fetch(_) => None,
     }
 }

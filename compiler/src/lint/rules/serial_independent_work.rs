@@ -56,22 +56,23 @@ fn check(ctx: &Context, sink: &mut Sink) {
         if job.tasks.len() < ctx.config.serial_min_tasks {
             continue;
         }
-        if let Some((start, words, hole)) = longest_run(job, ctx.config.serial_min_tasks) {
-            report(ctx, p, s, job, start, &words, hole, sink);
+        if let Some((start, end, hole)) = longest_run(ctx, job, ctx.config.serial_min_tasks) {
+            report(ctx, p, s, job, start, &words(job, start..end), hole, sink);
         }
     }
 }
 
 /// The longest run of consecutive tasks that differ in one word: its start, its tasks' words
 /// and the index of the word that differs.
-fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)> {
+fn longest_run(ctx: &Context, job: &Job, min: usize) -> Option<(usize, usize, usize)> {
     // The words of each task that runs one simple command of two words or more, when passed.
-    let single = |t: &crate::model::Task| {
-        let mut cmds = super::task_commands(&t.action).filter(|c| c.len() == 1 && t.when == When::Passed)?;
-        cmds.pop().map(|c| c.words).filter(|w| w.len() >= 2)
-    };
-    let tasks: Vec<Option<Vec<String>>> = job.tasks.iter().map(single).collect();
-    let mut best: Option<(usize, Vec<Vec<String>>, usize)> = None;
+    let tasks: Vec<Option<&[u64]>> = ctx
+        .facts
+        .single_commands(job)
+        .zip(&job.tasks)
+        .map(|(words, t)| words.filter(|_| t.when == When::Passed))
+        .collect();
+    let mut best: Option<(usize, usize, usize)> = None;
     let mut i = 0;
     while i < tasks.len() {
         let Some(first) = &tasks[i] else {
@@ -90,17 +91,17 @@ fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)
             }
         }
         if let Some(h) = hole {
-            let run: Vec<Vec<String>> = tasks[i..end].iter().flatten().map(|w| w.to_vec()).collect();
-            let distinct = run.iter().map(|w| &w[h]).collect::<std::collections::HashSet<_>>().len() == run.len();
-            // Right after the program, plain words are subcommands (`cargo build`, `make test`): steps, not inputs.
-            let subcommands = h == 1 && run.iter().all(|w| w[1].chars().all(|c| c.is_ascii_lowercase()));
+            let run = &tasks[i..end];
+            let distinct =
+                run.iter().flatten().map(|w| w[h]).collect::<std::collections::HashSet<_>>().len() == run.len();
             if h > 0
-                && !subcommands
                 && run.len() >= min
                 && distinct
-                && best.as_ref().is_none_or(|b| b.1.len() < run.len())
+                && best.is_none_or(|(s, e, _)| e - s < run.len())
+                // Right after the program, plain words are subcommands (`cargo build`, `make test`): steps, not inputs.
+                && !(h == 1 && words(job, i..end).iter().all(|w| w[1].chars().all(|c| c.is_ascii_lowercase())))
             {
-                best = Some((i, run, h));
+                best = Some((i, end, h));
             }
         }
         i = end.max(i + 1);
@@ -108,7 +109,17 @@ fn longest_run(job: &Job, min: usize) -> Option<(usize, Vec<Vec<String>>, usize)
     best
 }
 
-fn differs_in_one(a: &[String], b: &[String]) -> Option<usize> {
+/// The words of the one simple command each task of `range` runs, read again: only a run worth
+/// reporting needs them.
+fn words(job: &Job, range: std::ops::Range<usize>) -> Vec<Vec<String>> {
+    let read = |t: &crate::model::Task| {
+        let cmds = super::task_commands(&t.action).unwrap_or_default();
+        cmds.into_iter().next().map(|c| c.words.into_iter().map(String::from).collect()).unwrap_or_default()
+    };
+    job.tasks[range].iter().map(read).collect()
+}
+
+fn differs_in_one(a: &[u64], b: &[u64]) -> Option<usize> {
     if a.len() != b.len() {
         return None;
     }
@@ -144,11 +155,11 @@ fn report(
     }
     let rest = job_secs.map_or(0, |j| j.saturating_sub(total));
     let parallel = rest + longest + model.setup_secs;
-    let mut shown = run[0].clone();
-    shown[hole] = "…".into();
+    let mut shown: Vec<&str> = run[0].iter().map(String::as_str).collect();
+    shown[hole] = "…";
     let values: Vec<String> = run.iter().map(|w| format!("\"{}\"", w[hole])).collect();
-    let mut template = run[0].clone();
-    template[hole] = "#{value}".into();
+    let mut template = shown.clone();
+    template[hole] = "#{value}";
     let first = &job.tasks[start].origin;
     let last = &job.tasks[start + n - 1].origin;
     let o = job.origin;

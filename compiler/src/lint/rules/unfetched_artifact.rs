@@ -3,7 +3,8 @@
 use super::super::shell;
 use super::super::{Context, Sink};
 use crate::model::{Action, Pipeline, Stage};
-use std::collections::HashSet;
+use rustc_hash::{FxHashSet, FxHasher};
+use std::hash::Hasher;
 
 declare_rule! {
     /// ## What it does
@@ -58,21 +59,22 @@ declare_rule! {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let key = |p: &str, s: &str, j: &str| (p.to_ascii_lowercase(), s.to_ascii_lowercase(), j.to_ascii_lowercase());
-    let mut fetched: HashSet<_> = HashSet::new();
-    let mut fetched_jobs: HashSet<_> = HashSet::new();
+    let key = |parts: &[&str]| names_key(parts);
+    let mut fetched = FxHashSet::default();
+    let mut fetched_jobs = FxHashSet::default();
     for t in super::jobs(ctx.program).flat_map(|(_, _, j)| j.tasks.iter()) {
         if let Action::Fetch(f) = &t.action {
-            fetched.insert((key(&f.pipeline, &f.stage, &f.job), f.artifact.to_ascii_lowercase()));
-            fetched_jobs.insert(key(&f.pipeline, &f.stage, &f.job));
+            fetched.insert(key(&[&f.pipeline, &f.stage, &f.job, &f.artifact]));
+            fetched_jobs.insert(key(&[&f.pipeline, &f.stage, &f.job]));
         }
     }
     for (pipeline, stage, job) in super::jobs(ctx.program) {
         let names = std::iter::once(job.name.as_str()).chain(job.instance_of.as_ref().map(|i| i.base.as_str()));
-        let keys: Vec<_> = names.map(|n| key(&pipeline.name, &stage.name, n)).collect();
+        let names: Vec<&str> = names.collect();
         for artifact in &job.artifacts {
             let o = artifact.origin;
-            let by_fetch = keys.iter().any(|k| fetched.contains(&(k.clone(), artifact.name.to_ascii_lowercase())));
+            let by_fetch =
+                names.iter().any(|n| fetched.contains(&key(&[&pipeline.name, &stage.name, n, &artifact.name])));
             if by_fetch || artifact.kind.is_some() || reads_as_report(&artifact.path) {
                 continue;
             }
@@ -80,7 +82,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
             // repositories may fetch this artifact. Only where this pipeline's own jobs fetch
             // from the job, or the path is evidently waste, is an unread artifact a mistake.
             let elsewhere = crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path)
-                && !keys.iter().any(|k| fetched_jobs.contains(k))
+                && !names.iter().any(|n| fetched_jobs.contains(&key(&[&pipeline.name, &stage.name, n])))
                 && !waste(&artifact.path);
             if elsewhere || read_later(ctx, pipeline, stage, &artifact.path) {
                 continue;
@@ -93,6 +95,18 @@ fn check(ctx: &Context, sink: &mut Sink) {
             );
         }
     }
+}
+
+/// A key for names compared without case (`pipeline.stage.job.artifact`), made without copying them.
+fn names_key(parts: &[&str]) -> u64 {
+    let mut h = FxHasher::default();
+    for part in parts {
+        for b in part.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xff);
+    }
+    h.finish()
 }
 
 /// Test results, reports and coverage, by the words of their path: people read them on the
@@ -116,7 +130,7 @@ fn waste(path: &str) -> bool {
 fn read_later(ctx: &Context, pipeline: &Pipeline, stage: &Stage, path: &str) -> bool {
     let Some(path) = shell::normalize(path) else { return false };
     let later = pipeline.stages.iter().skip_while(|s| !std::ptr::eq(*s, stage)).skip(1);
-    later.flat_map(|s| s.jobs.iter()).any(|j| ctx.facts.job(j).mentions.iter().any(|m| shell::refers_to(m, &path)))
+    later.flat_map(|s| s.jobs.iter()).any(|j| ctx.facts.job(j).mentions.iter().any(|m| shell::refers_to(m, path)))
 }
 
 #[cfg(test)]

@@ -51,13 +51,29 @@ declare_rule! {
     check: Some(check),
 }
 
+/// Whether a script names a program that downloads (`curl`, `wget`, `fetch`), in one pass.
+fn names_downloader(s: &[u8]) -> bool {
+    (0..s.len()).any(|i| match s[i] {
+        b'c' => s[i..].starts_with(b"curl"),
+        b'w' => s[i..].starts_with(b"wget"),
+        b'f' => s[i..].starts_with(b"fetch"),
+        _ => false,
+    })
+}
+
 fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
-            let Some(script) = super::task_script(&task.action) else { continue };
-            if !script.contains("curl") && !script.contains("wget") && !script.contains("fetch") {
+            let downloads = |s: &str| names_downloader(s.as_bytes());
+            let may_download = match &task.action {
+                crate::model::Action::Shell(s) => downloads(s),
+                crate::model::Action::Exec(argv) => argv.iter().any(|a| downloads(a)),
+                crate::model::Action::Fetch(_) => false,
+            };
+            if !may_download {
                 continue;
             }
+            let Some(script) = super::task_script(&task.action) else { continue };
             for piped in shell::piped_downloads(&script) {
                 let file = task.origin.file;
                 let span = locate(ctx.text(file, task.origin.span), &piped).map_or(task.origin.span, |(s, e)| {

@@ -179,8 +179,8 @@ fn installed_folder(path: &str) -> bool {
 /// The command of the task at `span` that installs dependencies (`npm ci`).
 fn install_command(job: &Job, span: Span) -> Option<String> {
     let task = job.tasks.iter().find(|t| t.origin.span == span)?;
-    let cmds = super::task_commands(&task.action)?;
-    let install = cmds.iter().find(|c| super::super::effects::installs_dependencies(c))?;
+    let install =
+        super::task_commands(&task.action)?.into_iter().find(|c| super::super::effects::installs_dependencies(c))?;
     Some(install.words.join(" "))
 }
 
@@ -262,7 +262,7 @@ pub(crate) fn job_images(ctx: &Context, job: &Job) -> Images {
                 continue;
             }
             let args = cmd.args();
-            let mut rest = args.iter().map(String::as_str).skip_while(|a| a.starts_with('-'));
+            let mut rest = args.iter().map(|a| &**a).skip_while(|a| a.starts_with('-'));
             let sub = rest.next().unwrap_or("");
             let rest: Vec<&str> = rest.collect();
             let span = task.origin.span;
@@ -366,7 +366,7 @@ fn fetched(ctx: &Context, job: &Job, path: &str) -> bool {
                 .and_then(|s| s.job(&f.job))
                 .and_then(|j| j.artifacts.iter().find(|a| a.name.eq_ignore_ascii_case(&f.artifact)));
             let same_file = source.is_some_and(|a| {
-                shell::normalize(&a.path).is_some_and(|p| shell::refers_to(path, &p)) || base(&a.path) == base(path)
+                shell::normalize(&a.path).is_some_and(|p| shell::refers_to(path, p)) || base(&a.path) == base(path)
             });
             into_holds || same_file || f.artifact.eq_ignore_ascii_case(&base(path))
         }
