@@ -83,6 +83,43 @@ fn diagnostics_point_at_the_yaml_in_every_format() {
     assert_eq!(out.status.code(), Some(0), "warnings alone do not fail without --deny");
 }
 
+/// The codes of `pw lint`'s diagnostics in each file, as `file:code` (JSON output).
+fn lint_codes(dir: &Path) -> (Option<i32>, Vec<String>) {
+    let out = pw().arg("lint").args(["--format", "json"]).arg(dir).output().unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let items = json["diagnostics"].as_array().cloned().unwrap_or_default();
+    let name = |d: &serde_json::Value| {
+        let file = d["file"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
+        format!("{file}:{}", d["code"].as_str().unwrap_or(""))
+    };
+    (out.status.code(), items.iter().map(name).collect())
+}
+
+#[test]
+fn one_broken_file_does_not_hide_the_findings_of_the_others() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    repo(dir.path());
+    let other = BUILD.replace("app.build", "tools.build").replace("timeout: 10\n              ", "");
+    std::fs::write(dir.path().join("tools.gocd.yaml"), other).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("broken.gocd.yaml"), "pipelines:\n  x:\n    materials: [open\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (code, found) = lint_codes(dir.path());
+    assert_eq!(code, Some(1), "{found:?}");
+    assert!(found.contains(&"broken.gocd.yaml:G0001".to_string()), "{found:?}");
+    assert!(found.contains(&"tools.gocd.yaml:L0008".to_string()), "the other files are linted: {found:?}");
+    // GoCD lets a pipeline follow one of another config repository: `deploy`, which follows
+    // the broken `app.build`, is still linted, as its server would still run it.
+    std::fs::write(dir.path().join("broken.gocd.yaml"), "").unwrap_or_else(|e| panic!("{e}"));
+    let deploy = DEPLOY.replace("timeout: 5\n          ", "");
+    std::fs::write(dir.path().join("ci/deploy.gocd.yml"), &deploy).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("build.gocd.yaml"), BUILD.replace("stages:", "stages: ["))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, found) = lint_codes(dir.path());
+    assert!(found.iter().any(|f| f.starts_with("build.gocd.yaml:G")), "{found:?}");
+    assert!(found.contains(&"deploy.gocd.yml:L0008".to_string()), "{found:?}");
+    assert!(found.contains(&"tools.gocd.yaml:L0008".to_string()), "{found:?}");
+}
+
 #[test]
 fn broken_yaml_is_an_error_at_its_line() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

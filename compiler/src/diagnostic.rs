@@ -133,6 +133,19 @@ impl Diagnostic {
         self
     }
 
+    /// The same diagnostic with every file it names renamed by `to` (a file of one workspace
+    /// named as in another that holds it too).
+    pub fn map_files(mut self, to: impl Fn(FileId) -> FileId) -> Self {
+        self.file = to(self.file);
+        for label in &mut self.labels {
+            label.file = to(label.file);
+        }
+        for edit in self.fix.iter_mut().flat_map(|f| f.edits.iter_mut()) {
+            edit.file = to(edit.file);
+        }
+        self
+    }
+
     pub fn with_secondary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
         self.labels.push(Label { file, span, message: message.into() });
         self

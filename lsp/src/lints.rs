@@ -7,14 +7,12 @@ use pw_compiler::{Analysis, Diagnostic, Workspace};
 use std::path::PathBuf;
 use tower_lsp_server::ls_types::Uri;
 
-/// The linter's findings, each file's with its own configuration; none while the workspace has
-/// errors, as the linter reads a checked program. `uris` names the workspace's files in order.
+/// The linter's findings, each file's with its own configuration; while some files have errors,
+/// those of the others ([`lint::lint_checked`]). `uris` names the workspace's files in order.
 pub fn lint(workspace: &Workspace, analysis: &Analysis, configs: &Configs, uris: &[Uri]) -> Vec<Diagnostic> {
-    if analysis.has_errors() {
-        return Vec::new();
-    }
     let paths: Vec<PathBuf> = uris.iter().map(file_path).collect();
-    lint::lint_files(workspace, analysis, configs, paths.iter().map(PathBuf::as_path), &lint::History::default())
+    let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+    lint::lint_checked(workspace, analysis, configs, &paths, &lint::History::default())
 }
 
 /// The `[lint]` settings of each file, from the nearest `pipewright.toml` above it; the defaults

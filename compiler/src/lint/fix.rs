@@ -44,7 +44,11 @@ pub fn apply(
     let mut outcome = Outcome { workspace: workspace.clone(), ..Outcome::default() };
     let mut refused_keys: HashSet<String> = HashSet::new();
     for _ in 0..MAX_ROUNDS {
-        let (_, findings) = lint(&outcome.workspace);
+        let (analysis, findings) = lint(&outcome.workspace);
+        // A workspace with errors fails the check after any fix: nothing can be verified.
+        if analysis.has_errors() {
+            break;
+        }
         let candidates: Vec<&Diagnostic> = findings
             .iter()
             .filter(|d| d.fix.as_ref().is_some_and(|f| allowed(f, unsafe_fixes)))

@@ -208,17 +208,65 @@ fn settle(workspace: &Workspace, analysis: &Analysis, config: &LintConfig, findi
     out
 }
 
-/// Checks and lints a workspace: the checker's diagnostics, and the linter's when the checker
-/// found no error (a program with errors is incomplete, and its findings would mislead).
+/// Checks and lints a workspace: the checker's diagnostics, and the linter's ([`lint_checked`]).
 pub fn check_and_lint(workspace: &Workspace, configs: &Configs, history: &History) -> (Analysis, Vec<Diagnostic>) {
     let analysis = crate::analyze(workspace);
     let mut all = analysis.diagnostics.clone();
-    if !analysis.has_errors() {
-        let paths = workspace.files.iter().map(|f| std::path::Path::new(&f.path));
-        all.extend(lint_files(workspace, &analysis, configs, paths, history));
-        crate::diagnostic::sort(&mut all);
-    }
+    let paths: Vec<&std::path::Path> = workspace.files.iter().map(|f| std::path::Path::new(&f.path)).collect();
+    all.extend(lint_checked(workspace, &analysis, configs, &paths, history));
+    crate::diagnostic::sort(&mut all);
     (analysis, all)
+}
+
+/// Lints a checked workspace (`paths`: each file's path on disk, in order). Where some files
+/// have errors, the others are linted on their own, as a workspace without them: a file with an
+/// error is incomplete and its findings would mislead, but one broken file of a config
+/// repository does not hide the findings of the rest. A file that needs a broken one (an
+/// upstream pipeline it names) has errors without it, and is left out too.
+pub fn lint_checked(
+    workspace: &Workspace,
+    analysis: &Analysis,
+    configs: &Configs,
+    paths: &[&std::path::Path],
+    history: &History,
+) -> Vec<Diagnostic> {
+    if !analysis.has_errors() {
+        return lint_files(workspace, analysis, configs, paths.iter().copied(), history);
+    }
+    let mut keep: Vec<usize> = (0..workspace.files.len()).filter(|&i| !has_error_in(analysis, i)).collect();
+    // Each round leaves out at least one more file, and a few rounds settle any real workspace.
+    for _ in 0..4 {
+        if keep.is_empty() {
+            return Vec::new();
+        }
+        let mut part = Workspace::new();
+        for &i in &keep {
+            part.push(workspace.files[i].clone());
+        }
+        let checked = crate::analyze(&part);
+        if !checked.has_errors() {
+            let part_paths = keep.iter().filter_map(|&i| paths.get(i).copied());
+            let back = |id: FileId| FileId(keep.get(id.0 as usize).map_or(id.0, |&i| i as u32));
+            return lint_files(&part, &checked, configs, part_paths, history)
+                .into_iter()
+                .filter(|d| !says_nothing_uses(d.code))
+                .map(|d| d.map_files(back))
+                .collect();
+        }
+        keep = keep.iter().enumerate().filter(|&(j, _)| !has_error_in(&checked, j)).map(|(_, &i)| i).collect();
+    }
+    Vec::new()
+}
+
+/// Whether findings of `code` say that nothing uses something (`unused-definition`,
+/// `unfetched-artifact`): a file left out for its errors may be what uses it.
+fn says_nothing_uses(code: &str) -> bool {
+    [&rules::unused_definition::RULE, &rules::unfetched_artifact::RULE].iter().any(|r| r.code == code)
+}
+
+/// Whether the checker found an error in the file at `index`.
+fn has_error_in(analysis: &Analysis, index: usize) -> bool {
+    analysis.diagnostics.iter().any(|d| d.severity == diagnostic::Severity::Error && d.file.0 as usize == index)
 }
 
 #[cfg(test)]
@@ -244,6 +292,21 @@ mod tests {
         let mut workspace = Workspace::new();
         workspace.add("large.pw", src);
         workspace
+    }
+
+    #[test]
+    fn a_file_with_errors_leaves_out_itself_and_what_needs_it() {
+        let mut ws = Workspace::new();
+        // `tools` is used only by the broken file: it is not called unused.
+        ws.add("a.pw", "material tools { git = \"https://example.com/t.git\" }\npipeline a { stage s { job j { run \"make\" } } }\n");
+        ws.add("b.pw", "pipeline b { materials = [tools]\n  stage s { job j { run \"make\" } }\n  oops\n}\n");
+        ws.add("c.pw", "pipeline c { after = [b.s]\n  stage s { job j { run \"make\" } } }\n");
+        let (analysis, all) = check_and_lint(&ws, &Configs::single(LintConfig::default()), &History::default());
+        assert!(analysis.has_errors());
+        let found: Vec<(u32, &str)> = all.iter().map(|d| (d.file.0, d.code)).collect();
+        assert!(found.contains(&(0, "L0008")), "the clean file is linted: {found:?}");
+        assert!(!found.iter().any(|&(f, c)| f == 0 && c == "L0010"), "{found:?}");
+        assert!(!found.iter().any(|&(f, c)| f > 0 && c.starts_with('L')), "{found:?}");
     }
 
     #[test]

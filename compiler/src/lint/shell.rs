@@ -340,7 +340,9 @@ pub(crate) fn writes_of(cmds: &[Command]) -> Vec<String> {
         let plain = || args.iter().filter(|a| !a.starts_with('-'));
         match cmd.program() {
             Some("touch" | "mkdir" | "tee") => out.extend(plain().filter_map(|a| normalize(a))),
-            Some("cp" | "mv" | "ln" | "rsync" | "install") => out.extend(plain().next_back().and_then(|a| normalize(a))),
+            Some("cp" | "mv" | "ln" | "rsync" | "install") => {
+                out.extend(plain().next_back().and_then(|a| normalize(a)))
+            }
             Some("tar") => {
                 if let Some(i) = args.iter().position(|a| a.starts_with('-') && a.contains('f') || a == "-f") {
                     out.extend(args.get(i + 1).and_then(|a| normalize(a)));
