@@ -9,7 +9,9 @@ use crate::source::{FileId, Span};
 declare_rule! {
     /// ## What it does
     /// Finds checks (a lint, a test, a scan) whose script ends in `|| true`, `|| :`,
-    /// `|| exit 0` or `; true`, so that the task passes whatever the check finds.
+    /// `|| exit 0` or `; true`, so that the task passes whatever the check finds; and scripts
+    /// of several lines, one of which checks, whose last line is a bare `true` or `:`: a shell
+    /// script's status is its last command's, so that line passes whatever came before.
     ///
     /// ## Why is this bad?
     /// A check that cannot fail gates nothing: the stages after it run on a broken commit,
@@ -43,8 +45,8 @@ declare_rule! {
     /// When the check is advisory on purpose, suppress the finding with the reason.
     ///
     /// ## Fix
-    /// An unsafe fix removes the ending, so that the check fails the task again: the stages
-    /// after it then wait for it to pass.
+    /// An unsafe fix removes the ending (or the last line), so that the check fails the task
+    /// again: the stages after it then wait for it to pass.
     code: "L0017",
     name: "check-cannot-fail",
     category: Correctness,
@@ -62,23 +64,44 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
             let Action::Shell(script) = &task.action else { continue };
-            let trimmed = script.trim_end();
-            let Some(ending) = IGNORED.iter().find(|e| trimmed.ends_with(*e)) else { continue };
-            let checked = &trimmed[..trimmed.len() - ending.len()];
+            let Some((ending, checked)) = ignored_ending(script) else { continue };
             let cmds = super::super::shell::commands(checked);
-            let Some(cmd) = cmds.last().filter(|c| classifier.verifies_command(c)) else { continue };
+            let last_line = !IGNORED.contains(&ending);
+            let cmd = match last_line {
+                // Any check before a last `true`: the shell's status is that line's.
+                true => cmds.iter().find(|c| classifier.verifies_command(c)),
+                false => cmds.last().filter(|c| classifier.verifies_command(c)),
+            };
+            let Some(cmd) = cmd else { continue };
             let o = task.origin;
             let mut d = RULE
                 .at(o.file, o.span, format!("`{ending}` makes `{}` pass whatever it finds", cmd.words.join(" ")))
                 .with_label("this check cannot fail")
                 .with_note("the stages after it run even when the check finds problems")
                 .with_help(format!("remove `{ending}`, or suppress this with the reason the check is advisory"));
+            if last_line {
+                d = d.with_note(format!(
+                    "a script's status is its last command's: a last line `{ending}` passes whatever came before"
+                ));
+            }
             if let Some(fix) = fix(ctx, o.file, o.span, ending) {
                 d = d.with_fix(fix);
             }
             sink.add(d);
         }
     }
+}
+
+/// The ending that turns a failure into a pass, and the script before it: one of [`IGNORED`],
+/// or a last line of its own that is a bare `true` or `:`.
+fn ignored_ending(script: &str) -> Option<(&'static str, &str)> {
+    let trimmed = script.trim_end();
+    if let Some(ending) = IGNORED.iter().find(|e| trimmed.ends_with(*e)) {
+        return Some((ending, &trimmed[..trimmed.len() - ending.len()]));
+    }
+    let (before, last) = trimmed.rsplit_once('\n')?;
+    let ending = ["true", ":"].into_iter().find(|e| last.trim() == *e)?;
+    (!before.trim().is_empty()).then_some((ending, before))
 }
 
 /// Removes `ending` (and the blanks before it) where the task's string ends with it, as written.
