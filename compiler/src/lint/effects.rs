@@ -144,6 +144,13 @@ impl<'a> Classifier<'a> {
         Classifier { extra }
     }
 
+    /// Whether a name or an argument holds a configured effect of several words
+    /// (`sync-cdn` in `sync-cdn-prod`), which the comparison word by word cannot see.
+    fn has_effect_phrase(&self, text: &str) -> bool {
+        let phrases = self.extra.effects.iter().filter(|w| w.contains(['-', '_', '.', ':', ' ']));
+        phrases.into_iter().any(|w| text.to_ascii_lowercase().contains(&w.to_ascii_lowercase()))
+    }
+
     fn is_effect_word(&self, word: &str) -> bool {
         let built_in = EFFECT_FIRST.has(word.bytes().next()) && EFFECT_WORDS.iter().any(|w| starts_with(word, w));
         built_in || self.extra.effects.iter().any(|w| starts_with(word, w))
@@ -174,7 +181,7 @@ impl<'a> Classifier<'a> {
             let on_cluster = name_words(name).any(|w| one_of(CLUSTER_WORDS, w))
                 && name_words(name).any(|w| one_of(CLUSTER_EFFECT_WORDS, w));
             let named = |w: &str| self.is_effect_word(w) || NAME_EFFECT_WORDS.iter().any(|n| starts_with(w, n));
-            if kind.effect.is_none() && (on_cluster || name_words(name).any(named)) {
+            if kind.effect.is_none() && (on_cluster || name_words(name).any(named) || self.has_effect_phrase(name)) {
                 kind.effect = Some(format!("the name `{name}`"));
             }
             if kind.verifies.is_none() && name_words(name).any(|w| self.is_verify_word(w)) {
@@ -232,7 +239,8 @@ impl<'a> Classifier<'a> {
         if cmd.args().iter().any(script_named) {
             return true;
         }
-        !TEXT_PROGRAMS.contains(&program) && plain_args(cmd).any(|a| name_words(a).any(|w| self.is_effect_word(w)))
+        !TEXT_PROGRAMS.contains(&program)
+            && plain_args(cmd).any(|a| name_words(a).any(|w| self.is_effect_word(w)) || self.has_effect_phrase(a))
     }
 
     /// Whether one command verifies (`cargo test`, `eslint .`).
@@ -410,8 +418,11 @@ mod tests {
         ws.add("t.pw", src.to_string());
         let analysis = crate::analyze(&ws);
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
-        let extra =
-            ExtraWords { effects: vec!["promote".into()], verifies: vec!["e2e".into()], opaque: vec!["pants".into()] };
+        let extra = ExtraWords {
+            effects: vec!["promote".into(), "sync-cdn".into()],
+            verifies: vec!["e2e".into()],
+            opaque: vec!["pants".into()],
+        };
         let facts = Facts::new(&analysis.program, &extra);
         analysis.program.pipelines[0].stages.iter().map(|s| facts.stage(s).clone()).collect()
     }
@@ -432,10 +443,16 @@ mod tests {
   stage envs { job a { run "python /opt/paas/set_env.py -a app -u $PAAS_USER -p $PAAS_PASSWORD" } }
   stage tagging { job a { run "./tasks next-version" } }
   stage note { job a { run "echo $API_TOKEN is set" } }
+  stage sync-cdn-prod { job a { run "true" } }
+  stage cdn { job a { run "./tasks sync-cdn" } }
+  stage sync { job a { run "./tasks sync cdn" } }
 }"#,
         );
         let effects: Vec<bool> = k.iter().map(|k| k.effect.is_some()).collect();
-        assert_eq!(effects, [true, true, true, true, true, true, false, false, true, true, true, false]);
+        assert_eq!(
+            effects,
+            [true, true, true, true, true, true, false, false, true, true, true, false, true, true, false]
+        );
         assert_eq!(k[0].effect.as_deref(), Some("the name `deploy-dev`"));
         assert_eq!(k[1].effect.as_deref(), Some("`git push -f origin v1`"));
     }

@@ -162,6 +162,8 @@ fn key<T>(item: &T) -> usize {
 /// The facts of a pipeline's jobs, and its stages' kinds (read from those facts).
 type PipelineFacts<'p> = (Vec<(usize, JobFacts<'p>)>, Vec<(usize, StageKind)>);
 
+/// Reads a pipeline's jobs, then classifies each stage from the commands of its jobs, which are
+/// dropped once the stage is classified.
 fn pipeline_facts<'p>(pipeline: &'p Pipeline, classifier: &effects::Classifier) -> PipelineFacts<'p> {
     let mut jobs = Vec::new();
     let mut stages = Vec::with_capacity(pipeline.stages.len());
