@@ -9,8 +9,11 @@ declare_rule! {
     /// ## What it does
     /// Finds argv tasks (`run ["prog", "arg"]`) with words that only a shell understands: a
     /// glob (`dir/*.jar`) given to a program that works on files, a variable (`$TOKEN`,
-    /// `${HOME}`), an operator (`&&`, `||`, `|`, `;`, `>`, `>>`, `<`, `2>&1`), or a program
-    /// name with spaces (`["gradle clean build"]`, GoCD's `command: gradle clean build`).
+    /// `${HOME}`), an operator (`&&`, `||`, `|`, `;`, `>`, `>>`, `<`, `2>&1`), a program
+    /// name with spaces (`["gradle clean build"]`, GoCD's `command: gradle clean build`), or a
+    /// subcommand packed with its arguments into one word (`["apt", "install -qy git make"]`,
+    /// for well-known tools whose subcommands have no spaces; that case has no fix, as the
+    /// words are split by hand).
     ///
     /// ## Why is this bad?
     /// An argv task runs its program directly, with no shell: nothing expands the glob, the
@@ -131,7 +134,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
             let o = task.origin;
             let (note, help) = advice(crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path));
             let mut d = RULE.at(o.file, o.span, message).with_label(label).with_note(note).with_help(help);
-            if let Some(fix) = fix(ctx, o.file, o.span) {
+            let packed =
+                argv.first().is_some_and(|p| packed_subcommand(p.rsplit('/').next().unwrap_or(p), argv).is_some());
+            if let Some(fix) = fix(ctx, o.file, o.span).filter(|_| !packed) {
                 d = d.with_fix(fix);
             }
             sink.add(d);
@@ -168,6 +173,12 @@ fn problem(argv: &[String]) -> Option<(String, String)> {
     if matches!(program, "sh" | "bash" | "zsh" | "dash") && argv.iter().any(|a| a == "-c") {
         return None;
     }
+    if let Some(packed) = packed_subcommand(program, argv) {
+        return Some((
+            format!("`{packed}` is several words in one argument, but this task runs `{first}` without a shell"),
+            format!("`{program}` receives `{packed}` as one word: no subcommand has this name"),
+        ));
+    }
     let (word, what) = argv.iter().enumerate().skip(1).find_map(|(i, w)| {
         shell_syntax(program, argv.get(i - 1).map_or("", String::as_str), w).map(|what| (w, what))
     })?;
@@ -175,6 +186,32 @@ fn problem(argv: &[String]) -> Option<(String, String)> {
         format!("`{word}` is {what}, but this task runs `{first}` without a shell"),
         format!("`{program}` receives `{word}` as it is written"),
     ))
+}
+
+/// Programs with subcommands, and the subcommands that a first argument with spaces
+/// (`["apt", "install -qy git make"]`) evidently starts: no subcommand has a space in its name.
+const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    ("apt", &["install", "update", "upgrade", "remove"]),
+    ("apt-get", &["install", "update", "upgrade", "remove"]),
+    ("yum", &["install", "update", "remove"]),
+    ("dnf", &["install", "update", "remove"]),
+    ("apk", &["add", "update"]),
+    ("pip", &["install"]),
+    ("pip3", &["install"]),
+    ("npm", &["install", "ci", "run", "test"]),
+    ("yarn", &["install", "run", "test"]),
+    ("git", &["clone", "checkout", "fetch", "pull", "push", "commit", "tag"]),
+    ("docker", &["build", "run", "push", "pull", "login", "tag"]),
+    ("cargo", &["build", "test", "run", "install"]),
+    ("go", &["build", "test", "run", "mod", "install"]),
+];
+
+/// The first argument, when it packs a subcommand and its arguments into one word.
+fn packed_subcommand<'a>(program: &str, argv: &'a [String]) -> Option<&'a str> {
+    let (_, subcommands) = SUBCOMMANDS.iter().find(|(p, _)| *p == program)?;
+    let first = argv.get(1)?.trim();
+    let (word, _) = first.split_once(char::is_whitespace)?;
+    subcommands.contains(&word).then_some(first)
 }
 
 /// `run ["rm", "-rf", "dir/*.jar"]` → `run "rm -rf dir/*.jar"`, from the words as written.
