@@ -147,8 +147,12 @@ impl<'a> Classifier<'a> {
     /// Whether a name or an argument holds a configured effect of several words
     /// (`sync-cdn` in `sync-cdn-prod`), which the comparison word by word cannot see.
     fn has_effect_phrase(&self, text: &str) -> bool {
-        let phrases = self.extra.effects.iter().filter(|w| w.contains(['-', '_', '.', ':', ' ']));
-        phrases.into_iter().any(|w| text.to_ascii_lowercase().contains(&w.to_ascii_lowercase()))
+        let mut phrases = self.extra.effects.iter().filter(|w| w.contains(['-', '_', '.', ':', ' '])).peekable();
+        if phrases.peek().is_none() {
+            return false;
+        }
+        let text = text.to_ascii_lowercase();
+        phrases.any(|w| text.contains(&w.to_ascii_lowercase()))
     }
 
     fn is_effect_word(&self, word: &str) -> bool {

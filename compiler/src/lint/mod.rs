@@ -233,7 +233,8 @@ pub fn lint_checked(
     if !analysis.has_errors() {
         return lint_files(workspace, analysis, configs, paths.iter().copied(), history);
     }
-    let mut keep: Vec<usize> = (0..workspace.files.len()).filter(|&i| !has_error_in(analysis, i)).collect();
+    let broken = files_with_errors(analysis);
+    let mut keep: Vec<usize> = (0..workspace.files.len()).filter(|i| !broken.contains(i)).collect();
     // Each round leaves out at least one more file, and a few rounds settle any real workspace.
     for _ in 0..4 {
         if keep.is_empty() {
@@ -253,7 +254,8 @@ pub fn lint_checked(
                 .map(|d| d.map_files(back))
                 .collect();
         }
-        keep = keep.iter().enumerate().filter(|&(j, _)| !has_error_in(&checked, j)).map(|(_, &i)| i).collect();
+        let broken = files_with_errors(&checked);
+        keep = keep.iter().enumerate().filter(|(j, _)| !broken.contains(j)).map(|(_, &i)| i).collect();
     }
     Vec::new()
 }
@@ -264,9 +266,14 @@ fn says_nothing_uses(code: &str) -> bool {
     [&rules::unused_definition::RULE, &rules::unfetched_artifact::RULE].iter().any(|r| r.code == code)
 }
 
-/// Whether the checker found an error in the file at `index`.
-fn has_error_in(analysis: &Analysis, index: usize) -> bool {
-    analysis.diagnostics.iter().any(|d| d.severity == diagnostic::Severity::Error && d.file.0 as usize == index)
+/// The indexes of the files in which the checker found an error.
+fn files_with_errors(analysis: &Analysis) -> HashSet<usize> {
+    analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == diagnostic::Severity::Error)
+        .map(|d| d.file.0 as usize)
+        .collect()
 }
 
 #[cfg(test)]

@@ -64,9 +64,8 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
             let Action::Shell(script) = &task.action else { continue };
-            let Some((ending, checked)) = ignored_ending(script) else { continue };
+            let Some((ending, checked, last_line)) = ignored_ending(script) else { continue };
             let cmds = super::super::shell::commands(checked);
-            let last_line = !IGNORED.contains(&ending);
             let cmd = match last_line {
                 // Any check before a last `true`: the shell's status is that line's.
                 true => cmds.iter().find(|c| classifier.verifies_command(c)),
@@ -92,16 +91,16 @@ fn check(ctx: &Context, sink: &mut Sink) {
     }
 }
 
-/// The ending that turns a failure into a pass, and the script before it: one of [`IGNORED`],
-/// or a last line of its own that is a bare `true` or `:`.
-fn ignored_ending(script: &str) -> Option<(&'static str, &str)> {
+/// The ending that turns a failure into a pass, the script before it, and whether the ending
+/// is a last line of its own (a bare `true` or `:`) rather than one of [`IGNORED`].
+fn ignored_ending(script: &str) -> Option<(&'static str, &str, bool)> {
     let trimmed = script.trim_end();
     if let Some(ending) = IGNORED.iter().find(|e| trimmed.ends_with(*e)) {
-        return Some((ending, &trimmed[..trimmed.len() - ending.len()]));
+        return Some((ending, &trimmed[..trimmed.len() - ending.len()], false));
     }
     let (before, last) = trimmed.rsplit_once('\n')?;
     let ending = ["true", ":"].into_iter().find(|e| last.trim() == *e)?;
-    (!before.trim().is_empty()).then_some((ending, before))
+    (!before.trim().is_empty()).then_some((ending, before, true))
 }
 
 /// Removes `ending` (and the blanks before it) where the task's string ends with it, as written.

@@ -130,13 +130,11 @@ fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
             let Action::Exec(argv) = &task.action else { continue };
-            let Some((message, label)) = problem(argv) else { continue };
+            let Some(Problem { message, label, fixable }) = problem(argv) else { continue };
             let o = task.origin;
             let (note, help) = advice(crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path));
             let mut d = RULE.at(o.file, o.span, message).with_label(label).with_note(note).with_help(help);
-            let packed =
-                argv.first().is_some_and(|p| packed_subcommand(p.rsplit('/').next().unwrap_or(p), argv).is_some());
-            if let Some(fix) = fix(ctx, o.file, o.span).filter(|_| !packed) {
+            if let Some(fix) = fix(ctx, o.file, o.span).filter(|_| fixable) {
                 d = d.with_fix(fix);
             }
             sink.add(d);
@@ -160,32 +158,44 @@ fn advice(gocd: bool) -> (&'static str, &'static str) {
     }
 }
 
-/// What of an argv only a shell would understand, as a message and a label.
-fn problem(argv: &[String]) -> Option<(String, String)> {
+/// What of an argv only a shell would understand.
+struct Problem {
+    message: String,
+    label: String,
+    /// Whether writing the words as a script mends it (a packed argument, quoted, stays one word).
+    fixable: bool,
+}
+
+fn problem(argv: &[String]) -> Option<Problem> {
     let first = argv.first()?;
     if first.trim().contains(char::is_whitespace) {
-        return Some((
-            format!("`{first}` is one program name with spaces, but this task runs it without a shell"),
-            "no shell splits it into a program and its arguments: no program has this name".to_string(),
-        ));
+        return Some(Problem {
+            message: format!("`{first}` is one program name with spaces, but this task runs it without a shell"),
+            label: "no shell splits it into a program and its arguments: no program has this name".to_string(),
+            fixable: true,
+        });
     }
     let program = first.rsplit('/').next().unwrap_or(first);
     if matches!(program, "sh" | "bash" | "zsh" | "dash") && argv.iter().any(|a| a == "-c") {
         return None;
     }
     if let Some(packed) = packed_subcommand(program, argv) {
-        return Some((
-            format!("`{packed}` is several words in one argument, but this task runs `{first}` without a shell"),
-            format!("`{program}` receives `{packed}` as one word: no subcommand has this name"),
-        ));
+        return Some(Problem {
+            message: format!(
+                "`{packed}` is several words in one argument, but this task runs `{first}` without a shell"
+            ),
+            label: format!("`{program}` receives `{packed}` as one word: no subcommand has this name"),
+            fixable: false,
+        });
     }
     let (word, what) = argv.iter().enumerate().skip(1).find_map(|(i, w)| {
         shell_syntax(program, argv.get(i - 1).map_or("", String::as_str), w).map(|what| (w, what))
     })?;
-    Some((
-        format!("`{word}` is {what}, but this task runs `{first}` without a shell"),
-        format!("`{program}` receives `{word}` as it is written"),
-    ))
+    Some(Problem {
+        message: format!("`{word}` is {what}, but this task runs `{first}` without a shell"),
+        label: format!("`{program}` receives `{word}` as it is written"),
+        fixable: true,
+    })
 }
 
 /// Programs with subcommands, and the subcommands that a first argument with spaces
