@@ -4,7 +4,8 @@
 //! process's peak resident set.
 //!
 //! ```sh
-//! cargo run --release -p pw-compiler --example memory -- /tmp/bench-ws
+//! cargo run --release -p pw-compiler --example memory -- /tmp/bench-ws          # as `pw lint`
+//! cargo run --release -p pw-compiler --example memory -- /tmp/bench-ws check    # as `pw check`
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -70,7 +71,7 @@ fn report(stage: &str) {
 
 fn main() {
     let Some(path) = std::env::args().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: memory <workspace folder or file>");
+        eprintln!("usage: memory <workspace folder or file> [check]");
         std::process::exit(2);
     };
     let workspace = match pw_compiler::driver::load(&[path]) {
@@ -81,6 +82,13 @@ fn main() {
         }
     };
     report("loaded");
+    if std::env::args().nth(2).as_deref() == Some("check") {
+        // `pw check`: the trees are freed while the program is built.
+        let checked = pw_compiler::check_workspace(&workspace);
+        report("checked");
+        println!("{} diagnostics", checked.diagnostics.len());
+        return;
+    }
     let files = pw_compiler::parse_all(&workspace);
     report("parsed");
     let analysis = pw_compiler::analyze_parsed(&workspace, files);

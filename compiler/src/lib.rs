@@ -3,12 +3,14 @@
 //!
 //! 1. [`lexer::lex`]: source text to tokens (comments kept apart);
 //! 2. [`parser::parse`]: tokens to a syntax tree ([`ast`]) with recovery;
-//! 3. [`check::check`]: syntax trees to a checked [`model::Program`] and its [`symbols`];
+//! 3. [`check::check`]: syntax trees to a checked [`model::Program`] and its [`symbols`]
+//!    ([`check::check_owned`] frees the trees on the way);
 //! 4. [`plan::build`]: the program to the serialisable [`plan::Plan`] the runtime executes.
 //!
 //! [`runtime_api`] is all the runtime uses of the compiler.
 //!
-//! [`analyze`] runs stages 1 to 3 over a workspace; everything that reports problems reports
+//! [`analyze`] runs stages 1 to 3 over a workspace ([`check_workspace`] without keeping the
+//! trees); everything that reports problems reports
 //! them as [`diagnostic::Diagnostic`]s.
 
 pub mod ast;
@@ -66,13 +68,21 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
+        has_errors(&self.diagnostics)
     }
 
     /// The plan, when the workspace has no error.
     pub fn plan(&self, workspace: &Workspace) -> Option<plan::Plan> {
-        (!self.has_errors()).then(|| plan::build(workspace, &self.program))
+        plan_of(workspace, &self.program, &self.diagnostics)
     }
+}
+
+fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(Diagnostic::is_error)
+}
+
+fn plan_of(workspace: &Workspace, program: &model::Program, diagnostics: &[Diagnostic]) -> Option<plan::Plan> {
+    (!has_errors(diagnostics)).then(|| plan::build(workspace, program))
 }
 
 /// Parses every file of the workspace (on all cores) and checks them together.
@@ -85,12 +95,52 @@ pub fn analyze(workspace: &Workspace) -> Analysis {
 /// edited ones).
 pub fn analyze_parsed(workspace: &Workspace, files: Vec<ParsedFile>) -> Analysis {
     let trees: Vec<&ast::File> = files.iter().map(|f| &f.ast).collect();
-    let (program, mut diagnostics) = check::check(workspace, &trees);
-    let mut all: Vec<Diagnostic> = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
-    all.append(&mut diagnostics);
+    let (program, diagnostics) = check::check(workspace, &trees);
+    let from_parser = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
+    let diagnostics = all_diagnostics(workspace, from_parser, diagnostics);
+    Analysis { files, program, diagnostics }
+}
+
+/// A workspace after checking, without its syntax trees: what `pw check` and `pw plan` need.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub program: model::Program,
+    /// Every file's, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        has_errors(&self.diagnostics)
+    }
+
+    /// The plan, when the workspace has no error.
+    pub fn plan(&self, workspace: &Workspace) -> Option<plan::Plan> {
+        plan_of(workspace, &self.program, &self.diagnostics)
+    }
+}
+
+/// [`analyze`] for callers that need no syntax tree afterwards: the trees are freed while the
+/// program is built ([`check::check_owned`]), which keeps the memory of a large workspace low.
+pub fn check_workspace(workspace: &Workspace) -> Checked {
+    let mut from_parser = Vec::new();
+    let trees: Vec<ast::File> = parse_all(workspace)
+        .into_iter()
+        .map(|f| {
+            from_parser.extend(f.diagnostics);
+            f.ast
+        })
+        .collect();
+    let (program, diagnostics) = check::check_owned(workspace, trees);
+    Checked { program, diagnostics: all_diagnostics(workspace, from_parser, diagnostics) }
+}
+
+/// The parser's and the checker's diagnostics together, in order.
+fn all_diagnostics(workspace: &Workspace, mut all: Vec<Diagnostic>, mut checker: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    all.append(&mut checker);
     gocd::drop_pw_fixes_in_gocd_files(workspace, &mut all);
     diagnostic::sort(&mut all);
-    Analysis { files, program, diagnostics: all }
+    all
 }
 
 /// Lexes and parses every file of the workspace, on all cores.

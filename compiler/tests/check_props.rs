@@ -1,7 +1,9 @@
 //! No input makes the checker panic or hang: valid files cut, spliced and mutated at random.
+//! On every such input, the checker that frees the trees as it goes (`pw check`'s) agrees with
+//! the one that keeps them (the linter's and the language server's).
 
 use proptest::prelude::*;
-use pw_compiler::{analyze, Workspace};
+use pw_compiler::{analyze, check_workspace, Workspace};
 
 const SEED: &str = r##"
 material app { git = "https://git.example.com/app.git" path = "app" }
@@ -78,6 +80,10 @@ fn check(text: &str) {
         assert!(d.span.end <= file.text.len(), "span past the end: {d:?}");
         assert!(d.span.start <= d.span.end, "reversed span: {d:?}");
     }
+    let checked = check_workspace(&ws);
+    assert_eq!(checked.diagnostics, analysis.diagnostics, "the two checkers disagree on\n{text}");
+    let (kept, freed) = (format!("{:?}", analysis.program), format!("{:?}", checked.program));
+    assert!(kept == freed, "the two checkers build different programs from\n{text}");
 }
 
 proptest! {

@@ -5,7 +5,7 @@ use crate::{error, ExitStatus};
 use clap::{Args, ValueEnum};
 use miette::miette;
 use pw_compiler::render::{self, Format};
-use pw_compiler::{driver, Analysis, Workspace};
+use pw_compiler::{driver, Checked, Workspace};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -72,15 +72,15 @@ pub fn load_error(e: &driver::LoadError) -> miette::Report {
     miette!(help = e.help(), "{e}")
 }
 
-/// Loads and analyses the workspace, or reports why it could not.
-pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Analysis), ExitStatus> {
+/// Loads and checks the workspace, or reports why it could not.
+pub fn analyze(paths: &[PathBuf]) -> Result<(Workspace, Checked), ExitStatus> {
     let workspace = driver::load(paths).map_err(|e| error::fail(load_error(&e)))?;
-    let analysis = pw_compiler::analyze(&workspace);
-    Ok((workspace, analysis))
+    let checked = pw_compiler::check_workspace(&workspace);
+    Ok((workspace, checked))
 }
 
 /// Prints diagnostics: the human format on stderr, the others on stdout.
-pub fn report(format: Format, analysis: &Analysis, workspace: &Workspace) {
+pub fn report(format: Format, analysis: &Checked, workspace: &Workspace) {
     report_diagnostics(format, &analysis.diagnostics, workspace);
 }
 
@@ -111,7 +111,7 @@ pub fn check(args: CheckArgs) -> ExitStatus {
     }
     let status = ExitStatus::failure_if(analysis.has_errors());
     // The process ends here: handing the memory back to the system at exit is faster than
-    // freeing a whole workspace's trees value by value.
+    // freeing a whole workspace's program value by value.
     std::mem::forget((workspace, analysis));
     status
 }

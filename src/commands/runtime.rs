@@ -22,7 +22,7 @@ pub enum NoPlan {
 /// absolute.
 pub fn compile(paths: &[PathBuf], color: bool) -> Result<Plan, NoPlan> {
     let workspace = driver::load(paths).map_err(|e| NoPlan::Unreadable(load_error(&e)))?;
-    let analysis = pw_compiler::analyze(&workspace);
+    let analysis = pw_compiler::check_workspace(&workspace);
     match analysis.plan(&workspace) {
         Some(mut plan) => {
             load::absolutize(&mut plan);

@@ -2,7 +2,7 @@
 //! with typed arguments and expanding static `for` fan-outs. References are kept as written;
 //! [`resolve`](super::resolve) checks them afterwards.
 
-use super::declare::{duplicate, header_span, Decl, Declared};
+use super::declare::{duplicate, header_span, Decl, Declared, PipelineDecl};
 use super::fields::{self, Fields};
 use super::values::{Binding, Eval, Scope, Use, Value};
 use crate::ast::{self, Block, BlockKind, Body, Expr, ExprKind, Ident, Member, TaskKind, TemplateCall};
@@ -19,7 +19,7 @@ use crate::schema::Owner;
 use crate::source::{FileId, Span};
 use crate::symbols::Symbols;
 use crate::words::quote_list;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// How many jobs one `for` may make.
 pub const MAX_FAN_OUT: i64 = 1000;
@@ -28,12 +28,12 @@ const MAX_TEMPLATE_DEPTH: usize = 16;
 
 pub(super) struct Builder<'a, 's> {
     pub declared: &'s Declared<'a>,
-    pub symbols: &'s mut Symbols,
+    pub symbols: Symbols,
     pub diagnostics: Vec<Diagnostic>,
     pub uses: Vec<Use>,
     /// Dotted references as written, by file and the start of the expression.
-    pub paths: HashMap<(FileId, usize), Vec<Ident>>,
-    pub template_uses: HashMap<String, usize>,
+    pub paths: FxHashMap<(FileId, usize), Vec<Ident>>,
+    pub template_uses: FxHashMap<String, usize>,
     stack: Vec<String>,
 }
 
@@ -46,14 +46,14 @@ struct Ctx<'a> {
 }
 
 impl<'a, 's> Builder<'a, 's> {
-    pub(super) fn new(declared: &'s Declared<'a>, symbols: &'s mut Symbols) -> Self {
+    pub(super) fn new(declared: &'s Declared<'a>, symbols: Symbols) -> Self {
         Builder {
             declared,
             symbols,
             diagnostics: Vec::new(),
             uses: Vec::new(),
-            paths: HashMap::new(),
-            template_uses: HashMap::new(),
+            paths: FxHashMap::default(),
+            template_uses: FxHashMap::default(),
             stack: Vec::new(),
         }
     }
@@ -87,11 +87,17 @@ impl<'a, 's> Builder<'a, 's> {
         })
     }
 
-    pub(super) fn pipeline(&mut self, decl: &Decl<'a>) -> Option<Pipeline> {
-        let at = origin(decl.file, decl.block.span, decl.name.span);
-        let ctx = self.body_of(decl.block, TemplateKind::Pipeline, decl.file, &Scope::default())?;
-        let pipeline = self.pipeline_body(decl.name, at, ctx);
-        self.leave_template(decl.block);
+    /// The same builder, for trees that live `'b` (a pipeline's tree, freed once it is built).
+    pub(super) fn rebind<'b, 't>(self, declared: &'t Declared<'b>) -> Builder<'b, 't> {
+        let Builder { declared: _, symbols, diagnostics, uses, paths, template_uses, stack } = self;
+        Builder { declared, symbols, diagnostics, uses, paths, template_uses, stack }
+    }
+
+    pub(super) fn pipeline(&mut self, decl: &PipelineDecl, block: &'a Block) -> Option<Pipeline> {
+        let at = origin(decl.file, block.span, decl.name.span);
+        let ctx = self.body_of(block, TemplateKind::Pipeline, decl.file, &Scope::default())?;
+        let pipeline = self.pipeline_body(&decl.name, at, ctx);
+        self.leave_template(block);
         Some(pipeline)
     }
 

@@ -7,7 +7,7 @@ use crate::codes::Code::{E0207, E0302, E0303};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, Span};
 use crate::symbols::{Symbol, SymbolId, SymbolKind, Symbols};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub const MAX_NAME_LEN: usize = 255;
 
@@ -20,15 +20,37 @@ pub(super) struct Decl<'a> {
     pub symbol: SymbolId,
 }
 
+/// A top-level pipeline. Its tree is not borrowed: the caller hands it to the builder, which
+/// may free it once its part of the program is built.
+#[derive(Clone, Debug)]
+pub(super) struct PipelineDecl {
+    pub name: Ident,
+    pub file: FileId,
+    /// Its position in the caller's list of pipeline trees.
+    pub at: usize,
+}
+
+/// A top-level pipeline's tree, where it stands in its file, and the tree itself.
+pub(super) type PipelineTree<B> = (FileId, usize, B);
+
 #[derive(Debug, Default)]
 pub(super) struct Declared<'a> {
     pub materials: Vec<Decl<'a>>,
-    pub pipelines: Vec<Decl<'a>>,
+    pub pipelines: Vec<PipelineDecl>,
     pub templates: Vec<Decl<'a>>,
     /// The symbol whose name starts at this offset of this file.
-    pub by_name: HashMap<(FileId, usize), SymbolId>,
-    /// Index into `materials`, `pipelines` or `templates` by kind and lower-case name.
-    index: HashMap<(BlockKind, String), usize>,
+    pub by_name: FxHashMap<(FileId, usize), SymbolId>,
+    /// The first definition of each kind and lower-case name.
+    index: FxHashMap<(BlockKind, String), First>,
+}
+
+/// The first top-level definition of a name: its position in `materials`, `pipelines` or
+/// `templates`, and where it is named.
+#[derive(Debug)]
+struct First {
+    position: usize,
+    file: FileId,
+    name: Span,
 }
 
 impl<'a> Declared<'a> {
@@ -38,7 +60,7 @@ impl<'a> Declared<'a> {
 
     /// The position of a top-level definition in its list.
     pub(super) fn position(&self, kind: BlockKind, name: &str) -> Option<usize> {
-        self.index.get(&(kind, name.to_ascii_lowercase())).copied()
+        self.index.get(&(kind, name.to_ascii_lowercase())).map(|first| first.position)
     }
 
     pub(super) fn template(&self, name: &str) -> Option<&Decl<'a>> {
@@ -46,20 +68,32 @@ impl<'a> Declared<'a> {
     }
 }
 
-/// Declares every symbol of the workspace.
+/// Declares every symbol of the workspace. The top-level pipelines come apart from their files,
+/// in the order of the files and their members: `pipelines` holds each one's file, its position
+/// among the file's members (where the file holds the same tree, or a placeholder), and its tree.
 pub(super) fn declare<'a>(
     files: &[&'a File],
+    pipelines: &[PipelineTree<&Block>],
     symbols: &mut Symbols,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Declared<'a> {
     let mut pass = Pass { symbols, diagnostics, declared: Declared::default() };
+    let mut next = pipelines.iter().enumerate().peekable();
     for (i, file) in files.iter().enumerate() {
         let id = FileId(i as u32);
-        for member in &file.members {
-            pass.top_level(id, member);
+        for (position, member) in file.members.iter().enumerate() {
+            match next.next_if(|(_, (f, p, _))| *f == id && *p == position) {
+                Some((at, (_, _, block))) => pass.pipeline(id, block, at),
+                None => pass.top_level(id, member),
+            }
         }
     }
     pass.declared
+}
+
+/// Whether a top-level member is a pipeline (which [`declare`] takes apart from its file).
+pub(super) fn is_pipeline(member: &Member) -> bool {
+    matches!(member, Member::Block(b) if b.kind == BlockKind::Pipeline)
 }
 
 struct Pass<'a, 's> {
@@ -69,33 +103,56 @@ struct Pass<'a, 's> {
 }
 
 impl<'a> Pass<'a, '_> {
+    /// A top-level material or template; anything else but a pipeline is misplaced there.
     fn top_level(&mut self, file: FileId, member: &'a Member) {
         let block = match member {
-            Member::Block(b) if matches!(b.kind, BlockKind::Material | BlockKind::Pipeline | BlockKind::Template) => b,
+            Member::Block(b) if matches!(b.kind, BlockKind::Material | BlockKind::Template) => b,
             Member::Error(_) => return,
+            Member::Block(b) if b.kind == BlockKind::Pipeline => return,
             other => return self.diagnostics.push(misplaced_at_top(file, other)),
         };
         let Some(symbol) = self.block(file, block, None) else { return };
         let Some(name) = &block.name else { return };
-        let decl = Decl { name, block, file, symbol };
         let list = match block.kind {
             BlockKind::Material => &mut self.declared.materials,
-            BlockKind::Pipeline => &mut self.declared.pipelines,
             _ => &mut self.declared.templates,
         };
-        let key = (block.kind, name.name.to_ascii_lowercase());
-        if let Some(&first) = self.declared.index.get(&key) {
-            let first = list[first];
-            let what = if block.kind == BlockKind::Template { "template" } else { block.kind.keyword() };
-            self.diagnostics.push(duplicate(what, file, name, first.file, first.name.span, "the workspace"));
+        let position = list.len();
+        if self.is_first(block.kind, file, name, position) {
+            let list = match block.kind {
+                BlockKind::Material => &mut self.declared.materials,
+                _ => &mut self.declared.templates,
+            };
+            list.push(Decl { name, block, file, symbol });
+        }
+    }
+
+    /// A top-level pipeline, the `at`th of the caller's list.
+    fn pipeline(&mut self, file: FileId, block: &Block, at: usize) {
+        if self.block(file, block, None).is_none() {
             return;
         }
-        self.declared.index.insert(key, list.len());
-        list.push(decl);
+        let Some(name) = &block.name else { return };
+        if self.is_first(BlockKind::Pipeline, file, name, self.declared.pipelines.len()) {
+            self.declared.pipelines.push(PipelineDecl { name: name.clone(), file, at });
+        }
+    }
+
+    /// Whether this is the first top-level definition of its kind with this name, to be the
+    /// `position`th of its list; reports it as a duplicate when it is not.
+    fn is_first(&mut self, kind: BlockKind, file: FileId, name: &Ident, position: usize) -> bool {
+        let key = (kind, name.name.to_ascii_lowercase());
+        if let Some(first) = self.declared.index.get(&key) {
+            let what = if kind == BlockKind::Template { "template" } else { kind.keyword() };
+            self.diagnostics.push(duplicate(what, file, name, first.file, first.name, "the workspace"));
+            return false;
+        }
+        self.declared.index.insert(key, First { position, file, name: name.span });
+        true
     }
 
     /// Declares a block and what it contains; returns its symbol.
-    fn block(&mut self, file: FileId, block: &'a Block, parent: Option<SymbolId>) -> Option<SymbolId> {
+    fn block(&mut self, file: FileId, block: &Block, parent: Option<SymbolId>) -> Option<SymbolId> {
         if block.kind == BlockKind::Env {
             for member in block.body.members() {
                 if let Member::Field(f) = member {
@@ -139,7 +196,7 @@ impl<'a> Pass<'a, '_> {
         Some(id)
     }
 
-    fn env_var(&mut self, file: FileId, field: &'a Field, parent: Option<SymbolId>) {
+    fn env_var(&mut self, file: FileId, field: &Field, parent: Option<SymbolId>) {
         let name = &field.name;
         let valid = name.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
@@ -159,7 +216,14 @@ impl<'a> Pass<'a, '_> {
 
     fn add(&mut self, kind: SymbolKind, file: FileId, name: &Ident, span: Span, parent: Option<SymbolId>) -> SymbolId {
         let path = match parent {
-            Some(p) => format!("{}.{}", self.symbols.get(p).path, name.name),
+            Some(p) => {
+                let parent = &self.symbols.get(p).path;
+                let mut path = String::with_capacity(parent.len() + 1 + name.name.len());
+                path.push_str(parent);
+                path.push('.');
+                path.push_str(&name.name);
+                path
+            }
             None => name.name.clone(),
         };
         let id =

@@ -18,30 +18,80 @@ pub use declare::MAX_NAME_LEN;
 use crate::ast::{self, Block};
 use crate::diagnostic::Diagnostic;
 use crate::model::{ParamInfo, Program, TemplateInfo};
-use crate::source::Workspace;
+use crate::source::{FileId, Workspace};
 use crate::symbols::Symbols;
-use std::collections::HashSet;
+use declare::PipelineTree;
+use rustc_hash::FxHashSet;
+use std::borrow::Borrow;
 
 /// Checks the parsed files of a workspace together; `files[i]` is the tree of file `i`.
 /// Always returns a program, partial where there are errors, for the editor's sake.
 pub fn check(workspace: &Workspace, files: &[&ast::File]) -> (Program, Vec<Diagnostic>) {
+    let mut pipelines = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        for (position, member) in file.members.iter().enumerate() {
+            if let ast::Member::Block(block) = member {
+                if declare::is_pipeline(member) {
+                    pipelines.push((FileId(i as u32), position, &**block));
+                }
+            }
+        }
+    }
+    check_trees(workspace, files, pipelines)
+}
+
+/// [`check`], taking the trees: each pipeline's tree is freed as soon as its part of the
+/// program is built, so that a large workspace never holds every tree and the whole program at
+/// once. For callers that need the program and the diagnostics only (`pw check`, `pw plan`).
+pub fn check_owned(workspace: &Workspace, mut files: Vec<ast::File>) -> (Program, Vec<Diagnostic>) {
+    let mut pipelines = Vec::new();
+    for (i, file) in files.iter_mut().enumerate() {
+        for (position, member) in file.members.iter_mut().enumerate() {
+            if declare::is_pipeline(member) {
+                let placeholder = ast::Member::Error(declare::header_span(member));
+                if let ast::Member::Block(block) = std::mem::replace(member, placeholder) {
+                    pipelines.push((FileId(i as u32), position, block));
+                }
+            }
+        }
+    }
+    let trees: Vec<&ast::File> = files.iter().collect();
+    check_trees(workspace, &trees, pipelines)
+}
+
+/// The checker over `files`, whose top-level pipelines come apart in `pipelines` (borrowed or
+/// owned; an owned one is dropped once built).
+fn check_trees<B: Borrow<Block>>(
+    workspace: &Workspace,
+    files: &[&ast::File],
+    pipelines: Vec<PipelineTree<B>>,
+) -> (Program, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut symbols = Symbols::default();
-    let declared = declare::declare(files, &mut symbols, &mut diagnostics);
+    let views: Vec<PipelineTree<&Block>> = pipelines.iter().map(|(f, p, b)| (*f, *p, b.borrow())).collect();
+    let declared = declare::declare(files, &views, &mut symbols, &mut diagnostics);
+    drop(views);
 
-    let mut builder = build::Builder::new(&declared, &mut symbols);
+    let mut builder = build::Builder::new(&declared, symbols);
     let materials: Vec<_> = declared.materials.iter().filter_map(|d| builder.material(d)).collect();
     for t in &declared.templates {
         builder.template(t);
     }
-    let pipelines: Vec<_> = declared.pipelines.iter().filter_map(|d| builder.pipeline(d)).collect();
-    let build::Builder { diagnostics: mut built, uses, paths, template_uses, .. } = builder;
-    diagnostics.append(&mut built);
+    let mut built = Vec::with_capacity(declared.pipelines.len());
+    let mut decls = declared.pipelines.iter().peekable();
+    for (at, (_, _, tree)) in pipelines.into_iter().enumerate() {
+        let Some(decl) = decls.next_if(|d| d.at == at) else { continue };
+        let mut one = builder.rebind(&declared);
+        built.extend(one.pipeline(decl, tree.borrow()));
+        builder = one.rebind(&declared);
+    }
+    let build::Builder { diagnostics: mut from_build, uses, paths, template_uses, mut symbols, .. } = builder;
+    diagnostics.append(&mut from_build);
     for u in &uses {
         symbols.refer(u.file, u.span, u.symbol);
     }
 
-    let mut program = Program { materials, pipelines, templates: Vec::new(), symbols };
+    let mut program = Program { materials, pipelines: built, templates: Vec::new(), symbols };
     let mut resolver =
         resolve::Resolver { declared: &declared, paths: &paths, diagnostics: Vec::new(), index: Default::default() };
     resolver.resolve(&mut program);
@@ -84,7 +134,7 @@ fn template_info(
                     .references_to(id)
                     .filter(|r| r.file == file && block.span.contains(r.span.start))
                     .map(|r| (r.file, r.span))
-                    .collect::<HashSet<_>>()
+                    .collect::<FxHashSet<_>>()
                     .len()
             });
             Some(ParamInfo { name: p.name.name.clone(), ty, default, span: p.span, uses: param_uses })
@@ -119,12 +169,12 @@ pub fn doc_comment(text: &str, offset: usize) -> Vec<String> {
 
 /// Template bodies are evaluated once per use: keep each diagnostic once.
 fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     diagnostics.into_iter().filter(|d| seen.insert((d.code, d.file, d.span, d.message.clone()))).collect()
 }
 
 fn dedup_references(symbols: &mut Symbols) {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     symbols.references.retain(|r| seen.insert((r.file, r.span, r.target)));
 }
 

@@ -11,14 +11,14 @@ use crate::symbols::Symbols;
 use crate::words::quote_list;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 pub(super) struct Resolver<'d, 'a> {
     pub declared: &'d Declared<'a>,
-    pub paths: &'d HashMap<(FileId, usize), Vec<Ident>>,
+    pub paths: &'d FxHashMap<(FileId, usize), Vec<Ident>>,
     pub diagnostics: Vec<Diagnostic>,
     /// Position in the program's pipelines by lower-case name.
-    pub index: HashMap<String, usize>,
+    pub index: FxHashMap<String, usize>,
 }
 
 /// What resolving one pipeline's own references found: the declared spelling of each name.
@@ -194,7 +194,7 @@ impl Resolver<'_, '_> {
             if !is_cycle {
                 continue;
             }
-            let members: HashSet<usize> = component.iter().map(|n| graph[*n]).collect();
+            let members: FxHashSet<usize> = component.iter().map(|n| graph[*n]).collect();
             let start = *members.iter().min().unwrap_or(&graph[first]);
             let order = cycle_order(pipelines, &members, start);
             let downstream = std::iter::once(order[0]).chain(order[1..].iter().rev().copied());
@@ -233,7 +233,7 @@ impl Resolver<'_, '_> {
         f: &Fetch,
         at: Site,
         pipelines: &[Pipeline],
-        ancestors: &[HashSet<usize>],
+        ancestors: &[FxHashSet<usize>],
         symbols: &mut Symbols,
     ) -> Option<Fetch> {
         let segments = self.paths.get(&(at.file, at.task.start))?.clone();
@@ -479,7 +479,7 @@ impl Resolver<'_, '_> {
 #[derive(Clone, Copy)]
 struct Graph<'p> {
     pipelines: &'p [Pipeline],
-    ancestors: &'p HashSet<usize>,
+    ancestors: &'p FxHashSet<usize>,
 }
 
 impl<'p> Graph<'p> {
@@ -504,7 +504,7 @@ impl<'p> Graph<'p> {
     /// `` `deploy` runs after `mid`, which runs after `build.test` ``: the way from `here` up
     /// to `via`, and on to the trigger, in words.
     fn chain(&self, here: usize, via: usize) -> String {
-        let mut previous: HashMap<usize, usize> = HashMap::new();
+        let mut previous: FxHashMap<usize, usize> = FxHashMap::default();
         let mut queue = std::collections::VecDeque::from([here]);
         while let Some(p) = queue.pop_front() {
             if p == via {
@@ -578,7 +578,7 @@ fn unresolved(what: &str, name: &str, file: FileId, span: Span, candidates: &[&s
 fn after_graph(pipelines: &[Pipeline]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..pipelines.len()).map(|i| graph.add_node(i)).collect();
-    let index: HashMap<String, usize> =
+    let index: FxHashMap<String, usize> =
         pipelines.iter().enumerate().map(|(i, p)| (p.name.to_ascii_lowercase(), i)).collect();
     for (i, p) in pipelines.iter().enumerate() {
         for up in &p.after {
@@ -591,7 +591,7 @@ fn after_graph(pipelines: &[Pipeline]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
 }
 
 /// The members of a cycle in order, following `after` edges from `start` back to it.
-fn cycle_order(pipelines: &[Pipeline], members: &HashSet<usize>, start: usize) -> Vec<usize> {
+fn cycle_order(pipelines: &[Pipeline], members: &FxHashSet<usize>, start: usize) -> Vec<usize> {
     let mut order = vec![start];
     let mut current = start;
     while order.len() < members.len() {
@@ -612,12 +612,12 @@ fn cycle_order(pipelines: &[Pipeline], members: &HashSet<usize>, start: usize) -
 }
 
 /// For each pipeline, every pipeline it runs after, directly or not.
-fn ancestors(pipelines: &[Pipeline]) -> Vec<HashSet<usize>> {
+fn ancestors(pipelines: &[Pipeline]) -> Vec<FxHashSet<usize>> {
     let (graph, nodes) = after_graph(pipelines);
     nodes
         .iter()
         .map(|&n| {
-            let mut seen = HashSet::new();
+            let mut seen = FxHashSet::default();
             let mut stack = vec![n];
             while let Some(x) = stack.pop() {
                 for up in graph.neighbors_directed(x, petgraph::Direction::Incoming) {
