@@ -91,7 +91,7 @@ fn main() {
     }
     let files = pw_compiler::parse_all(&workspace);
     report("parsed");
-    let analysis = pw_compiler::analyze_parsed(&workspace, files);
+    let analysis = pw_compiler::analyze_parsed(&workspace, files.into_iter().map(std::sync::Arc::new).collect());
     report("checked");
     let findings = pw_compiler::lint::lint(&workspace, &analysis, &Default::default());
     report("linted");

@@ -38,6 +38,8 @@ pub mod words;
 pub use diagnostic::{Diagnostic, Severity};
 pub use source::{FileId, Span, Workspace};
 
+use std::sync::Arc;
+
 /// One file after lexing and parsing.
 #[derive(Clone, Debug, Default)]
 pub struct ParsedFile {
@@ -59,8 +61,9 @@ pub fn parse_file(file: FileId, text: &str) -> ParsedFile {
 /// A workspace after parsing and checking.
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
-    /// In the order of the workspace's files.
-    pub files: Vec<ParsedFile>,
+    /// In the order of the workspace's files; shared, so that the language server's next
+    /// analysis keeps the parses of the files an edit did not touch without copying them.
+    pub files: Vec<Arc<ParsedFile>>,
     pub program: model::Program,
     /// Every file's, sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
@@ -87,13 +90,13 @@ fn plan_of(workspace: &Workspace, program: &model::Program, diagnostics: &[Diagn
 
 /// Parses every file of the workspace (on all cores) and checks them together.
 pub fn analyze(workspace: &Workspace) -> Analysis {
-    analyze_parsed(workspace, parse_all(workspace))
+    analyze_parsed(workspace, parse_all(workspace).into_iter().map(Arc::new).collect())
 }
 
 /// Checks a workspace whose files are already parsed: `files[i]` is [`parse_file`] of the
 /// workspace's file `i` (a caller that keeps the parses of unchanged files re-parses only the
 /// edited ones).
-pub fn analyze_parsed(workspace: &Workspace, files: Vec<ParsedFile>) -> Analysis {
+pub fn analyze_parsed(workspace: &Workspace, files: Vec<Arc<ParsedFile>>) -> Analysis {
     let trees: Vec<&ast::File> = files.iter().map(|f| &f.ast).collect();
     let (program, diagnostics) = check::check(workspace, &trees);
     let from_parser = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();

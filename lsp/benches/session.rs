@@ -139,10 +139,11 @@ fn stages(files: &[(String, String)]) {
     let lex =
         median_of(|| ids.iter().map(|&id| pw_compiler::lexer::lex(id, &workspace.file(id).text)).collect::<Vec<_>>());
     let parse = || ids.iter().map(|&id| pw_compiler::parse_file(id, &workspace.file(id).text)).collect::<Vec<_>>();
+    let shared = || parse().into_iter().map(std::sync::Arc::new).collect();
     let parse_all = median_of(parse);
     let last = *ids.last().expect("files");
     let parse_one = median_of(|| pw_compiler::parse_file(last, &workspace.file(last).text));
-    let check = median_of(|| pw_compiler::analyze_parsed(&workspace, parse()));
+    let check = median_of(|| pw_compiler::analyze_parsed(&workspace, shared()));
     let analysis = pw_compiler::analyze(&workspace);
     let uris: Vec<tower_lsp_server::ls_types::Uri> =
         files.iter().map(|(path, _)| format!("file:///ws/{path}").parse().expect("uri")).collect();
@@ -173,6 +174,16 @@ fn stages(files: &[(String, String)]) {
         std::hint::black_box(pw_compiler::analyze(&state.snapshot().workspace));
         fresh.push(start.elapsed());
     }
+    // The same, while the previous snapshot is still held (by the linter, or a request).
+    let mut while_held = Vec::new();
+    for _ in 0..STAGE_RUNS {
+        let held = state.snapshot();
+        edit(&mut state);
+        let start = Instant::now();
+        let snap = state.snapshot();
+        while_held.push(start.elapsed());
+        drop((snap, held));
+    }
     let ms = |d: Duration| format!("{:>7.2} ms", d.as_secs_f64() * 1000.0);
     println!("per stage, median of {STAGE_RUNS} runs:");
     println!("  lex, 10 files                                  {}", ms(lex));
@@ -182,6 +193,7 @@ fn stages(files: &[(String, String)]) {
     println!("  lint                                           {}", ms(lint));
     println!("  analyse from scratch (parse on 2 threads + check) {}", ms(percentile(&mut fresh, 0.5)));
     println!("  server snapshot after an edit of one file      {}", ms(percentile(&mut after_edit, 0.5)));
+    println!("  the same, the previous snapshot still held     {}", ms(percentile(&mut while_held, 0.5)));
 }
 
 fn report(name: &str, samples: &mut [Duration]) {

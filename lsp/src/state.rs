@@ -205,7 +205,8 @@ impl Snapshot {
         // as when the workspace is first read).
         let missing: Vec<FileId> = workspace.ids().filter(|id| kept[id.0 as usize].is_none()).collect();
         let mut fresh = pw_compiler::parse_files(&workspace, &missing).into_iter();
-        let parsed = kept.into_iter().map(|parse| parse.or_else(|| fresh.next()).unwrap_or_default()).collect();
+        let parsed =
+            kept.into_iter().map(|parse| parse.unwrap_or_else(|| Arc::new(fresh.next().unwrap_or_default()))).collect();
         let analysis = pw_compiler::analyze_parsed(&workspace, parsed);
         Snapshot {
             revision: state.revision,
@@ -276,11 +277,11 @@ impl Snapshot {
 
 /// The previous snapshot, as a source of files for the next one. A file keeps its source (text
 /// and line index) and its parse when its document, its [`FileId`] (spans and diagnostics carry
-/// it), its path and its text are the same. They are moved out when no request holds the previous
-/// snapshot any more, and cloned otherwise.
+/// it), its path and its text are the same. They are moved out when no request (nor the linter)
+/// holds the previous snapshot any more; otherwise the source is copied and the parse shared.
 enum Previous {
     None,
-    Owned { uris: Vec<Uri>, files: Vec<Option<(SourceFile, ParsedFile)>> },
+    Owned { uris: Vec<Uri>, files: Vec<Option<(SourceFile, Arc<ParsedFile>)>> },
     Shared(Arc<Snapshot>),
 }
 
@@ -297,7 +298,7 @@ impl Previous {
     }
 
     /// The source and the parse of file `id`, if they are still those of `text`.
-    fn take(&mut self, uri: &Uri, id: FileId, path: &str, text: &str) -> Option<(SourceFile, ParsedFile)> {
+    fn take(&mut self, uri: &Uri, id: FileId, path: &str, text: &str) -> Option<(SourceFile, Arc<ParsedFile>)> {
         let i = id.0 as usize;
         let same =
             |uris: &[Uri], source: &SourceFile| uris.get(i) == Some(uri) && source.path == path && source.text == text;
@@ -309,7 +310,7 @@ impl Previous {
             }
             Previous::Shared(snap) => {
                 let (source, parse) = (snap.workspace.files.get(i)?, snap.analysis.files.get(i)?);
-                same(&snap.uris, source).then(|| (source.clone(), parse.clone()))
+                same(&snap.uris, source).then(|| (source.clone(), Arc::clone(parse)))
             }
         }
     }
@@ -464,11 +465,13 @@ mod tests {
         assert!(second.analysis.diagnostics.is_empty(), "b's reference to `n` resolves: {:?}", second.analysis);
         assert_fresh(&state, &second);
 
-        // A request still holds `second`: the unchanged parse is copied, not taken from it.
+        // A request still holds `second`: the unchanged parse is shared with it, not taken.
         state.change(&a, 3, whole("material m { git = \"x\" }\n"));
         let third = state.snapshot();
         assert_eq!(third.files_parsed, 1);
         let b_then = second.file_id(&b).expect("b.pw");
+        let b_now = third.file_id(&b).expect("b.pw");
+        assert!(Arc::ptr_eq(&second.analysis.files[b_then.0 as usize], &third.analysis.files[b_now.0 as usize]));
         let reparsed = pw_compiler::parse_file(b_then, second.text(b_then)).ast;
         assert_eq!(second.parsed(b_then).ast, reparsed, "the older snapshot is intact");
         assert_eq!(second.analysis.diagnostics, Vec::new());

@@ -286,11 +286,20 @@ impl<'a> Classifier<'a> {
 
 /// The command's words as a reader would quote it, shortened, from the program on.
 fn shown(cmd: &Command) -> String {
-    let text = cmd.run().join(" ");
-    match text.char_indices().nth(48) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text,
+    const MAX: usize = 48;
+    let mut text = String::with_capacity(MAX + 3);
+    let mut chars = 0;
+    for (i, word) in cmd.run().iter().enumerate() {
+        for c in (if i == 0 { "" } else { " " }).chars().chain(word.chars()) {
+            if chars == MAX {
+                text.push_str("...");
+                return text;
+            }
+            text.push(c);
+            chars += 1;
+        }
     }
+    text
 }
 
 /// A name's words, compared without case: `deploy-dev` → `deploy`, `dev`; `spotlessCheck` is
@@ -429,6 +438,16 @@ mod tests {
         };
         let facts = Facts::new(&analysis.program, &extra);
         analysis.program.pipelines[0].stages.iter().map(|s| facts.stage(s).clone()).collect()
+    }
+
+    #[test]
+    fn a_command_is_shown_up_to_48_characters() {
+        let exactly = "make deploy ENVIRONMENT=production REGION=eu-wes";
+        assert_eq!(exactly.len(), 48);
+        assert_eq!(shown(&commands(exactly)[0]), exactly);
+        let longer = format!("{exactly}t-1 VERBOSE=1");
+        assert_eq!(shown(&commands(&longer)[0]), format!("{exactly}..."));
+        assert_eq!(shown(&commands("A=1 kubectl  apply -f é.yaml")[0]), "kubectl apply -f é.yaml");
     }
 
     #[test]
