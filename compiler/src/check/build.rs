@@ -17,7 +17,6 @@ use crate::model::{
 };
 use crate::schema::Owner;
 use crate::source::{FileId, Span};
-use crate::symbols::Symbols;
 use crate::words::quote_list;
 use rustc_hash::FxHashMap;
 
@@ -28,8 +27,10 @@ const MAX_TEMPLATE_DEPTH: usize = 16;
 
 pub(super) struct Builder<'a, 's> {
     pub declared: &'s Declared<'a>,
-    pub symbols: Symbols,
     pub diagnostics: Vec<Diagnostic>,
+    /// References to templates and their parameters, in the order met.
+    pub refers: Vec<Use>,
+    /// References met while evaluating expressions, in the order met.
     pub uses: Vec<Use>,
     /// Dotted references as written, by file and the start of the expression.
     pub paths: FxHashMap<(FileId, usize), Vec<Ident>>,
@@ -46,11 +47,11 @@ struct Ctx<'a> {
 }
 
 impl<'a, 's> Builder<'a, 's> {
-    pub(super) fn new(declared: &'s Declared<'a>, symbols: Symbols) -> Self {
+    pub(super) fn new(declared: &'s Declared<'a>) -> Self {
         Builder {
             declared,
-            symbols,
             diagnostics: Vec::new(),
+            refers: Vec::new(),
             uses: Vec::new(),
             paths: FxHashMap::default(),
             template_uses: FxHashMap::default(),
@@ -89,8 +90,20 @@ impl<'a, 's> Builder<'a, 's> {
 
     /// The same builder, for trees that live `'b` (a pipeline's tree, freed once it is built).
     pub(super) fn rebind<'b, 't>(self, declared: &'t Declared<'b>) -> Builder<'b, 't> {
-        let Builder { declared: _, symbols, diagnostics, uses, paths, template_uses, stack } = self;
-        Builder { declared, symbols, diagnostics, uses, paths, template_uses, stack }
+        let Builder { declared: _, diagnostics, refers, uses, paths, template_uses, stack } = self;
+        Builder { declared, diagnostics, refers, uses, paths, template_uses, stack }
+    }
+
+    /// Takes in what `other` found, as if this builder had gone on to build what it built.
+    pub(super) fn absorb(&mut self, other: Builder) {
+        let Builder { diagnostics, refers, uses, paths, template_uses, .. } = other;
+        self.diagnostics.extend(diagnostics);
+        self.refers.extend(refers);
+        self.uses.extend(uses);
+        self.paths.extend(paths);
+        for (name, n) in template_uses {
+            *self.template_uses.entry(name).or_default() += n;
+        }
     }
 
     pub(super) fn pipeline(&mut self, decl: &PipelineDecl, block: &'a Block) -> Option<Pipeline> {
@@ -799,7 +812,7 @@ impl<'a, 's> Builder<'a, 's> {
             );
             return None;
         }
-        self.symbols.refer(file, call.template.span, decl.symbol);
+        self.refers.push(Use { file, span: call.template.span, symbol: decl.symbol });
         let key = decl.name.name.to_ascii_lowercase();
         if self.stack.len() >= MAX_TEMPLATE_DEPTH || self.stack.contains(&key) {
             let chain = self.stack.iter().chain(std::iter::once(&key)).cloned().collect::<Vec<_>>().join(" → ");
@@ -896,7 +909,7 @@ impl<'a, 's> Builder<'a, 's> {
             given.push(arg);
             let param_symbol = self.declared.symbol_at(decl.file, param.name.span);
             if let Some(sym) = param_symbol {
-                self.symbols.refer(file, arg.name.span, sym);
+                self.refers.push(Use { file, span: arg.name.span, symbol: sym });
             }
             let value = self.eval(file, scope).expr(&arg.value);
             let Some(ty) = param_type(&param.ty) else {

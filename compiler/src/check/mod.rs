@@ -17,10 +17,10 @@ pub use declare::MAX_NAME_LEN;
 
 use crate::ast::{self, Block};
 use crate::diagnostic::Diagnostic;
-use crate::model::{ParamInfo, Program, TemplateInfo};
+use crate::model::{ParamInfo, Pipeline, Program, TemplateInfo};
 use crate::source::{FileId, Workspace};
 use crate::symbols::Symbols;
-use declare::PipelineTree;
+use declare::{Declared, PipelineTree};
 use rustc_hash::FxHashSet;
 use std::borrow::Borrow;
 
@@ -37,7 +37,8 @@ pub fn check(workspace: &Workspace, files: &[&ast::File]) -> (Program, Vec<Diagn
             }
         }
     }
-    check_trees(workspace, files, pipelines)
+    let parallel = in_parallel(pipelines.len());
+    check_trees(workspace, files, pipelines, parallel)
 }
 
 /// [`check`], taking the trees: each pipeline's tree is freed as soon as its part of the
@@ -56,15 +57,17 @@ pub fn check_owned(workspace: &Workspace, mut files: Vec<ast::File>) -> (Program
         }
     }
     let trees: Vec<&ast::File> = files.iter().collect();
-    check_trees(workspace, &trees, pipelines)
+    let parallel = in_parallel(pipelines.len());
+    check_trees(workspace, &trees, pipelines, parallel)
 }
 
 /// The checker over `files`, whose top-level pipelines come apart in `pipelines` (borrowed or
 /// owned; an owned one is dropped once built).
-fn check_trees<B: Borrow<Block>>(
+fn check_trees<B: Borrow<Block> + Send>(
     workspace: &Workspace,
     files: &[&ast::File],
     pipelines: Vec<PipelineTree<B>>,
+    parallel: bool,
 ) -> (Program, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut symbols = Symbols::default();
@@ -72,22 +75,15 @@ fn check_trees<B: Borrow<Block>>(
     let declared = declare::declare(files, &views, &mut symbols, &mut diagnostics);
     drop(views);
 
-    let mut builder = build::Builder::new(&declared, symbols);
+    let mut builder = build::Builder::new(&declared);
     let materials: Vec<_> = declared.materials.iter().filter_map(|d| builder.material(d)).collect();
     for t in &declared.templates {
         builder.template(t);
     }
-    let mut built = Vec::with_capacity(declared.pipelines.len());
-    let mut decls = declared.pipelines.iter().peekable();
-    for (at, (_, _, tree)) in pipelines.into_iter().enumerate() {
-        let Some(decl) = decls.next_if(|d| d.at == at) else { continue };
-        let mut one = builder.rebind(&declared);
-        built.extend(one.pipeline(decl, tree.borrow()));
-        builder = one.rebind(&declared);
-    }
-    let build::Builder { diagnostics: mut from_build, uses, paths, template_uses, mut symbols, .. } = builder;
+    let (builder, built) = build_pipelines(builder, &declared, pipelines, parallel);
+    let build::Builder { diagnostics: mut from_build, refers, uses, paths, template_uses, .. } = builder;
     diagnostics.append(&mut from_build);
-    for u in &uses {
+    for u in refers.iter().chain(&uses) {
         symbols.refer(u.file, u.span, u.symbol);
     }
 
@@ -107,6 +103,53 @@ fn check_trees<B: Borrow<Block>>(
         .collect();
     dedup_references(&mut program.symbols);
     (program, dedup(diagnostics))
+}
+
+/// Whether `n` pipelines are worth building on two threads.
+fn in_parallel(n: usize) -> bool {
+    n >= 64 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
+/// Builds the declared pipelines; on two threads, each with half of them, when `parallel`. Either
+/// way the builder ends as if it had built them all in order, and a tree is freed once built.
+fn build_pipelines<'a, 's, B: Borrow<Block> + Send>(
+    builder: build::Builder<'a, 's>,
+    declared: &'s Declared<'a>,
+    mut pipelines: Vec<PipelineTree<B>>,
+    parallel: bool,
+) -> (build::Builder<'a, 's>, Vec<Pipeline>) {
+    if !parallel {
+        return build_in_order(builder, declared, pipelines, 0);
+    }
+    let mid = pipelines.len() / 2;
+    let second = pipelines.split_off(mid);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(move || build_in_order(build::Builder::new(declared), declared, second, mid));
+        let (mut builder, mut built) = build_in_order(builder, declared, pipelines, 0);
+        let (rest, more) = other.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        builder.absorb(rest);
+        built.extend(more);
+        (builder, built)
+    })
+}
+
+/// Builds the declared pipelines among `pipelines`, whose first is the `first`th of all.
+fn build_in_order<'a, 's, B: Borrow<Block>>(
+    mut builder: build::Builder<'a, 's>,
+    declared: &'s Declared<'a>,
+    pipelines: Vec<PipelineTree<B>>,
+    first: usize,
+) -> (build::Builder<'a, 's>, Vec<Pipeline>) {
+    let start = declared.pipelines.partition_point(|d| d.at < first);
+    let mut decls = declared.pipelines[start..].iter().peekable();
+    let mut built = Vec::with_capacity(pipelines.len());
+    for (at, (_, _, tree)) in (first..).zip(pipelines) {
+        let Some(decl) = decls.next_if(|d| d.at == at) else { continue };
+        let mut one = builder.rebind(declared);
+        built.extend(one.pipeline(decl, tree.borrow()));
+        builder = one.rebind(declared);
+    }
+    (builder, built)
 }
 
 fn template_info(
@@ -180,7 +223,61 @@ fn dedup_references(symbols: &mut Symbols) {
 
 #[cfg(test)]
 mod tests {
-    use super::doc_comment;
+    use super::*;
+
+    /// 81 pipelines over three files: templates and their parameters, fan-outs, pipelines that
+    /// follow others across the halves, and errors in both halves.
+    fn many_pipelines() -> Workspace {
+        let mut ws = Workspace::new();
+        ws.add(
+            "shared.pw",
+            "material app { git = \"https://x/app.git\" }\n\
+             template job cargo(cmd: string, t: duration = 10m) { timeout = t run \"cargo #{cmd}\" }\n",
+        );
+        for part in 0..2 {
+            let mut text = String::new();
+            for i in 0..40 {
+                let n = part * 40 + i;
+                let after = if n > 0 { format!("after = [p{}.test]", n - 1) } else { String::new() };
+                let broken = if n % 13 == 0 { "materials = [nope]" } else { "materials = [app]" };
+                text += &format!(
+                    "pipeline p{n} {{ {broken} {after}\n  stage build {{ job b = cargo(cmd = \"build\", t = {n}m) \
+                     job s for x in 1..3 {{ run \"echo #{{x}}\" artifact out = \"o\" }} }}\n\
+                     stage test {{ job t {{ fetch build.b.out run \"make\" }} }}\n}}\n"
+                );
+            }
+            ws.add(format!("part{part}.pw"), text);
+        }
+        ws.add("dup.pw", "pipeline p3 { stage s { job j { run \"x\" } } }\n");
+        ws
+    }
+
+    #[test]
+    fn building_on_two_threads_gives_what_one_thread_gives() {
+        let ws = many_pipelines();
+        let parsed: Vec<_> = ws.ids().map(|id| crate::parse_file(id, &ws.file(id).text)).collect();
+        let trees: Vec<&ast::File> = parsed.iter().map(|p| &p.ast).collect();
+        let run = |parallel| {
+            let mut pipelines = Vec::new();
+            for (i, file) in trees.iter().enumerate() {
+                for (position, member) in file.members.iter().enumerate() {
+                    if let ast::Member::Block(block) = member {
+                        pipelines.push((FileId(i as u32), position, &**block));
+                    }
+                }
+            }
+            pipelines.retain(|(_, _, b)| b.kind == ast::BlockKind::Pipeline);
+            assert!(pipelines.len() > 80);
+            check_trees(&ws, &trees, pipelines, parallel)
+        };
+        let (one, one_diagnostics) = run(false);
+        let (two, two_diagnostics) = run(true);
+        assert!(one_diagnostics.iter().any(|d| d.code == "E0301"), "{one_diagnostics:#?}");
+        assert!(one_diagnostics.iter().any(|d| d.code == "E0303"), "{one_diagnostics:#?}");
+        assert!(!one.symbols.references.is_empty());
+        assert_eq!(one_diagnostics, two_diagnostics);
+        assert!(format!("{one:?}") == format!("{two:?}"), "the programs differ");
+    }
 
     #[test]
     fn doc_comments_are_the_lines_right_above() {
