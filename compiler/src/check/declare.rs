@@ -113,17 +113,17 @@ impl<'a> Pass<'a, '_> {
         };
         let Some(symbol) = self.block(file, block, None) else { return };
         let Some(name) = &block.name else { return };
-        let list = match block.kind {
+        let position = self.list(block.kind).len();
+        if self.is_first(block.kind, file, name, position) {
+            self.list(block.kind).push(Decl { name, block, file, symbol });
+        }
+    }
+
+    /// The materials, or the templates.
+    fn list(&mut self, kind: BlockKind) -> &mut Vec<Decl<'a>> {
+        match kind {
             BlockKind::Material => &mut self.declared.materials,
             _ => &mut self.declared.templates,
-        };
-        let position = list.len();
-        if self.is_first(block.kind, file, name, position) {
-            let list = match block.kind {
-                BlockKind::Material => &mut self.declared.materials,
-                _ => &mut self.declared.templates,
-            };
-            list.push(Decl { name, block, file, symbol });
         }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! 1. [`declare`]: every definition becomes a symbol; top-level names are collected;
 //! 2. [`build`]: materials and pipelines are evaluated into the model, fields typed, templates
-//!    instantiated and `for` fan-outs expanded;
+//!    instantiated and `for` fan-outs expanded (the pipelines of a large workspace on two
+//!    threads, with the result of one);
 //! 3. [`resolve`]: references are resolved and the pipeline graph is checked.
 
 mod build;
