@@ -10,8 +10,7 @@
 //! [`runtime_api`] is all the runtime uses of the compiler.
 //!
 //! [`analyze`] runs stages 1 to 3 over a workspace ([`check_workspace`] without keeping the
-//! trees); everything that reports problems reports
-//! them as [`diagnostic::Diagnostic`]s.
+//! trees); everything that reports problems reports them as [`diagnostic::Diagnostic`]s.
 
 pub mod ast;
 pub mod check;
@@ -166,9 +165,14 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
     ids.iter().map(|id| if is_gocd(id) { gocd_files.next() } else { pw_files.next() }.unwrap_or_default()).collect()
 }
 
+/// How many threads can run at once here (1 when that cannot be known).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// `f` over `items`, in order; on all cores when there are several.
 pub(crate) fn par_map<I: Copy + Sync, T: Send>(items: &[I], f: impl Fn(I) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let threads = cores().min(items.len().max(1));
     if threads <= 1 || items.len() < 8 {
         return items.iter().map(|&item| f(item)).collect();
     }

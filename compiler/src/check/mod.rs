@@ -28,18 +28,25 @@ use std::borrow::Borrow;
 /// Checks the parsed files of a workspace together; `files[i]` is the tree of file `i`.
 /// Always returns a program, partial where there are errors, for the editor's sake.
 pub fn check(workspace: &Workspace, files: &[&ast::File]) -> (Program, Vec<Diagnostic>) {
+    let pipelines = pipeline_trees(files);
+    let parallel = in_parallel(pipelines.len());
+    check_trees(workspace, files, pipelines, parallel)
+}
+
+/// The top-level pipelines of `files`, borrowed, in order.
+fn pipeline_trees<'f>(files: &[&'f ast::File]) -> Vec<PipelineTree<&'f Block>> {
     let mut pipelines = Vec::new();
     for (i, file) in files.iter().enumerate() {
         for (position, member) in file.members.iter().enumerate() {
-            if let ast::Member::Block(block) = member {
-                if declare::is_pipeline(member) {
+            match member {
+                ast::Member::Block(block) if block.kind == ast::BlockKind::Pipeline => {
                     pipelines.push((FileId(i as u32), position, &**block));
                 }
+                _ => {}
             }
         }
     }
-    let parallel = in_parallel(pipelines.len());
-    check_trees(workspace, files, pipelines, parallel)
+    pipelines
 }
 
 /// [`check`], taking the trees: each pipeline's tree is freed as soon as its part of the
@@ -108,7 +115,7 @@ fn check_trees<B: Borrow<Block> + Send>(
 
 /// Whether `n` pipelines are worth building on two threads.
 fn in_parallel(n: usize) -> bool {
-    n >= 64 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+    n >= 64 && crate::cores() > 1
 }
 
 /// Builds the declared pipelines; on two threads, each with half of them, when `parallel`. Either
@@ -259,15 +266,7 @@ mod tests {
         let parsed: Vec<_> = ws.ids().map(|id| crate::parse_file(id, &ws.file(id).text)).collect();
         let trees: Vec<&ast::File> = parsed.iter().map(|p| &p.ast).collect();
         let run = |parallel| {
-            let mut pipelines = Vec::new();
-            for (i, file) in trees.iter().enumerate() {
-                for (position, member) in file.members.iter().enumerate() {
-                    if let ast::Member::Block(block) = member {
-                        pipelines.push((FileId(i as u32), position, &**block));
-                    }
-                }
-            }
-            pipelines.retain(|(_, _, b)| b.kind == ast::BlockKind::Pipeline);
+            let pipelines = pipeline_trees(&trees);
             assert!(pipelines.len() > 80);
             check_trees(&ws, &trees, pipelines, parallel)
         };

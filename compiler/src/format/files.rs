@@ -11,7 +11,7 @@ pub fn format_workspace(workspace: &Workspace) -> Vec<Result<String, Vec<Diagnos
         let text = &workspace.file(id).text;
         super::format_parsed(text, &crate::parse_file(id, text))
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(ids.len());
+    let threads = crate::cores().min(ids.len());
     if threads <= 1 || ids.len() < 4 {
         return ids.into_iter().map(one).collect();
     }

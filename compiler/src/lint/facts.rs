@@ -183,7 +183,7 @@ impl<'p> Facts<'p> {
         let classifier = effects::Classifier::new(extra);
         let pipelines = &program.pipelines;
         let count: usize = pipelines.iter().flat_map(|p| &p.stages).map(|s| s.jobs.len()).sum();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let threads = crate::cores().min(4);
         let parts: Vec<PipelineFacts> = if threads <= 1 || count < 256 {
             pipelines.iter().map(|p| pipeline_facts(p, &classifier)).collect()
         } else {

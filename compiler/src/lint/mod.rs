@@ -174,7 +174,7 @@ pub fn lint_with_history(
         facts: facts::Facts::new(&analysis.program, &config.effects),
     };
     let checks: Vec<Check> = registry::RULES.iter().filter(|r| config.enabled(r)).filter_map(|r| r.check).collect();
-    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) && ctx.facts.len() >= 256;
+    let parallel = ctx.facts.len() >= 256 && crate::cores() > 1;
     let findings = run_checks(&ctx, &checks, parallel);
     // A large program's facts are many small values: free them while the findings are sorted.
     let facts = ctx.facts;
