@@ -134,7 +134,7 @@ fn plan_writes_json_to_a_file_and_refuses_a_failing_workspace() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(&plan_file).unwrap_or_default();
     let plan: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plan["plan_version"], 2);
+    assert_eq!(plan["plan_version"], 3);
     let names: Vec<&str> =
         plan["pipelines"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["build", "deploy"]);

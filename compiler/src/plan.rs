@@ -10,8 +10,14 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-/// Version 2: the text of a `discover` job is a template (see [`crate::fan_out`]).
-pub const PLAN_VERSION: u32 = 2;
+/// Version 3: a stage may have `env` and a task `dir`, which a reader of version 2 would
+/// ignore (and so run a command in the wrong folder). Version 2: the text of a `discover` job is
+/// a template (see [`crate::fan_out`]).
+pub const PLAN_VERSION: u32 = 3;
+
+/// The oldest version this reader understands: a version-2 plan is a version-3 plan with no
+/// stage `env` and no task `dir`, which are absent when not set.
+pub const OLDEST_READABLE_PLAN_VERSION: u32 = 2;
 
 /// How long a job waits for an agent when its `wait_limit` is not given.
 pub const DEFAULT_WAIT_LIMIT_SECONDS: u64 = 3600;

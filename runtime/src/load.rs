@@ -1,7 +1,7 @@
 //! The plan the runtime runs, compiled by the CLI or saved by `pw plan -o`, with materials
 //! given as relative paths made absolute against the file that declares them.
 
-use pw_compiler::runtime_api::plan::{Plan, PLAN_VERSION};
+use pw_compiler::runtime_api::plan::{Plan, OLDEST_READABLE_PLAN_VERSION, PLAN_VERSION};
 use std::path::{Path, PathBuf};
 
 /// Reads a plan saved as JSON.
@@ -10,9 +10,10 @@ pub fn read_plan(path: &Path) -> Result<Plan, String> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("`{}` is not a plan: {e}", path.display()))?;
     let version = value.get("plan_version").and_then(|v| v.as_u64());
-    if version != Some(PLAN_VERSION as u64) {
+    let readable = u64::from(OLDEST_READABLE_PLAN_VERSION)..=u64::from(PLAN_VERSION);
+    if !version.is_some_and(|v| readable.contains(&v)) {
         return Err(format!(
-            "`{}` has plan_version {}, but this pw reads plan_version {PLAN_VERSION} only\n\
+            "`{}` has plan_version {}, but this pw reads plan_version {OLDEST_READABLE_PLAN_VERSION} to {PLAN_VERSION} only\n\
              help: make the plan again with this pw (`pw plan FILES -o {}`), or run the `.pw` files",
             path.display(),
             version.map_or("(none)".to_string(), |v| v.to_string()),
@@ -93,9 +94,21 @@ mod tests {
         let p = dir.path().join("plan.json");
         std::fs::write(&p, r#"{"plan_version": 1, "materials": [], "pipelines": []}"#).unwrap();
         let err = read_plan(&p).unwrap_err();
-        assert!(err.contains("has plan_version 1, but this pw reads plan_version 2 only"), "{err}");
+        assert!(err.contains("has plan_version 1, but this pw reads plan_version 2 to 3 only"), "{err}");
         assert!(err.contains("help: make the plan again with this pw"), "{err}");
+        // A newer plan may hold what this reader would ignore.
+        std::fs::write(&p, r#"{"plan_version": 4, "materials": [], "pipelines": []}"#).unwrap();
+        let err = read_plan(&p).unwrap_err();
+        assert!(err.contains("has plan_version 4, but this pw reads plan_version 2 to 3 only"), "{err}");
         std::fs::write(&p, "{").unwrap();
         assert!(read_plan(&p).is_err());
+    }
+
+    #[test]
+    fn a_plan_of_version_2_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.json");
+        std::fs::write(&p, r#"{"plan_version": 2, "materials": [], "pipelines": []}"#).unwrap();
+        assert_eq!(read_plan(&p).map(|plan| plan.plan_version), Ok(2));
     }
 }
