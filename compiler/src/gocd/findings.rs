@@ -5,6 +5,7 @@ use super::index::Index;
 use super::model::{Config, Var};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::gocd::codes::GoCode;
+use crate::lint::secrets;
 use crate::source::FileId;
 
 /// The findings of one file of the workspace `index` describes.
@@ -66,38 +67,12 @@ pub(super) fn findings(file: FileId, config: &Config, index: &Index) -> Vec<Diag
     out
 }
 
-const SECRET_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "private_key",
-    "access_key",
-    "credentials",
-    "creds",
-];
-/// Values that are credentials whatever their name. An AWS access key ID (`AKIA...`) is not one:
-/// it names a key, as a user name names an account; its secret is the secret access key.
-const SECRET_PREFIXES: &[&str] = &["ghp_", "gho_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "-----BEGIN", "sk_live_"];
-
-/// Endings of names that identify or locate a secret rather than hold it.
-const NOT_SECRET_ENDINGS: &[&str] = &["_file", "_path", "_id"];
-
-/// Why a plain variable looks like a secret, if it does.
+/// Why a plain variable looks like a secret ([`secrets`]), if it does.
 fn plain_secret(v: &Var) -> Option<&'static str> {
-    let value = v.value.value.trim();
-    if v.secure || value.is_empty() || value.contains("{{SECRET:") {
+    if v.secure {
         return None;
     }
-    if SECRET_PREFIXES.iter().any(|p| value.starts_with(p)) {
-        return Some("this value has the shape of a credential");
-    }
-    let name = v.name.value.to_ascii_lowercase();
-    let refers = value.starts_with('$') || value.starts_with('%') || value.contains("${");
-    let named = SECRET_WORDS.iter().any(|w| name.contains(w)) && !NOT_SECRET_ENDINGS.iter().any(|e| name.ends_with(e));
-    (named && !refers).then_some("a secret's name with a value written out")
+    secrets::plain_secret(&v.name.value, &v.value.value).map(secrets::Why::label)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@
 //!   what it reads and writes cannot be known, so no rule asserts that it "uses nothing".
 
 use super::facts::Facts;
-use super::rules::plaintext_secret::secret_name;
+use super::secrets::secret_name;
 use super::shell::Command;
 use super::Context;
 use crate::model::Stage;

@@ -17,6 +17,7 @@ pub mod history;
 pub mod per_file;
 pub mod registry;
 pub mod rules;
+pub mod secrets;
 pub mod shell;
 pub mod suppress;
 
