@@ -37,6 +37,29 @@ pub fn is_gocd_path(path: &str) -> bool {
     lower.ends_with(".gocd.yaml") || lower.ends_with(".gocd.yml") || is_xml_path(&lower)
 }
 
+/// The language a file of the workspace is written in, which advice about it is phrased in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    Pipewright,
+    /// A config repository's YAML (`*.gocd.yaml`).
+    GocdYaml,
+    /// The server's XML (`cruise-config.xml`).
+    GocdXml,
+}
+
+impl Syntax {
+    pub fn of(path: &str) -> Syntax {
+        let lower = path.to_ascii_lowercase();
+        if is_xml_path(&lower) {
+            Syntax::GocdXml
+        } else if is_gocd_path(&lower) {
+            Syntax::GocdYaml
+        } else {
+            Syntax::Pipewright
+        }
+    }
+}
+
 /// Whether the path names a GoCD server configuration (`cruise-config.xml`).
 fn is_xml_path(path: &str) -> bool {
     path.to_ascii_lowercase().ends_with("cruise-config.xml")

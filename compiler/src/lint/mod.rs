@@ -46,6 +46,11 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The language `file` is written in, which a finding's advice is phrased in.
+    pub fn syntax(&self, file: FileId) -> crate::gocd::Syntax {
+        crate::gocd::Syntax::of(&self.workspace.file(file).path)
+    }
+
     /// The source text of a span.
     pub fn text(&self, file: FileId, span: Span) -> &str {
         self.workspace.file(file).text.get(span.range()).unwrap_or("")

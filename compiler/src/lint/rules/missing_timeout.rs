@@ -3,6 +3,7 @@
 use super::super::edit;
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
+use crate::gocd::Syntax;
 use crate::model::{Job, Pipeline, Stage};
 use crate::parser::format_duration;
 
@@ -63,7 +64,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
         let jobs: Vec<(&Stage, &Job)> =
             pipeline.stages.iter().flat_map(|s| s.jobs.iter().map(move |j| (s, j))).collect();
         for (_, job) in jobs.iter().filter(|(_, j)| j.never_times_out.is_some()) {
-            report_never(job, sink);
+            report_never(ctx, job, sink);
         }
         let without: Vec<&(&Stage, &Job)> =
             jobs.iter().filter(|(_, j)| j.timeout_secs.is_none() && j.never_times_out.is_none()).collect();
@@ -87,7 +88,7 @@ fn report_pipeline(ctx: &Context, pipeline: &Pipeline, jobs: &[&(&Stage, &Job)],
         .at(o.file, o.name, format!("no job of pipeline `{}` has a timeout ({} jobs)", pipeline.name, jobs.len()))
         .with_label("every job of this pipeline can run forever")
         .with_note("a hung job keeps its agent busy and its stage unfinished until someone cancels it")
-        .with_help("give each job a `timeout`, a little above its longest normal run, such as `timeout = 30m`");
+        .with_help(format!("give each job {}", a_timeout(ctx.syntax(o.file))));
     let mut edits = Vec::new();
     for (stage, job) in jobs {
         d = d.with_secondary(job.origin.file, job.origin.name, "no timeout");
@@ -106,15 +107,19 @@ fn report_pipeline(ctx: &Context, pipeline: &Pipeline, jobs: &[&(&Stage, &Job)],
 }
 
 /// `timeout: 0`: the author chose no limit. Their choice is said back, with what it costs.
-fn report_never(job: &Job, sink: &mut Sink) {
+fn report_never(ctx: &Context, job: &Job, sink: &mut Sink) {
     let o = job.origin;
     let at = job.never_times_out.unwrap_or(o.name);
+    let (zero, sixty) = match ctx.syntax(o.file) {
+        Syntax::GocdXml => ("timeout=\"0\"", "timeout=\"60\""),
+        _ => ("timeout: 0", "timeout: 60"),
+    };
     let d = RULE
-        .at(o.file, at, format!("job `{}` never times out (`timeout: 0`)", job.name))
+        .at(o.file, at, format!("job `{}` never times out (`{zero}`)", job.name))
         .with_label("`0` means no limit: this job can run forever")
         .with_secondary(o.file, o.name, "this job")
         .with_note("a hung job holds its agent, and its stage stays unfinished, until someone cancels it")
-        .with_help("set a bound in minutes a little above its longest normal run, such as `timeout: 60`");
+        .with_help(format!("set a bound in minutes a little above its longest normal run, such as `{sixty}`"));
     sink.add_about(o.span, d);
 }
 
@@ -127,18 +132,33 @@ fn report_job(ctx: &Context, pipeline: &Pipeline, stage: &Stage, job: &Job, sink
     match ctx.costs.job(pipeline, stage, job) {
         Some(secs) => {
             let suggested = suggest(secs.secs);
+            let setting = match ctx.syntax(o.file) {
+                Syntax::Pipewright => format!("timeout = {}", format_duration(suggested)),
+                Syntax::GocdYaml => format!("timeout: {}", suggested / 60),
+                Syntax::GocdXml => format!("timeout=\"{}\"", suggested / 60),
+            };
             d = d.with_help(format!(
-                "add `timeout = {}`: three times its {} run",
-                format_duration(suggested),
+                "add `{setting}`: three times its {} run",
                 super::super::cost::about(secs).trim_start_matches("about ")
             ));
             if let Some(fix) = fix(ctx, job, suggested) {
                 d = d.with_fix(fix);
             }
         }
-        None => d = d.with_help("add a `timeout`, a little above its longest normal run, such as `timeout = 30m`"),
+        None => d = d.with_help(format!("add {}", a_timeout(ctx.syntax(o.file)))),
     }
     sink.add(d);
+}
+
+/// A timeout, as written in `syntax`.
+fn a_timeout(syntax: Syntax) -> &'static str {
+    match syntax {
+        Syntax::Pipewright => "a `timeout`, a little above its longest normal run, such as `timeout = 30m`",
+        Syntax::GocdYaml => "a `timeout` in minutes, a little above its longest normal run, such as `timeout: 30`",
+        Syntax::GocdXml => {
+            "a `timeout` in minutes on its `<job>`, a little above its longest normal run, such as `timeout=\"30\"`"
+        }
+    }
 }
 
 /// Three times the run, in whole minutes, at least ten.
@@ -159,6 +179,34 @@ fn fix(ctx: &Context, job: &Job, secs: u64) -> Option<Fix> {
 
 #[cfg(test)]
 mod tests {
+    use crate::lint::{check_and_lint, Configs, History, LintConfig};
+    use crate::source::Workspace;
+
+    const YAML: &str = "format_version: 10\npipelines:\n  build:\n    group: g\n    materials:\n      app:\n        git: https://example.com/app.git\n    stages:\n      - test:\n          jobs:\n            unit:\n              tasks:\n                - exec:\n                    command: make\n";
+    const XML: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<cruise schemaVersion=\"139\">\n  <pipelines group=\"g\">\n    <pipeline name=\"deploy\">\n      <materials><git url=\"https://example.com/app.git\" /></materials>\n      <stage name=\"ship\">\n        <jobs>\n          <job name=\"push\">\n            <tasks><exec command=\"make\" /></tasks>\n          </job>\n        </jobs>\n      </stage>\n    </pipeline>\n  </pipelines>\n</cruise>\n";
+    const PW: &str = "pipeline check {\n  stage lint {\n    job style {\n      run \"make lint\"\n    }\n  }\n}\n";
+
+    /// The help of the one `missing-timeout` finding in a workspace of one file.
+    fn help_for(path: &str, text: &str) -> String {
+        let mut ws = Workspace::new();
+        ws.add(path, text);
+        let (analysis, all) = check_and_lint(&ws, &Configs::single(LintConfig::default()), &History::default());
+        assert!(!analysis.has_errors(), "{:#?}", analysis.diagnostics);
+        let found: Vec<_> = all.iter().filter(|d| d.code == super::RULE.code).collect();
+        assert_eq!(found.len(), 1, "{all:#?}");
+        found[0].help.clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_advice_is_written_in_the_file_s_own_syntax() {
+        let pw = help_for("check.pw", PW);
+        assert!(pw.contains("`timeout = "), "{pw}");
+        let yaml = help_for("ci.gocd.yaml", YAML);
+        assert!(yaml.contains("`timeout: ") && !yaml.contains("timeout = "), "{yaml}");
+        let xml = help_for("cruise-config.xml", XML);
+        assert!(xml.contains("`timeout=\"") && !xml.contains("timeout = ") && !xml.contains("timeout: "), "{xml}");
+    }
+
     #[test]
     fn suggests_three_times_rounded_up() {
         assert_eq!(super::suggest(100), 600);

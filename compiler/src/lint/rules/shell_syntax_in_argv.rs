@@ -2,6 +2,7 @@
 
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Edit, Fix};
+use crate::gocd::Syntax;
 use crate::model::Action;
 use crate::source::Span;
 
@@ -132,7 +133,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
             let Action::Exec(argv) = &task.action else { continue };
             let Some(Problem { message, label, fixable }) = problem(argv) else { continue };
             let o = task.origin;
-            let (note, help) = advice(crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path));
+            let (note, help) = advice(ctx.syntax(o.file));
             let mut d = RULE.at(o.file, o.span, message).with_label(label).with_note(note).with_help(help);
             if let Some(fix) = fix(ctx, o.file, o.span).filter(|_| fixable) {
                 d = d.with_fix(fix);
@@ -144,17 +145,20 @@ fn check(ctx: &Context, sink: &mut Sink) {
 
 /// Why no shell reads the words, and what to write instead, in the terms of the file: `.pw`'s
 /// `run [...]`, or GoCD's `exec`.
-fn advice(gocd: bool) -> (&'static str, &'static str) {
-    if gocd {
-        (
+fn advice(syntax: Syntax) -> (&'static str, &'static str) {
+    match syntax {
+        Syntax::GocdYaml => (
             "an `exec` task runs its `command` with its `arguments` as they are: nothing splits words or expands globs and variables, and operators are plain words",
             "give the program alone as `command` and each word as an item of `arguments`, or make it a `script:` task so that a shell reads it",
-        )
-    } else {
-        (
+        ),
+        Syntax::GocdXml => (
+            "an `<exec>` task runs its `command` with its `<arg>`s as they are: nothing splits words or expands globs and variables, and operators are plain words",
+            "give the program alone as `command` and each word as an `<arg>`, or let a shell read the line: `<exec command=\"sh\"><arg>-c</arg><arg>...</arg></exec>`",
+        ),
+        Syntax::Pipewright => (
             "a list after `run` is the program and its arguments, passed as they are: nothing splits words or expands globs and variables, and operators are plain words",
             "write the task as a script, `run \"...\"`, so that a shell reads it",
-        )
+        ),
     }
 }
 
