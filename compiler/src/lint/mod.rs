@@ -15,6 +15,7 @@ pub mod fix;
 pub mod glob;
 pub mod history;
 pub mod per_file;
+mod phrase;
 pub mod registry;
 pub mod rules;
 pub mod secrets;

@@ -1,6 +1,6 @@
 //! L0008 `missing-timeout`.
 
-use super::super::edit;
+use super::super::{edit, phrase};
 use super::super::{Context, Sink};
 use crate::diagnostic::{Applicability, Fix};
 use crate::gocd::Syntax;
@@ -132,11 +132,7 @@ fn report_job(ctx: &Context, pipeline: &Pipeline, stage: &Stage, job: &Job, sink
     match ctx.costs.job(pipeline, stage, job) {
         Some(secs) => {
             let suggested = suggest(secs.secs);
-            let setting = match ctx.syntax(o.file) {
-                Syntax::Pipewright => format!("timeout = {}", format_duration(suggested)),
-                Syntax::GocdYaml => format!("timeout: {}", suggested / 60),
-                Syntax::GocdXml => format!("timeout=\"{}\"", suggested / 60),
-            };
+            let setting = phrase::timeout(ctx.syntax(o.file), suggested / 60);
             d = d.with_help(format!(
                 "add `{setting}`: three times its {} run",
                 super::super::cost::about(secs).trim_start_matches("about ")

@@ -1,6 +1,6 @@
 //! L0015 `unreachable-cleanup`.
 
-use super::super::{Context, Sink};
+use super::super::{phrase, Context, Sink};
 use crate::model::{Stage, When};
 
 declare_rule! {
@@ -82,6 +82,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 continue;
             };
             let when = if task.when == When::Always { "always" } else { "failed" };
+            let syntax = ctx.syntax(task.origin.file);
             let jobs: Vec<&str> = before.jobs.iter().map(|j| j.name.as_str()).collect();
             let o = stage.origin;
             sink.add_about(
@@ -95,7 +96,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 .with_secondary(
                     task.origin.file,
                     task.origin.span,
-                    format!("`when = {when}` chooses among the tasks of this job only"),
+                    format!("`{}` chooses among the tasks of this job only", phrase::when(syntax, when)),
                 )
                 .with_secondary(
                     before.origin.file,
@@ -104,8 +105,9 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 )
                 .with_note("stages are gates: a stage starts only when the stage before it passed")
                 .with_help(format!(
-                    "make the cleanup the last task of the job it cleans up after ({}), with `when = always`",
-                    crate::words::quote_list(&jobs)
+                    "make the cleanup the last task of the job it cleans up after ({}), with `{}`",
+                    crate::words::quote_list(&jobs),
+                    phrase::when(syntax, "always")
                 )),
             );
         }

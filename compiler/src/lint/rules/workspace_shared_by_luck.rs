@@ -1,7 +1,7 @@
 //! L0002 `workspace-shared-by-luck`.
 
-use super::super::edit;
 use super::super::shell;
+use super::super::{edit, phrase};
 use super::super::{Context, Sink};
 use super::Produced;
 use crate::diagnostic::{Applicability, Diagnostic, Edit, Fix};
@@ -156,11 +156,15 @@ fn install_again(ctx: &Context, consumer: &Job, install: &str, d: Diagnostic) ->
 /// Advice for anything else: publish it as an artifact, and fetch it.
 fn fetch_it(ctx: &Context, stage: &Stage, producer: &Job, consumer: &Job, p: &Produced, d: Diagnostic) -> Diagnostic {
     let artifact = p.artifact.clone().unwrap_or_else(|| artifact_name(&p.path));
+    let syntax = ctx.syntax(consumer.origin.file);
+    let fetch = phrase::fetch(syntax, &stage.name, &producer.name, &artifact, &p.path);
     let d = d.with_help(match &p.artifact {
-        Some(a) => format!("fetch it first: `fetch {}.{}.{a}`", stage.name, producer.name),
+        Some(_) => format!("fetch it first: `{fetch}`"),
         None => format!(
-            "publish it from `{}` with `artifact {artifact} = \"{}\"` and fetch it in `{}`",
-            producer.name, p.path, consumer.name
+            "publish it from `{}` with `{}` and fetch it in `{}` with `{fetch}`",
+            producer.name,
+            phrase::artifact(syntax, &artifact, &p.path),
+            consumer.name
         ),
     });
     match fix(ctx, &stage.name, producer, consumer, &p.path, &artifact, p.artifact.is_none()) {
