@@ -452,15 +452,16 @@ fn group(workspace: &Workspace, p: &model::Pipeline) -> String {
     }
 }
 
+/// What an artifact's path names, as far as the path shows.
 #[derive(Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     File,
     Folder,
     Unknown,
 }
 
 /// A path's last segment with an extension is a file, a common folder name a folder.
-fn artifact_kind(base: &str) -> Kind {
+pub(crate) fn artifact_kind(base: &str) -> Kind {
     if base.char_indices().any(|(i, c)| c == '.' && i > 0 && i + 1 < base.len()) {
         Kind::File
     } else if FOLDER_NAMES.iter().any(|f| f.eq_ignore_ascii_case(base)) {

@@ -33,8 +33,7 @@ use lower::Mode;
 /// Whether the path names a GoCD file: YAML (`*.gocd.yaml`, `*.gocd.yml`) or the server's
 /// XML (`cruise-config.xml`).
 pub fn is_gocd_path(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.ends_with(".gocd.yaml") || lower.ends_with(".gocd.yml") || is_xml_path(&lower)
+    Syntax::of(path) != Syntax::Pipewright
 }
 
 /// The language a file of the workspace is written in, which advice about it is phrased in.
@@ -50,19 +49,14 @@ pub enum Syntax {
 impl Syntax {
     pub fn of(path: &str) -> Syntax {
         let lower = path.to_ascii_lowercase();
-        if is_xml_path(&lower) {
+        if lower.ends_with("cruise-config.xml") {
             Syntax::GocdXml
-        } else if is_gocd_path(&lower) {
+        } else if lower.ends_with(".gocd.yaml") || lower.ends_with(".gocd.yml") {
             Syntax::GocdYaml
         } else {
             Syntax::Pipewright
         }
     }
-}
-
-/// Whether the path names a GoCD server configuration (`cruise-config.xml`).
-fn is_xml_path(path: &str) -> bool {
-    path.to_ascii_lowercase().ends_with("cruise-config.xml")
 }
 
 /// One GoCD file read into the model.
@@ -74,7 +68,7 @@ struct ReadFile {
 }
 
 fn read_file(file: FileId, path: &str, text: &str) -> ReadFile {
-    if is_xml_path(path) || (!is_gocd_path(path) && text.trim_start().starts_with('<')) {
+    if Syntax::of(path) == Syntax::GocdXml || (!is_gocd_path(path) && text.trim_start().starts_with('<')) {
         return read_xml_file(file, text);
     }
     match yaml::read(text) {

@@ -1,6 +1,7 @@
 //! How a finding's advice writes a setting: in the syntax of the file it is about, so that a
 //! GoCD YAML or XML file is never told to write Pipewright.
 
+use crate::export::gocd::{artifact_kind, Kind};
 use crate::gocd::Syntax;
 
 /// A task's condition (`always`, `failed` or `passed`), as written on a task.
@@ -29,7 +30,7 @@ pub(crate) fn timeout(syntax: Syntax, minutes: u64) -> String {
 /// fetches a folder unless told that the path is a file (one with an extension, here).
 pub(crate) fn fetch(syntax: Syntax, stage: &str, job: &str, artifact: &str, path: &str) -> String {
     let base = path.trim_end_matches('/').rsplit('/').next().unwrap_or(path);
-    let is_file = base.char_indices().any(|(i, c)| c == '.' && i > 0 && i + 1 < base.len());
+    let is_file = artifact_kind(base) == Kind::File;
     match syntax {
         Syntax::Pipewright => format!("fetch {stage}.{job}.{artifact}"),
         Syntax::GocdYaml if is_file => {

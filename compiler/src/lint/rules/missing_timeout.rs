@@ -110,10 +110,9 @@ fn report_pipeline(ctx: &Context, pipeline: &Pipeline, jobs: &[&(&Stage, &Job)],
 fn report_never(ctx: &Context, job: &Job, sink: &mut Sink) {
     let o = job.origin;
     let at = job.never_times_out.unwrap_or(o.name);
-    let (zero, sixty) = match ctx.syntax(o.file) {
-        Syntax::GocdXml => ("timeout=\"0\"", "timeout=\"60\""),
-        _ => ("timeout: 0", "timeout: 60"),
-    };
+    // Only a GoCD file says "never" (`timeout: 0`).
+    let syntax = if ctx.syntax(o.file) == Syntax::GocdXml { Syntax::GocdXml } else { Syntax::GocdYaml };
+    let (zero, sixty) = (phrase::timeout(syntax, 0), phrase::timeout(syntax, 60));
     let d = RULE
         .at(o.file, at, format!("job `{}` never times out (`{zero}`)", job.name))
         .with_label("`0` means no limit: this job can run forever")
@@ -147,14 +146,13 @@ fn report_job(ctx: &Context, pipeline: &Pipeline, stage: &Stage, job: &Job, sink
 }
 
 /// A timeout, as written in `syntax`.
-fn a_timeout(syntax: Syntax) -> &'static str {
-    match syntax {
-        Syntax::Pipewright => "a `timeout`, a little above its longest normal run, such as `timeout = 30m`",
-        Syntax::GocdYaml => "a `timeout` in minutes, a little above its longest normal run, such as `timeout: 30`",
-        Syntax::GocdXml => {
-            "a `timeout` in minutes on its `<job>`, a little above its longest normal run, such as `timeout=\"30\"`"
-        }
-    }
+fn a_timeout(syntax: Syntax) -> String {
+    let unit = match syntax {
+        Syntax::Pipewright => "",
+        Syntax::GocdYaml => " in minutes",
+        Syntax::GocdXml => " in minutes on its `<job>`",
+    };
+    format!("a `timeout`{unit}, a little above its longest normal run, such as `{}`", phrase::timeout(syntax, 30))
 }
 
 /// Three times the run, in whole minutes, at least ten.
