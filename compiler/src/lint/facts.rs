@@ -1,6 +1,8 @@
 //! What the rules ask about every job and stage, read once a lint run: each task's commands,
 //! the paths a job's scripts make and name, what each stage does ([`effects`]), and which
-//! stages start other pipelines. Every script is read here and only here.
+//! stages start other pipelines. Every script is read here: once for every job, and once more
+//! for a stage when a rule first asks what it does (few are asked: only those a rule is about
+//! to advise merging or moving).
 
 use super::effects::{self, ExtraWords, StageKind};
 use super::rules::{self, Produced};
@@ -9,6 +11,7 @@ use crate::model::{Job, Pipeline, Program, Stage};
 use rustc_hash::FxHashMap;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 /// What a job's scripts make, name, wait for and run.
 #[derive(Debug, Default)]
@@ -37,11 +40,12 @@ pub struct JobFacts<'p> {
 }
 
 /// The facts of every job and stage of a program.
-#[derive(Debug, Default)]
 pub struct Facts<'p> {
     /// By [`key`].
     jobs: FxHashMap<usize, JobFacts<'p>>,
-    stages: FxHashMap<usize, StageKind>,
+    /// By [`key`]: classified when first asked.
+    stages: FxHashMap<usize, OnceLock<StageKind>>,
+    classifier: effects::Classifier<'p>,
     /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
     downstream: HashSet<(String, String)>,
     empty: JobFacts<'p>,
@@ -55,9 +59,14 @@ fn trivial(c: &shell::Command) -> bool {
 /// Each task's simple commands, by position: `None` for a fetch.
 type Scripts<'p> = Vec<Option<Vec<Command<'p>>>>;
 
-/// What one job's scripts make, name, wait for and run, and the commands read to know it.
-fn job_facts(job: &Job) -> (JobFacts<'_>, Scripts<'_>) {
-    let scripts: Scripts = job.tasks.iter().map(|t| rules::task_commands(&t.action)).collect();
+/// Each task's simple commands.
+fn scripts(job: &Job) -> Scripts<'_> {
+    job.tasks.iter().map(|t| rules::task_commands(&t.action)).collect()
+}
+
+/// What one job's scripts make, name, wait for and run.
+fn job_facts(job: &Job) -> JobFacts<'_> {
+    let scripts = scripts(job);
     let mut facts = JobFacts {
         trivial: !scripts.is_empty()
             && scripts.iter().all(|t| t.as_ref().is_some_and(|c| c.iter().all(effects::trivial))),
@@ -128,7 +137,7 @@ fn job_facts(job: &Job) -> (JobFacts<'_>, Scripts<'_>) {
     facts.mentions.dedup();
     facts.needs.sort();
     facts.needs.dedup();
-    (facts, scripts)
+    facts
 }
 
 /// A path a task names, as seen from the workspace: a relative one is under the folder the task
@@ -159,59 +168,47 @@ fn key<T>(item: &T) -> usize {
     item as *const T as usize
 }
 
-/// The facts of a pipeline's jobs, and its stages' kinds (read from those facts).
-type PipelineFacts<'p> = (Vec<(usize, JobFacts<'p>)>, Vec<(usize, StageKind)>);
-
-/// Reads a pipeline's jobs, then classifies each stage from the commands of its jobs, which are
-/// dropped once the stage is classified.
-fn pipeline_facts<'p>(pipeline: &'p Pipeline, classifier: &effects::Classifier) -> PipelineFacts<'p> {
-    let mut jobs = Vec::new();
-    let mut stages = Vec::with_capacity(pipeline.stages.len());
-    for stage in &pipeline.stages {
-        let (facts, scripts): (Vec<JobFacts>, Vec<Scripts>) = stage.jobs.iter().map(job_facts).unzip();
-        let commands = scripts.iter().flatten().flatten().flatten();
-        stages.push((key(stage), classifier.stage(stage, commands)));
-        jobs.extend(stage.jobs.iter().map(key).zip(facts));
-    }
-    (jobs, stages)
+/// The facts of a pipeline's jobs, by [`key`].
+fn pipeline_facts(pipeline: &Pipeline) -> Vec<(usize, JobFacts<'_>)> {
+    pipeline.stages.iter().flat_map(|s| &s.jobs).map(|j| (key(j), job_facts(j))).collect()
 }
 
 impl<'p> Facts<'p> {
-    /// Reads every job and stage, on up to four threads for a large program; `extra` are the
-    /// configured words of the stages' classification.
-    pub fn new(program: &'p Program, extra: &ExtraWords) -> Self {
-        let classifier = effects::Classifier::new(extra);
+    /// Reads every job, on up to four threads for a large program; `extra` are the configured
+    /// words of the stages' classification.
+    pub fn new(program: &'p Program, extra: &'p ExtraWords) -> Self {
         let pipelines = &program.pipelines;
         let count: usize = pipelines.iter().flat_map(|p| &p.stages).map(|s| s.jobs.len()).sum();
         let threads = crate::cores().min(4);
-        let parts: Vec<PipelineFacts> = if threads <= 1 || count < 256 {
-            pipelines.iter().map(|p| pipeline_facts(p, &classifier)).collect()
+        let parts: Vec<Vec<(usize, JobFacts)>> = if threads <= 1 || count < 256 {
+            pipelines.iter().map(pipeline_facts).collect()
         } else {
             let chunk = pipelines.len().div_ceil(threads);
-            let classifier = &classifier;
             std::thread::scope(|scope| {
                 let handles: Vec<_> = pipelines
                     .chunks(chunk)
-                    .map(|part| {
-                        scope.spawn(move || part.iter().map(|p| pipeline_facts(p, classifier)).collect::<Vec<_>>())
-                    })
+                    .map(|part| scope.spawn(move || part.iter().map(pipeline_facts).collect::<Vec<_>>()))
                     .collect();
                 handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
             })
         };
         let mut jobs = FxHashMap::with_capacity_and_hasher(count, Default::default());
-        let mut stages = FxHashMap::default();
-        for (j, s) in parts {
-            jobs.extend(j);
-            stages.extend(s);
-        }
+        jobs.extend(parts.into_iter().flatten());
+        let stages = pipelines.iter().flat_map(|p| &p.stages).map(|s| (key(s), OnceLock::new())).collect();
         let downstream = program
             .pipelines
             .iter()
             .flat_map(|p| p.after.iter())
             .map(|u| (u.pipeline.to_ascii_lowercase(), u.stage.to_ascii_lowercase()))
             .collect();
-        Facts { jobs, stages, downstream, empty: JobFacts::default(), no_kind: StageKind::default() }
+        Facts {
+            jobs,
+            stages,
+            classifier: effects::Classifier::new(extra),
+            downstream,
+            empty: JobFacts::default(),
+            no_kind: StageKind::default(),
+        }
     }
 
     /// How many jobs the facts are about.
@@ -231,7 +228,11 @@ impl<'p> Facts<'p> {
     /// What a stage does outside its workspace, whether it verifies, and whether its scripts
     /// can be read ([`effects`]).
     pub fn stage(&self, stage: &Stage) -> &StageKind {
-        self.stages.get(&key(stage)).unwrap_or(&self.no_kind)
+        let Some(kind) = self.stages.get(&key(stage)) else { return &self.no_kind };
+        kind.get_or_init(|| {
+            let scripts: Vec<Scripts> = stage.jobs.iter().map(scripts).collect();
+            self.classifier.stage(stage, scripts.iter().flatten().flatten().flatten())
+        })
     }
 
     /// For each task of a job, by position: the hashes of its words when it runs one simple

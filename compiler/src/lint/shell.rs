@@ -509,7 +509,7 @@ pub(crate) fn refers_to(mentioned: &str, produced: &str) -> bool {
     {
         return true;
     }
-    (mentioned.contains('*') || mentioned.contains('?'))
+    mentioned.bytes().any(|b| b == b'*' || b == b'?')
         && mentioned.matches('/').count() == produced.matches('/').count()
         && mentioned.split('/').zip(produced.split('/')).all(|(m, p)| super::glob::match_segment(m, p))
 }

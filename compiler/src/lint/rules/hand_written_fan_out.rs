@@ -6,7 +6,7 @@ use crate::diagnostic::{Applicability, Edit, Fix};
 use crate::lexer::{lex, Token};
 use crate::model::{Job, Stage};
 use crate::source::Span;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 declare_rule! {
     /// ## What it does
@@ -95,7 +95,7 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
         return;
     }
     // Copies have the same number of tasks, artifacts and fields: only those are read closely.
-    let mut similar: HashMap<Outline, Vec<&Job>> = HashMap::new();
+    let mut similar: HashMap<Outline, Vec<&Job>> = HashMap::default();
     for job in &stage.jobs {
         similar
             .entry((job.tasks.len(), job.artifacts.len(), job.timeout_secs, &job.resources[..]))
@@ -116,12 +116,12 @@ fn stage(ctx: &Context, stage: &Stage, sink: &mut Sink) {
     }
     let shapes: Vec<Shape> = candidates.into_iter().filter_map(|j| shape(ctx, j)).collect();
     // Jobs that differ in one literal have the same skeleton: their tokens with literals blanked.
-    let mut skeletons: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut skeletons: HashMap<String, Vec<usize>> = HashMap::default();
     for (k, sh) in shapes.iter().enumerate() {
         let skeleton: Vec<&str> = sh.tokens.iter().map(|t| if t.2 { "\u{0}" } else { t.0 }).collect();
         skeletons.entry(skeleton.join("\u{1}")).or_default().push(k);
     }
-    let mut groups: HashMap<(usize, usize, String), Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<(usize, usize, String), Vec<usize>> = HashMap::default();
     for (g, members) in skeletons.into_values().filter(|m| m.len() >= min).enumerate() {
         for &k in &members {
             let sh = &shapes[k];
