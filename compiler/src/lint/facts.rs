@@ -13,42 +13,88 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
-/// What a job's scripts make, name, wait for and run.
-#[derive(Debug, Default)]
-pub struct JobFacts<'p> {
-    /// For each task, by position: the hashes of its words when it runs one simple command of
-    /// two words or more (a range of `single_words`), what `serial-independent-work` compares.
-    pub single: Vec<Option<(u32, u32)>>,
-    single_words: Vec<u64>,
+/// What a job's scripts make, name, wait for and run: a view into the facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JobFacts<'f, 'p> {
     /// Whether it installs dependencies, builds an image or copies out of a container
     /// ([`effects::prepares`]).
     pub prepares: bool,
     /// Whether it has tasks and every one runs only [`effects::trivial`] commands.
     pub trivial: bool,
-    pub produced: Vec<Produced>,
-    pub mentions: Vec<shell::Word<'p>>,
+    pub produced: &'f [Produced],
+    pub mentions: &'f [shell::Word<'p>],
     /// The folders its commands read without naming them (`node_modules` for `npm test`).
-    pub needs: Vec<String>,
-    pub waits: Vec<String>,
+    pub needs: &'f [String],
+    pub waits: &'f [String],
     /// Its non-trivial simple commands, each as a hash of its words (compared, never shown).
-    pub commands: Vec<u64>,
+    pub commands: &'f [u64],
     /// Whether it runs `docker` at all.
     pub docker: bool,
     /// Its first command, when every command it runs (trivial ones aside) installs
     /// dependencies ([`effects::installs_dependencies`]).
-    pub installs: Option<String>,
+    pub installs: Option<&'f str>,
+}
+
+/// A range of one of the vectors of [`Lists`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    start: u32,
+    len: u32,
+}
+
+impl Slot {
+    /// The elements of `list` from `start` to its end.
+    fn since<T>(start: usize, list: &[T]) -> Slot {
+        Slot { start: start as u32, len: (list.len() - start) as u32 }
+    }
+
+    fn of<T>(self, list: &[T]) -> &[T] {
+        list.get(self.start as usize..(self.start + self.len) as usize).unwrap_or_default()
+    }
+}
+
+/// The lists of the jobs one thread read, each in one vector: a job holds [`Slot`]s of them,
+/// so that reading and freeing the facts of many jobs costs a few large allocations, not many
+/// small ones.
+#[derive(Debug, Default)]
+struct Lists<'p> {
+    /// For each task, by position: the hashes of its words when it runs one simple command of
+    /// two words or more (a slot of `single_words`), what `serial-independent-work` compares.
+    single: Vec<Option<Slot>>,
+    single_words: Vec<u64>,
+    produced: Vec<Produced>,
+    mentions: Vec<shell::Word<'p>>,
+    needs: Vec<String>,
+    waits: Vec<String>,
+    commands: Vec<u64>,
+}
+
+/// One job's facts: flags, and slots of its thread's [`Lists`].
+#[derive(Debug, Default)]
+struct Entry {
+    lists: u32,
+    single: Slot,
+    produced: Slot,
+    mentions: Slot,
+    needs: Slot,
+    waits: Slot,
+    commands: Slot,
+    prepares: bool,
+    trivial: bool,
+    docker: bool,
+    installs: Option<String>,
 }
 
 /// The facts of every job and stage of a program.
 pub struct Facts<'p> {
+    lists: Vec<Lists<'p>>,
     /// By [`key`].
-    jobs: FxHashMap<usize, JobFacts<'p>>,
+    jobs: FxHashMap<usize, Entry>,
     /// By [`key`]: classified when first asked.
     stages: FxHashMap<usize, OnceLock<StageKind>>,
     classifier: effects::Classifier<'p>,
     /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
     downstream: HashSet<(String, String)>,
-    empty: JobFacts<'p>,
     no_kind: StageKind,
 }
 
@@ -64,86 +110,103 @@ fn scripts(job: &Job) -> Scripts<'_> {
     job.tasks.iter().map(|t| rules::task_commands(&t.action)).collect()
 }
 
-/// What one job's scripts make, name, wait for and run.
-fn job_facts(job: &Job) -> JobFacts<'_> {
+/// Reads one job's scripts into `lists`, and returns what it found with the slots of `lists`
+/// that hold the rest; `produced` is a buffer the caller lends.
+fn job_facts<'p>(job: &'p Job, lists: &mut Lists<'p>, produced: &mut Vec<Produced>) -> Entry {
     let scripts = scripts(job);
-    let mut facts = JobFacts {
+    let mut entry = Entry {
         trivial: !scripts.is_empty()
             && scripts.iter().all(|t| t.as_ref().is_some_and(|c| c.iter().all(effects::trivial))),
-        ..JobFacts::default()
+        ..Entry::default()
     };
+    let starts = (lists.single.len(), lists.mentions.len(), lists.needs.len(), lists.waits.len(), lists.commands.len());
+    produced.clear();
     let mut implicit = Vec::new();
     let mut only_installs = true;
     for (task, cmds) in job.tasks.iter().zip(&scripts) {
         let single = match cmds.as_deref() {
             Some([c]) if c.words.len() >= 2 => {
-                let start = facts.single_words.len() as u32;
-                facts.single_words.extend(c.words.iter().map(hash));
-                Some((start, c.words.len() as u32))
+                let start = lists.single_words.len();
+                lists.single_words.extend(c.words.iter().map(hash));
+                Some(Slot::since(start, &lists.single_words))
             }
             _ => None,
         };
-        facts.single.push(single);
+        lists.single.push(single);
         let Some(cmds) = cmds else { continue };
         let dir = task.dir.as_deref();
         for path in shell::writes_of(cmds) {
-            let path = in_dir(dir, &path);
-            if !facts.produced.iter().any(|p| p.path == path) {
-                facts.produced.push(Produced { path, span: task.origin.span, artifact: None });
+            let path = in_dir(dir, path);
+            if !produced.iter().any(|p| p.path == path) {
+                produced.push(Produced { path, span: task.origin.span, artifact: None });
             }
         }
-        implicit.extend(shell::implicit_outputs(cmds).into_iter().map(|f| (in_dir(dir, f), task.origin.span)));
+        implicit.extend(shell::implicit_outputs(cmds).into_iter().map(|f| (in_dir(dir, f.into()), task.origin.span)));
         let mentions = shell::mentions_of(cmds);
         match dir {
-            None => facts.mentions.extend(mentions),
-            Some(_) => facts.mentions.extend(mentions.iter().map(|m| in_dir(dir, m).into())),
+            None => lists.mentions.extend(mentions),
+            Some(_) => lists.mentions.extend(mentions.iter().map(|m| in_dir(dir, m.to_string()).into())),
         }
-        facts.needs.extend(shell::implicit_inputs(cmds).into_iter().map(|f| in_dir(dir, f)));
-        facts.waits.extend(shell::waits_of(cmds));
-        facts.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
-        facts.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
-        facts.prepares |= cmds.iter().any(effects::prepares_command);
+        lists.needs.extend(shell::implicit_inputs(cmds).into_iter().map(|f| in_dir(dir, f.into())));
+        lists.waits.extend(shell::waits_of(cmds));
+        lists.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
+        entry.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
+        entry.prepares |= cmds.iter().any(effects::prepares_command);
         for cmd in cmds.iter().filter(|c| !effects::trivial(c) && !matches!(c.program(), Some("cd" | "set" | "export")))
         {
             if !only_installs || !effects::installs_dependencies(cmd) {
                 only_installs = false;
                 break;
             }
-            if facts.installs.is_none() {
-                facts.installs = Some(cmd.words.join(" "));
+            if entry.installs.is_none() {
+                entry.installs = Some(cmd.words.join(" "));
             }
         }
     }
     for a in &job.artifacts {
         if let Some(path) = shell::normalize(&a.path) {
-            facts.produced.retain(|p| p.path != path);
-            facts.produced.push(Produced {
-                path: path.to_string(),
-                span: a.origin.span,
-                artifact: Some(a.name.clone()),
-            });
+            produced.retain(|p| p.path != path);
+            produced.push(Produced { path: path.to_string(), span: a.origin.span, artifact: Some(a.name.clone()) });
         }
     }
     if !only_installs {
-        facts.installs = None;
+        entry.installs = None;
     }
     // Last: a rule names the first path it finds, and an artifact or a written file says more.
     for (folder, span) in implicit {
-        if !facts.produced.iter().any(|p| p.path == folder) {
-            facts.produced.push(Produced { path: folder, span, artifact: None });
+        if !produced.iter().any(|p| p.path == folder) {
+            produced.push(Produced { path: folder, span, artifact: None });
         }
     }
-    facts.mentions.sort();
-    facts.mentions.dedup();
-    facts.needs.sort();
-    facts.needs.dedup();
-    facts
+    let start = lists.produced.len();
+    lists.produced.append(produced);
+    entry.produced = Slot::since(start, &lists.produced);
+    entry.single = Slot::since(starts.0, &lists.single);
+    entry.mentions = sorted_since(starts.1, &mut lists.mentions);
+    entry.needs = sorted_since(starts.2, &mut lists.needs);
+    entry.waits = Slot::since(starts.3, &lists.waits);
+    entry.commands = Slot::since(starts.4, &lists.commands);
+    entry
+}
+
+/// Sorts the elements of `list` from `start` on and removes their repeats; their slot.
+fn sorted_since<T: Ord>(start: usize, list: &mut Vec<T>) -> Slot {
+    list[start..].sort_unstable();
+    let mut kept = start;
+    for i in start..list.len() {
+        if kept == start || list[i] != list[kept - 1] {
+            list.swap(kept, i);
+            kept += 1;
+        }
+    }
+    list.truncate(kept);
+    Slot::since(start, list)
 }
 
 /// A path a task names, as seen from the workspace: a relative one is under the folder the task
 /// runs in (`run ... in "dir"`), with `..` taken back.
-fn in_dir(dir: Option<&str>, path: &str) -> String {
-    let Some(dir) = dir.filter(|_| !path.starts_with(['/', '~'])) else { return path.to_string() };
+fn in_dir(dir: Option<&str>, path: String) -> String {
+    let Some(dir) = dir.filter(|_| !path.starts_with(['/', '~'])) else { return path };
     let mut parts: Vec<&str> = dir.split('/').collect();
     for part in path.split('/') {
         match part {
@@ -168,32 +231,48 @@ fn key<T>(item: &T) -> usize {
     item as *const T as usize
 }
 
-/// The facts of a pipeline's jobs, by [`key`].
-fn pipeline_facts(pipeline: &Pipeline) -> Vec<(usize, JobFacts<'_>)> {
-    pipeline.stages.iter().flat_map(|s| &s.jobs).map(|j| (key(j), job_facts(j))).collect()
+/// The facts of the jobs of `pipelines`, by [`key`], their lists as part `part` of all.
+fn pipelines_facts(pipelines: &[Pipeline], part: u32) -> (Vec<(usize, Entry)>, Lists<'_>) {
+    let mut lists = Lists::default();
+    let mut produced = Vec::new();
+    let jobs = pipelines
+        .iter()
+        .flat_map(|p| &p.stages)
+        .flat_map(|s| &s.jobs)
+        .map(|j| (key(j), Entry { lists: part, ..job_facts(j, &mut lists, &mut produced) }))
+        .collect();
+    (jobs, lists)
 }
 
 impl<'p> Facts<'p> {
     /// Reads every job, on up to four threads for a large program; `extra` are the configured
     /// words of the stages' classification.
     pub fn new(program: &'p Program, extra: &'p ExtraWords) -> Self {
+        Facts::read(program, extra, crate::cores().min(4))
+    }
+
+    /// [`Facts::new`], on up to `threads` threads.
+    fn read(program: &'p Program, extra: &'p ExtraWords, threads: usize) -> Self {
         let pipelines = &program.pipelines;
         let count: usize = pipelines.iter().flat_map(|p| &p.stages).map(|s| s.jobs.len()).sum();
-        let threads = crate::cores().min(4);
-        let parts: Vec<Vec<(usize, JobFacts)>> = if threads <= 1 || count < 256 {
-            pipelines.iter().map(pipeline_facts).collect()
+        let parts: Vec<(Vec<(usize, Entry)>, Lists)> = if threads <= 1 || count < 256 {
+            vec![pipelines_facts(pipelines, 0)]
         } else {
             let chunk = pipelines.len().div_ceil(threads);
             std::thread::scope(|scope| {
-                let handles: Vec<_> = pipelines
-                    .chunks(chunk)
-                    .map(|part| scope.spawn(move || part.iter().map(pipeline_facts).collect::<Vec<_>>()))
+                let handles: Vec<_> = (0u32..)
+                    .zip(pipelines.chunks(chunk))
+                    .map(|(i, part)| scope.spawn(move || pipelines_facts(part, i)))
                     .collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
             })
         };
         let mut jobs = FxHashMap::with_capacity_and_hasher(count, Default::default());
-        jobs.extend(parts.into_iter().flatten());
+        let mut lists = Vec::with_capacity(parts.len());
+        for (entries, part) in parts {
+            jobs.extend(entries);
+            lists.push(part);
+        }
         let stages = pipelines.iter().flat_map(|p| &p.stages).map(|s| (key(s), OnceLock::new())).collect();
         let downstream = program
             .pipelines
@@ -202,11 +281,11 @@ impl<'p> Facts<'p> {
             .map(|u| (u.pipeline.to_ascii_lowercase(), u.stage.to_ascii_lowercase()))
             .collect();
         Facts {
+            lists,
             jobs,
             stages,
             classifier: effects::Classifier::new(extra),
             downstream,
-            empty: JobFacts::default(),
             no_kind: StageKind::default(),
         }
     }
@@ -221,8 +300,30 @@ impl<'p> Facts<'p> {
     }
 
     /// The facts of a job of the program.
-    pub fn job(&self, job: &Job) -> &JobFacts<'p> {
-        self.jobs.get(&key(job)).unwrap_or(&self.empty)
+    pub fn job(&self, job: &Job) -> JobFacts<'_, 'p> {
+        let Some((entry, lists)) = self.entry(job) else { return JobFacts::default() };
+        JobFacts {
+            prepares: entry.prepares,
+            trivial: entry.trivial,
+            produced: entry.produced.of(&lists.produced),
+            mentions: entry.mentions.of(&lists.mentions),
+            needs: entry.needs.of(&lists.needs),
+            waits: entry.waits.of(&lists.waits),
+            commands: entry.commands.of(&lists.commands),
+            docker: entry.docker,
+            installs: entry.installs.as_deref(),
+        }
+    }
+
+    /// The paths a job makes: [`JobFacts::produced`] alone, for the loops over every pair of
+    /// jobs.
+    pub fn produced(&self, job: &Job) -> &[Produced] {
+        self.entry(job).map_or(&[], |(entry, lists)| entry.produced.of(&lists.produced))
+    }
+
+    fn entry(&self, job: &Job) -> Option<(&Entry, &Lists<'p>)> {
+        let entry = self.jobs.get(&key(job))?;
+        Some((entry, self.lists.get(entry.lists as usize)?))
     }
 
     /// What a stage does outside its workspace, whether it verifies, and whether its scripts
@@ -238,9 +339,11 @@ impl<'p> Facts<'p> {
     /// For each task of a job, by position: the hashes of its words when it runs one simple
     /// command of two words or more.
     pub fn single_commands<'f>(&'f self, job: &Job) -> impl Iterator<Item = Option<&'f [u64]>> {
-        let facts = self.job(job);
-        let words = |(start, len): (u32, u32)| facts.single_words.get(start as usize..(start + len) as usize);
-        facts.single.iter().map(move |s| s.and_then(words)).chain(std::iter::repeat(None)).take(job.tasks.len())
+        let (single, words): (&[Option<Slot>], &[u64]) = match self.entry(job) {
+            Some((entry, lists)) => (entry.single.of(&lists.single), &lists.single_words),
+            None => (&[], &[]),
+        };
+        single.iter().map(move |s| s.map(|s| s.of(words))).chain(std::iter::repeat(None)).take(job.tasks.len())
     }
 
     /// Whether some pipeline starts after this stage.
@@ -251,7 +354,81 @@ impl<'p> Facts<'p> {
     /// Whether `job` runs one of the commands `other` runs, and so likely makes the same files
     /// itself (`cargo build --release` in both).
     pub(crate) fn repeats_work_of(&self, job: &Job, other: &Job) -> bool {
-        let (mine, theirs) = (&self.job(job).commands, &self.job(other).commands);
+        let commands = |job| self.entry(job).map_or(&[][..], |(entry, lists)| entry.commands.of(&lists.commands));
+        let (mine, theirs) = (commands(job), commands(other));
         theirs.iter().any(|c| mine.contains(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tail_is_sorted_without_repeats_and_the_head_is_kept() {
+        let mut list = vec![9, 1, 5, 3, 5, 1, 4, 3];
+        let slot = sorted_since(3, &mut list);
+        assert_eq!(list, [9, 1, 5, 1, 3, 4, 5]);
+        assert_eq!(slot.of(&list), [1, 3, 4, 5]);
+        let mut empty: Vec<u8> = vec![2];
+        assert_eq!(sorted_since(1, &mut empty).of(&empty), [] as [u8; 0]);
+    }
+
+    /// The facts of every job of a large program, read on one thread and on four, are the same.
+    #[test]
+    fn facts_read_on_four_threads_are_those_read_on_one() {
+        let mut src = String::from("material src { git = \"https://example.com/a.git\" }\n");
+        for p in 0..12 {
+            src.push_str(&format!("pipeline p{p} {{\n  materials = [src]\n"));
+            for s in 0..3 {
+                src.push_str(&format!("  stage s{s} {{\n"));
+                for j in 0..8 {
+                    src.push_str(&format!(
+                        "    job j{j} {{\n      run \"npm ci && npm test > out/{p}-{j}.txt\" in \"web\"\n      run [\"docker\", \"build\", \"-t\", \"app:{j}\", \".\"]\n      run \"cat build/{s}/app.jar ../dist/x.tgz\"\n      artifact log = \"out/{p}-{j}.txt\"\n    }}\n"
+                    ));
+                }
+                src.push_str("  }\n");
+            }
+            src.push_str("}\n");
+        }
+        let mut workspace = crate::source::Workspace::new();
+        workspace.add("large.pw", src);
+        let analysis = crate::analyze(&workspace);
+        assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics.first());
+        let extra = ExtraWords::default();
+        let (one, four) = (Facts::read(&analysis.program, &extra, 1), Facts::read(&analysis.program, &extra, 4));
+        assert!(one.len() >= 256 && four.lists.len() == 4, "large enough to be read on four threads");
+        let seen = |facts: &Facts, job: &Job| {
+            let f = facts.job(job);
+            let words: Vec<Option<Vec<u64>>> = facts.single_commands(job).map(|w| w.map(<[u64]>::to_vec)).collect();
+            let produced: Vec<(String, Option<String>)> =
+                f.produced.iter().map(|p| (p.path.clone(), p.artifact.clone())).collect();
+            (
+                produced,
+                f.mentions.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+                f.needs.to_vec(),
+                f.waits.to_vec(),
+                f.commands.to_vec(),
+                words,
+                f.docker,
+            )
+        };
+        let jobs = analysis.program.pipelines.iter().flat_map(|p| &p.stages).flat_map(|s| &s.jobs);
+        for job in jobs {
+            assert_eq!(seen(&one, job), seen(&four, job), "job {}", job.name);
+        }
+        let job = &analysis.program.pipelines[11].stages[2].jobs[7];
+        let (produced, mentions, needs, ..) = seen(&four, job);
+        let (written, published, installed) = (
+            ("web/out/11-7.txt".to_string(), None),
+            ("out/11-7.txt".into(), Some("log".into())),
+            ("web/node_modules".into(), None),
+        );
+        assert_eq!(produced, [written, published, installed]);
+        assert!(
+            mentions.iter().any(|m| m == "build/2/app.jar") && mentions.iter().any(|m| m == "../dist/x.tgz"),
+            "{mentions:?}"
+        );
+        assert_eq!(needs, ["web/node_modules"]);
     }
 }

@@ -180,7 +180,7 @@ pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> 
     let made: Vec<Vec<&str>> = p
         .stages
         .iter()
-        .map(|s| s.jobs.iter().flat_map(|j| ctx.facts.job(j).produced.iter().map(|x| x.path.as_str())).collect())
+        .map(|s| s.jobs.iter().flat_map(|j| ctx.facts.produced(j).iter().map(|x| x.path.as_str())).collect())
         .collect();
     p.stages
         .iter()

@@ -72,7 +72,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
                 continue;
             }
             preparing_jobs(ctx, stage, sink);
-            let made: Vec<&[super::Produced]> = stage.jobs.iter().map(|j| &ctx.facts.job(j).produced[..]).collect();
+            let made: Vec<&[super::Produced]> = stage.jobs.iter().map(|j| ctx.facts.produced(j)).collect();
             for (ci, consumer) in stage.jobs.iter().enumerate() {
                 let facts = ctx.facts.job(consumer);
                 let (mentions, waits) = (&facts.mentions, &facts.waits);

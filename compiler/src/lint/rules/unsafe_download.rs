@@ -51,20 +51,25 @@ declare_rule! {
     check: Some(check),
 }
 
-/// Whether a script names a program that downloads (`curl`, `wget`, `fetch`), in one pass.
-fn names_downloader(s: &[u8]) -> bool {
-    (0..s.len()).any(|i| match s[i] {
-        b'c' => s[i..].starts_with(b"curl"),
-        b'w' => s[i..].starts_with(b"wget"),
-        b'f' => s[i..].starts_with(b"fetch"),
-        _ => false,
-    })
+/// Finds the names of the programs that download (`curl`, `wget`, `fetch`) in scripts.
+struct Downloaders([memchr::memmem::Finder<'static>; 3]);
+
+impl Downloaders {
+    fn new() -> Self {
+        Downloaders(["curl", "wget", "fetch"].map(memchr::memmem::Finder::new))
+    }
+
+    /// Whether a script names one of them.
+    fn named_in(&self, script: &str) -> bool {
+        self.0.iter().any(|finder| finder.find(script.as_bytes()).is_some())
+    }
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
+    let downloaders = Downloaders::new();
     for (_, _, job) in super::jobs(ctx.program) {
         for task in &job.tasks {
-            let downloads = |s: &str| names_downloader(s.as_bytes());
+            let downloads = |s: &str| downloaders.named_in(s);
             let may_download = match &task.action {
                 crate::model::Action::Shell(s) => downloads(s),
                 crate::model::Action::Exec(argv) => argv.iter().any(|a| downloads(a)),

@@ -106,9 +106,9 @@ fn first_unfetched<'a>(ctx: &'a Context, earlier: &'a [Stage], consumer: &Job) -
     };
     for stage in earlier.iter().rev() {
         for producer in &stage.jobs {
-            for made in &ctx.facts.job(producer).produced {
+            for made in ctx.facts.produced(producer) {
                 if used(&made.path)
-                    && !super::makes_itself(&facts.produced, &made.path)
+                    && !super::makes_itself(facts.produced, &made.path)
                     && !fetched(ctx, consumer, &made.path)
                     && !ctx.facts.repeats_work_of(consumer, producer)
                 {
