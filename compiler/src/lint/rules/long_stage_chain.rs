@@ -199,7 +199,8 @@ pub(crate) fn dependencies(ctx: &Context, p: &Pipeline) -> Vec<BTreeSet<usize>> 
                 }
                 let mentions = &ctx.facts.job(job).mentions;
                 for (i, paths) in made[..si].iter().enumerate() {
-                    if paths.iter().any(|path| mentions.iter().any(|m| shell::refers_to(m, path))) {
+                    if !deps.contains(&i) && paths.iter().any(|path| mentions.iter().any(|m| shell::refers_to(m, path)))
+                    {
                         deps.insert(i);
                     }
                 }
