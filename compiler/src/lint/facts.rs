@@ -33,6 +33,12 @@ pub struct JobFacts<'f, 'p> {
     /// Its first command, when every command it runs (trivial ones aside) installs
     /// dependencies ([`effects::installs_dependencies`]).
     pub installs: Option<&'f str>,
+    /// Whether a task names a program that downloads ([`rules::unsafe_download`]).
+    pub downloads: bool,
+    /// Whether a script ends by passing whatever came before ([`rules::check_cannot_fail`]).
+    pub ignores_failure: bool,
+    /// Whether an argv holds shell syntax ([`rules::shell_syntax_in_argv`]).
+    pub shell_in_argv: bool,
 }
 
 /// A range of one of the vectors of [`Lists`].
@@ -83,6 +89,9 @@ struct Entry {
     trivial: bool,
     docker: bool,
     installs: Option<String>,
+    downloads: bool,
+    ignores_failure: bool,
+    shell_in_argv: bool,
 }
 
 /// The facts of every job and stage of a program.
@@ -124,6 +133,10 @@ fn job_facts<'p>(job: &'p Job, lists: &mut Lists<'p>, produced: &mut Vec<Produce
     let mut implicit = Vec::new();
     let mut only_installs = true;
     for (task, cmds) in job.tasks.iter().zip(&scripts) {
+        // Noted while the script is in cache, for the rules that look for one ending or one word.
+        entry.downloads |= rules::unsafe_download::may_download(&task.action);
+        entry.ignores_failure |= rules::check_cannot_fail::may_ignore_failure(&task.action);
+        entry.shell_in_argv |= rules::shell_syntax_in_argv::may_misuse(&task.action);
         let single = match cmds.as_deref() {
             Some([c]) if c.words.len() >= 2 => {
                 let start = lists.single_words.len();
@@ -312,6 +325,9 @@ impl<'p> Facts<'p> {
             commands: entry.commands.of(&lists.commands),
             docker: entry.docker,
             installs: entry.installs.as_deref(),
+            downloads: entry.downloads,
+            ignores_failure: entry.ignores_failure,
+            shell_in_argv: entry.shell_in_argv,
         }
     }
 

@@ -127,8 +127,17 @@ fn shell_syntax(program: &str, previous: &str, word: &str) -> Option<&'static st
     None
 }
 
+/// Whether a task is an argv with shell syntax in it. The job facts ask while they read each
+/// task, so that this rule reads only the jobs that have one.
+pub(crate) fn may_misuse(action: &Action) -> bool {
+    matches!(action, Action::Exec(argv) if problem(argv).is_some())
+}
+
 fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
+        if !ctx.facts.job(job).shell_in_argv {
+            continue;
+        }
         for task in &job.tasks {
             let Action::Exec(argv) = &task.action else { continue };
             let Some(Problem { message, label, fixable }) = problem(argv) else { continue };

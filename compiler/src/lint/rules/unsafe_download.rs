@@ -2,6 +2,7 @@
 
 use super::super::shell;
 use super::super::{Context, Sink};
+use crate::model::Action;
 use crate::source::Span;
 
 declare_rule! {
@@ -54,30 +55,26 @@ declare_rule! {
 /// Finds the names of the programs that download (`curl`, `wget`, `fetch`) in scripts.
 struct Downloaders([memchr::memmem::Finder<'static>; 3]);
 
-impl Downloaders {
-    fn new() -> Self {
-        Downloaders(["curl", "wget", "fetch"].map(memchr::memmem::Finder::new))
-    }
+static DOWNLOADERS: std::sync::LazyLock<Downloaders> =
+    std::sync::LazyLock::new(|| Downloaders(["curl", "wget", "fetch"].map(memchr::memmem::Finder::new)));
 
-    /// Whether a script names one of them.
-    fn named_in(&self, script: &str) -> bool {
-        self.0.iter().any(|finder| finder.find(script.as_bytes()).is_some())
+/// Whether a task names a program that downloads, and so may pipe a download into a shell.
+/// The job facts ask while they read each script, so that this rule reads only those tasks.
+pub(crate) fn may_download(action: &Action) -> bool {
+    let named_in = |s: &str| DOWNLOADERS.0.iter().any(|finder| finder.find(s.as_bytes()).is_some());
+    match action {
+        Action::Shell(s) => named_in(s),
+        Action::Exec(argv) => argv.iter().any(|a| named_in(a)),
+        Action::Fetch(_) => false,
     }
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let downloaders = Downloaders::new();
     for (_, _, job) in super::jobs(ctx.program) {
-        for task in &job.tasks {
-            let downloads = |s: &str| downloaders.named_in(s);
-            let may_download = match &task.action {
-                crate::model::Action::Shell(s) => downloads(s),
-                crate::model::Action::Exec(argv) => argv.iter().any(|a| downloads(a)),
-                crate::model::Action::Fetch(_) => false,
-            };
-            if !may_download {
-                continue;
-            }
+        if !ctx.facts.job(job).downloads {
+            continue;
+        }
+        for task in job.tasks.iter().filter(|t| may_download(&t.action)) {
             let Some(script) = super::task_script(&task.action) else { continue };
             for piped in shell::piped_downloads(&script) {
                 let file = task.origin.file;
