@@ -389,7 +389,7 @@ pub fn prepares(facts: &Facts, stage: &Stage) -> bool {
     let mut names = vec![stage.name.as_str()];
     names.extend(stage.jobs.iter().map(|j| j.instance_of.as_ref().map_or(j.name.as_str(), |i| i.base.as_str())));
     let named = names.iter().any(|n| name_words(n).any(|w| PREPARE_WORDS.iter().any(|p| starts_with(w, p))));
-    named || stage.jobs.iter().any(|j| facts.job(j).prepares)
+    named || stage.jobs.iter().any(|j| facts.job(j).flags.prepares)
 }
 
 /// Whether a command installs dependencies, builds an image, or copies out of a container.

@@ -13,14 +13,28 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
-/// What a job's scripts make, name, wait for and run: a view into the facts.
+/// What a job's scripts are, in yes or no.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct JobFacts<'f, 'p> {
+pub struct Flags {
     /// Whether it installs dependencies, builds an image or copies out of a container
     /// ([`effects::prepares`]).
     pub prepares: bool,
     /// Whether it has tasks and every one runs only [`effects::trivial`] commands.
     pub trivial: bool,
+    /// Whether it runs `docker` at all.
+    pub docker: bool,
+    /// Whether a task names a program that downloads ([`rules::unsafe_download`]).
+    pub downloads: bool,
+    /// Whether a script ends by passing whatever came before ([`rules::check_cannot_fail`]).
+    pub ignores_failure: bool,
+    /// Whether an argv holds shell syntax ([`rules::shell_syntax_in_argv`]).
+    pub shell_in_argv: bool,
+}
+
+/// What a job's scripts make, name, wait for and run: a view into the facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JobFacts<'f, 'p> {
+    pub flags: Flags,
     pub produced: &'f [Produced],
     pub mentions: &'f [shell::Word<'p>],
     /// The folders its commands read without naming them (`node_modules` for `npm test`).
@@ -28,17 +42,9 @@ pub struct JobFacts<'f, 'p> {
     pub waits: &'f [String],
     /// Its non-trivial simple commands, each as a hash of its words (compared, never shown).
     pub commands: &'f [u64],
-    /// Whether it runs `docker` at all.
-    pub docker: bool,
     /// Its first command, when every command it runs (trivial ones aside) installs
     /// dependencies ([`effects::installs_dependencies`]).
     pub installs: Option<&'f str>,
-    /// Whether a task names a program that downloads ([`rules::unsafe_download`]).
-    pub downloads: bool,
-    /// Whether a script ends by passing whatever came before ([`rules::check_cannot_fail`]).
-    pub ignores_failure: bool,
-    /// Whether an argv holds shell syntax ([`rules::shell_syntax_in_argv`]).
-    pub shell_in_argv: bool,
 }
 
 /// A range of one of the vectors of [`Lists`].
@@ -85,13 +91,8 @@ struct Entry {
     needs: Slot,
     waits: Slot,
     commands: Slot,
-    prepares: bool,
-    trivial: bool,
-    docker: bool,
+    flags: Flags,
     installs: Option<String>,
-    downloads: bool,
-    ignores_failure: bool,
-    shell_in_argv: bool,
 }
 
 /// The facts of every job and stage of a program.
@@ -119,24 +120,23 @@ fn scripts(job: &Job) -> Scripts<'_> {
     job.tasks.iter().map(|t| rules::task_commands(&t.action)).collect()
 }
 
-/// Reads one job's scripts into `lists`, and returns what it found with the slots of `lists`
+/// Reads one job's scripts into `lists` (those of part `part`), and returns what it found with the slots of `lists`
 /// that hold the rest; `produced` is a buffer the caller lends.
-fn job_facts<'p>(job: &'p Job, lists: &mut Lists<'p>, produced: &mut Vec<Produced>) -> Entry {
+fn job_facts<'p>(job: &'p Job, part: u32, lists: &mut Lists<'p>, produced: &mut Vec<Produced>) -> Entry {
     let scripts = scripts(job);
-    let mut entry = Entry {
-        trivial: !scripts.is_empty()
-            && scripts.iter().all(|t| t.as_ref().is_some_and(|c| c.iter().all(effects::trivial))),
-        ..Entry::default()
-    };
+    let all_trivial =
+        !scripts.is_empty() && scripts.iter().all(|t| t.as_ref().is_some_and(|c| c.iter().all(effects::trivial)));
+    let flags = Flags { trivial: all_trivial, ..Flags::default() };
+    let mut entry = Entry { lists: part, flags, ..Entry::default() };
     let starts = (lists.single.len(), lists.mentions.len(), lists.needs.len(), lists.waits.len(), lists.commands.len());
     produced.clear();
     let mut implicit = Vec::new();
     let mut only_installs = true;
     for (task, cmds) in job.tasks.iter().zip(&scripts) {
         // Noted while the script is in cache, for the rules that look for one ending or one word.
-        entry.downloads |= rules::unsafe_download::may_download(&task.action);
-        entry.ignores_failure |= rules::check_cannot_fail::may_ignore_failure(&task.action);
-        entry.shell_in_argv |= rules::shell_syntax_in_argv::may_misuse(&task.action);
+        entry.flags.downloads |= rules::unsafe_download::may_download(&task.action);
+        entry.flags.ignores_failure |= rules::check_cannot_fail::may_ignore_failure(&task.action);
+        entry.flags.shell_in_argv |= rules::shell_syntax_in_argv::may_misuse(&task.action);
         let single = match cmds.as_deref() {
             Some([c]) if c.words.len() >= 2 => {
                 let start = lists.single_words.len();
@@ -163,8 +163,8 @@ fn job_facts<'p>(job: &'p Job, lists: &mut Lists<'p>, produced: &mut Vec<Produce
         lists.needs.extend(shell::implicit_inputs(cmds).into_iter().map(|f| in_dir(dir, f.into())));
         lists.waits.extend(shell::waits_of(cmds));
         lists.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
-        entry.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
-        entry.prepares |= cmds.iter().any(effects::prepares_command);
+        entry.flags.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
+        entry.flags.prepares |= cmds.iter().any(effects::prepares_command);
         for cmd in cmds.iter().filter(|c| !effects::trivial(c) && !matches!(c.program(), Some("cd" | "set" | "export")))
         {
             if !only_installs || !effects::installs_dependencies(cmd) {
@@ -252,7 +252,7 @@ fn pipelines_facts(pipelines: &[Pipeline], part: u32) -> (Vec<(usize, Entry)>, L
         .iter()
         .flat_map(|p| &p.stages)
         .flat_map(|s| &s.jobs)
-        .map(|j| (key(j), Entry { lists: part, ..job_facts(j, &mut lists, &mut produced) }))
+        .map(|j| (key(j), job_facts(j, part, &mut lists, &mut produced)))
         .collect();
     (jobs, lists)
 }
@@ -316,18 +316,13 @@ impl<'p> Facts<'p> {
     pub fn job(&self, job: &Job) -> JobFacts<'_, 'p> {
         let Some((entry, lists)) = self.entry(job) else { return JobFacts::default() };
         JobFacts {
-            prepares: entry.prepares,
-            trivial: entry.trivial,
+            flags: entry.flags,
             produced: entry.produced.of(&lists.produced),
             mentions: entry.mentions.of(&lists.mentions),
             needs: entry.needs.of(&lists.needs),
             waits: entry.waits.of(&lists.waits),
             commands: entry.commands.of(&lists.commands),
-            docker: entry.docker,
             installs: entry.installs.as_deref(),
-            downloads: entry.downloads,
-            ignores_failure: entry.ignores_failure,
-            shell_in_argv: entry.shell_in_argv,
         }
     }
 
@@ -393,22 +388,11 @@ mod tests {
     /// The facts of every job of a large program, read on one thread and on four, are the same.
     #[test]
     fn facts_read_on_four_threads_are_those_read_on_one() {
-        let mut src = String::from("material src { git = \"https://example.com/a.git\" }\n");
-        for p in 0..12 {
-            src.push_str(&format!("pipeline p{p} {{\n  materials = [src]\n"));
-            for s in 0..3 {
-                src.push_str(&format!("  stage s{s} {{\n"));
-                for j in 0..8 {
-                    src.push_str(&format!(
-                        "    job j{j} {{\n      run \"npm ci && npm test > out/{p}-{j}.txt\" in \"web\"\n      run [\"docker\", \"build\", \"-t\", \"app:{j}\", \".\"]\n      run \"cat build/{s}/app.jar ../dist/x.tgz\"\n      artifact log = \"out/{p}-{j}.txt\"\n    }}\n"
-                    ));
-                }
-                src.push_str("  }\n");
-            }
-            src.push_str("}\n");
-        }
-        let mut workspace = crate::source::Workspace::new();
-        workspace.add("large.pw", src);
+        let workspace = crate::lint::tests::generated(12, 3, 8, |p, s, j| {
+            format!(
+                "      run \"npm ci && npm test > out/{p}-{j}.txt\" in \"web\"\n      run [\"docker\", \"build\", \"-t\", \"app:{j}\", \".\"]\n      run \"cat build/{s}/app.jar ../dist/x.tgz\"\n      artifact log = \"out/{p}-{j}.txt\"\n"
+            )
+        });
         let analysis = crate::analyze(&workspace);
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics.first());
         let extra = ExtraWords::default();
@@ -426,7 +410,7 @@ mod tests {
                 f.waits.to_vec(),
                 f.commands.to_vec(),
                 words,
-                f.docker,
+                f.flags.docker,
             )
         };
         let jobs = analysis.program.pipelines.iter().flat_map(|p| &p.stages).flat_map(|s| &s.jobs);

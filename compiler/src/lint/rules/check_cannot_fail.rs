@@ -68,7 +68,7 @@ pub(crate) fn may_ignore_failure(action: &Action) -> bool {
 fn check(ctx: &Context, sink: &mut Sink) {
     let classifier = Classifier::new(&ctx.config.effects);
     for (_, _, job) in super::jobs(ctx.program) {
-        if !ctx.facts.job(job).ignores_failure {
+        if !ctx.facts.job(job).flags.ignores_failure {
             continue;
         }
         for task in &job.tasks {

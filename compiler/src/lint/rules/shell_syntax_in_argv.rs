@@ -135,7 +135,7 @@ pub(crate) fn may_misuse(action: &Action) -> bool {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
-        if !ctx.facts.job(job).shell_in_argv {
+        if !ctx.facts.job(job).flags.shell_in_argv {
             continue;
         }
         for task in &job.tasks {

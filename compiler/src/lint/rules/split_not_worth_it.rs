@@ -100,7 +100,7 @@ fn single(ctx: &Context, p: &Pipeline, s: &Stage) -> Option<Work> {
     };
     match ctx.costs.job(p, s, job) {
         Some(d) => Some(Work::Known(d.secs)),
-        None => ctx.facts.job(job).trivial.then_some(Work::Trivial),
+        None => ctx.facts.job(job).flags.trivial.then_some(Work::Trivial),
     }
 }
 

@@ -71,7 +71,7 @@ pub(crate) fn may_download(action: &Action) -> bool {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     for (_, _, job) in super::jobs(ctx.program) {
-        if !ctx.facts.job(job).downloads {
+        if !ctx.facts.job(job).flags.downloads {
             continue;
         }
         for task in job.tasks.iter().filter(|t| may_download(&t.action)) {

@@ -249,7 +249,7 @@ const RUN_VALUE_OPTIONS: &[&str] = &[
 
 pub(crate) fn job_images(ctx: &Context, job: &Job) -> Images {
     let mut images = Images::default();
-    if !ctx.facts.job(job).docker {
+    if !ctx.facts.job(job).flags.docker {
         return images;
     }
     for task in &job.tasks {
