@@ -136,7 +136,8 @@ fn no_fix_merges_a_stage_with_effects() {
             continue;
         }
         let stages: Vec<_> = analysis.program.pipelines.iter().flat_map(|p| p.stages.iter()).collect();
-        let facts = lint::facts::Facts::new(&analysis.program, &extra);
+        let program = lint::facts::ProgramFacts::new(&analysis.program, &extra);
+        let facts = lint::facts::Facts::of(&analysis.program.pipelines, &program);
         for d in lint::lint(&ws, &analysis, &LintConfig::default()) {
             let Some(fix) = d.fix.as_ref().filter(|_| matches!(d.code, "L0004" | "L0005")) else { continue };
             for edit in fix.edits.iter().filter(|e| e.replacement.is_empty()) {

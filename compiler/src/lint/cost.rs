@@ -47,6 +47,7 @@ pub struct Secs {
 }
 
 /// The cost model with the durations of one lint run.
+#[derive(Clone, Copy)]
 pub struct Costs<'a> {
     pub model: &'a CostModel,
     pub history: &'a History,

@@ -436,7 +436,8 @@ mod tests {
             verifies: vec!["e2e".into()],
             opaque: vec!["pants".into()],
         };
-        let facts = Facts::new(&analysis.program, &extra);
+        let program = super::super::facts::ProgramFacts::new(&analysis.program, &extra);
+        let facts = Facts::of(&analysis.program.pipelines, &program);
         analysis.program.pipelines[0].stages.iter().map(|s| facts.stage(s).clone()).collect()
     }
 

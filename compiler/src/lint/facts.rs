@@ -1,14 +1,15 @@
-//! What the rules ask about every job and stage, read once a lint run: each task's commands,
-//! the paths a job's scripts make and name, what each stage does ([`effects`]), and which
-//! stages start other pipelines. Every script is read here: once for every job, and once more
-//! for a stage when a rule first asks what it does (few are asked: only those a rule is about
-//! to advise merging or moving).
+//! What the rules ask about jobs and stages: for a run of pipelines ([`Facts`]), each task's
+//! commands, the paths a job's scripts make and name, what each stage does ([`effects`]); for
+//! the whole program ([`ProgramFacts`]), which stages start other pipelines and which
+//! artifacts are fetched. Every script is read here: once for every job, and once more for a
+//! stage when a rule first asks what it does (few are asked: only those a rule is about to
+//! advise merging or moving).
 
 use super::effects::{self, ExtraWords, StageKind};
 use super::rules::{self, Produced};
 use super::shell::{self, Command};
-use crate::model::{Job, Pipeline, Program, Stage};
-use rustc_hash::FxHashMap;
+use crate::model::{Action, Job, Pipeline, Program, Stage};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
@@ -65,9 +66,8 @@ impl Slot {
     }
 }
 
-/// The lists of the jobs one thread read, each in one vector: a job holds [`Slot`]s of them,
-/// so that reading and freeing the facts of many jobs costs a few large allocations, not many
-/// small ones.
+/// The lists of the jobs of a run, each in one vector: a job holds [`Slot`]s of them, so that
+/// reading and freeing the facts of many jobs costs a few allocations, not many small ones.
 #[derive(Debug, Default)]
 struct Lists<'p> {
     /// For each task, by position: the hashes of its words when it runs one simple command of
@@ -81,10 +81,9 @@ struct Lists<'p> {
     commands: Vec<u64>,
 }
 
-/// One job's facts: flags, and slots of its thread's [`Lists`].
+/// One job's facts: flags, and slots of the [`Lists`].
 #[derive(Debug, Default)]
 struct Entry {
-    lists: u32,
     single: Slot,
     produced: Slot,
     mentions: Slot,
@@ -95,16 +94,24 @@ struct Entry {
     installs: Option<String>,
 }
 
-/// The facts of every job and stage of a program.
+/// What the rules ask about the whole program.
+pub struct ProgramFacts<'p> {
+    classifier: effects::Classifier<'p>,
+    /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
+    downstream: HashSet<(String, String)>,
+    /// The artifacts some job fetches, and the jobs some job fetches from ([`names_key`]).
+    fetched: FxHashSet<u64>,
+    fetched_jobs: FxHashSet<u64>,
+}
+
+/// The facts of the jobs and stages of a run of pipelines.
 pub struct Facts<'p> {
-    lists: Vec<Lists<'p>>,
+    program: &'p ProgramFacts<'p>,
+    lists: Lists<'p>,
     /// By [`key`].
     jobs: FxHashMap<usize, Entry>,
     /// By [`key`]: classified when first asked.
     stages: FxHashMap<usize, OnceLock<StageKind>>,
-    classifier: effects::Classifier<'p>,
-    /// `(pipeline, stage)` pairs, lowercase, that some pipeline starts `after`.
-    downstream: HashSet<(String, String)>,
     no_kind: StageKind,
 }
 
@@ -120,14 +127,14 @@ fn scripts(job: &Job) -> Scripts<'_> {
     job.tasks.iter().map(|t| rules::task_commands(&t.action)).collect()
 }
 
-/// Reads one job's scripts into `lists` (those of part `part`), and returns what it found with the slots of `lists`
+/// Reads one job's scripts into `lists`, and returns what it found with the slots of `lists`
 /// that hold the rest; `produced` is a buffer the caller lends.
-fn job_facts<'p>(job: &'p Job, part: u32, lists: &mut Lists<'p>, produced: &mut Vec<Produced>) -> Entry {
+fn job_facts<'p>(job: &'p Job, lists: &mut Lists<'p>, produced: &mut Vec<Produced>) -> Entry {
     let scripts = scripts(job);
     let all_trivial =
         !scripts.is_empty() && scripts.iter().all(|t| t.as_ref().is_some_and(|c| c.iter().all(effects::trivial)));
     let flags = Flags { trivial: all_trivial, ..Flags::default() };
-    let mut entry = Entry { lists: part, flags, ..Entry::default() };
+    let mut entry = Entry { flags, ..Entry::default() };
     let starts = (lists.single.len(), lists.mentions.len(), lists.needs.len(), lists.waits.len(), lists.commands.len());
     produced.clear();
     let mut implicit = Vec::new();
@@ -233,6 +240,19 @@ fn in_dir(dir: Option<&str>, path: String) -> String {
     parts.join("/")
 }
 
+/// A key for names compared without case (`pipeline.stage.job.artifact`), made without
+/// copying them.
+fn names_key(parts: &[&str]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    for part in parts {
+        for b in part.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
 fn hash<T: Hash + ?Sized>(words: &T) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     words.hash(&mut h);
@@ -244,63 +264,39 @@ fn key<T>(item: &T) -> usize {
     item as *const T as usize
 }
 
-/// The facts of the jobs of `pipelines`, by [`key`], their lists as part `part` of all.
-fn pipelines_facts(pipelines: &[Pipeline], part: u32) -> (Vec<(usize, Entry)>, Lists<'_>) {
-    let mut lists = Lists::default();
-    let mut produced = Vec::new();
-    let jobs = pipelines
-        .iter()
-        .flat_map(|p| &p.stages)
-        .flat_map(|s| &s.jobs)
-        .map(|j| (key(j), job_facts(j, part, &mut lists, &mut produced)))
-        .collect();
-    (jobs, lists)
-}
-
-impl<'p> Facts<'p> {
-    /// Reads every job, on up to four threads for a large program; `extra` are the configured
-    /// words of the stages' classification.
+impl<'p> ProgramFacts<'p> {
+    /// `extra` are the configured words of the stages' classification.
     pub fn new(program: &'p Program, extra: &'p ExtraWords) -> Self {
-        Facts::read(program, extra, crate::cores().min(4))
-    }
-
-    /// [`Facts::new`], on up to `threads` threads.
-    fn read(program: &'p Program, extra: &'p ExtraWords, threads: usize) -> Self {
-        let pipelines = &program.pipelines;
-        let count: usize = pipelines.iter().flat_map(|p| &p.stages).map(|s| s.jobs.len()).sum();
-        let parts: Vec<(Vec<(usize, Entry)>, Lists)> = if threads <= 1 || count < 256 {
-            vec![pipelines_facts(pipelines, 0)]
-        } else {
-            let chunk = pipelines.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0u32..)
-                    .zip(pipelines.chunks(chunk))
-                    .map(|(i, part)| scope.spawn(move || pipelines_facts(part, i)))
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            })
-        };
-        let mut jobs = FxHashMap::with_capacity_and_hasher(count, Default::default());
-        let mut lists = Vec::with_capacity(parts.len());
-        for (entries, part) in parts {
-            jobs.extend(entries);
-            lists.push(part);
+        let (mut fetched, mut fetched_jobs) = (FxHashSet::default(), FxHashSet::default());
+        for task in rules::jobs(&program.pipelines).flat_map(|(_, _, j)| &j.tasks) {
+            if let Action::Fetch(f) = &task.action {
+                fetched.insert(names_key(&[&f.pipeline, &f.stage, &f.job, &f.artifact]));
+                fetched_jobs.insert(names_key(&[&f.pipeline, &f.stage, &f.job]));
+            }
         }
-        let stages = pipelines.iter().flat_map(|p| &p.stages).map(|s| (key(s), OnceLock::new())).collect();
         let downstream = program
             .pipelines
             .iter()
             .flat_map(|p| p.after.iter())
             .map(|u| (u.pipeline.to_ascii_lowercase(), u.stage.to_ascii_lowercase()))
             .collect();
-        Facts {
-            lists,
-            jobs,
-            stages,
-            classifier: effects::Classifier::new(extra),
-            downstream,
-            no_kind: StageKind::default(),
+        ProgramFacts { classifier: effects::Classifier::new(extra), downstream, fetched, fetched_jobs }
+    }
+}
+
+impl<'p> Facts<'p> {
+    /// Reads every job of `pipelines`.
+    pub fn of(pipelines: &'p [Pipeline], program: &'p ProgramFacts<'p>) -> Self {
+        let all = || pipelines.iter().flat_map(|p| &p.stages);
+        let count = all().map(|s| s.jobs.len()).sum();
+        let mut lists = Lists::default();
+        let mut produced = Vec::new();
+        let mut jobs = FxHashMap::with_capacity_and_hasher(count, Default::default());
+        for job in all().flat_map(|s| &s.jobs) {
+            jobs.insert(key(job), job_facts(job, &mut lists, &mut produced));
         }
+        let stages = all().map(|s| (key(s), OnceLock::new())).collect();
+        Facts { program, lists, jobs, stages, no_kind: StageKind::default() }
     }
 
     /// How many jobs the facts are about.
@@ -314,7 +310,8 @@ impl<'p> Facts<'p> {
 
     /// The facts of a job of the program.
     pub fn job(&self, job: &Job) -> JobFacts<'_, 'p> {
-        let Some((entry, lists)) = self.entry(job) else { return JobFacts::default() };
+        let Some(entry) = self.entry(job) else { return JobFacts::default() };
+        let lists = &self.lists;
         JobFacts {
             flags: entry.flags,
             produced: entry.produced.of(&lists.produced),
@@ -329,12 +326,16 @@ impl<'p> Facts<'p> {
     /// The paths a job makes: [`JobFacts::produced`] alone, for the loops over every pair of
     /// jobs.
     pub fn produced(&self, job: &Job) -> &[Produced] {
-        self.entry(job).map_or(&[], |(entry, lists)| entry.produced.of(&lists.produced))
+        self.entry(job).map_or(&[], |entry| entry.produced.of(&self.lists.produced))
     }
 
-    fn entry(&self, job: &Job) -> Option<(&Entry, &Lists<'p>)> {
-        let entry = self.jobs.get(&key(job))?;
-        Some((entry, self.lists.get(entry.lists as usize)?))
+    /// A job's entry: one of the run's, whose facts a rule of [`Scope::Pipelines`] may ask.
+    ///
+    /// [`Scope::Pipelines`]: super::registry::Scope::Pipelines
+    fn entry(&self, job: &Job) -> Option<&Entry> {
+        let entry = self.jobs.get(&key(job));
+        debug_assert!(entry.is_some(), "job `{}` is not of the run: is the rule's scope the program?", job.name);
+        entry
     }
 
     /// What a stage does outside its workspace, whether it verifies, and whether its scripts
@@ -343,7 +344,7 @@ impl<'p> Facts<'p> {
         let Some(kind) = self.stages.get(&key(stage)) else { return &self.no_kind };
         kind.get_or_init(|| {
             let scripts: Vec<Scripts> = stage.jobs.iter().map(scripts).collect();
-            self.classifier.stage(stage, scripts.iter().flatten().flatten().flatten())
+            self.program.classifier.stage(stage, scripts.iter().flatten().flatten().flatten())
         })
     }
 
@@ -351,7 +352,7 @@ impl<'p> Facts<'p> {
     /// command of two words or more.
     pub fn single_commands<'f>(&'f self, job: &Job) -> impl Iterator<Item = Option<&'f [u64]>> {
         let (single, words): (&[Option<Slot>], &[u64]) = match self.entry(job) {
-            Some((entry, lists)) => (entry.single.of(&lists.single), &lists.single_words),
+            Some(entry) => (entry.single.of(&self.lists.single), &self.lists.single_words),
             None => (&[], &[]),
         };
         single.iter().map(move |s| s.map(|s| s.of(words))).chain(std::iter::repeat(None)).take(job.tasks.len())
@@ -359,13 +360,24 @@ impl<'p> Facts<'p> {
 
     /// Whether some pipeline starts after this stage.
     pub fn triggers(&self, pipeline: &str, stage: &str) -> bool {
-        self.downstream.contains(&(pipeline.to_ascii_lowercase(), stage.to_ascii_lowercase()))
+        self.program.downstream.contains(&(pipeline.to_ascii_lowercase(), stage.to_ascii_lowercase()))
+    }
+
+    /// Whether some job of the program fetches artifact `artifact` of job `job` of stage
+    /// `stage` of pipeline `pipeline` (names compared without case).
+    pub fn is_fetched(&self, pipeline: &str, stage: &str, job: &str, artifact: &str) -> bool {
+        self.program.fetched.contains(&names_key(&[pipeline, stage, job, artifact]))
+    }
+
+    /// Whether some job of the program fetches an artifact of that job.
+    pub fn is_fetched_from(&self, pipeline: &str, stage: &str, job: &str) -> bool {
+        self.program.fetched_jobs.contains(&names_key(&[pipeline, stage, job]))
     }
 
     /// Whether `job` runs one of the commands `other` runs, and so likely makes the same files
     /// itself (`cargo build --release` in both).
     pub(crate) fn repeats_work_of(&self, job: &Job, other: &Job) -> bool {
-        let commands = |job| self.entry(job).map_or(&[][..], |(entry, lists)| entry.commands.of(&lists.commands));
+        let commands = |job| self.entry(job).map_or(&[][..], |entry| entry.commands.of(&self.lists.commands));
         let (mine, theirs) = (commands(job), commands(other));
         theirs.iter().any(|c| mine.contains(c))
     }
@@ -385,9 +397,10 @@ mod tests {
         assert_eq!(sorted_since(1, &mut empty).of(&empty), [] as [u8; 0]);
     }
 
-    /// The facts of every job of a large program, read on one thread and on four, are the same.
+    /// The facts of every job of a program, read for a few pipelines at a time and for all at
+    /// once, are the same.
     #[test]
-    fn facts_read_on_four_threads_are_those_read_on_one() {
+    fn facts_read_run_by_run_are_those_read_at_once() {
         let workspace = crate::lint::tests::generated(12, 3, 8, |p, s, j| {
             format!(
                 "      run \"npm ci && npm test > out/{p}-{j}.txt\" in \"web\"\n      run [\"docker\", \"build\", \"-t\", \"app:{j}\", \".\"]\n      run \"cat build/{s}/app.jar ../dist/x.tgz\"\n      artifact log = \"out/{p}-{j}.txt\"\n"
@@ -396,8 +409,11 @@ mod tests {
         let analysis = crate::analyze(&workspace);
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics.first());
         let extra = ExtraWords::default();
-        let (one, four) = (Facts::read(&analysis.program, &extra, 1), Facts::read(&analysis.program, &extra, 4));
-        assert!(one.len() >= 256 && four.lists.len() == 4, "large enough to be read on four threads");
+        let program = ProgramFacts::new(&analysis.program, &extra);
+        let pipelines = &analysis.program.pipelines;
+        let all = Facts::of(pipelines, &program);
+        let runs: Vec<Facts> = pipelines.chunks(5).map(|run| Facts::of(run, &program)).collect();
+        assert!(all.len() == 288 && runs.len() == 3);
         let seen = |facts: &Facts, job: &Job| {
             let f = facts.job(job);
             let words: Vec<Option<Vec<u64>>> = facts.single_commands(job).map(|w| w.map(<[u64]>::to_vec)).collect();
@@ -413,12 +429,13 @@ mod tests {
                 f.flags.docker,
             )
         };
-        let jobs = analysis.program.pipelines.iter().flat_map(|p| &p.stages).flat_map(|s| &s.jobs);
-        for job in jobs {
-            assert_eq!(seen(&one, job), seen(&four, job), "job {}", job.name);
+        for (run, facts) in pipelines.chunks(5).zip(&runs) {
+            for (_, _, job) in rules::jobs(run) {
+                assert_eq!(seen(&all, job), seen(facts, job), "job {}", job.name);
+            }
         }
-        let job = &analysis.program.pipelines[11].stages[2].jobs[7];
-        let (produced, mentions, needs, ..) = seen(&four, job);
+        let job = &pipelines[11].stages[2].jobs[7];
+        let (produced, mentions, needs, ..) = seen(&runs[2], job);
         let (written, published, installed) = (
             ("web/out/11-7.txt".to_string(), None),
             ("out/11-7.txt".into(), Some("log".into())),

@@ -30,20 +30,25 @@ pub use config::LintConfig;
 pub use cost::Costs;
 pub use history::History;
 pub use per_file::Configs;
-use registry::Rule;
+use registry::{Rule, Scope};
 use std::collections::HashSet;
 
 /// What every rule sees.
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub workspace: &'a Workspace,
     pub analysis: &'a Analysis,
     pub program: &'a Program,
+    /// The pipelines this run of a check is about: a run of the program's for a rule of
+    /// [`Scope::Pipelines`], all of them otherwise.
+    pub pipelines: &'a [crate::model::Pipeline],
     pub config: &'a LintConfig,
     pub costs: Costs<'a>,
     /// Whose costs the figures are ([`engine`]).
     pub engine: engine::Engine,
-    /// What every job's scripts make and use, and what every stage does, read once.
-    pub facts: facts::Facts<'a>,
+    /// What the jobs of [`Context::pipelines`] make and use, and what their stages do: none
+    /// for a rule of [`Scope::Program`].
+    pub facts: &'a facts::Facts<'a>,
 }
 
 impl Context<'_> {
@@ -107,39 +112,82 @@ impl Rule {
     }
 }
 
-/// A rule's check.
-type Check = fn(&Context, &mut Sink);
+/// How many jobs a run of pipelines holds, about: the rules of [`Scope::Pipelines`] run one
+/// after another on a run, with its facts read just before, while its data is in a core's
+/// cache, instead of each walking the whole program from memory.
+const RUN_JOBS: usize = 64;
 
-/// Runs the checks, on two threads when `parallel`, and returns their findings in the order of
-/// `checks`.
-fn run_checks(ctx: &Context, checks: &[Check], parallel: bool) -> Vec<Finding> {
-    let run = |check: &Check| {
+/// The program's pipelines in runs of at least [`RUN_JOBS`] jobs (the last may hold fewer).
+fn pipeline_runs(pipelines: &[crate::model::Pipeline]) -> Vec<&[crate::model::Pipeline]> {
+    let mut runs = Vec::new();
+    let (mut start, mut jobs) = (0, 0);
+    for (i, p) in pipelines.iter().enumerate() {
+        jobs += p.stages.iter().map(|s| s.jobs.len()).sum::<usize>();
+        if jobs >= RUN_JOBS {
+            runs.push(&pipelines[start..=i]);
+            (start, jobs) = (i + 1, 0);
+        }
+    }
+    if start < pipelines.len() {
+        runs.push(&pipelines[start..]);
+    }
+    runs
+}
+
+/// The findings of one check, by its position among the checks and the run of pipelines it saw.
+type Found = (usize, usize, Vec<Finding>);
+
+/// Runs the checks of `rules`, on two threads when `parallel`, and returns their findings in
+/// the order of `rules`, each rule's in the order of the pipelines. `ctx` is about every
+/// pipeline, with the facts of none.
+fn run_checks(ctx: &Context, program: &facts::ProgramFacts, rules: &[&Rule], parallel: bool) -> Vec<Finding> {
+    let run = |ctx: &Context, rule: &Rule| {
         let mut sink = Sink::default();
-        check(ctx, &mut sink);
+        if let Some(check) = rule.check {
+            check(ctx, &mut sink);
+        }
         sink.findings
     };
-    if !parallel || checks.len() < 2 {
-        return checks.iter().flat_map(run).collect();
-    }
-    // Each thread takes the next check not yet taken: the costs of the checks differ too much
-    // for any fixed split to keep both threads busy to the end.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(check) = checks.get(i) else { return done };
-            done.push((i, run(check)));
+    let whole: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].scope == Scope::Program).collect();
+    let runs = pipeline_runs(ctx.pipelines);
+    // A piece of work: a rule of the whole program, or every other rule on one run of pipelines.
+    let piece = |n: usize| -> Vec<Found> {
+        if let Some(&i) = whole.get(n) {
+            return vec![(i, 0, run(ctx, rules[i]))];
         }
+        let Some(&pipelines) = runs.get(n - whole.len()) else { return Vec::new() };
+        let facts = facts::Facts::of(pipelines, program);
+        let ctx = Context { pipelines, facts: &facts, ..*ctx };
+        let each = rules.iter().enumerate().filter(|(_, r)| r.scope == Scope::Pipelines);
+        each.map(|(i, rule)| (i, n, run(&ctx, rule))).collect()
     };
-    let (mut first, second) = std::thread::scope(|scope| {
-        let other = scope.spawn(work);
-        let mine = work();
-        (mine, other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    });
-    first.extend(second);
-    first.sort_by_key(|(i, _)| *i);
-    first.into_iter().flat_map(|(_, findings)| findings).collect()
+    let pieces = whole.len() + runs.len();
+    let mut found: Vec<Found> = if parallel && pieces > 1 {
+        // Each thread takes the next piece not yet taken: pieces differ too much in cost for
+        // any fixed split to keep both threads busy to the end.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= pieces {
+                    return done;
+                }
+                done.extend(piece(n));
+            }
+        };
+        let (mut mine, other) = std::thread::scope(|scope| {
+            let other = scope.spawn(work);
+            let mine = work();
+            (mine, other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        });
+        mine.extend(other);
+        mine
+    } else {
+        (0..pieces).flat_map(piece).collect()
+    };
+    found.sort_by_key(|&(rule, run, _)| (rule, run));
+    found.into_iter().flat_map(|(_, _, findings)| findings).collect()
 }
 
 /// Lints a checked workspace with durations from estimates only.
@@ -179,28 +227,24 @@ pub fn lint_with_history(
 ) -> Vec<Diagnostic> {
     let engine = engine::Engine::of(workspace, &analysis.program);
     let model = engine.model(config);
+    let jobs: usize = rules::jobs(&analysis.program.pipelines).count();
+    let parallel = jobs >= 256 && crate::cores() > 1;
+    let program = facts::ProgramFacts::new(&analysis.program, &config.effects);
+    let none = facts::Facts::of(&[], &program);
     let ctx = Context {
         workspace,
         analysis,
         program: &analysis.program,
+        pipelines: &analysis.program.pipelines,
         config,
         costs: Costs::new(&model, history),
         engine,
-        facts: facts::Facts::new(&analysis.program, &config.effects),
+        facts: &none,
     };
-    let checks: Vec<Check> = registry::RULES.iter().filter(|r| config.enabled(r)).filter_map(|r| r.check).collect();
-    let parallel = ctx.facts.len() >= 256 && crate::cores() > 1;
-    let findings = run_checks(&ctx, &checks, parallel);
-    // A large program's facts are many small values: free them while the findings are sorted.
-    let facts = ctx.facts;
-    std::thread::scope(|scope| {
-        if parallel {
-            scope.spawn(move || drop(facts));
-        } else {
-            drop(facts);
-        }
-        settle(workspace, analysis, config, findings)
-    })
+    let rules: Vec<&Rule> =
+        registry::RULES.iter().copied().filter(|r| config.enabled(r) && r.check.is_some()).collect();
+    let findings = run_checks(&ctx, &program, &rules, parallel);
+    settle(workspace, analysis, config, findings)
 }
 
 /// The findings as reported: each once, without those ignored or suppressed, at their
@@ -342,29 +386,44 @@ pub(crate) mod tests {
         assert!(!found.iter().any(|&(f, c)| f > 0 && c.starts_with('L')), "{found:?}");
     }
 
+    /// The rules, run on a few pipelines at a time, on one thread or two, find what each finds
+    /// run once on every pipeline, in the same order.
     #[test]
-    fn checks_on_two_threads_find_what_one_thread_finds_in_the_same_order() {
+    fn checks_run_by_run_find_what_they_find_at_once() {
         let workspace = large();
         let analysis = crate::analyze(&workspace);
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics.first());
         let (config, history) = (LintConfig::default(), History::default());
+        let program = facts::ProgramFacts::new(&analysis.program, &config.effects);
+        let (none, all) = (facts::Facts::of(&[], &program), facts::Facts::of(&analysis.program.pipelines, &program));
         let ctx = Context {
             workspace: &workspace,
             analysis: &analysis,
             program: &analysis.program,
+            pipelines: &analysis.program.pipelines,
             config: &config,
             costs: Costs::new(&config.cost, &history),
             engine: engine::Engine::Pipewright,
-            facts: facts::Facts::new(&analysis.program, &config.effects),
+            facts: &none,
         };
-        assert!(ctx.facts.len() >= 256, "large enough to run on two threads in `lint`");
-        let checks: Vec<Check> = registry::RULES.iter().filter_map(|r| r.check).collect();
+        assert!(pipeline_runs(ctx.pipelines).len() >= 4, "several runs");
+        let rules: Vec<&Rule> = registry::RULES.iter().copied().filter(|r| r.check.is_some()).collect();
         let key =
             |f: &Finding| (f.diagnostic.file, f.diagnostic.span.start, f.diagnostic.code, f.diagnostic.message.clone());
-        let one: Vec<_> = run_checks(&ctx, &checks, false).iter().map(key).collect();
-        let two: Vec<_> = run_checks(&ctx, &checks, true).iter().map(key).collect();
+        let at_once: Vec<_> = rules
+            .iter()
+            .flat_map(|r| {
+                let mut sink = Sink::default();
+                r.check.iter().for_each(|check| check(&Context { facts: &all, ..ctx }, &mut sink));
+                sink.findings
+            })
+            .map(|f| key(&f))
+            .collect();
+        let one: Vec<_> = run_checks(&ctx, &program, &rules, false).iter().map(key).collect();
+        let two: Vec<_> = run_checks(&ctx, &program, &rules, true).iter().map(key).collect();
         let codes: HashSet<&str> = one.iter().map(|k| k.2).collect();
         assert!(codes.len() >= 3, "findings of several rules: {codes:?}");
+        assert_eq!(one, at_once);
         assert_eq!(one, two);
     }
 }

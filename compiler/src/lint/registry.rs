@@ -87,6 +87,19 @@ pub struct Rule {
     pub doc: &'static str,
     /// Adds the rule's findings; `None` for rules the linter's driver reports itself.
     pub check: Option<fn(&Context, &mut Sink)>,
+    /// What one run of `check` must see.
+    pub scope: Scope,
+}
+
+/// What a rule's check must see at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The pipelines of [`Context::pipelines`](super::Context::pipelines) only: a pipeline's
+    /// findings depend on it and on the [`facts`](super::facts) alone, so the linter runs the
+    /// check on a few pipelines at a time, each run while their data is in cache.
+    Pipelines,
+    /// The whole program, in one run.
+    Program,
 }
 
 impl std::fmt::Debug for Rule {

@@ -54,6 +54,7 @@ declare_rule! {
     fix: Unsafe,
     summary: "lint or test task whose failure is ignored",
     check: Some(check),
+    scope: Pipelines,
 }
 
 /// The endings that turn a failure into a pass.
@@ -67,7 +68,7 @@ pub(crate) fn may_ignore_failure(action: &Action) -> bool {
 
 fn check(ctx: &Context, sink: &mut Sink) {
     let classifier = Classifier::new(&ctx.config.effects);
-    for (_, _, job) in super::jobs(ctx.program) {
+    for (_, _, job) in super::jobs(ctx.pipelines) {
         if !ctx.facts.job(job).flags.ignores_failure {
             continue;
         }

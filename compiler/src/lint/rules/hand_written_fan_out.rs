@@ -50,6 +50,7 @@ declare_rule! {
     fix: Mixed,
     summary: "jobs of one stage that differ in one literal only",
     check: Some(check),
+    scope: Pipelines,
 }
 
 /// What copies of one job have in common: task and artifact counts, timeout, resources.
@@ -62,7 +63,7 @@ struct Shape<'a> {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for p in &ctx.program.pipelines {
+    for p in ctx.pipelines {
         for s in &p.stages {
             stage(ctx, s, sink);
         }

@@ -64,10 +64,11 @@ declare_rule! {
     fix: Unsafe,
     summary: "consecutive stages that do not depend on each other",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for p in &ctx.program.pipelines {
+    for p in ctx.pipelines {
         let deps = dependencies(ctx, p);
         let mut i = 0;
         while i < p.stages.len() {
@@ -107,7 +108,7 @@ fn weighable(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind]) 
 /// for a fetch), and running it beside them would break it.
 fn uses_what_was_left(ctx: &Context, before: &[Stage], later: &Stage) -> bool {
     let fetches = later.jobs.iter().flat_map(|j| &j.tasks).any(|t| matches!(t.action, crate::model::Action::Fetch(_)));
-    !fetches && before.iter().any(|s| crate::lint::effects::prepares(&ctx.facts, s))
+    !fetches && before.iter().any(|s| crate::lint::effects::prepares(ctx.facts, s))
 }
 
 fn report(ctx: &Context, p: &Pipeline, group: &[Stage], kinds: &[StageKind], sink: &mut Sink) {

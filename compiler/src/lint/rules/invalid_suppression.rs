@@ -41,4 +41,5 @@ declare_rule! {
     fix: None,
     summary: "suppression comment that cannot be read or gives no reason",
     check: None,
+    scope: Program,
 }

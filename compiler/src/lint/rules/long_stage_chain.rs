@@ -81,13 +81,14 @@ declare_rule! {
     fix: None,
     summary: "pipeline with more stages in sequence than the limit",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
     let max = ctx.config.max_stages;
     let model = ctx.costs.model;
     // A manual approval ends a chain: the stages after it wait for a person, not a transition.
-    for p in ctx.program.pipelines.iter().filter(|p| longest_automatic_run(p) > max) {
+    for p in ctx.pipelines.iter().filter(|p| longest_automatic_run(p) > max) {
         let n = p.stages.len();
         let manual: Vec<&str> =
             p.stages[1..].iter().filter(|s| s.approval == Approval::Manual).map(|s| s.name.as_str()).collect();

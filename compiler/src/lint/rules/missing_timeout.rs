@@ -57,10 +57,11 @@ declare_rule! {
     fix: Unsafe,
     summary: "job without a timeout",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for pipeline in &ctx.program.pipelines {
+    for pipeline in ctx.pipelines {
         let jobs: Vec<(&Stage, &Job)> =
             pipeline.stages.iter().flat_map(|s| s.jobs.iter().map(move |j| (s, j))).collect();
         for (_, job) in jobs.iter().filter(|(_, j)| j.never_times_out.is_some()) {

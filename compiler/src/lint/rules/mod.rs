@@ -11,7 +11,8 @@ macro_rules! declare_rule {
         severity: $sev:ident,
         fix: $fix:ident,
         summary: $summary:literal,
-        check: $check:expr $(,)?
+        check: $check:expr,
+        scope: $scope:ident $(,)?
     ) => {
         $(#[doc = $doc])*
         pub(crate) static RULE: $crate::lint::registry::Rule = $crate::lint::registry::Rule {
@@ -23,6 +24,7 @@ macro_rules! declare_rule {
             summary: $summary,
             doc: concat!($($doc, "\n"),*),
             check: $check,
+            scope: $crate::lint::registry::Scope::$scope,
         };
     };
 }
@@ -50,9 +52,9 @@ use crate::model::{Action, Job, Pipeline, Stage};
 use crate::source::Span;
 use std::borrow::Cow;
 
-/// Every job of the program with its pipeline and stage.
-pub(crate) fn jobs(program: &crate::model::Program) -> impl Iterator<Item = (&Pipeline, &Stage, &Job)> {
-    program.pipelines.iter().flat_map(|p| p.stages.iter().flat_map(move |s| s.jobs.iter().map(move |j| (p, s, j))))
+/// Every job of `pipelines` with its pipeline and stage.
+pub(crate) fn jobs(pipelines: &[Pipeline]) -> impl Iterator<Item = (&Pipeline, &Stage, &Job)> {
+    pipelines.iter().flat_map(|p| p.stages.iter().flat_map(move |s| s.jobs.iter().map(move |j| (p, s, j))))
 }
 
 /// The text of a task as a shell would see it: the script, or the argv joined.

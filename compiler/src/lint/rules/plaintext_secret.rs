@@ -61,10 +61,11 @@ declare_rule! {
     fix: Unsafe,
     summary: "secret given as a literal environment value",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let envs = ctx.program.pipelines.iter().flat_map(|p| {
+    let envs = ctx.pipelines.iter().flat_map(|p| {
         p.env.iter().chain(p.stages.iter().flat_map(|s| s.env.iter().chain(s.jobs.iter().flat_map(|j| j.env.iter()))))
     });
     // In a GoCD file, `G0006` reports plain-text secrets in GoCD's own terms (`secure_variables`).

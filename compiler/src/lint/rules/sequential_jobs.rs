@@ -63,10 +63,11 @@ declare_rule! {
     fix: Unsafe,
     summary: "jobs of one stage where one uses what another makes",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for pipeline in &ctx.program.pipelines {
+    for pipeline in ctx.pipelines {
         for stage in &pipeline.stages {
             if stage.jobs.len() < 2 {
                 continue;

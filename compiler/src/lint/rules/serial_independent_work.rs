@@ -49,10 +49,11 @@ declare_rule! {
     fix: None,
     summary: "long job running the same tool on different inputs in sequence",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for (p, s, job) in super::jobs(ctx.program) {
+    for (p, s, job) in super::jobs(ctx.pipelines) {
         if job.tasks.len() < ctx.config.serial_min_tasks {
             continue;
         }

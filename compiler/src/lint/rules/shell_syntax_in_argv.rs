@@ -61,6 +61,7 @@ declare_rule! {
     fix: Unsafe,
     summary: "argv task with a glob, a variable, an operator or spaces that no shell will read",
     check: Some(check),
+    scope: Pipelines,
 }
 
 /// Programs that work on the files they are given: a glob there is meant for a shell.
@@ -134,7 +135,7 @@ pub(crate) fn may_misuse(action: &Action) -> bool {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for (_, _, job) in super::jobs(ctx.program) {
+    for (_, _, job) in super::jobs(ctx.pipelines) {
         if !ctx.facts.job(job).flags.shell_in_argv {
             continue;
         }

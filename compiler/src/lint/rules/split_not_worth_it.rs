@@ -65,10 +65,11 @@ declare_rule! {
     fix: Unsafe,
     summary: "stages or jobs whose work is shorter than what splitting it costs",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for p in &ctx.program.pipelines {
+    for p in ctx.pipelines {
         stages(ctx, p, sink);
         for s in &p.stages {
             jobs(ctx, p, s, sink);

@@ -2,9 +2,7 @@
 
 use super::super::shell;
 use super::super::{Context, Sink};
-use crate::model::{Action, Pipeline, Stage};
-use rustc_hash::{FxHashSet, FxHasher};
-use std::hash::Hasher;
+use crate::model::{Pipeline, Stage};
 
 declare_rule! {
     /// ## What it does
@@ -56,25 +54,16 @@ declare_rule! {
     fix: None,
     summary: "artifact that nothing fetches",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    let key = |parts: &[&str]| names_key(parts);
-    let mut fetched = FxHashSet::default();
-    let mut fetched_jobs = FxHashSet::default();
-    for t in super::jobs(ctx.program).flat_map(|(_, _, j)| j.tasks.iter()) {
-        if let Action::Fetch(f) = &t.action {
-            fetched.insert(key(&[&f.pipeline, &f.stage, &f.job, &f.artifact]));
-            fetched_jobs.insert(key(&[&f.pipeline, &f.stage, &f.job]));
-        }
-    }
-    for (pipeline, stage, job) in super::jobs(ctx.program) {
+    for (pipeline, stage, job) in super::jobs(ctx.pipelines) {
         let names = std::iter::once(job.name.as_str()).chain(job.instance_of.as_ref().map(|i| i.base.as_str()));
         let names: Vec<&str> = names.collect();
         for artifact in &job.artifacts {
             let o = artifact.origin;
-            let by_fetch =
-                names.iter().any(|n| fetched.contains(&key(&[&pipeline.name, &stage.name, n, &artifact.name])));
+            let by_fetch = names.iter().any(|n| ctx.facts.is_fetched(&pipeline.name, &stage.name, n, &artifact.name));
             if by_fetch || artifact.kind.is_some() || reads_as_report(&artifact.path) {
                 continue;
             }
@@ -82,7 +71,7 @@ fn check(ctx: &Context, sink: &mut Sink) {
             // repositories may fetch this artifact. Only where this pipeline's own jobs fetch
             // from the job, or the path is evidently waste, is an unread artifact a mistake.
             let elsewhere = crate::gocd::is_gocd_path(&ctx.workspace.file(o.file).path)
-                && !names.iter().any(|n| fetched_jobs.contains(&key(&[&pipeline.name, &stage.name, n])))
+                && !names.iter().any(|n| ctx.facts.is_fetched_from(&pipeline.name, &stage.name, n))
                 && !waste(&artifact.path);
             if elsewhere || read_later(ctx, pipeline, stage, &artifact.path) {
                 continue;
@@ -95,18 +84,6 @@ fn check(ctx: &Context, sink: &mut Sink) {
             );
         }
     }
-}
-
-/// A key for names compared without case (`pipeline.stage.job.artifact`), made without copying them.
-fn names_key(parts: &[&str]) -> u64 {
-    let mut h = FxHasher::default();
-    for part in parts {
-        for b in part.bytes() {
-            h.write_u8(b.to_ascii_lowercase());
-        }
-        h.write_u8(0xff);
-    }
-    h.finish()
 }
 
 /// Test results, reports and coverage, by the words of their path: people read them on the

@@ -55,6 +55,7 @@ declare_rule! {
     fix: None,
     summary: "cleanup in a stage of its own, which never runs after a failed stage",
     check: Some(check),
+    scope: Pipelines,
 }
 
 const CLEANUP_WORDS: &[&str] = &["cleanup", "clean", "teardown", "destroy", "down"];
@@ -72,7 +73,7 @@ fn cleanup_only(stage: &Stage) -> bool {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for p in &ctx.program.pipelines {
+    for p in ctx.pipelines {
         for pair in p.stages.windows(2) {
             let (before, stage) = (&pair[0], &pair[1]);
             if !cleanup_only(stage) {

@@ -50,6 +50,7 @@ declare_rule! {
     fix: None,
     summary: "download piped into a shell",
     check: Some(check),
+    scope: Pipelines,
 }
 
 /// Finds the names of the programs that download (`curl`, `wget`, `fetch`) in scripts.
@@ -70,7 +71,7 @@ pub(crate) fn may_download(action: &Action) -> bool {
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for (_, _, job) in super::jobs(ctx.program) {
+    for (_, _, job) in super::jobs(ctx.pipelines) {
         if !ctx.facts.job(job).flags.downloads {
             continue;
         }

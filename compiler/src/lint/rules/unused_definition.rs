@@ -56,6 +56,7 @@ declare_rule! {
     fix: Mixed,
     summary: "material, template or template parameter that nothing uses",
     check: Some(check),
+    scope: Program,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {

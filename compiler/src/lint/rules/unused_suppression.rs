@@ -46,4 +46,5 @@ declare_rule! {
     fix: Safe,
     summary: "suppression comment that suppresses nothing",
     check: None,
+    scope: Program,
 }

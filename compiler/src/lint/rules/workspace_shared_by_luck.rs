@@ -75,10 +75,11 @@ declare_rule! {
     fix: Unsafe,
     summary: "job using files an earlier stage made without fetching them",
     check: Some(check),
+    scope: Pipelines,
 }
 
 fn check(ctx: &Context, sink: &mut Sink) {
-    for pipeline in &ctx.program.pipelines {
+    for pipeline in ctx.pipelines {
         images(ctx, pipeline, sink);
         for (si, stage) in pipeline.stages.iter().enumerate() {
             for consumer in &stage.jobs {
