@@ -98,7 +98,8 @@ pub enum Scope {
     /// findings depend on it and on the [`facts`](super::facts) alone, so the linter runs the
     /// check on a few pipelines at a time, each run while their data is in cache.
     Pipelines,
-    /// The whole program, in one run.
+    /// The whole program, in one run, with the facts of no job: for a rule that compares
+    /// pipelines or reads what no pipeline holds (`unused-definition`).
     Program,
 }
 
