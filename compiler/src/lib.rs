@@ -140,7 +140,7 @@ pub fn check_workspace(workspace: &Workspace) -> Checked {
 /// The parser's and the checker's diagnostics together, in order.
 fn all_diagnostics(workspace: &Workspace, mut all: Vec<Diagnostic>, mut checker: Vec<Diagnostic>) -> Vec<Diagnostic> {
     all.append(&mut checker);
-    gocd::drop_pw_fixes_in_gocd_files(workspace, &mut all);
+    gocd::in_gocd_terms(workspace, &mut all);
     diagnostic::sort(&mut all);
     all
 }

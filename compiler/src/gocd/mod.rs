@@ -84,7 +84,7 @@ fn read_file(file: FileId, path: &str, text: &str) -> ReadFile {
         }
         Ok(doc) => {
             let Some(root) = doc.root else { return ReadFile { comments: doc.comments, ..Default::default() } };
-            let (config, diagnostics) = read::read(file, &root);
+            let (config, diagnostics) = read::read(file, &root, false);
             ReadFile { config, comments: doc.comments, diagnostics: repeats::one_per_key(diagnostics) }
         }
     }
@@ -97,7 +97,7 @@ fn read_xml_file(file: FileId, text: &str) -> ReadFile {
         Ok(xml) => xml,
         Err(d) => return ReadFile { diagnostics: vec![*d], ..Default::default() },
     };
-    let (mut config, mut diagnostics) = read::read(file, &xml.root);
+    let (mut config, mut diagnostics) = read::read(file, &xml.root, true);
     // The server's own file holds its templates: one it lacks is an error, not a server name.
     config.server_refs.retain(|r| !(r.what == "server-side template" && xml.missing_templates.contains(&r.name)));
     for (pipeline, template) in xml.expanded {
@@ -156,14 +156,39 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
     })
 }
 
-/// Drops the fixes that would write `.pw` syntax into a GoCD file: the checker's and the
-/// linter's edits are made for `.pw` text. The GoCD front end's own (`G` codes) stay.
-pub fn drop_pw_fixes_in_gocd_files(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
-    for d in diagnostics {
-        let Some(fix) = &d.fix else { continue };
-        let touches_gocd = fix.edits.iter().any(|e| is_gocd_path(&workspace.file(e.file).path));
-        if touches_gocd && !d.code.starts_with('G') {
+/// Puts the checker's and the linter's diagnostics about GoCD files in GoCD's terms: drops the
+/// fixes that would write `.pw` syntax into a GoCD file (their edits are made for `.pw` text),
+/// and rephrases the help of the checker's codes whose help shows `.pw` syntax
+/// ([`gocd_help`]). The GoCD front end's own (`G` codes) stay as they are.
+pub fn in_gocd_terms(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
+    for d in diagnostics.iter_mut().filter(|d| !d.code.starts_with('G')) {
+        let touches_gocd =
+            d.fix.as_ref().is_some_and(|f| f.edits.iter().any(|e| is_gocd_path(&workspace.file(e.file).path)));
+        if touches_gocd {
             d.fix = None;
         }
+        if let Some(help) = gocd_help(d.code, Syntax::of(&workspace.file(d.file).path)) {
+            d.help = Some(help.to_string());
+        }
+    }
+}
+
+/// The help of a checker's code in a GoCD file, where its own shows `.pw` syntax.
+fn gocd_help(code: &str, syntax: Syntax) -> Option<&'static str> {
+    let (yaml, xml) = match code {
+        "E0205" => (
+            "add a job under the stage's `jobs:`, or remove the stage",
+            "add a `<job>` under the stage's `<jobs>`, or remove the stage",
+        ),
+        "E0210" => (
+            "make `working_directory` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command",
+            "make `workingdir` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command",
+        ),
+        _ => return None,
+    };
+    match syntax {
+        Syntax::Pipewright => None,
+        Syntax::GocdYaml => Some(yaml),
+        Syntax::GocdXml => Some(xml),
     }
 }

@@ -8,9 +8,25 @@ use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::gocd::codes::GoCode;
 use crate::source::{FileId, Span};
 
-/// Reads a file's root node into the model.
-pub(super) fn read(file: FileId, root: &Node) -> (Config, Vec<Diagnostic>) {
-    let mut r = Reader { file, diagnostics: Vec::new(), params: Vec::new(), server_refs: Vec::new() };
+/// A key a value needs, as each format spells it: the YAML key, and the XML attributes the
+/// server's configuration may hold it in ([`xml`](super::xml) reads them as the key).
+#[derive(Clone, Copy)]
+struct Key {
+    yaml: &'static str,
+    xml: &'static [&'static str],
+}
+
+/// A key spelled the same in both formats.
+macro_rules! same {
+    ($name:literal) => {
+        Key { yaml: $name, xml: &[$name] }
+    };
+}
+
+/// Reads a file's root node into the model; `xml`: the node is a server configuration read by
+/// [`xml`](super::xml), whose messages name its attributes rather than YAML keys.
+pub(super) fn read(file: FileId, root: &Node, xml: bool) -> (Config, Vec<Diagnostic>) {
+    let mut r = Reader { file, xml, diagnostics: Vec::new(), params: Vec::new(), server_refs: Vec::new() };
     let mut config = r.config(root);
     config.server_refs = r.server_refs;
     (config, r.diagnostics)
@@ -18,6 +34,7 @@ pub(super) fn read(file: FileId, root: &Node) -> (Config, Vec<Diagnostic>) {
 
 struct Reader {
     file: FileId,
+    xml: bool,
     diagnostics: Vec<Diagnostic>,
     /// The parameters of the pipeline being read.
     params: Vec<(String, String)>,
@@ -162,10 +179,11 @@ impl Reader {
         let kind = if let Some(url) = get("git") {
             MaterialKind::Git { url: self.text(url)? }
         } else if ty == "git" {
-            MaterialKind::Git { url: self.required(body, "url", "a git material")? }
+            MaterialKind::Git { url: self.required(body, same!("url"), "a git material")? }
         } else if get("pipeline").is_some() || ty == "dependency" {
-            let pipeline = self.required(body, "pipeline", "a dependency material")?;
-            let stage = self.required(body, "stage", "a dependency material")?;
+            let pipeline =
+                self.required(body, Key { yaml: "pipeline", xml: &["pipelineName"] }, "a dependency material")?;
+            let stage = self.required(body, Key { yaml: "stage", xml: &["stageName"] }, "a dependency material")?;
             MaterialKind::Dependency { pipeline, stage }
         } else if ty == "configrepo" {
             self.server_refs.push(ServerRef {
@@ -392,7 +410,9 @@ impl Reader {
                     return;
                 }
                 self.known_keys(body, &[keys::ARTIFACT], "artifact");
-                let Some(source) = self.required(body, "source", "an artifact") else { return };
+                let Some(source) = self.required(body, Key { yaml: "source", xml: &["src"] }, "an artifact") else {
+                    return;
+                };
                 let destination = body.get("destination").and_then(|n| self.opt_text(n));
                 job.artifacts.push(Artifact { test: kind.value == "test", source, destination, span: item.span });
             }
@@ -448,7 +468,7 @@ impl Reader {
             "script" => TaskKind::Script(self.text(body)?),
             "exec" => {
                 self.task_keys(body, "exec");
-                let command = self.required(body, "command", "an `exec` task")?;
+                let command = self.required(body, same!("command"), "an `exec` task")?;
                 let arguments = body
                     .get("arguments")
                     .map(|a| self.list(a, "`arguments`").into_iter().filter_map(|n| self.text(n)).collect())
@@ -489,9 +509,9 @@ impl Reader {
         }
         Some(TaskKind::Fetch {
             pipeline: body.get("pipeline").and_then(|n| self.opt_text(n)).filter(|t| !t.value.is_empty()),
-            stage: self.required(body, "stage", "a `fetch` task")?,
-            job: self.required(body, "job", "a `fetch` task")?,
-            source: self.required(body, "source", "a `fetch` task")?,
+            stage: self.required(body, same!("stage"), "a `fetch` task")?,
+            job: self.required(body, same!("job"), "a `fetch` task")?,
+            source: self.required(body, Key { yaml: "source", xml: &["srcfile", "srcdir"] }, "a `fetch` task")?,
             destination: body.get("destination").and_then(|n| self.opt_text(n)).filter(|t| !t.value.is_empty()),
             is_file: body.get("is_file").and_then(|n| self.boolean(n)).unwrap_or(false),
         })
@@ -605,14 +625,28 @@ impl Reader {
         Text { value: node.str().unwrap_or_default().to_string(), span: node.span }
     }
 
-    fn required(&mut self, body: &Node, key: &str, what: &str) -> Option<Text> {
-        match body.get(key).and_then(|n| self.opt_text(n)).filter(|t| !t.value.is_empty()) {
+    fn required(&mut self, body: &Node, key: Key, what: &str) -> Option<Text> {
+        match body.get(key.yaml).and_then(|n| self.opt_text(n)).filter(|t| !t.value.is_empty()) {
             Some(t) => Some(t),
             None => {
+                let (message, label, help) = match self.xml {
+                    false => (
+                        format!("{what} needs `{}:`", key.yaml),
+                        format!("no `{}:` here", key.yaml),
+                        format!("add `{}:` with a value", key.yaml),
+                    ),
+                    true => {
+                        let names = key.xml.join("` or `");
+                        let first = key.xml.first().copied().unwrap_or(key.yaml);
+                        (
+                            format!("{what} needs the attribute `{names}`"),
+                            format!("no `{names}` here, or an empty one"),
+                            format!("add `{first}=\"...\"` with a value"),
+                        )
+                    }
+                };
                 self.diagnostics.push(
-                    Diagnostic::error(GoCode::G0002, self.file, body.span, format!("{what} needs `{key}:`"))
-                        .with_label(format!("no `{key}:` here"))
-                        .with_help(format!("add `{key}:` with a value")),
+                    Diagnostic::error(GoCode::G0002, self.file, body.span, message).with_label(label).with_help(help),
                 );
                 None
             }

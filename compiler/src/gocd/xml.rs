@@ -718,6 +718,16 @@ fn material(mat: XNode, kind: &str) -> Node {
     if let Some(attr) = source {
         m.attr(mat, attr, kind);
     }
+    // The element says the kind even when its source is missing, so that the reader asks for
+    // the source (`url`, `pipelineName`) rather than for a kind.
+    let ty = match kind {
+        "pipeline" => Some("dependency"),
+        "git" => Some("git"),
+        _ => None,
+    };
+    if let Some(ty) = ty {
+        m.put("type", tag_span(mat), scalar(ty, tag_span(mat)));
+    }
     m.attrs(
         mat,
         &[

@@ -262,7 +262,7 @@ fn settle(workspace: &Workspace, analysis: &Analysis, config: &LintConfig, findi
             d.severity = config.severity(rule);
         }
     }
-    crate::gocd::drop_pw_fixes_in_gocd_files(workspace, &mut out);
+    crate::gocd::in_gocd_terms(workspace, &mut out);
     diagnostic::sort(&mut out);
     out
 }
