@@ -176,14 +176,22 @@ pub fn in_gocd_terms(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
 /// The help of a checker's code in a GoCD file, where its own shows `.pw` syntax.
 fn gocd_help(code: &str, syntax: Syntax) -> Option<&'static str> {
     let (yaml, xml) = match code {
+        "E0204" => ("add a stage under the pipeline's `stages:`", "add a `<stage>` with a `<jobs>` to the pipeline"),
         "E0205" => (
             "add a job under the stage's `jobs:`, or remove the stage",
             "add a `<job>` under the stage's `<jobs>`, or remove the stage",
         ),
+        "E0206" => ("add a task under the job's `tasks:`", "add a task, as `<exec command=\"...\" />`, under the job's `<tasks>`"),
         "E0210" => (
             "make `working_directory` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command",
             "make `workingdir` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command",
         ),
+        "E0404" => (
+            "add a dependency material on that pipeline (`pipeline:` and `stage:` under `materials:`)",
+            "add a dependency material on that pipeline (`<pipeline pipelineName=\"...\" stageName=\"...\" />` under `<materials>`)",
+        ),
+        "E0405" => ("remove one of these dependency materials", "remove one of these `<pipeline>` materials"),
+        "E0406" => ("keep one dependency material on this pipeline", "keep one `<pipeline>` material on this pipeline"),
         _ => return None,
     };
     match syntax {
