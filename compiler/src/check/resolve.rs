@@ -424,7 +424,7 @@ impl Resolver<'_, '_> {
             self.diagnostics.push(
                 Diagnostic::error(E0404, at.file, whole, format!("pipeline `{}` is not upstream of `{}`", target.name, here.name))
                     .with_label("fetched from a pipeline this one does not run after")
-                    .with_note("an artifact comes from the upstream instance that triggered this one; without an `after` edge there is none")
+                    .with_note("an artifact comes from the upstream instance that triggered this one, and a pipeline that does not run after it has none")
                     .with_help(format!("add `after = [{}.{}]` to pipeline `{}`", target.name, target.stages[from].name, here.name)),
             );
             return None;
