@@ -279,7 +279,7 @@ fn a_partition_of_every_agent_for_longer_than_a_lease_loses_nothing_and_runs_not
     assert_eq!(last["state"], "passed", "{i:#}");
     assert_ne!(last["agent"], victim.as_str(), "the retry runs on the agent that did not lose it");
     assert_eq!(job_attempts(&i, "ship", "publish").len(), 1, "{i:#}");
-    assert_eq!(c.file("ran"), "compile\npublish\n", "each job's work was done once, in order");
+    assert_eq!(c.file("ran"), "compile\npublish\n", "each job's work was done once, in order: {i:#}");
     assert_eq!(c.file("overlap"), "", "no two attempts of a job ran at once");
     let out = pw_in(&c.marker, c.d(), Some(&c.net.ns("s")), &["logs", "p/1/build/compile", "--state", "state"]);
     let log = String::from_utf8_lossy(&out.stdout);

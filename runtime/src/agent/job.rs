@@ -248,7 +248,15 @@ impl<P: Peer> JobRun<'_, P> {
             let label = task_label(task);
             let within = task.dir.as_ref().map(|d| format!(" (in {d})")).unwrap_or_default();
             self.say(format!("task {}/{}: {label}{within}", i + 1, job.tasks.len()));
-            let _ = self.peer.task(&self.ticket, i, TaskState::Running, None).await;
+            // The server confirms the attempt is still this agent's before any task starts: an
+            // assignment that arrived after the server gave the job to another runs nothing.
+            if let Err(CallError::Status(404 | 410, m)) =
+                self.peer.task(&self.ticket, i, TaskState::Running, None).await
+            {
+                self.say(format!("task {} not started: {m}", i + 1));
+                stopped_by = Some((JobResult::Cancelled, format!("the server took the job back: {m}")));
+                continue;
+            }
             let outcome = self.task(task).await;
             let state = if outcome.passed() { TaskState::Passed } else { TaskState::Failed };
             let code = match &outcome {

@@ -33,6 +33,9 @@ enum Beat {
     Refused,
     /// The job is cancelled once its first task has passed, while that report is on its way.
     CancelAfterFirstTask,
+    /// Heartbeats answer late, and a task's start is refused (410): the assignment reached
+    /// the agent after the server had given the job to another.
+    TakenBack,
 }
 
 #[derive(Clone)]
@@ -102,6 +105,10 @@ impl Peer for FakeServer {
                 tokio::time::sleep(wait).await;
                 Ok(false)
             }
+            Beat::TakenBack => {
+                tokio::time::sleep(wait * 10).await;
+                Ok(false)
+            }
             Beat::Gone => {
                 tokio::time::sleep(wait).await;
                 if !self.first_started.load(std::sync::atomic::Ordering::SeqCst) {
@@ -120,6 +127,9 @@ impl Peer for FakeServer {
 
     async fn task(&self, _t: &Ticket, index: usize, state: TaskState, _code: Option<i32>) -> Result<(), CallError> {
         self.tell(Call::Task { index, state });
+        if state == TaskState::Running && matches!(self.beat, Beat::TakenBack) {
+            return Err(CallError::Status(410, "attempt 1 has ended: its tasks do not start".into()));
+        }
         if index == 0 && state == TaskState::Running {
             self.first_started.store(true, std::sync::atomic::Ordering::SeqCst);
         }
@@ -372,5 +382,24 @@ async fn a_cancel_that_comes_between_two_tasks_starts_no_other_task() {
     assert_eq!(calls.last(), Some(&cancelled));
     assert!(log_of(&calls).contains("the job was cancelled before task 2"), "{}", log_of(&calls));
     assert!(!marker.exists(), "the second task never ran");
+    let _ = stop_agent(stop, agent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_the_server_took_back_runs_no_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let (peer, mut calls) = FakeServer::new(vec![assignment(1, &[&script, "true"])], Beat::TakenBack);
+    let (stop, shutdown) = watch::channel(false);
+    let agent = tokio::spawn(run_with(peer, options(dir.path()), shutdown));
+
+    let calls = calls_until(&mut calls, completed).await;
+    assert!(!marker.exists(), "the task never ran: {calls:#?}");
+    assert!(calls.contains(&Call::Task { index: 1, state: TaskState::Skipped }), "{calls:#?}");
+    let Some(Call::Complete { result, reason }) = calls.last() else { panic!("{calls:#?}") };
+    assert_eq!(*result, JobResult::Cancelled);
+    assert!(reason.as_deref().unwrap_or("").starts_with("the server took the job back"), "{reason:?}");
+    assert!(log_of(&calls).contains("task 1 not started"), "{}", log_of(&calls));
     let _ = stop_agent(stop, agent).await;
 }

@@ -30,7 +30,13 @@ impl Scheduler {
     pub fn task_report(&mut self, attempt: u64, agent: &str, report: &TaskReport, now: u64) -> Result<(), SchedError> {
         let TaskReport { index, state, exit_code, at_us } = report;
         let (index, state, exit_code, at_us) = (*index, *state, *exit_code, *at_us);
-        self.check_owner(attempt, agent)?;
+        let owned = self.check_owner(attempt, agent)?;
+        // A task starts only while its attempt is the job's: an assignment that reached its
+        // agent after the server gave the job to another (a long poll answered across a
+        // partition) runs nothing.
+        if state == TaskState::Running && owned.state != JobState::Assigned {
+            return Err(SchedError::Gone(format!("attempt {attempt} has ended: its tasks do not start")));
+        }
         if let Some(info) = self.agents.get_mut(agent) {
             info.last_seen_ms = now;
         }

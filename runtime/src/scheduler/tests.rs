@@ -297,6 +297,9 @@ fn a_job_given_to_an_agent_lost_before_it_took_it_is_given_again_without_spendin
     let reason = job.attempts[1].reason.as_deref().unwrap_or("");
     assert!(reason.ends_with("before it took the job; given again"), "{reason}");
     assert_eq!(job.attempts[2].excluded_agents, ["a1"], "the agent that never took it may take it again");
+    // The assignment reaches a2 after all, once its link is back: its tasks do not start.
+    let started = s.task_report(second, "a2", &report(0), 60_002);
+    assert!(matches!(started, Err(SchedError::Gone(_))), "{started:?}");
     let third = s.assign("a3", 60_002).unwrap().unwrap();
     assert!(s.attempt(third).unwrap().is_retry, "the one retry stays spent");
     assert_eq!(s.complete(third, "a3", JobResult::Passed, None, 0, 60_003), Ok(()));
