@@ -53,16 +53,14 @@ declare_rule! {
     scope: Pipelines,
 }
 
-/// Finds the names of the programs that download (`curl`, `wget`, `fetch`) in scripts.
-struct Downloaders([memchr::memmem::Finder<'static>; 3]);
-
-static DOWNLOADERS: std::sync::LazyLock<Downloaders> =
-    std::sync::LazyLock::new(|| Downloaders(["curl", "wget", "fetch"].map(memchr::memmem::Finder::new)));
+/// Finders of the names of the programs that download (`curl`, `wget`, `fetch`).
+static DOWNLOADERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 3]> =
+    std::sync::LazyLock::new(|| ["curl", "wget", "fetch"].map(memchr::memmem::Finder::new));
 
 /// Whether a task names a program that downloads, and so may pipe a download into a shell.
 /// The job facts ask while they read each script, so that this rule reads only those tasks.
 pub(crate) fn may_download(action: &Action) -> bool {
-    let named_in = |s: &str| DOWNLOADERS.0.iter().any(|finder| finder.find(s.as_bytes()).is_some());
+    let named_in = |s: &str| DOWNLOADERS.iter().any(|finder| finder.find(s.as_bytes()).is_some());
     match action {
         Action::Shell(s) => named_in(s),
         Action::Exec(argv) => argv.iter().any(|a| named_in(a)),
