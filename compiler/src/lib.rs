@@ -66,6 +66,8 @@ pub struct Analysis {
     pub program: model::Program,
     /// Every file's, sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The pipelines as built, for the next [`analyze_again`]; kept by that function only.
+    pub kept: Option<Arc<check::Kept>>,
 }
 
 impl Analysis {
@@ -100,7 +102,18 @@ pub fn analyze_parsed(workspace: &Workspace, files: Vec<Arc<ParsedFile>>) -> Ana
     let (program, diagnostics) = check::check(workspace, &trees);
     let from_parser = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
     let diagnostics = all_diagnostics(workspace, from_parser, diagnostics);
-    Analysis { files, program, diagnostics }
+    Analysis { files, program, diagnostics, kept: None }
+}
+
+/// [`analyze_parsed`] after an edit, for the language server: the pipelines that `previous`
+/// kept are taken where the files that changed since cannot have changed them, and the
+/// others are built again. Gives what [`analyze_parsed`] gives, and keeps the pipelines as
+/// built for the next call.
+pub fn analyze_again(workspace: &Workspace, files: Vec<Arc<ParsedFile>>, previous: Option<&check::Kept>) -> Analysis {
+    let (program, diagnostics, kept) = check::check_keeping(workspace, &files, previous);
+    let from_parser = files.iter().flat_map(|f| f.diagnostics.iter().cloned()).collect();
+    let diagnostics = all_diagnostics(workspace, from_parser, diagnostics);
+    Analysis { files, program, diagnostics, kept: Some(Arc::new(kept)) }
 }
 
 /// A workspace after checking, without its syntax trees: what `pw check` and `pw plan` need.

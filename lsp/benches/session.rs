@@ -144,6 +144,12 @@ fn stages(files: &[(String, String)]) {
     let last = *ids.last().expect("files");
     let parse_one = median_of(|| pw_compiler::parse_file(last, &workspace.file(last).text));
     let check = median_of(|| pw_compiler::analyze_parsed(&workspace, shared()));
+    let first = pw_compiler::analyze_again(&workspace, shared(), None);
+    let again = median_of(|| {
+        let mut files = first.files.clone();
+        files[last.0 as usize] = std::sync::Arc::new(pw_compiler::parse_file(last, &workspace.file(last).text));
+        pw_compiler::analyze_again(&workspace, files, first.kept.as_deref())
+    });
     let analysis = pw_compiler::analyze(&workspace);
     let uris: Vec<tower_lsp_server::ls_types::Uri> =
         files.iter().map(|(path, _)| format!("file:///ws/{path}").parse().expect("uri")).collect();
@@ -190,6 +196,7 @@ fn stages(files: &[(String, String)]) {
     println!("  lex + parse, 10 files                          {}", ms(parse_all));
     println!("  lex + parse, the edited file                   {}", ms(parse_one));
     println!("  parse + check, 10 files                        {}", ms(check));
+    println!("  parse + check of the edited file, the others kept {}", ms(again));
     println!("  lint                                           {}", ms(lint));
     println!("  analyse from scratch (parse on 2 threads + check) {}", ms(percentile(&mut fresh, 0.5)));
     println!("  server snapshot after an edit of one file      {}", ms(percentile(&mut after_edit, 0.5)));

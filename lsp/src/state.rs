@@ -9,6 +9,7 @@
 
 use crate::position::Encoding;
 use crate::settings::Settings;
+use pw_compiler::check::Kept;
 use pw_compiler::lint::Configs;
 use pw_compiler::source::SourceFile;
 use pw_compiler::{Analysis, Diagnostic, FileId, ParsedFile, Span, Workspace};
@@ -180,6 +181,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     fn build(state: &State, mut previous: Previous) -> Self {
+        let built_before = previous.take_kept();
         let mut workspace = Workspace::new();
         let mut uris = Vec::new();
         let mut versions = Vec::new();
@@ -207,7 +209,8 @@ impl Snapshot {
         let mut fresh = pw_compiler::parse_files(&workspace, &missing).into_iter();
         let parsed =
             kept.into_iter().map(|parse| parse.unwrap_or_else(|| Arc::new(fresh.next().unwrap_or_default()))).collect();
-        let analysis = pw_compiler::analyze_parsed(&workspace, parsed);
+        let analysis = pw_compiler::analyze_again(&workspace, parsed, built_before.as_deref());
+        drop(built_before);
         Snapshot {
             revision: state.revision,
             workspace,
@@ -279,9 +282,11 @@ impl Snapshot {
 /// and line index) and its parse when its document, its [`FileId`] (spans and diagnostics carry
 /// it), its path and its text are the same. They are moved out when no request (nor the linter)
 /// holds the previous snapshot any more; otherwise the source is copied and the parse shared.
+/// The pipelines its check kept go to the next check, which takes those an edit cannot have
+/// changed.
 enum Previous {
     None,
-    Owned { uris: Vec<Uri>, files: Vec<Option<(SourceFile, Arc<ParsedFile>)>> },
+    Owned { uris: Vec<Uri>, files: Vec<Option<(SourceFile, Arc<ParsedFile>)>>, kept: Option<Arc<Kept>> },
     Shared(Arc<Snapshot>),
 }
 
@@ -292,8 +297,18 @@ impl Previous {
             Some(Ok(snap)) => Previous::Owned {
                 uris: snap.uris,
                 files: snap.workspace.files.into_iter().zip(snap.analysis.files).map(Some).collect(),
+                kept: snap.analysis.kept,
             },
             Some(Err(shared)) => Previous::Shared(shared),
+        }
+    }
+
+    /// What the previous check kept of its pipelines.
+    fn take_kept(&mut self) -> Option<Arc<Kept>> {
+        match self {
+            Previous::None => None,
+            Previous::Owned { kept, .. } => kept.take(),
+            Previous::Shared(snap) => snap.analysis.kept.clone(),
         }
     }
 
@@ -304,7 +319,7 @@ impl Previous {
             |uris: &[Uri], source: &SourceFile| uris.get(i) == Some(uri) && source.path == path && source.text == text;
         match self {
             Previous::None => None,
-            Previous::Owned { uris, files } => {
+            Previous::Owned { uris, files, .. } => {
                 let slot = files.get_mut(i)?;
                 slot.as_ref().is_some_and(|(source, _)| same(uris, source)).then(|| slot.take()).flatten()
             }
@@ -462,6 +477,8 @@ mod tests {
         state.change(&a, 2, whole("material n { git = \"x\" }\n"));
         let second = state.snapshot();
         assert_eq!(second.files_parsed, 1, "a.pw is parsed again, b.pw keeps its parse");
+        let rebuilt = second.analysis.kept.as_ref().map(|k| k.rebuilt());
+        assert_eq!(rebuilt, Some(0), "b.pw's pipeline is taken as built, and its references resolved again");
         assert!(second.analysis.diagnostics.is_empty(), "b's reference to `n` resolves: {:?}", second.analysis);
         assert_fresh(&state, &second);
 

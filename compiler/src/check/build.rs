@@ -38,6 +38,20 @@ pub(super) struct Builder<'a, 's> {
     stack: Vec<String>,
 }
 
+/// What building one pipeline found: the pipeline as built (its references not yet resolved),
+/// and the diagnostics, references, dotted paths and template uses its building added. The
+/// language server's checks keep these, so that the next check takes them for the pipelines an
+/// edit cannot have changed ([`super::keep`]).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Built {
+    pub pipeline: Option<Pipeline>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub refers: Vec<Use>,
+    pub uses: Vec<Use>,
+    pub paths: Vec<((FileId, usize), Vec<Ident>)>,
+    pub template_uses: Vec<(String, usize)>,
+}
+
 /// A body to evaluate: its members, its file, and the names in scope.
 struct Ctx<'a> {
     file: FileId,
@@ -104,6 +118,37 @@ impl<'a, 's> Builder<'a, 's> {
         for (name, n) in template_uses {
             *self.template_uses.entry(name).or_default() += n;
         }
+    }
+
+    /// Builds one pipeline apart: what its building finds is returned, and this builder's own
+    /// findings are left as they were.
+    pub(super) fn pipeline_apart(&mut self, decl: &PipelineDecl, block: &'a Block) -> Built {
+        let diagnostics = std::mem::take(&mut self.diagnostics);
+        let refers = std::mem::take(&mut self.refers);
+        let uses = std::mem::take(&mut self.uses);
+        let paths = std::mem::take(&mut self.paths);
+        let template_uses = std::mem::take(&mut self.template_uses);
+        let pipeline = self.pipeline(decl, block);
+        Built {
+            pipeline,
+            diagnostics: std::mem::replace(&mut self.diagnostics, diagnostics),
+            refers: std::mem::replace(&mut self.refers, refers),
+            uses: std::mem::replace(&mut self.uses, uses),
+            paths: std::mem::replace(&mut self.paths, paths).into_iter().collect(),
+            template_uses: std::mem::replace(&mut self.template_uses, template_uses).into_iter().collect(),
+        }
+    }
+
+    /// Takes in what building one pipeline found, as if this builder had built it, but for its
+    /// paths, which the resolver reads where they are; returns the pipeline.
+    pub(super) fn take_in(&mut self, built: &Built) -> Option<Pipeline> {
+        self.diagnostics.extend_from_slice(&built.diagnostics);
+        self.refers.extend_from_slice(&built.refers);
+        self.uses.extend_from_slice(&built.uses);
+        for (name, n) in &built.template_uses {
+            *self.template_uses.entry(name.clone()).or_default() += n;
+        }
+        built.pipeline.clone()
     }
 
     pub(super) fn pipeline(&mut self, decl: &PipelineDecl, block: &'a Block) -> Option<Pipeline> {

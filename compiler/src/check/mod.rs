@@ -6,24 +6,32 @@
 //!    instantiated and `for` fan-outs expanded (the pipelines of a large workspace on two
 //!    threads, with the result of one);
 //! 3. [`resolve`]: references are resolved and the pipeline graph is checked.
+//!
+//! The language server's checks ([`check_keeping`]) keep each pipeline as built, and take those
+//! an edit cannot have changed from the check before ([`keep`]).
 
 mod build;
 mod declare;
 mod fields;
+mod keep;
 mod resolve;
 mod values;
 
 pub use build::MAX_FAN_OUT;
 pub use declare::MAX_NAME_LEN;
+pub use keep::Kept;
 
 use crate::ast::{self, Block};
 use crate::diagnostic::Diagnostic;
-use crate::model::{ParamInfo, Pipeline, Program, TemplateInfo};
+use crate::model::{Material, ParamInfo, Pipeline, Program, TemplateInfo};
 use crate::source::{FileId, Workspace};
 use crate::symbols::Symbols;
-use declare::{Declared, PipelineTree};
+use crate::ParsedFile;
+use build::Built;
+use declare::{Declared, PipelineDecl, PipelineTree};
 use rustc_hash::FxHashSet;
 use std::borrow::Borrow;
+use std::sync::Arc;
 
 /// Checks the parsed files of a workspace together; `files[i]` is the tree of file `i`.
 /// Always returns a program, partial where there are errors, for the editor's sake.
@@ -82,22 +90,98 @@ fn check_trees<B: Borrow<Block> + Send>(
     let views: Vec<PipelineTree<&Block>> = pipelines.iter().map(|(f, p, b)| (*f, *p, b.borrow())).collect();
     let declared = declare::declare(files, &views, &mut symbols, &mut diagnostics);
     drop(views);
+    let (builder, materials) = start_build(&declared);
+    let (builder, built) = build_pipelines(builder, &declared, pipelines, parallel);
+    let program = Program { materials, pipelines: built, templates: Vec::new(), symbols };
+    finish(workspace, &declared, builder, &[], program, diagnostics)
+}
 
-    let mut builder = build::Builder::new(&declared);
+/// [`check`] for the language server: each pipeline as built is kept, and the pipelines that
+/// `previous` kept are taken where the files changed since cannot have changed them
+/// ([`keep`]).
+pub fn check_keeping(
+    workspace: &Workspace,
+    files: &[Arc<ParsedFile>],
+    previous: Option<&Kept>,
+) -> (Program, Vec<Diagnostic>, Kept) {
+    let trees: Vec<&ast::File> = files.iter().map(|f| &f.ast).collect();
+    let pipelines = pipeline_trees(&trees);
+    let mut diagnostics = Vec::new();
+    let mut symbols = Symbols::default();
+    let declared = declare::declare(&trees, &pipelines, &mut symbols, &mut diagnostics);
+    let (mut builder, materials) = start_build(&declared);
+    let reuse = keep::Reuse::new(previous, files, &symbols, &declared);
+    let taken: Vec<Option<Arc<Built>>> =
+        declared.pipelines.iter().map(|d| reuse.take(d.file, pipelines[d.at].1)).collect();
+    let missing: Vec<&PipelineDecl> =
+        declared.pipelines.iter().zip(&taken).filter(|(_, t)| t.is_none()).map(|(d, _)| d).collect();
+    let mut fresh = build_apart(&declared, &pipelines, &missing).into_iter();
+    let mut kept = Vec::with_capacity(taken.len());
+    let mut built = Vec::with_capacity(taken.len());
+    for (decl, taken) in declared.pipelines.iter().zip(taken) {
+        let Some(one) = taken.or_else(|| fresh.next()) else { continue };
+        built.extend(builder.take_in(&one));
+        kept.push(((decl.file, pipelines[decl.at].1), one));
+    }
+    let program = Program { materials, pipelines: built, templates: Vec::new(), symbols };
+    let (program, diagnostics) = finish(workspace, &declared, builder, &kept, program, diagnostics);
+    let rebuilt = missing.len();
+    (program, diagnostics, reuse.keep(files, &declared, kept, rebuilt))
+}
+
+/// Builds each of `decls` apart, on two threads when there are many.
+fn build_apart(declared: &Declared, pipelines: &[PipelineTree<&Block>], decls: &[&PipelineDecl]) -> Vec<Arc<Built>> {
+    let build = |decls: &[&PipelineDecl]| {
+        let mut builder = build::Builder::new(declared);
+        decls.iter().map(|d| Arc::new(builder.pipeline_apart(d, pipelines[d.at].2))).collect::<Vec<_>>()
+    };
+    if !in_parallel(decls.len()) {
+        return build(decls);
+    }
+    let (first, second) = decls.split_at(decls.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| build(second));
+        let mut built = build(first);
+        built.extend(other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        built
+    })
+}
+
+/// A builder that has built the declared materials and checked the templates, and the materials.
+fn start_build<'a, 's>(declared: &'s Declared<'a>) -> (build::Builder<'a, 's>, Vec<Material>) {
+    let mut builder = build::Builder::new(declared);
     let materials: Vec<_> = declared.materials.iter().filter_map(|d| builder.material(d)).collect();
     for t in &declared.templates {
         builder.template(t);
     }
-    let (builder, built) = build_pipelines(builder, &declared, pipelines, parallel);
+    (builder, materials)
+}
+
+/// Dotted references as written, by file and the start of the expression.
+type Paths<'p> = rustc_hash::FxHashMap<(FileId, usize), &'p [ast::Ident]>;
+
+/// The last pass over a program whose pipelines are built: references resolved, templates
+/// described, duplicates dropped. The paths of the pipelines `taken` in are read where they are.
+fn finish(
+    workspace: &Workspace,
+    declared: &Declared,
+    builder: build::Builder,
+    taken: &[(keep::Key, Arc<Built>)],
+    mut program: Program,
+    mut diagnostics: Vec<Diagnostic>,
+) -> (Program, Vec<Diagnostic>) {
     let build::Builder { diagnostics: mut from_build, refers, uses, paths, template_uses, .. } = builder;
+    let mut all_paths: Paths = paths.iter().map(|(at, path)| (*at, path.as_slice())).collect();
+    for (_, built) in taken {
+        all_paths.extend(built.paths.iter().map(|(at, path)| (*at, path.as_slice())));
+    }
+    let paths = all_paths;
     diagnostics.append(&mut from_build);
     for u in refers.iter().chain(&uses) {
-        symbols.refer(u.file, u.span, u.symbol);
+        program.symbols.refer(u.file, u.span, u.symbol);
     }
-
-    let mut program = Program { materials, pipelines: built, templates: Vec::new(), symbols };
     let mut resolver =
-        resolve::Resolver { declared: &declared, paths: &paths, diagnostics: Vec::new(), index: Default::default() };
+        resolve::Resolver { declared, paths: &paths, diagnostics: Vec::new(), index: Default::default() };
     resolver.resolve(&mut program);
     diagnostics.append(&mut resolver.diagnostics);
 

@@ -2,7 +2,7 @@
 //! fetches) and checks what they connect: cycles among pipelines, fetches that could not work.
 
 use super::declare::Declared;
-use crate::ast::{BlockKind, Ident};
+use crate::ast::BlockKind;
 use crate::codes::Code::{E0301, E0401, E0402, E0403, E0404, E0405, E0406, E0407, E0408};
 use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{Action, Fetch, Pipeline, Program, Upstream};
@@ -15,7 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 pub(super) struct Resolver<'d, 'a> {
     pub declared: &'d Declared<'a>,
-    pub paths: &'d FxHashMap<(FileId, usize), Vec<Ident>>,
+    pub paths: &'d super::Paths<'d>,
     pub diagnostics: Vec<Diagnostic>,
     /// Position in the program's pipelines by lower-case name.
     pub index: FxHashMap<String, usize>,
@@ -129,7 +129,7 @@ impl Resolver<'_, '_> {
                 Some((all[i].name.clone(), stage.name.clone()))
             }));
             let segments = self.paths.get(&(up.file, up.span.start));
-            let (p_span, s_span) = match segments.map(Vec::as_slice) {
+            let (p_span, s_span) = match segments.copied() {
                 Some([a, b]) => (a.span, b.span),
                 _ => (up.span, up.span),
             };
@@ -236,7 +236,7 @@ impl Resolver<'_, '_> {
         ancestors: &[FxHashSet<usize>],
         symbols: &mut Symbols,
     ) -> Option<Fetch> {
-        let segments = self.paths.get(&(at.file, at.task.start))?.clone();
+        let segments = *self.paths.get(&(at.file, at.task.start))?;
         let spans: Vec<Span> = segments.iter().map(|i| i.span).collect();
         let whole = spans[0].to(*spans.last()?);
         let explicit = !f.pipeline.is_empty();
