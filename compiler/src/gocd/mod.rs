@@ -167,10 +167,42 @@ pub fn in_gocd_terms(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
         if touches_gocd {
             d.fix = None;
         }
-        if let Some(help) = gocd_help(d.code, Syntax::of(&workspace.file(d.file).path)) {
+        let file = workspace.file(d.file);
+        if let Some(help) = gocd_help(d.code, Syntax::of(&file.path)) {
             d.help = Some(help.to_string());
         }
+        if matches!(d.code, "E0208" | "E0210") && Syntax::of(&file.path) != Syntax::Pipewright {
+            path_in_gocd_terms(d, &file.text);
+        }
     }
+}
+
+/// A path outside the workspace (E0208, E0210), named by the key or attribute the GoCD file
+/// gives it (`source`, `destination`, `working_directory`, `workingdir`) where the checker names
+/// the `.pw` construct (an `into` folder, `in`, a material's `path`).
+fn path_in_gocd_terms(d: &mut Diagnostic, text: &str) {
+    let Some(key) = key_before(text, d.span.start) else { return };
+    if let Some(path) = d.message.find(" is outside ").and_then(|at| d.message[..at].rfind(" `")) {
+        d.message = format!("`{key}`{}", &d.message[path..]);
+    }
+    for note in &mut d.notes {
+        if let Some(at) = note.find(" is relative to ") {
+            *note = format!("`{key}`{}", &note[at..]);
+        }
+    }
+    if d.code == "E0208" {
+        d.help = Some(format!("make `{key}` a relative path inside the workspace, without `..`"));
+    }
+}
+
+/// The YAML key (`key: value`) or XML attribute (`key="value"`) whose value starts at `offset`.
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = text.get(..offset)?;
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let line = line.trim_end().trim_end_matches(['"', '\'']).trim_end();
+    let line = line.strip_suffix(':').or_else(|| line.strip_suffix('='))?.trim_end();
+    let start = line.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).map_or(0, |i| i + 1);
+    Some(&line[start..]).filter(|key| !key.is_empty())
 }
 
 /// The help of a checker's code in a GoCD file, where its own shows `.pw` syntax.
