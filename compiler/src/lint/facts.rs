@@ -115,7 +115,10 @@ pub struct Facts<'p> {
     no_kind: StageKind,
 }
 
-fn trivial(c: &shell::Command) -> bool {
+/// Commands left out when jobs' commands are compared: they move about, print or set up the
+/// shell, and say nothing of what the job does. Not [`effects::trivial`], which says whether a
+/// stage's work is negligible.
+fn incidental(c: &shell::Command) -> bool {
     matches!(c.program(), None | Some("cd" | "echo" | "mkdir" | "ls" | "cat" | "true" | "set" | "export"))
 }
 
@@ -169,7 +172,7 @@ fn job_facts<'p>(job: &'p Job, lists: &mut Lists<'p>, produced: &mut Vec<Produce
         }
         lists.needs.extend(shell::implicit_inputs(cmds).into_iter().map(|f| in_dir(dir, f.into())));
         lists.waits.extend(shell::waits_of(cmds));
-        lists.commands.extend(cmds.iter().filter(|c| !trivial(c)).map(|c| hash(&c.words)));
+        lists.commands.extend(cmds.iter().filter(|c| !incidental(c)).map(|c| hash(&c.words)));
         entry.flags.docker |= cmds.iter().any(|c| c.program() == Some("docker"));
         entry.flags.prepares |= cmds.iter().any(effects::prepares_command);
         for cmd in cmds.iter().filter(|c| !effects::trivial(c) && !matches!(c.program(), Some("cd" | "set" | "export")))
