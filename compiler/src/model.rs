@@ -4,6 +4,7 @@
 
 use crate::source::{FileId, Span};
 use crate::symbols::Symbols;
+use std::sync::Arc;
 
 /// Where an entity was written: its whole text and its name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -24,15 +25,17 @@ pub struct NameRef {
 #[derive(Clone, Debug, Default)]
 pub struct Program {
     pub materials: Vec<Material>,
-    /// In source order; the plan orders them by the `after` graph.
-    pub pipelines: Vec<Pipeline>,
+    /// In source order; the plan orders them by the `after` graph. Shared: the language
+    /// server's check after an edit keeps the pipelines the edit did not change
+    /// ([`crate::check::Kept`]).
+    pub pipelines: Vec<Arc<Pipeline>>,
     pub templates: Vec<TemplateInfo>,
     pub symbols: Symbols,
 }
 
 impl Program {
     pub fn pipeline(&self, name: &str) -> Option<&Pipeline> {
-        self.pipelines.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        self.pipelines.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| &**p)
     }
 
     pub fn material(&self, name: &str) -> Option<&Material> {

@@ -275,8 +275,8 @@ pub fn topological_order(program: &Program) -> Vec<&model::Pipeline> {
         }
     }
     match toposort(&graph, None) {
-        Ok(order) => stable_layers(&graph, order).into_iter().map(|n| &program.pipelines[graph[n]]).collect(),
-        Err(_) => program.pipelines.iter().collect(),
+        Ok(order) => stable_layers(&graph, order).into_iter().map(|n| &*program.pipelines[graph[n]]).collect(),
+        Err(_) => program.pipelines.iter().map(|p| &**p).collect(),
     }
 }
 

@@ -188,6 +188,11 @@ fn an_edit_rebuilds_only_the_pipelines_it_can_change() {
     let text = texts[3].replace("\"x\"", "\"y\"");
     let second = edit(&mut texts, &first, 3, text);
     assert_eq!(rebuilt(&second), 1);
+    // The others are shared with the first check's program: their references resolved to the
+    // names they already had, so nothing in them was written again.
+    let shared: Vec<bool> =
+        first.program.pipelines.iter().zip(&second.program.pipelines).map(|(a, b)| Arc::ptr_eq(a, b)).collect();
+    assert_eq!(shared, [true, true, true, false], "build, lint and deploy are shared; nightly is new");
 
     // A job more in `build`: the symbols of the files after it move, and their pipelines are
     // taken all the same; those that use a template of f0 too.

@@ -19,6 +19,7 @@ use crate::schema::Owner;
 use crate::source::{FileId, Span};
 use crate::words::quote_list;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// How many jobs one `for` may make.
 pub const MAX_FAN_OUT: i64 = 1000;
@@ -36,6 +37,8 @@ pub(super) struct Builder<'a, 's> {
     pub paths: FxHashMap<(FileId, usize), Vec<Ident>>,
     pub template_uses: FxHashMap<String, usize>,
     stack: Vec<String>,
+    /// The pipeline being built: a fetch within it names it, as the resolver would.
+    pipeline: String,
 }
 
 /// What building one pipeline found: the pipeline as built (its references not yet resolved),
@@ -44,7 +47,7 @@ pub(super) struct Builder<'a, 's> {
 /// edit cannot have changed ([`super::keep`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Built {
-    pub pipeline: Option<Pipeline>,
+    pub pipeline: Option<Arc<Pipeline>>,
     pub diagnostics: Vec<Diagnostic>,
     pub refers: Vec<Use>,
     pub uses: Vec<Use>,
@@ -70,6 +73,7 @@ impl<'a, 's> Builder<'a, 's> {
             paths: FxHashMap::default(),
             template_uses: FxHashMap::default(),
             stack: Vec::new(),
+            pipeline: String::new(),
         }
     }
 
@@ -104,8 +108,8 @@ impl<'a, 's> Builder<'a, 's> {
 
     /// The same builder, for trees that live `'b` (a pipeline's tree, freed once it is built).
     pub(super) fn rebind<'b, 't>(self, declared: &'t Declared<'b>) -> Builder<'b, 't> {
-        let Builder { declared: _, diagnostics, refers, uses, paths, template_uses, stack } = self;
-        Builder { declared, diagnostics, refers, uses, paths, template_uses, stack }
+        let Builder { declared: _, diagnostics, refers, uses, paths, template_uses, stack, pipeline } = self;
+        Builder { declared, diagnostics, refers, uses, paths, template_uses, stack, pipeline }
     }
 
     /// Takes in what `other` found, as if this builder had gone on to build what it built.
@@ -128,7 +132,7 @@ impl<'a, 's> Builder<'a, 's> {
         let uses = std::mem::take(&mut self.uses);
         let paths = std::mem::take(&mut self.paths);
         let template_uses = std::mem::take(&mut self.template_uses);
-        let pipeline = self.pipeline(decl, block);
+        let pipeline = self.pipeline(decl, block).map(Arc::new);
         Built {
             pipeline,
             diagnostics: std::mem::replace(&mut self.diagnostics, diagnostics),
@@ -140,8 +144,8 @@ impl<'a, 's> Builder<'a, 's> {
     }
 
     /// Takes in what building one pipeline found, as if this builder had built it, but for its
-    /// paths, which the resolver reads where they are; returns the pipeline.
-    pub(super) fn take_in(&mut self, built: &Built) -> Option<Pipeline> {
+    /// paths, which the resolver reads where they are; returns the pipeline, shared.
+    pub(super) fn take_in(&mut self, built: &Built) -> Option<Arc<Pipeline>> {
         self.diagnostics.extend_from_slice(&built.diagnostics);
         self.refers.extend_from_slice(&built.refers);
         self.uses.extend_from_slice(&built.uses);
@@ -152,6 +156,7 @@ impl<'a, 's> Builder<'a, 's> {
     }
 
     pub(super) fn pipeline(&mut self, decl: &PipelineDecl, block: &'a Block) -> Option<Pipeline> {
+        self.pipeline.clone_from(&decl.name.name);
         let at = origin(decl.file, block.span, decl.name.span);
         let ctx = self.body_of(block, TemplateKind::Pipeline, decl.file, &Scope::default())?;
         let pipeline = self.pipeline_body(&decl.name, at, ctx);
@@ -635,7 +640,7 @@ impl<'a, 's> Builder<'a, 's> {
         };
         let names: Vec<String> = path.iter().map(|i| i.name.clone()).collect();
         let (pipeline, rest) = match names.as_slice() {
-            [s, j, a] => (String::new(), [s, j, a]),
+            [s, j, a] => (self.pipeline.clone(), [s, j, a]),
             [p, s, j, a] => (p.clone(), [s, j, a]),
             _ => {
                 self.diagnostics.push(

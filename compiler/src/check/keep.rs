@@ -5,7 +5,8 @@
 //! templates declared are the same names in the same files, and every symbol its building
 //! referred to lies in an unchanged file. Symbols are numbered across the workspace, file after
 //! file, so an unchanged file's symbols keep their order but may start elsewhere: the kept
-//! references are moved by that file's shift. Anything else is built again.
+//! references are moved by that file's shift. Anything else is built again. A kept pipeline
+//! is shared with the program, and stays shared where the resolver finds nothing to write in it.
 
 use super::build::Built;
 use super::declare::Declared;

@@ -92,7 +92,8 @@ fn check_trees<B: Borrow<Block> + Send>(
     drop(views);
     let (builder, materials) = start_build(&declared);
     let (builder, built) = build_pipelines(builder, &declared, pipelines, parallel);
-    let program = Program { materials, pipelines: built, templates: Vec::new(), symbols };
+    let pipelines = built.into_iter().map(Arc::new).collect();
+    let program = Program { materials, pipelines, templates: Vec::new(), symbols };
     finish(workspace, &declared, builder, &[], program, diagnostics)
 }
 

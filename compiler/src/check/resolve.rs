@@ -12,6 +12,7 @@ use crate::words::quote_list;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
 
 pub(super) struct Resolver<'d, 'a> {
     pub declared: &'d Declared<'a>,
@@ -40,14 +41,7 @@ impl Resolver<'_, '_> {
             })
             .collect();
         for (p, names) in program.pipelines.iter_mut().zip(canonical) {
-            for (m, name) in p.materials.iter_mut().zip(names.materials) {
-                m.name = name.unwrap_or_else(|| m.name.clone());
-            }
-            for (up, name) in p.after.iter_mut().zip(names.after) {
-                if let Some((pipeline, stage)) = name {
-                    (up.pipeline, up.stage) = (pipeline, stage);
-                }
-            }
+            canonicalise(p, names);
         }
         self.cycles(&program.pipelines);
         let ancestors = ancestors(&program.pipelines);
@@ -68,7 +62,11 @@ impl Resolver<'_, '_> {
             }
         }
         for (pi, si, ji, ti, fetch) in resolved {
-            program.pipelines[pi].stages[si].jobs[ji].tasks[ti].action = Action::Fetch(Box::new(fetch));
+            let action = &program.pipelines[pi].stages[si].jobs[ji].tasks[ti].action;
+            if !matches!(action, Action::Fetch(f) if **f == fetch) {
+                let pipeline = Arc::make_mut(&mut program.pipelines[pi]);
+                pipeline.stages[si].jobs[ji].tasks[ti].action = Action::Fetch(Box::new(fetch));
+            }
         }
         program.symbols = symbols;
     }
@@ -120,7 +118,12 @@ impl Resolver<'_, '_> {
         canonical
     }
 
-    fn upstreams(&mut self, p: &Pipeline, all: &[Pipeline], symbols: &mut Symbols) -> Vec<Option<(String, String)>> {
+    fn upstreams(
+        &mut self,
+        p: &Pipeline,
+        all: &[Arc<Pipeline>],
+        symbols: &mut Symbols,
+    ) -> Vec<Option<(String, String)>> {
         let mut seen: Vec<(&str, Span)> = Vec::new();
         let mut canonical = Vec::new();
         for up in &p.after {
@@ -186,7 +189,7 @@ impl Resolver<'_, '_> {
     }
 
     /// Reports each cycle of `after` edges once, with the whole cycle.
-    fn cycles(&mut self, pipelines: &[Pipeline]) {
+    fn cycles(&mut self, pipelines: &[Arc<Pipeline>]) {
         let (graph, _) = after_graph(pipelines);
         for component in tarjan_scc(&graph) {
             let first = component[0];
@@ -232,14 +235,14 @@ impl Resolver<'_, '_> {
         &mut self,
         f: &Fetch,
         at: Site,
-        pipelines: &[Pipeline],
+        pipelines: &[Arc<Pipeline>],
         ancestors: &[FxHashSet<usize>],
         symbols: &mut Symbols,
     ) -> Option<Fetch> {
         let segments = *self.paths.get(&(at.file, at.task.start))?;
         let spans: Vec<Span> = segments.iter().map(|i| i.span).collect();
         let whole = spans[0].to(*spans.last()?);
-        let explicit = !f.pipeline.is_empty();
+        let explicit = segments.len() == 4;
         let [s_span, j_span, a_span] = [spans[spans.len() - 3], spans[spans.len() - 2], spans[spans.len() - 1]];
         let here = &pipelines[at.pipeline];
         let target_index = if explicit {
@@ -478,7 +481,7 @@ impl Resolver<'_, '_> {
 /// The pipelines, and the upstreams of the fetching one.
 #[derive(Clone, Copy)]
 struct Graph<'p> {
-    pipelines: &'p [Pipeline],
+    pipelines: &'p [Arc<Pipeline>],
     ancestors: &'p FxHashSet<usize>,
 }
 
@@ -542,6 +545,31 @@ struct Site {
     task: Span,
 }
 
+/// Writes the names a pipeline's materials and upstreams resolved to, as declared. A pipeline
+/// whose names are already so is left as it is, shared with the check it was kept from.
+fn canonicalise(p: &mut Arc<Pipeline>, names: Canonical) {
+    let materials = p.materials.iter().zip(&names.materials).any(|(m, n)| n.as_ref().is_some_and(|n| *n != m.name));
+    let after = p
+        .after
+        .iter()
+        .zip(&names.after)
+        .any(|(up, n)| n.as_ref().is_some_and(|(pipeline, stage)| *pipeline != up.pipeline || *stage != up.stage));
+    if !materials && !after {
+        return;
+    }
+    let p = Arc::make_mut(p);
+    for (m, name) in p.materials.iter_mut().zip(names.materials) {
+        if let Some(name) = name {
+            m.name = name;
+        }
+    }
+    for (up, name) in p.after.iter_mut().zip(names.after) {
+        if let Some((pipeline, stage)) = name {
+            (up.pipeline, up.stage) = (pipeline, stage);
+        }
+    }
+}
+
 fn fanned_out(f: &Fetch, stage: &crate::model::Stage, file: FileId, span: Span) -> Diagnostic {
     let instances: Vec<&str> = stage
         .jobs
@@ -575,7 +603,7 @@ fn unresolved(what: &str, name: &str, file: FileId, span: Span, candidates: &[&s
     d
 }
 
-fn after_graph(pipelines: &[Pipeline]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
+fn after_graph(pipelines: &[Arc<Pipeline>]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
     let mut graph = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..pipelines.len()).map(|i| graph.add_node(i)).collect();
     let index: FxHashMap<String, usize> =
@@ -591,7 +619,7 @@ fn after_graph(pipelines: &[Pipeline]) -> (DiGraph<usize, ()>, Vec<NodeIndex>) {
 }
 
 /// The members of a cycle in order, following `after` edges from `start` back to it.
-fn cycle_order(pipelines: &[Pipeline], members: &FxHashSet<usize>, start: usize) -> Vec<usize> {
+fn cycle_order(pipelines: &[Arc<Pipeline>], members: &FxHashSet<usize>, start: usize) -> Vec<usize> {
     let mut order = vec![start];
     let mut current = start;
     while order.len() < members.len() {
@@ -612,7 +640,7 @@ fn cycle_order(pipelines: &[Pipeline], members: &FxHashSet<usize>, start: usize)
 }
 
 /// For each pipeline, every pipeline it runs after, directly or not.
-fn ancestors(pipelines: &[Pipeline]) -> Vec<FxHashSet<usize>> {
+fn ancestors(pipelines: &[Arc<Pipeline>]) -> Vec<FxHashSet<usize>> {
     let (graph, nodes) = after_graph(pipelines);
     nodes
         .iter()

@@ -12,6 +12,7 @@ use crate::model::{Action, Job, Pipeline, Program, Stage};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 /// What a job's scripts are, in yes or no.
@@ -289,7 +290,7 @@ impl<'p> ProgramFacts<'p> {
 
 impl<'p> Facts<'p> {
     /// Reads every job of `pipelines`.
-    pub fn of(pipelines: &'p [Pipeline], program: &'p ProgramFacts<'p>) -> Self {
+    pub fn of(pipelines: &'p [Arc<Pipeline>], program: &'p ProgramFacts<'p>) -> Self {
         let all = || pipelines.iter().flat_map(|p| &p.stages);
         let count = all().map(|s| s.jobs.len()).sum();
         let mut lists = Lists::default();

@@ -41,7 +41,7 @@ pub struct Context<'a> {
     pub program: &'a Program,
     /// The pipelines this run of a check is about: a run of the program's for a rule of
     /// [`Scope::Pipelines`], all of them otherwise.
-    pub pipelines: &'a [crate::model::Pipeline],
+    pub pipelines: &'a [std::sync::Arc<crate::model::Pipeline>],
     pub config: &'a LintConfig,
     pub costs: Costs<'a>,
     /// Whose costs the figures are ([`engine`]).
@@ -118,7 +118,9 @@ impl Rule {
 const RUN_JOBS: usize = 64;
 
 /// The program's pipelines in runs of at least [`RUN_JOBS`] jobs (the last may hold fewer).
-fn pipeline_runs(pipelines: &[crate::model::Pipeline]) -> Vec<&[crate::model::Pipeline]> {
+fn pipeline_runs(
+    pipelines: &[std::sync::Arc<crate::model::Pipeline>],
+) -> Vec<&[std::sync::Arc<crate::model::Pipeline>]> {
     let mut runs = Vec::new();
     let (mut start, mut jobs) = (0, 0);
     for (i, p) in pipelines.iter().enumerate() {

@@ -51,10 +51,11 @@ use super::shell;
 use crate::model::{Action, Job, Pipeline, Stage};
 use crate::source::Span;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Every job of `pipelines` with its pipeline and stage.
-pub(crate) fn jobs(pipelines: &[Pipeline]) -> impl Iterator<Item = (&Pipeline, &Stage, &Job)> {
-    pipelines.iter().flat_map(|p| p.stages.iter().flat_map(move |s| s.jobs.iter().map(move |j| (p, s, j))))
+pub(crate) fn jobs(pipelines: &[Arc<Pipeline>]) -> impl Iterator<Item = (&Pipeline, &Stage, &Job)> {
+    pipelines.iter().flat_map(|p| p.stages.iter().flat_map(move |s| s.jobs.iter().map(move |j| (&**p, s, j))))
 }
 
 /// The text of a task as a shell would see it: the script, or the argv joined.
