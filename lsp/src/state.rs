@@ -202,6 +202,7 @@ impl Snapshot {
             uris.push(uri.clone());
             versions.push(version);
         }
+        read_gocd_files_together(&uris, &mut kept, previous.gocd_files());
         drop(previous);
         // The files without a parse to keep, parsed together (on all cores when there are many,
         // as when the workspace is first read).
@@ -303,6 +304,16 @@ impl Previous {
         }
     }
 
+    /// How many GoCD files the previous snapshot held.
+    fn gocd_files(&self) -> usize {
+        let uris = match self {
+            Previous::None => return 0,
+            Previous::Owned { uris, .. } => uris,
+            Previous::Shared(snap) => &snap.uris,
+        };
+        uris.iter().filter(|u| is_gocd(u)).count()
+    }
+
     /// What the previous check kept of its pipelines.
     fn take_kept(&mut self) -> Option<Arc<Kept>> {
         match self {
@@ -329,6 +340,22 @@ impl Previous {
             }
         }
     }
+}
+
+/// GoCD merges the files of a config repository, and each is read against the others (a
+/// dependency material names a pipeline of another file): when one of them changed, came or
+/// went, none keeps its parse.
+fn read_gocd_files_together(uris: &[Uri], kept: &mut [Option<Arc<ParsedFile>>], before: usize) {
+    let gocd: Vec<usize> = (0..uris.len()).filter(|&i| is_gocd(&uris[i])).collect();
+    if gocd.len() != before || gocd.iter().any(|&i| kept[i].is_none()) {
+        for i in gocd {
+            kept[i] = None;
+        }
+    }
+}
+
+fn is_gocd(uri: &Uri) -> bool {
+    pw_compiler::gocd::is_gocd_path(uri.path().as_str())
 }
 
 /// The path shown in messages: relative to the workspace folder that holds it.
@@ -510,6 +537,31 @@ mod tests {
         assert_eq!(second.file_id(&b), Some(FileId(1)));
         assert!(second.analysis.diagnostics.iter().all(|d| d.file == FileId(1)), "{:?}", second.analysis.diagnostics);
         assert_fresh(&state, &second);
+    }
+
+    #[test]
+    fn a_gocd_file_is_read_again_when_another_gocd_file_changes() {
+        // GoCD merges the files of a config repository: b.gocd.yaml's dependency on `a` is read
+        // against the pipelines of every GoCD file, so it changes when a.gocd.yaml does.
+        let mut state = State::default();
+        let (a, b): (Uri, Uri) =
+            ("file:///w/a.gocd.yaml".parse().expect("uri"), "file:///w/b.gocd.yaml".parse().expect("uri"));
+        let pipeline = |name: &str, materials: &str, stage: &str| {
+            format!(
+                "  {name}:\n    materials:\n{materials}    stages:\n      - {stage}:\n          tasks:\n            - exec:\n                command: make\n"
+            )
+        };
+        let git = "      app:\n        git: https://x.example/a.git\n";
+        let upstream = "      up:\n        pipeline: a\n        stage: s\n";
+        state.open(a.clone(), format!("pipelines:\n{}", pipeline("other", git, "s")), 1);
+        state.open(b.clone(), format!("pipelines:\n{}", pipeline("b", upstream, "t")), 1);
+        let first = state.snapshot();
+        assert_fresh(&state, &first);
+        state.change(&a, 2, whole(&format!("pipelines:\n{}", pipeline("a", git, "s"))));
+        let second = state.snapshot();
+        assert_fresh(&state, &second);
+        let b_id = second.file_id(&b).expect("b.gocd.yaml");
+        assert_ne!(first.parsed(b_id).ast, second.parsed(b_id).ast, "b now runs after a");
     }
 
     #[test]
