@@ -211,7 +211,6 @@ impl Snapshot {
         let parsed =
             kept.into_iter().map(|parse| parse.unwrap_or_else(|| Arc::new(fresh.next().unwrap_or_default()))).collect();
         let analysis = pw_compiler::analyze_again(&workspace, parsed, built_before.as_deref());
-        drop(built_before);
         Snapshot {
             revision: state.revision,
             workspace,

@@ -124,22 +124,19 @@ impl<'a, 's> Builder<'a, 's> {
         }
     }
 
-    /// Builds one pipeline apart: what its building finds is returned, and this builder's own
-    /// findings are left as they were.
-    pub(super) fn pipeline_apart(&mut self, decl: &PipelineDecl, block: &'a Block) -> Built {
-        let diagnostics = std::mem::take(&mut self.diagnostics);
-        let refers = std::mem::take(&mut self.refers);
-        let uses = std::mem::take(&mut self.uses);
-        let paths = std::mem::take(&mut self.paths);
-        let template_uses = std::mem::take(&mut self.template_uses);
-        let pipeline = self.pipeline(decl, block).map(Arc::new);
+    /// Builds one pipeline apart, with a builder of its own: the pipeline and what its building
+    /// found.
+    pub(super) fn pipeline_apart(declared: &'s Declared<'a>, decl: &PipelineDecl, block: &'a Block) -> Built {
+        let mut one = Builder::new(declared);
+        let pipeline = one.pipeline(decl, block).map(Arc::new);
+        let Builder { diagnostics, refers, uses, paths, template_uses, .. } = one;
         Built {
             pipeline,
-            diagnostics: std::mem::replace(&mut self.diagnostics, diagnostics),
-            refers: std::mem::replace(&mut self.refers, refers),
-            uses: std::mem::replace(&mut self.uses, uses),
-            paths: std::mem::replace(&mut self.paths, paths).into_iter().collect(),
-            template_uses: std::mem::replace(&mut self.template_uses, template_uses).into_iter().collect(),
+            diagnostics,
+            refers,
+            uses,
+            paths: paths.into_iter().collect(),
+            template_uses: template_uses.into_iter().collect(),
         }
     }
 

@@ -65,6 +65,8 @@ pub(super) struct Reuse<'k> {
     unchanged: Vec<bool>,
     /// This check's [`symbol_starts`].
     starts: Vec<u32>,
+    /// This check's [`templates`].
+    templates: Vec<(String, FileId)>,
 }
 
 impl<'k> Reuse<'k> {
@@ -74,23 +76,18 @@ impl<'k> Reuse<'k> {
         symbols: &Symbols,
         declared: &Declared,
     ) -> Self {
-        let kept = previous.filter(|k| k.files.len() == files.len() && k.templates == templates(declared));
+        let templates = templates(declared);
+        let kept = previous.filter(|k| k.files.len() == files.len() && k.templates == templates);
         let unchanged = match kept {
             Some(k) => files.iter().zip(&k.files).map(|(new, old)| Arc::ptr_eq(new, old)).collect(),
             None => vec![false; files.len()],
         };
-        Reuse { kept, unchanged, starts: symbol_starts(symbols, files.len()) }
+        Reuse { kept, unchanged, starts: symbol_starts(symbols, files.len()), templates }
     }
 
     /// What this check keeps for the next: `pipelines` as built (`rebuilt` of them built anew).
-    pub(super) fn keep(
-        self,
-        files: &[Arc<ParsedFile>],
-        declared: &Declared,
-        pipelines: Vec<(Key, Arc<Built>)>,
-        rebuilt: usize,
-    ) -> Kept {
-        Kept { files: files.to_vec(), symbol_starts: self.starts, templates: templates(declared), pipelines, rebuilt }
+    pub(super) fn keep(self, files: &[Arc<ParsedFile>], pipelines: Vec<(Key, Arc<Built>)>, rebuilt: usize) -> Kept {
+        Kept { files: files.to_vec(), symbol_starts: self.starts, templates: self.templates, pipelines, rebuilt }
     }
 
     /// The kept pipeline at `position` of `file`, with its references moved to this check's

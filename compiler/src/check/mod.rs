@@ -127,14 +127,16 @@ pub fn check_keeping(
     let program = Program { materials, pipelines: built, templates: Vec::new(), symbols };
     let (program, diagnostics) = finish(workspace, &declared, builder, &kept, program, diagnostics);
     let rebuilt = missing.len();
-    (program, diagnostics, reuse.keep(files, &declared, kept, rebuilt))
+    (program, diagnostics, reuse.keep(files, kept, rebuilt))
 }
 
 /// Builds each of `decls` apart, on two threads when there are many.
 fn build_apart(declared: &Declared, pipelines: &[PipelineTree<&Block>], decls: &[&PipelineDecl]) -> Vec<Arc<Built>> {
     let build = |decls: &[&PipelineDecl]| {
-        let mut builder = build::Builder::new(declared);
-        decls.iter().map(|d| Arc::new(builder.pipeline_apart(d, pipelines[d.at].2))).collect::<Vec<_>>()
+        decls
+            .iter()
+            .map(|d| Arc::new(build::Builder::pipeline_apart(declared, d, pipelines[d.at].2)))
+            .collect::<Vec<_>>()
     };
     if !in_parallel(decls.len()) {
         return build(decls);
@@ -172,11 +174,8 @@ fn finish(
     mut diagnostics: Vec<Diagnostic>,
 ) -> (Program, Vec<Diagnostic>) {
     let build::Builder { diagnostics: mut from_build, refers, uses, paths, template_uses, .. } = builder;
-    let mut all_paths: Paths = paths.iter().map(|(at, path)| (*at, path.as_slice())).collect();
-    for (_, built) in taken {
-        all_paths.extend(built.paths.iter().map(|(at, path)| (*at, path.as_slice())));
-    }
-    let paths = all_paths;
+    let kept_paths = taken.iter().flat_map(|(_, built)| built.paths.iter().map(|(at, path)| (at, path)));
+    let paths: Paths = paths.iter().chain(kept_paths).map(|(at, path)| (*at, path.as_slice())).collect();
     diagnostics.append(&mut from_build);
     for u in refers.iter().chain(&uses) {
         program.symbols.refer(u.file, u.span, u.symbol);

@@ -158,8 +158,9 @@ pub fn parse_files(workspace: &Workspace, ids: &[FileId]) -> Vec<ParsedFile> {
 
 /// Puts the checker's and the linter's diagnostics about GoCD files in GoCD's terms: drops the
 /// fixes that would write `.pw` syntax into a GoCD file (their edits are made for `.pw` text),
-/// and rephrases the help of the checker's codes whose help shows `.pw` syntax
-/// ([`gocd_help`]). The GoCD front end's own (`G` codes) stay as they are.
+/// and rephrases the help of the checker's codes whose help shows `.pw` syntax ([`gocd_help`];
+/// a path outside the workspace, [`path_in_gocd_terms`]). The GoCD front end's own (`G` codes)
+/// stay as they are.
 pub fn in_gocd_terms(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
     for d in diagnostics.iter_mut().filter(|d| !d.code.starts_with('G')) {
         let touches_gocd =
@@ -168,10 +169,11 @@ pub fn in_gocd_terms(workspace: &Workspace, diagnostics: &mut [Diagnostic]) {
             d.fix = None;
         }
         let file = workspace.file(d.file);
-        if let Some(help) = gocd_help(d.code, Syntax::of(&file.path)) {
+        let syntax = Syntax::of(&file.path);
+        if let Some(help) = gocd_help(d.code, syntax) {
             d.help = Some(help.to_string());
         }
-        if matches!(d.code, "E0208" | "E0210") && Syntax::of(&file.path) != Syntax::Pipewright {
+        if matches!(d.code, "E0208" | "E0210") && syntax != Syntax::Pipewright {
             path_in_gocd_terms(d, &file.text);
         }
     }
@@ -190,9 +192,12 @@ fn path_in_gocd_terms(d: &mut Diagnostic, text: &str) {
             *note = format!("`{key}`{}", &note[at..]);
         }
     }
-    if d.code == "E0208" {
-        d.help = Some(format!("make `{key}` a relative path inside the workspace, without `..`"));
-    }
+    d.help = Some(match d.code {
+        "E0210" => format!(
+            "make `{key}` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command"
+        ),
+        _ => format!("make `{key}` a relative path inside the workspace, without `..`"),
+    });
 }
 
 /// The YAML key (`key: value`) or XML attribute (`key="value"`) whose value starts at `offset`.
@@ -214,10 +219,6 @@ fn gocd_help(code: &str, syntax: Syntax) -> Option<&'static str> {
             "add a `<job>` under the stage's `<jobs>`, or remove the stage",
         ),
         "E0206" => ("add a task under the job's `tasks:`", "add a task, as `<exec command=\"...\" />`, under the job's `<tasks>`"),
-        "E0210" => (
-            "make `working_directory` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command",
-            "make `workingdir` a folder of the workspace, such as `services/api`; a program elsewhere on the agent is still reachable by its absolute path in the command",
-        ),
         "E0404" => (
             "add a dependency material on that pipeline (`pipeline:` and `stage:` under `materials:`)",
             "add a dependency material on that pipeline (`<pipeline pipelineName=\"...\" stageName=\"...\" />` under `<materials>`)",
